@@ -1,0 +1,62 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Every kernel source under Kernels/, embedded into the SynapseKernels module at build time.
+let kernelFiles = [
+    "philox.cl", "gemm.cl", "im2col.cl", "pooling.cl", "activation.cl", "bias.cl",
+    "softmax.cl", "dropout.cl", "lrn.cl", "elementwise.cl", "reduce.cl", "sgd.cl",
+]
+
+let package = Package(
+    name: "Synapse",
+    products: [
+        .library(name: "Synapse", targets: ["Synapse"]),
+        .executable(name: "synapse", targets: ["synapse"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(
+            name: "SynapseKernels",
+            path: "Kernels",
+            exclude: ["README.md"],
+            resources: kernelFiles.map { .embedInCode($0) }
+        ),
+        .target(name: "SynapseCore"),
+        .target(name: "SynapseCPU", dependencies: ["SynapseCore", "CBLAS"]),
+        .target(
+            name: "SynapseOpenCL",
+            dependencies: [
+                "SynapseCore", "COpenCL", "SynapseKernels",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Synapse",
+            dependencies: [
+                "SynapseCore", "SynapseCPU", "SynapseOpenCL",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "synapse",
+            dependencies: ["Synapse", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "gemm-bench",
+            dependencies: ["Synapse", "CBLAS", "COpenCL"],
+            path: "Benchmarks/GEMM"
+        ),
+        .executableTarget(
+            name: "bandwidth-bench",
+            dependencies: ["Synapse"],
+            path: "Benchmarks/Bandwidth"
+        ),
+        .testTarget(name: "SynapseTests", dependencies: ["Synapse"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,5 @@
+#ifndef SYNAPSE_COPENCL_SHIM_H
+#define SYNAPSE_COPENCL_SHIM_H
+#define CL_TARGET_OPENCL_VERSION 120
+#include <CL/cl.h>
+#endif

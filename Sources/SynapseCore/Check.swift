@@ -1,0 +1,65 @@
+/// Argument validation shared by every backend, so that all devices reject the same bad input with
+/// the same error before any kernel runs.
+public enum Check {
+    public static func positive(op: String, _ values: KeyValuePairs<String, Int>) throws {
+        for (name, value) in values where value <= 0 {
+            throw SynapseError.invalidArgument(op: op, message: "\(name) must be positive, got \(value)")
+        }
+    }
+
+    public static func nonNegative(op: String, _ values: KeyValuePairs<String, Int>) throws {
+        for (name, value) in values where value < 0 {
+            throw SynapseError.invalidArgument(op: op, message: "\(name) must not be negative, got \(value)")
+        }
+    }
+
+    /// `buffer` belongs to `backend`, holds `dtype`, and has room for `count` elements from `offset`.
+    public static func buffer(_ buffer: Buffer, _ name: String, op: String, on backend: Backend,
+                              count: Int, offset: Int = 0, dtype: DType = .float32) throws {
+        guard buffer.owner == ObjectIdentifier(backend) else {
+            throw SynapseError.foreignBuffer(op: op, buffer: name, expected: backend.name)
+        }
+        guard buffer.dtype == dtype else {
+            throw SynapseError.shapeMismatch(op: op, message: "\(name) holds \(buffer.dtype), expected \(dtype)")
+        }
+        guard offset >= 0 else {
+            throw SynapseError.invalidArgument(op: op, message: "\(name) offset must not be negative, got \(offset)")
+        }
+        guard count >= 0, offset + count <= buffer.count else {
+            throw SynapseError.shapeMismatch(op: op, message:
+                "\(name) needs \(count) elements from offset \(offset) but holds \(buffer.count)")
+        }
+    }
+
+    /// Row-major GEMM: `op(A)` is `m x k`, `op(B)` is `k x n`, `C` is `m x n`.
+    public static func gemm(on backend: Backend, transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                            a: Buffer, aOffset: Int, lda: Int, b: Buffer, bOffset: Int, ldb: Int,
+                            c: Buffer, cOffset: Int, ldc: Int) throws {
+        let op = "gemm"
+        try positive(op: op, ["m": m, "n": n, "k": k])
+        try matrix(a, "A", rows: transA ? k : m, cols: transA ? m : k, offset: aOffset, ld: lda, on: backend)
+        try matrix(b, "B", rows: transB ? n : k, cols: transB ? k : n, offset: bOffset, ld: ldb, on: backend)
+        try matrix(c, "C", rows: m, cols: n, offset: cOffset, ld: ldc, on: backend)
+    }
+
+    private static func matrix(_ m: Buffer, _ name: String, rows: Int, cols: Int, offset: Int, ld: Int,
+                               on backend: Backend) throws {
+        guard ld >= cols else {
+            throw SynapseError.invalidArgument(op: "gemm", message:
+                "leading dimension of \(name) is \(ld), less than its \(cols) columns")
+        }
+        try buffer(m, name, op: "gemm", on: backend, count: (rows - 1) * ld + cols, offset: offset)
+    }
+
+    public static func elementwise(on backend: Backend, op: String, count: Int,
+                                   _ buffers: KeyValuePairs<String, Buffer>) throws {
+        try positive(op: op, ["count": count])
+        for (name, b) in buffers { try buffer(b, name, op: op, on: backend, count: count) }
+    }
+
+    public static func probability(op: String, _ p: Float) throws {
+        guard p >= 0, p < 1 else {
+            throw SynapseError.invalidArgument(op: op, message: "drop probability must be in [0, 1), got \(p)")
+        }
+    }
+}

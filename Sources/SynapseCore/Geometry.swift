@@ -1,0 +1,119 @@
+/// The geometry of one image's convolution, shared by im2col and col2im.
+/// The column matrix is `[channels * kernelH * kernelW, outputH * outputW]`, row-major (Caffe's layout),
+/// so that a convolution is one GEMM of the `[outC, inC*kH*kW]` weight with it.
+public struct ConvGeometry: Equatable, Sendable {
+    public var channels, height, width: Int
+    public var kernelH, kernelW: Int
+    public var padH, padW: Int
+    public var strideH, strideW: Int
+    public var dilationH, dilationW: Int
+
+    public init(channels: Int, height: Int, width: Int, kernelH: Int, kernelW: Int,
+                padH: Int = 0, padW: Int = 0, strideH: Int = 1, strideW: Int = 1,
+                dilationH: Int = 1, dilationW: Int = 1) {
+        self.channels = channels; self.height = height; self.width = width
+        self.kernelH = kernelH; self.kernelW = kernelW; self.padH = padH; self.padW = padW
+        self.strideH = strideH; self.strideW = strideW; self.dilationH = dilationH; self.dilationW = dilationW
+    }
+
+    public var outputH: Int { (height + 2 * padH - dilationH * (kernelH - 1) - 1) / strideH + 1 }
+    public var outputW: Int { (width + 2 * padW - dilationW * (kernelW - 1) - 1) / strideW + 1 }
+    public var imageCount: Int { channels * height * width }
+    public var columnRows: Int { channels * kernelH * kernelW }
+    public var columnCount: Int { columnRows * outputH * outputW }
+
+    public func validate(op: String) throws {
+        try Check.positive(op: op, ["channels": channels, "height": height, "width": width,
+                                    "kernelH": kernelH, "kernelW": kernelW, "strideH": strideH,
+                                    "strideW": strideW, "dilationH": dilationH, "dilationW": dilationW])
+        try Check.nonNegative(op: op, ["padH": padH, "padW": padW])
+        guard outputH > 0, outputW > 0 else {
+            throw SynapseError.invalidArgument(op: op, message:
+                "a \(kernelH)x\(kernelW) kernel (dilation \(dilationH)x\(dilationW), padding \(padH)x\(padW)) does not fit a \(height)x\(width) image")
+        }
+    }
+}
+
+/// Max or average pooling over `planes` independent `height x width` planes (batch * channels).
+/// Output size uses floor division, as PyTorch does.
+public struct PoolGeometry: Equatable, Sendable {
+    public var planes, height, width: Int
+    public var kernelH, kernelW: Int
+    public var strideH, strideW: Int
+    public var padH, padW: Int
+
+    public init(planes: Int, height: Int, width: Int, kernelH: Int, kernelW: Int,
+                strideH: Int, strideW: Int, padH: Int = 0, padW: Int = 0) {
+        self.planes = planes; self.height = height; self.width = width
+        self.kernelH = kernelH; self.kernelW = kernelW; self.strideH = strideH; self.strideW = strideW
+        self.padH = padH; self.padW = padW
+    }
+
+    public var outputH: Int { (height + 2 * padH - kernelH) / strideH + 1 }
+    public var outputW: Int { (width + 2 * padW - kernelW) / strideW + 1 }
+    public var inputCount: Int { planes * height * width }
+    public var outputCount: Int { planes * outputH * outputW }
+
+    public func validate(op: String) throws {
+        try Check.positive(op: op, ["planes": planes, "height": height, "width": width, "kernelH": kernelH,
+                                    "kernelW": kernelW, "strideH": strideH, "strideW": strideW])
+        try Check.nonNegative(op: op, ["padH": padH, "padW": padW])
+        // Like PyTorch: a window must always overlap the real image, so every max has a real argmax.
+        guard padH <= kernelH / 2, padW <= kernelW / 2 else {
+            throw SynapseError.invalidArgument(op: op, message:
+                "padding \(padH)x\(padW) must be at most half the \(kernelH)x\(kernelW) window")
+        }
+        guard outputH > 0, outputW > 0 else {
+            throw SynapseError.invalidArgument(op: op, message:
+                "a \(kernelH)x\(kernelW) window does not fit a \(height)x\(width) plane padded by \(padH)x\(padW)")
+        }
+    }
+}
+
+/// Local response normalisation across channels (AlexNet, Caffe's ACROSS_CHANNELS):
+/// `scale = k + alpha/size * sum(x^2 over size neighbouring channels)`, `y = x * scale^-beta`.
+public struct LRNGeometry: Equatable, Sendable {
+    public var batch, channels, spatial: Int
+    public var size: Int
+    public var alpha, beta, k: Float
+
+    public init(batch: Int, channels: Int, spatial: Int, size: Int = 5,
+                alpha: Float = 1e-4, beta: Float = 0.75, k: Float = 1) {
+        self.batch = batch; self.channels = channels; self.spatial = spatial
+        self.size = size; self.alpha = alpha; self.beta = beta; self.k = k
+    }
+
+    public var count: Int { batch * channels * spatial }
+
+    public func validate(op: String) throws {
+        try Check.positive(op: op, ["batch": batch, "channels": channels, "spatial": spatial, "size": size])
+        guard size % 2 == 1 else {
+            throw SynapseError.invalidArgument(op: op, message: "LRN size must be odd, got \(size)")
+        }
+        guard k > 0, alpha >= 0, beta >= 0 else {
+            throw SynapseError.invalidArgument(op: op, message: "LRN needs k > 0, alpha >= 0, beta >= 0 (got k \(k), alpha \(alpha), beta \(beta))")
+        }
+    }
+}
+
+/// Elementwise nonlinearities and their derivatives.
+public enum Activation: Equatable, Sendable {
+    case relu
+    case leakyReLU(slope: Float)
+    case sigmoid
+    case tanh
+}
+
+/// SGD with momentum in PyTorch's form: `v = mu*v + (g + wd*w); w -= lr*v`;
+/// with Nesterov, `w -= lr*(g + wd*w + mu*v)` after the velocity update.
+public struct SGDParameters: Equatable, Sendable {
+    public var learningRate: Float
+    public var momentum: Float
+    public var weightDecay: Float
+    public var nesterov: Bool
+
+    public init(learningRate: Float, momentum: Float = 0, weightDecay: Float = 0, nesterov: Bool = false) {
+        self.learningRate = learningRate; self.momentum = momentum
+        self.weightDecay = weightDecay; self.nesterov = nesterov
+    }
+}

@@ -1,0 +1,58 @@
+/// Philox4x32-10 (Salmon et al., SC'11), the counter-based generator behind every random number in
+/// Synapse. `Kernels/philox.cl` implements the same function, so streams are bit-identical on all devices.
+public enum Philox {
+    public static func block(counter: (UInt32, UInt32, UInt32, UInt32), key: (UInt32, UInt32))
+        -> (UInt32, UInt32, UInt32, UInt32) {
+        var (c0, c1, c2, c3) = counter
+        var (k0, k1) = key
+        for round in 0..<10 {
+            if round > 0 { k0 &+= 0x9E37_79B9; k1 &+= 0xBB67_AE85 }
+            let p0 = UInt64(0xD251_1F53) &* UInt64(c0)
+            let p1 = UInt64(0xCD9E_8D57) &* UInt64(c2)
+            (c0, c1, c2, c3) = (UInt32(truncatingIfNeeded: p1 >> 32) ^ c1 ^ k0, UInt32(truncatingIfNeeded: p1),
+                                UInt32(truncatingIfNeeded: p0 >> 32) ^ c3 ^ k1, UInt32(truncatingIfNeeded: p0))
+        }
+        return (c0, c1, c2, c3)
+    }
+
+    /// Word `address.counter` of stream `address.stream` under key `address.seed`: words are numbered
+    /// consecutively, four to a Philox block, block `w / 4` being counter `(w/4 lo, w/4 hi, stream lo, stream hi)`.
+    public static func word(_ address: PhiloxAddress) -> UInt32 {
+        let blockIndex = address.counter / 4
+        let out = block(counter: (UInt32(truncatingIfNeeded: blockIndex), UInt32(truncatingIfNeeded: blockIndex >> 32),
+                                  UInt32(truncatingIfNeeded: address.stream), UInt32(truncatingIfNeeded: address.stream >> 32)),
+                        key: (UInt32(truncatingIfNeeded: address.seed), UInt32(truncatingIfNeeded: address.seed >> 32)))
+        switch address.counter % 4 {
+        case 0: return out.0
+        case 1: return out.1
+        case 2: return out.2
+        default: return out.3
+        }
+    }
+
+    /// A uniform Float in [0, 1) from the top 24 bits of a word: exact in Float32, so identical everywhere.
+    @inline(__always)
+    public static func uniform(_ word: UInt32) -> Float {
+        Float(word >> 8) * (1.0 / 16_777_216.0)
+    }
+
+    /// `count` consecutive words starting at `address`.
+    public static func words(_ address: PhiloxAddress, count: Int) -> [UInt32] {
+        (0..<count).map { word(address.advanced(by: $0)) }
+    }
+}
+
+/// Where a draw starts: the key (`seed`), an independent `stream`, and the word `counter` within it.
+public struct PhiloxAddress: Equatable, Hashable, Sendable {
+    public var seed: UInt64
+    public var stream: UInt64
+    public var counter: UInt64
+
+    public init(seed: UInt64, stream: UInt64 = 0, counter: UInt64 = 0) {
+        self.seed = seed; self.stream = stream; self.counter = counter
+    }
+
+    public func advanced(by words: Int) -> PhiloxAddress {
+        PhiloxAddress(seed: seed, stream: stream, counter: counter &+ UInt64(words))
+    }
+}
