@@ -1,1 +1,31 @@
-// bias
+// Bias over a [outer, channels, inner] tensor: NCHW activations (inner = H*W) or dense outputs (inner = 1).
+// GROUP_SIZE (-D, a power of two) is the work-group size of bias_gradient.
+#ifndef GROUP_SIZE
+#define GROUP_SIZE 256
+#endif
+
+__kernel void bias_add(__global float* data, __global const float* bias, const int outer, const int channels,
+                       const int inner) {
+    const int i = get_global_id(0);
+    if (i >= outer * channels * inner) return;
+    data[i] += bias[(i / inner) % channels];
+}
+
+// One work-group per channel: strided partial sums, then a tree reduction in local memory.
+__kernel __attribute__((reqd_work_group_size(GROUP_SIZE, 1, 1)))
+void bias_gradient(__global const float* dy, __global float* db, const int outer, const int channels, const int inner) {
+    __local float partial[GROUP_SIZE];
+    const int c = get_group_id(0), t = get_local_id(0);
+    float sum = 0.0f;
+    for (int e = t; e < outer * inner; e += GROUP_SIZE) {
+        const int o = e / inner, i = e % inner;
+        sum += dy[(o * channels + c) * inner + i];
+    }
+    partial[t] = sum;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int half = GROUP_SIZE / 2; half > 0; half /= 2) {
+        if (t < half) partial[t] += partial[t + half];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (t == 0) db[c] = partial[0];
+}

@@ -1,1 +1,44 @@
-// reduce
+// Sum (SQUARE=0) or sum of squares (SQUARE=1) in two passes: `reduce_partial` leaves one partial sum
+// per work-group, `reduce_final` (one work-group) adds them into result[0].
+// GROUP_SIZE (-D, a power of two) is the work-group size of both.
+#ifndef GROUP_SIZE
+#define GROUP_SIZE 256
+#endif
+#ifndef SQUARE
+#define SQUARE 0
+#endif
+
+float group_sum(float value, __local float* scratch) {
+    const int t = get_local_id(0);
+    scratch[t] = value;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int half = GROUP_SIZE / 2; half > 0; half /= 2) {
+        if (t < half) scratch[t] += scratch[t + half];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    return scratch[0];
+}
+
+__kernel __attribute__((reqd_work_group_size(GROUP_SIZE, 1, 1)))
+void reduce_partial(__global const float* x, const int count, __global float* partials) {
+    __local float scratch[GROUP_SIZE];
+    float sum = 0.0f;
+    for (int i = get_global_id(0); i < count; i += get_global_size(0)) {
+#if SQUARE
+        sum += x[i] * x[i];
+#else
+        sum += x[i];
+#endif
+    }
+    const float total = group_sum(sum, scratch);
+    if (get_local_id(0) == 0) partials[get_group_id(0)] = total;
+}
+
+__kernel __attribute__((reqd_work_group_size(GROUP_SIZE, 1, 1)))
+void reduce_final(__global const float* partials, const int count, __global float* result) {
+    __local float scratch[GROUP_SIZE];
+    float sum = 0.0f;
+    for (int i = get_local_id(0); i < count; i += GROUP_SIZE) sum += partials[i];
+    const float total = group_sum(sum, scratch);
+    if (get_local_id(0) == 0) result[0] = total;
+}

@@ -1,1 +1,55 @@
-// softmax
+// Row-wise softmax of a [rows, cols] matrix, one work-item per row, max subtracted for stability.
+
+__kernel void softmax_forward(__global const float* x, __global float* y, const int rows, const int cols) {
+    const int r = get_global_id(0);
+    if (r >= rows) return;
+    __global const float* in = x + r * cols;
+    __global float* out = y + r * cols;
+    float m = -INFINITY;
+    for (int j = 0; j < cols; j++) m = fmax(m, in[j]);
+    float sum = 0.0f;
+    for (int j = 0; j < cols; j++) {
+        out[j] = exp(in[j] - m);
+        sum += out[j];
+    }
+    for (int j = 0; j < cols; j++) out[j] /= sum;
+}
+
+__kernel void softmax_backward(__global const float* y, __global const float* dy, __global float* dx,
+                               const int rows, const int cols) {
+    const int r = get_global_id(0);
+    if (r >= rows) return;
+    const int base = r * cols;
+    float dot = 0.0f;
+    for (int j = 0; j < cols; j++) dot += dy[base + j] * y[base + j];
+    for (int j = 0; j < cols; j++) dx[base + j] = y[base + j] * (dy[base + j] - dot);
+}
+
+// Probabilities and per-row loss log(sum exp(x - m)) - (x[label] - m), computed from the logits so that
+// a confidently wrong row gives a large finite loss rather than log(0). A label outside [0, cols) gives NaN.
+__kernel void softmax_cross_entropy_forward(__global const float* x, __global const int* labels, __global float* p,
+                                            __global float* losses, const int rows, const int cols) {
+    const int r = get_global_id(0);
+    if (r >= rows) return;
+    __global const float* in = x + r * cols;
+    __global float* out = p + r * cols;
+    float m = -INFINITY;
+    for (int j = 0; j < cols; j++) m = fmax(m, in[j]);
+    float sum = 0.0f;
+    for (int j = 0; j < cols; j++) {
+        out[j] = exp(in[j] - m);
+        sum += out[j];
+    }
+    for (int j = 0; j < cols; j++) out[j] /= sum;
+    const int label = labels[r];
+    losses[r] = (label >= 0 && label < cols) ? log(sum) - (in[label] - m) : NAN;
+}
+
+// Gradient of the batch-mean loss: (p - onehot(label)) / rows.
+__kernel void softmax_cross_entropy_backward(__global const float* p, __global const int* labels, __global float* dx,
+                                             const int rows, const int cols) {
+    const int i = get_global_id(0);
+    if (i >= rows * cols) return;
+    const float target = labels[i / cols] == i % cols ? 1.0f : 0.0f;
+    dx[i] = (p[i] - target) / (float)rows;
+}

@@ -1,1 +1,138 @@
-print("gemm")
+// GEMM throughput, side by side in one process: Synapse's CPU backend against a direct OpenBLAS call,
+// and Synapse's OpenCL kernel against CLBlast on the same OpenCL device and queue.
+// Kernel compilation is excluded from the timings and reported separately.
+//
+//   swift run -c release gemm-bench [--reps N] [--device opencl:N]
+import CBLAS
+import COpenCL
+import Foundation
+import Synapse
+
+struct Shape {
+    let name: String
+    let m, n, k: Int
+    let transB: Bool
+    var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+}
+
+let shapes = [
+    Shape(name: "512^3", m: 512, n: 512, k: 512, transB: false),
+    Shape(name: "1024^3", m: 1024, n: 1024, k: 1024, transB: false),
+    Shape(name: "2048^3", m: 2048, n: 2048, k: 2048, transB: false),
+    // AlexNet fc6 forward: Y[128, 4096] = X[128, 9216] * W[4096, 9216]^T
+    Shape(name: "fc6 128x4096x9216 NT", m: 128, n: 4096, k: 9216, transB: true),
+]
+
+func option(_ name: String) -> String? {
+    let args = CommandLine.arguments
+    return args.firstIndex(of: name).flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil }
+}
+let reps = Int(option("--reps") ?? "") ?? 5
+
+/// Median seconds per call of `body`, which must leave its work finished.
+func median(_ body: () throws -> Void) rethrows -> Double {
+    var times: [Double] = []
+    for _ in 0..<reps {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    return times.sorted()[times.count / 2]
+}
+
+func random(_ count: Int, seed: UInt64) -> [Float] {
+    (0..<count).map { Philox.uniform(Philox.word(PhiloxAddress(seed: seed, counter: UInt64($0)))) - 0.5 }
+}
+
+/// CLBlast's C API, loaded at run time so the package does not need CLBlast to build.
+struct CLBlast {
+    typealias Sgemm = @convention(c) (Int32, Int32, Int32, Int, Int, Int, Float, cl_mem?, Int, Int, cl_mem?, Int, Int,
+                                      Float, cl_mem?, Int, Int, UnsafeMutablePointer<cl_command_queue?>?,
+                                      UnsafeMutablePointer<cl_event?>?) -> Int32
+    let sgemm: Sgemm
+
+    init?() {
+        guard let handle = dlopen("libclblast.so.1", RTLD_NOW) ?? dlopen("libclblast.so", RTLD_NOW),
+              let symbol = dlsym(handle, "CLBlastSgemm") else { return nil }
+        sgemm = unsafeBitCast(symbol, to: Sgemm.self)
+    }
+
+    func run(_ s: Shape, a: cl_mem, b: cl_mem, c: cl_mem, queue: cl_command_queue) throws {
+        var q: cl_command_queue? = queue
+        let status = sgemm(101, 111, s.transB ? 112 : 111, s.m, s.n, s.k, 1, a, 0, s.k, b, 0, s.transB ? s.k : s.n,
+                           0, c, 0, s.n, &q, nil)
+        guard status == 0 else { throw SynapseError.openCL(call: "CLBlastSgemm", code: status) }
+        clFinish(queue)
+    }
+}
+
+let cpu = CPUBackend()
+let devices = OpenCLDevice.all()
+let chosen = try option("--device").map { try DeviceChoice(parsing: $0) } ?? .opencl(index: nil)
+let opencl = devices.isEmpty ? nil : try Devices.backend(chosen) as? OpenCLBackend
+let clblast = CLBlast()
+
+print("GEMM benchmark, FP32, row-major, median of \(reps) runs; GFLOP/s (higher is better)")
+print("CPU: \(cpu.deviceDescription)")
+if let opencl {
+    print("OpenCL: \(opencl.deviceDescription), kernel parameters \(opencl.gemmParameters)")
+} else {
+    print("OpenCL: no device; OpenCL columns skipped")
+}
+if clblast == nil { print("CLBlast: libclblast.so.1 not found (apt-get install libclblast-dev); column skipped") }
+print("")
+
+func cell(_ value: Double?) -> String { value.map { String(format: "%8.1f", $0) } ?? "       -" }
+func ratio(_ a: Double?, _ b: Double?) -> String {
+    guard let a, let b else { return "     -" }
+    return String(format: "%5.2fx", a / b)
+}
+print("shape                  Synapse-CPU  OpenBLAS  ratio | Synapse-OCL  CLBlast  ratio")
+
+var buildNotes: [String] = []
+for shape in shapes {
+    let aHost = random(shape.m * shape.k, seed: 1), bHost = random(shape.k * shape.n, seed: 2)
+    let lda = shape.k, ldb = shape.transB ? shape.k : shape.n
+
+    let a = try cpu.buffer(aHost), b = try cpu.buffer(bHost), c = try cpu.allocate(shape.m * shape.n, .float32)
+    let ours = try median {
+        try cpu.gemm(transA: false, transB: shape.transB, m: shape.m, n: shape.n, k: shape.k, alpha: 1,
+                     a: a, aOffset: 0, lda: lda, b: b, bOffset: 0, ldb: ldb, beta: 0, c: c, cOffset: 0, ldc: shape.n)
+    }
+    var cHost = [Float](repeating: 0, count: shape.m * shape.n)
+    let blas = median {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, shape.transB ? CblasTrans : CblasNoTrans, Int32(shape.m),
+                    Int32(shape.n), Int32(shape.k), 1, aHost, Int32(lda), bHost, Int32(ldb), 0, &cHost, Int32(shape.n))
+    }
+
+    var oclGflops: Double?, clblastGflops: Double?
+    if let opencl {
+        let a = try opencl.buffer(aHost), b = try opencl.buffer(bHost), c = try opencl.allocate(shape.m * shape.n, .float32)
+        func run() throws {
+            try opencl.gemm(transA: false, transB: shape.transB, m: shape.m, n: shape.n, k: shape.k, alpha: 1,
+                            a: a, aOffset: 0, lda: lda, b: b, bOffset: 0, ldb: ldb, beta: 0, c: c, cOffset: 0,
+                            ldc: shape.n)
+            try opencl.synchronize()
+        }
+        let before = opencl.kernelBuildSeconds
+        try run()  // the first call compiles the kernel: reported below, not timed
+        if opencl.kernelBuildSeconds > before {
+            buildNotes.append(String(format: "Synapse GEMM kernel build (%@): %.2f s", shape.name, opencl.kernelBuildSeconds - before))
+        }
+        oclGflops = shape.flops / (try median { try run() }) / 1e9
+        if let clblast {
+            let queue = opencl.commandQueue
+            let (am, bm, cm) = (try opencl.memory(of: a), try opencl.memory(of: b), try opencl.memory(of: c))
+            let start = DispatchTime.now().uptimeNanoseconds
+            try clblast.run(shape, a: am, b: bm, c: cm, queue: queue)
+            buildNotes.append(String(format: "CLBlast first call incl. its kernel build (%@): %.2f s", shape.name,
+                                     Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+            clblastGflops = shape.flops / (try median { try clblast.run(shape, a: am, b: bm, c: cm, queue: queue) }) / 1e9
+        }
+    }
+    let oursGflops = shape.flops / ours / 1e9, blasGflops = shape.flops / blas / 1e9
+    print(shape.name.padding(toLength: 22, withPad: " ", startingAt: 0), cell(oursGflops), "  ", cell(blasGflops),
+          ratio(oursGflops, blasGflops), "|  ", cell(oclGflops), cell(clblastGflops), ratio(oclGflops, clblastGflops))
+}
+print("")
+buildNotes.forEach { print($0) }

@@ -1,0 +1,77 @@
+@_exported import SynapseCore
+@_exported import SynapseCPU
+@_exported import SynapseOpenCL
+import Foundation
+import Logging
+
+/// Which device to compute on: `auto` (the best available), `cpu`, `opencl` (the preferred OpenCL
+/// device) or `opencl:N` (device N as `synapse devices` lists them).
+public enum DeviceChoice: Equatable, CustomStringConvertible {
+    case auto
+    case cpu
+    case opencl(index: Int?)
+
+    /// The environment variable that overrides the default choice.
+    public static let environmentVariable = "SYNAPSE_DEVICE"
+
+    public init(parsing text: String) throws {
+        let value = text.trimmingCharacters(in: .whitespaces).lowercased()
+        switch value {
+        case "auto", "": self = .auto
+        case "cpu": self = .cpu
+        case "opencl": self = .opencl(index: nil)
+        default:
+            guard value.hasPrefix("opencl:"), let index = Int(value.dropFirst("opencl:".count)), index >= 0 else {
+                throw SynapseError.unknownDevice(name: text, available: ["auto", "cpu", "opencl", "opencl:N"])
+            }
+            self = .opencl(index: index)
+        }
+    }
+
+    /// `SYNAPSE_DEVICE` if set, else `auto`.
+    public static func fromEnvironment() throws -> DeviceChoice {
+        try DeviceChoice(parsing: ProcessInfo.processInfo.environment[environmentVariable] ?? "auto")
+    }
+
+    public var description: String {
+        switch self {
+        case .auto: return "auto"
+        case .cpu: return "cpu"
+        case .opencl(nil): return "opencl"
+        case .opencl(let index?): return "opencl:\(index)"
+        }
+    }
+}
+
+public enum Devices {
+    static let logger = Logger(label: "synapse.device")
+
+    /// The backend for `choice`. `auto` prefers an OpenCL GPU, then any OpenCL device, then the CPU
+    /// backend, logging one line when it falls back because no OpenCL device exists. An explicit OpenCL
+    /// choice that cannot be met is an error naming the devices that do exist.
+    public static func backend(_ choice: DeviceChoice) throws -> Backend {
+        let devices = OpenCLDevice.all()
+        switch choice {
+        case .cpu:
+            return CPUBackend()
+        case .auto:
+            guard let device = OpenCLDevice.preferred(among: devices) else {
+                logger.notice("no OpenCL device found (no platform, or the ICD loader found none); using the CPU backend")
+                return CPUBackend()
+            }
+            return try OpenCLBackend(device: device)
+        case .opencl(let index):
+            let available = ["cpu"] + devices.map { "opencl:\($0.index) (\($0.name))" }
+            let device = index.map { i in devices.first { $0.index == i } } ?? OpenCLDevice.preferred(among: devices)
+            guard let device else {
+                throw SynapseError.unknownDevice(name: choice.description, available: available)
+            }
+            return try OpenCLBackend(device: device)
+        }
+    }
+
+    /// The CPU backend and one backend per OpenCL device: what the parity tests compare.
+    public static func allBackends() throws -> [Backend] {
+        [CPUBackend()] + (try OpenCLDevice.all().map { try OpenCLBackend(device: $0) })
+    }
+}

@@ -1,0 +1,50 @@
+import SynapseCore
+
+/// The `-D` parameters of Kernels/gemm.cl (see the comment at its top).
+public struct GemmParameters: Equatable, Sendable, CustomStringConvertible {
+    public var mwg, nwg, kwg: Int
+    public var mdimc, ndimc: Int
+    public var vwn: Int
+
+    public init(mwg: Int, nwg: Int, kwg: Int, mdimc: Int, ndimc: Int, vwn: Int) {
+        self.mwg = mwg; self.nwg = nwg; self.kwg = kwg; self.mdimc = mdimc; self.ndimc = ndimc; self.vwn = vwn
+    }
+
+    /// Per device class. CPU values were measured on PoCL (2-core Haswell: 23 GFLOP/s at 1024 against
+    /// 13-16 for smaller tiles); big work-groups let PoCL vectorise across work-items.
+    public static func defaults(for kind: OpenCLDevice.Kind) -> GemmParameters {
+        switch kind {
+        case .cpu: return GemmParameters(mwg: 128, nwg: 128, kwg: 32, mdimc: 16, ndimc: 16, vwn: 8)
+        default: return GemmParameters(mwg: 64, nwg: 64, kwg: 16, mdimc: 16, ndimc: 16, vwn: 4)
+        }
+    }
+
+    public var description: String {
+        "MWG=\(mwg) NWG=\(nwg) KWG=\(kwg) MDIMC=\(mdimc) NDIMC=\(ndimc) VWN=\(vwn)"
+    }
+
+    func buildOptions(transA: Bool, transB: Bool) -> String {
+        "-DTRANS_A=\(transA ? 1 : 0) -DTRANS_B=\(transB ? 1 : 0) -DMWG=\(mwg) -DNWG=\(nwg) -DKWG=\(kwg) "
+            + "-DMDIMC=\(mdimc) -DNDIMC=\(ndimc) -DVWN=\(vwn)"
+    }
+
+    func validate(for device: OpenCLDevice) throws {
+        let op = "gemm parameters"
+        try Check.positive(op: op, ["MWG": mwg, "NWG": nwg, "KWG": kwg, "MDIMC": mdimc, "NDIMC": ndimc])
+        guard mwg % mdimc == 0, nwg % ndimc == 0 else {
+            throw SynapseError.invalidArgument(op: op, message: "MDIMC must divide MWG and NDIMC must divide NWG (\(self))")
+        }
+        guard [1, 2, 4, 8, 16].contains(vwn), (nwg / ndimc) % vwn == 0 else {
+            throw SynapseError.invalidArgument(op: op, message: "VWN must be 1, 2, 4, 8 or 16 and divide NWG/NDIMC (\(self))")
+        }
+        guard mdimc * ndimc <= device.maxWorkGroupSize else {
+            throw SynapseError.invalidArgument(op: op, message:
+                "\(mdimc * ndimc) work-items per group exceed \(device.name)'s limit of \(device.maxWorkGroupSize)")
+        }
+        let localBytes = kwg * (mwg + nwg) * 4
+        guard localBytes <= device.localMemoryBytes else {
+            throw SynapseError.invalidArgument(op: op, message:
+                "tiles need \(localBytes) bytes of local memory, \(device.name) has \(device.localMemoryBytes)")
+        }
+    }
+}

@@ -1,0 +1,300 @@
+import SynapseCore
+
+/// Every primitive of `Backend` as a launch of a kernel in Kernels/. Each validates with `Check` first.
+extension OpenCLBackend {
+    public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                     a: Buffer, aOffset: Int, lda: Int, b: Buffer, bOffset: Int, ldb: Int,
+                     beta: Float, c: Buffer, cOffset: Int, ldc: Int) throws {
+        try Check.gemm(on: self, transA: transA, transB: transB, m: m, n: n, k: k, a: a, aOffset: aOffset, lda: lda,
+                       b: b, bOffset: bOffset, ldb: ldb, c: c, cOffset: cOffset, ldc: ldc)
+        let p = gemmParameters
+        let program = try program(.gemm, options: p.buildOptions(transA: transA, transB: transB))
+        try launch(program, "gemm",
+                   global: [(n + p.nwg - 1) / p.nwg * p.ndimc, (m + p.mwg - 1) / p.mwg * p.mdimc],
+                   local: [p.ndimc, p.mdimc],
+                   [.int(m), .int(n), .int(k), .float(alpha), .buffer(a), .int(aOffset), .int(lda),
+                    .buffer(b), .int(bOffset), .int(ldb), .float(beta), .buffer(c), .int(cOffset), .int(ldc)])
+    }
+
+    // MARK: Convolution support
+
+    public func im2col(image: Buffer, imageOffset: Int, geometry g: ConvGeometry, columns: Buffer,
+                       columnsOffset: Int) throws {
+        try g.validate(op: "im2col")
+        try Check.buffer(image, "image", op: "im2col", on: self, count: g.imageCount, offset: imageOffset)
+        try Check.buffer(columns, "columns", op: "im2col", on: self, count: g.columnCount, offset: columnsOffset)
+        try launch(program(.im2col), "im2col", global: [g.columnCount],
+                   [.buffer(image), .int(imageOffset)] + geometryArguments(g) + [.buffer(columns), .int(columnsOffset)])
+    }
+
+    public func col2im(columns: Buffer, columnsOffset: Int, geometry g: ConvGeometry, image: Buffer,
+                       imageOffset: Int) throws {
+        try g.validate(op: "col2im")
+        try Check.buffer(columns, "columns", op: "col2im", on: self, count: g.columnCount, offset: columnsOffset)
+        try Check.buffer(image, "image", op: "col2im", on: self, count: g.imageCount, offset: imageOffset)
+        try launch(program(.im2col), "col2im", global: [g.imageCount],
+                   [.buffer(columns), .int(columnsOffset)] + geometryArguments(g) + [.buffer(image), .int(imageOffset)])
+    }
+
+    private func geometryArguments(_ g: ConvGeometry) -> [Argument] {
+        [g.channels, g.height, g.width, g.kernelH, g.kernelW, g.padH, g.padW, g.strideH, g.strideW,
+         g.dilationH, g.dilationW, g.outputH, g.outputW].map { .int($0) }
+    }
+
+    // MARK: Pooling
+
+    public func maxPoolForward(input: Buffer, output: Buffer, argmax: Buffer, geometry g: PoolGeometry) throws {
+        let op = "maxPoolForward"
+        try g.validate(op: op)
+        try Check.buffer(input, "input", op: op, on: self, count: g.inputCount)
+        try Check.buffer(output, "output", op: op, on: self, count: g.outputCount)
+        try Check.buffer(argmax, "argmax", op: op, on: self, count: g.outputCount, dtype: .int32)
+        try launch(program(.pooling), "max_pool_forward", global: [g.outputCount],
+                   [.buffer(input), .buffer(output), .buffer(argmax)] + poolArguments(g))
+    }
+
+    public func maxPoolBackward(gradOutput: Buffer, argmax: Buffer, gradInput: Buffer, geometry g: PoolGeometry) throws {
+        let op = "maxPoolBackward"
+        try g.validate(op: op)
+        try Check.buffer(gradOutput, "gradOutput", op: op, on: self, count: g.outputCount)
+        try Check.buffer(argmax, "argmax", op: op, on: self, count: g.outputCount, dtype: .int32)
+        try Check.buffer(gradInput, "gradInput", op: op, on: self, count: g.inputCount)
+        try launch(program(.pooling), "max_pool_backward", global: [g.inputCount],
+                   [.buffer(gradOutput), .buffer(argmax), .buffer(gradInput)] + poolArguments(g))
+    }
+
+    public func avgPoolForward(input: Buffer, output: Buffer, geometry g: PoolGeometry) throws {
+        let op = "avgPoolForward"
+        try g.validate(op: op)
+        try Check.buffer(input, "input", op: op, on: self, count: g.inputCount)
+        try Check.buffer(output, "output", op: op, on: self, count: g.outputCount)
+        try launch(program(.pooling), "avg_pool_forward", global: [g.outputCount],
+                   [.buffer(input), .buffer(output)] + poolArguments(g))
+    }
+
+    public func avgPoolBackward(gradOutput: Buffer, gradInput: Buffer, geometry g: PoolGeometry) throws {
+        let op = "avgPoolBackward"
+        try g.validate(op: op)
+        try Check.buffer(gradOutput, "gradOutput", op: op, on: self, count: g.outputCount)
+        try Check.buffer(gradInput, "gradInput", op: op, on: self, count: g.inputCount)
+        try launch(program(.pooling), "avg_pool_backward", global: [g.inputCount],
+                   [.buffer(gradOutput), .buffer(gradInput)] + poolArguments(g))
+    }
+
+    private func poolArguments(_ g: PoolGeometry) -> [Argument] {
+        [g.planes, g.height, g.width, g.kernelH, g.kernelW, g.strideH, g.strideW, g.padH, g.padW,
+         g.outputH, g.outputW].map { .int($0) }
+    }
+
+    // MARK: Activations
+
+    public func activationForward(_ activation: Activation, input: Buffer, output: Buffer, count: Int) throws {
+        try Check.elementwise(on: self, op: "activationForward", count: count, ["input": input, "output": output])
+        let (kind, slope) = activationCode(activation)
+        try launch(program(.activation), "activation_forward", global: [count],
+                   [.int(kind), .float(slope), .buffer(input), .buffer(output), .int(count)])
+    }
+
+    public func activationBackward(_ activation: Activation, input: Buffer, output: Buffer, gradOutput: Buffer,
+                                   gradInput: Buffer, count: Int) throws {
+        try Check.elementwise(on: self, op: "activationBackward", count: count,
+                              ["input": input, "output": output, "gradOutput": gradOutput, "gradInput": gradInput])
+        let (kind, slope) = activationCode(activation)
+        try launch(program(.activation), "activation_backward", global: [count],
+                   [.int(kind), .float(slope), .buffer(input), .buffer(output), .buffer(gradOutput),
+                    .buffer(gradInput), .int(count)])
+    }
+
+    /// The `kind` argument of activation.cl.
+    private func activationCode(_ activation: Activation) -> (Int, Float) {
+        switch activation {
+        case .relu: return (0, 0)
+        case .leakyReLU(let slope): return (1, slope)
+        case .sigmoid: return (2, 0)
+        case .tanh: return (3, 0)
+        }
+    }
+
+    // MARK: Bias
+
+    public func biasAdd(data: Buffer, bias: Buffer, outer: Int, channels: Int, inner: Int) throws {
+        try Check.positive(op: "biasAdd", ["outer": outer, "channels": channels, "inner": inner])
+        try Check.buffer(data, "data", op: "biasAdd", on: self, count: outer * channels * inner)
+        try Check.buffer(bias, "bias", op: "biasAdd", on: self, count: channels)
+        try launch(program(.bias, options: groupSizeOption), "bias_add", global: [outer * channels * inner],
+                   [.buffer(data), .buffer(bias), .int(outer), .int(channels), .int(inner)])
+    }
+
+    public func biasGradient(gradOutput: Buffer, gradBias: Buffer, outer: Int, channels: Int, inner: Int) throws {
+        try Check.positive(op: "biasGradient", ["outer": outer, "channels": channels, "inner": inner])
+        try Check.buffer(gradOutput, "gradOutput", op: "biasGradient", on: self, count: outer * channels * inner)
+        try Check.buffer(gradBias, "gradBias", op: "biasGradient", on: self, count: channels)
+        try launch(program(.bias, options: groupSizeOption), "bias_gradient", global: [channels * reductionGroupSize],
+                   local: [reductionGroupSize],
+                   [.buffer(gradOutput), .buffer(gradBias), .int(outer), .int(channels), .int(inner)])
+    }
+
+    /// The largest power of two up to 256 that the device allows in one work-group.
+    var reductionGroupSize: Int {
+        var size = 256
+        while size > device.maxWorkGroupSize { size /= 2 }
+        return size
+    }
+
+    private var groupSizeOption: String { "-DGROUP_SIZE=\(reductionGroupSize)" }
+
+    // MARK: Softmax
+
+    public func softmaxForward(input: Buffer, output: Buffer, rows: Int, cols: Int) throws {
+        try checkMatrix("softmaxForward", rows, cols, ["input": input, "output": output])
+        try launch(program(.softmax), "softmax_forward", global: [rows],
+                   [.buffer(input), .buffer(output), .int(rows), .int(cols)])
+    }
+
+    public func softmaxBackward(output: Buffer, gradOutput: Buffer, gradInput: Buffer, rows: Int, cols: Int) throws {
+        try checkMatrix("softmaxBackward", rows, cols, ["output": output, "gradOutput": gradOutput, "gradInput": gradInput])
+        try launch(program(.softmax), "softmax_backward", global: [rows],
+                   [.buffer(output), .buffer(gradOutput), .buffer(gradInput), .int(rows), .int(cols)])
+    }
+
+    public func softmaxCrossEntropyForward(logits: Buffer, labels: Buffer, probabilities: Buffer, losses: Buffer,
+                                           rows: Int, cols: Int) throws {
+        let op = "softmaxCrossEntropyForward"
+        try checkMatrix(op, rows, cols, ["logits": logits, "probabilities": probabilities])
+        try Check.buffer(labels, "labels", op: op, on: self, count: rows, dtype: .int32)
+        try Check.buffer(losses, "losses", op: op, on: self, count: rows)
+        try launch(program(.softmax), "softmax_cross_entropy_forward", global: [rows],
+                   [.buffer(logits), .buffer(labels), .buffer(probabilities), .buffer(losses), .int(rows), .int(cols)])
+    }
+
+    public func softmaxCrossEntropyBackward(probabilities: Buffer, labels: Buffer, gradLogits: Buffer,
+                                            rows: Int, cols: Int) throws {
+        let op = "softmaxCrossEntropyBackward"
+        try checkMatrix(op, rows, cols, ["probabilities": probabilities, "gradLogits": gradLogits])
+        try Check.buffer(labels, "labels", op: op, on: self, count: rows, dtype: .int32)
+        try launch(program(.softmax), "softmax_cross_entropy_backward", global: [rows * cols],
+                   [.buffer(probabilities), .buffer(labels), .buffer(gradLogits), .int(rows), .int(cols)])
+    }
+
+    private func checkMatrix(_ op: String, _ rows: Int, _ cols: Int, _ buffers: KeyValuePairs<String, Buffer>) throws {
+        try Check.positive(op: op, ["rows": rows, "cols": cols])
+        for (name, buffer) in buffers { try Check.buffer(buffer, name, op: op, on: self, count: rows * cols) }
+    }
+
+    // MARK: Dropout
+
+    public func dropoutForward(input: Buffer, output: Buffer, count: Int, probability: Float,
+                               address: PhiloxAddress) throws {
+        try Check.probability(op: "dropoutForward", probability)
+        try Check.elementwise(on: self, op: "dropoutForward", count: count, ["input": input, "output": output])
+        try launch(program(.dropout), "dropout_forward", global: [count],
+                   [.buffer(input), .buffer(output)] + dropoutArguments(count, probability, address))
+    }
+
+    public func dropoutBackward(gradOutput: Buffer, gradInput: Buffer, count: Int, probability: Float,
+                                address: PhiloxAddress) throws {
+        try Check.probability(op: "dropoutBackward", probability)
+        try Check.elementwise(on: self, op: "dropoutBackward", count: count,
+                              ["gradOutput": gradOutput, "gradInput": gradInput])
+        try launch(program(.dropout), "dropout_backward", global: [count],
+                   [.buffer(gradOutput), .buffer(gradInput)] + dropoutArguments(count, probability, address))
+    }
+
+    private func dropoutArguments(_ count: Int, _ probability: Float, _ address: PhiloxAddress) -> [Argument] {
+        [.int(count), .float(probability), .float(1 / (1 - probability)),
+         .ulong(address.seed), .ulong(address.stream), .ulong(address.counter)]
+    }
+
+    /// Philox blocks computed on the device, for known-answer tests of philox.cl:
+    /// each input is `(c0, c1, c2, c3, k0, k1)`.
+    public func philoxBlocks(_ inputs: [[UInt32]]) throws -> [[UInt32]] {
+        guard inputs.allSatisfy({ $0.count == 6 }) else {
+            throw SynapseError.invalidArgument(op: "philoxBlocks", message: "each input needs 4 counter and 2 key words")
+        }
+        let input = try buffer(inputs.flatMap { $0.map { Int32(bitPattern: $0) } })
+        let output = try allocate(4 * inputs.count, .int32)
+        try launch(program(.dropout), "philox_blocks", global: [inputs.count],
+                   [.buffer(input), .buffer(output), .int(inputs.count)])
+        let words = try downloadInt32(output).map { UInt32(bitPattern: $0) }
+        return (0..<inputs.count).map { Array(words[4 * $0 ..< 4 * $0 + 4]) }
+    }
+
+    // MARK: Local response normalisation
+
+    public func lrnForward(input: Buffer, output: Buffer, scale: Buffer, geometry g: LRNGeometry) throws {
+        let op = "lrnForward"
+        try g.validate(op: op)
+        for (name, b) in ["input": input, "output": output, "scale": scale] as KeyValuePairs {
+            try Check.buffer(b, name, op: op, on: self, count: g.count)
+        }
+        try launch(program(.lrn), "lrn_forward", global: [g.count],
+                   [.buffer(input), .buffer(output), .buffer(scale), .int(g.batch), .int(g.channels), .int(g.spatial),
+                    .int(g.size), .float(g.alpha), .float(g.beta), .float(g.k)])
+    }
+
+    public func lrnBackward(input: Buffer, output: Buffer, scale: Buffer, gradOutput: Buffer, gradInput: Buffer,
+                            geometry g: LRNGeometry) throws {
+        let op = "lrnBackward"
+        try g.validate(op: op)
+        for (name, b) in ["input": input, "output": output, "scale": scale, "gradOutput": gradOutput,
+                          "gradInput": gradInput] as KeyValuePairs {
+            try Check.buffer(b, name, op: op, on: self, count: g.count)
+        }
+        try launch(program(.lrn), "lrn_backward", global: [g.count],
+                   [.buffer(input), .buffer(output), .buffer(scale), .buffer(gradOutput), .buffer(gradInput),
+                    .int(g.batch), .int(g.channels), .int(g.spatial), .int(g.size), .float(g.alpha), .float(g.beta)])
+    }
+
+    // MARK: Elementwise
+
+    public func axpy(alpha: Float, x: Buffer, y: Buffer, count: Int) throws {
+        try Check.elementwise(on: self, op: "axpy", count: count, ["x": x, "y": y])
+        try launch(program(.elementwise), "axpy", global: [count], [.float(alpha), .buffer(x), .buffer(y), .int(count)])
+    }
+
+    public func scale(_ x: Buffer, by alpha: Float, count: Int) throws {
+        try Check.elementwise(on: self, op: "scale", count: count, ["x": x])
+        try launch(program(.elementwise), "scale", global: [count], [.buffer(x), .float(alpha), .int(count)])
+    }
+
+    public func multiply(_ a: Buffer, _ b: Buffer, output: Buffer, count: Int) throws {
+        try Check.elementwise(on: self, op: "multiply", count: count, ["a": a, "b": b, "output": output])
+        try launch(program(.elementwise), "multiply", global: [count],
+                   [.buffer(a), .buffer(b), .buffer(output), .int(count)])
+    }
+
+    // MARK: Reductions
+
+    public func sum(_ x: Buffer, count: Int, result: Buffer) throws {
+        try reduce(x, count: count, result: result, squares: false)
+    }
+
+    public func sumOfSquares(_ x: Buffer, count: Int, result: Buffer) throws {
+        try reduce(x, count: count, result: result, squares: true)
+    }
+
+    private func reduce(_ x: Buffer, count: Int, result: Buffer, squares: Bool) throws {
+        let op = squares ? "sumOfSquares" : "sum"
+        try Check.elementwise(on: self, op: op, count: count, ["x": x])
+        try Check.buffer(result, "result", op: op, on: self, count: 1)
+        let group = reductionGroupSize
+        let groups = min(64, (count + group - 1) / group)
+        let partials = try allocate(groups, .float32)
+        let program = try program(.reduce, options: "\(groupSizeOption) -DSQUARE=\(squares ? 1 : 0)")
+        try launch(program, "reduce_partial", global: [groups * group], local: [group],
+                   [.buffer(x), .int(count), .buffer(partials)])
+        try launch(program, "reduce_final", global: [group], local: [group],
+                   [.buffer(partials), .int(groups), .buffer(result)])
+    }
+
+    // MARK: Optimizers
+
+    public func sgdMomentumUpdate(weights: Buffer, gradients: Buffer, velocity: Buffer, count: Int,
+                                  parameters p: SGDParameters) throws {
+        try Check.elementwise(on: self, op: "sgdMomentumUpdate", count: count,
+                              ["weights": weights, "gradients": gradients, "velocity": velocity])
+        try launch(program(.sgd), "sgd_momentum", global: [count],
+                   [.buffer(weights), .buffer(gradients), .buffer(velocity), .int(count), .float(p.learningRate),
+                    .float(p.momentum), .float(p.weightDecay), .int(p.nesterov ? 1 : 0)])
+    }
+}

@@ -1,0 +1,329 @@
+import COpenCL
+import Foundation
+import SynapseCore
+import SynapseKernels
+
+/// Device memory: a `cl_mem` released when the last reference goes away.
+final class OpenCLBuffer: Buffer {
+    let mem: cl_mem
+
+    init(mem: cl_mem, count: Int, dtype: DType, owner: ObjectIdentifier) {
+        self.mem = mem
+        super.init(count: count, dtype: dtype, owner: owner)
+    }
+
+    deinit { clReleaseMemObject(mem) }
+}
+
+/// The backend for one OpenCL device: a context, one in-order queue, and the programs built for it.
+/// Not thread-safe: use one backend per thread.
+public final class OpenCLBackend: Backend {
+    public let device: OpenCLDevice
+    public let gemmParameters: GemmParameters
+    public var name: String { "opencl:\(device.index)" }
+    public var deviceDescription: String { "\(device.name) (\(device.kind.rawValue), \(device.platformName))" }
+    /// Seconds spent compiling or loading programs so far; benchmarks report it apart from run times.
+    public private(set) var kernelBuildSeconds: Double = 0
+
+    let context: cl_context
+    let queue: cl_command_queue
+    private let cache = KernelCache.standard()
+    private var programs: [String: Program] = [:]
+
+    /// Opens `device`; `gemm` overrides the GEMM tile parameters chosen for its device class.
+    public init(device: OpenCLDevice, gemm: GemmParameters? = nil) throws {
+        self.device = device
+        let parameters = gemm ?? GemmParameters.defaults(for: device.kind)
+        try parameters.validate(for: device)
+        gemmParameters = parameters
+        var status: cl_int = 0
+        var id: cl_device_id? = device.id
+        guard let context = clCreateContext(nil, 1, &id, nil, nil, &status) else {
+            throw SynapseError.openCL(call: "clCreateContext(\(device.name))", code: status)
+        }
+        self.context = context
+        guard let queue = clCreateCommandQueue(context, device.id, 0, &status) else {
+            clReleaseContext(context)
+            throw SynapseError.openCL(call: "clCreateCommandQueue(\(device.name))", code: status)
+        }
+        self.queue = queue
+    }
+
+    deinit {
+        programs.removeAll()
+        clReleaseCommandQueue(queue)
+        clReleaseContext(context)
+    }
+
+    // MARK: Memory
+
+    public func allocate(_ count: Int, _ dtype: DType) throws -> Buffer {
+        try Check.positive(op: "allocate", ["count": count])
+        let bytes = count * dtype.byteSize
+        let limit = min(device.maxAllocationBytes, device.globalMemoryBytes)
+        guard bytes <= limit else {
+            throw SynapseError.outOfMemory(device: "\(name) (\(device.name))", requestedBytes: bytes, limitBytes: limit)
+        }
+        var status: cl_int = 0
+        guard let mem = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status) else {
+            if status == CL_MEM_OBJECT_ALLOCATION_FAILURE || status == CL_OUT_OF_RESOURCES
+                || status == CL_INVALID_BUFFER_SIZE {
+                throw SynapseError.outOfMemory(device: "\(name) (\(device.name))", requestedBytes: bytes, limitBytes: limit)
+            }
+            throw SynapseError.openCL(call: "clCreateBuffer(\(bytes) bytes)", code: status)
+        }
+        return OpenCLBuffer(mem: mem, count: count, dtype: dtype, owner: ObjectIdentifier(self))
+    }
+
+    public func upload(_ values: [Float], to buffer: Buffer, offset: Int) throws {
+        try Check.buffer(buffer, "destination", op: "upload", on: self, count: values.count, offset: offset)
+        try write(values, to: buffer, offset: offset)
+    }
+
+    public func upload(_ values: [Int32], to buffer: Buffer, offset: Int) throws {
+        try Check.buffer(buffer, "destination", op: "upload", on: self, count: values.count, offset: offset, dtype: .int32)
+        try write(values, to: buffer, offset: offset)
+    }
+
+    public func download(_ buffer: Buffer, offset: Int, count: Int) throws -> [Float] {
+        try Check.buffer(buffer, "source", op: "download", on: self, count: count, offset: offset)
+        return try read(buffer, offset: offset, count: count, as: Float.self)
+    }
+
+    public func downloadInt32(_ buffer: Buffer, offset: Int, count: Int) throws -> [Int32] {
+        try Check.buffer(buffer, "source", op: "download", on: self, count: count, offset: offset, dtype: .int32)
+        return try read(buffer, offset: offset, count: count, as: Int32.self)
+    }
+
+    public func copy(from source: Buffer, offset sourceOffset: Int, to destination: Buffer, offset destinationOffset: Int,
+                     count: Int) throws {
+        try Check.positive(op: "copy", ["count": count])
+        try Check.buffer(source, "source", op: "copy", on: self, count: count, offset: sourceOffset, dtype: source.dtype)
+        try Check.buffer(destination, "destination", op: "copy", on: self, count: count, offset: destinationOffset,
+                         dtype: source.dtype)
+        let size = source.dtype.byteSize
+        try check(clEnqueueCopyBuffer(queue, mem(source), mem(destination), sourceOffset * size,
+                                      destinationOffset * size, count * size, 0, nil, nil), "clEnqueueCopyBuffer")
+    }
+
+    public func fill(_ buffer: Buffer, value: Float, offset: Int, count: Int) throws {
+        try Check.positive(op: "fill", ["count": count])
+        try Check.buffer(buffer, "buffer", op: "fill", on: self, count: count, offset: offset)
+        var pattern = value
+        try check(clEnqueueFillBuffer(queue, mem(buffer), &pattern, 4, offset * 4, count * 4, 0, nil, nil),
+                  "clEnqueueFillBuffer")
+    }
+
+    public func synchronize() throws {
+        try check(clFinish(queue), "clFinish")
+    }
+
+    private func write<T>(_ values: [T], to buffer: Buffer, offset: Int) throws {
+        guard !values.isEmpty else { return }
+        let size = MemoryLayout<T>.stride
+        try values.withUnsafeBytes { raw in
+            try check(clEnqueueWriteBuffer(queue, mem(buffer), cl_bool(CL_TRUE), offset * size, values.count * size,
+                                           raw.baseAddress, 0, nil, nil), "clEnqueueWriteBuffer")
+        }
+    }
+
+    private func read<T: Numeric>(_ buffer: Buffer, offset: Int, count: Int, as: T.Type) throws -> [T] {
+        var values = [T](repeating: 0, count: count)
+        guard count > 0 else { return values }
+        let size = MemoryLayout<T>.stride
+        try values.withUnsafeMutableBytes { raw in
+            try check(clEnqueueReadBuffer(queue, mem(buffer), cl_bool(CL_TRUE), offset * size, count * size,
+                                          raw.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
+        }
+        return values
+    }
+
+    /// The queue all of this backend's work is enqueued on, for interoperation with other OpenCL
+    /// libraries (CLBlast, clFFT); work enqueued there is ordered with Synapse's.
+    public var commandQueue: cl_command_queue { queue }
+
+    /// The `cl_mem` behind `buffer`, for the same interoperation.
+    public func memory(of buffer: Buffer) throws -> cl_mem {
+        try Check.buffer(buffer, "buffer", op: "memory(of:)", on: self, count: 0, dtype: buffer.dtype)
+        return mem(buffer)
+    }
+
+    func mem(_ buffer: Buffer) -> cl_mem {
+        // Check.buffer has verified the owner, and this backend only makes OpenCLBuffers.
+        (buffer as! OpenCLBuffer).mem
+    }
+
+    // MARK: Programs
+
+    /// Builds (or loads from the binary cache) `source` with `options`, once per backend.
+    /// A failed build throws `kernelBuildFailed` carrying the compiler's log.
+    public func buildProgram(name: String, source: String, options: String = "") throws {
+        _ = try program(name: name, source: source, options: options)
+    }
+
+    func program(name: String, source: String, options: String) throws -> Program {
+        let memoKey = "\(name)|\(options)"
+        if let existing = programs[memoKey] { return existing }
+        let start = Date()
+        defer { kernelBuildSeconds += Date().timeIntervalSince(start) }
+        let fullOptions = "-cl-std=CL1.2 " + options
+        let key = KernelCache.key(device: device.name, driver: device.driverVersion, options: fullOptions, source: source)
+        if let binary = cache.load(key), let cached = try? Program(binary: binary, backend: self, options: fullOptions) {
+            programs[memoKey] = cached
+            return cached
+        }
+        let built = try Program(source: source, name: name, backend: self, options: fullOptions)
+        if let binary = built.binary() { cache.store(key, binary) }
+        programs[memoKey] = built
+        return built
+    }
+
+    /// The programs of Kernels/, by file.
+    func program(_ file: KernelFile, options: String = "") throws -> Program {
+        try program(name: file.rawValue, source: file.source, options: options)
+    }
+
+    // MARK: Launch
+
+    enum Argument {
+        case buffer(Buffer)
+        case int(Int)
+        case float(Float)
+        case ulong(UInt64)
+    }
+
+    /// Work-group size for one-dimensional kernels; global sizes are rounded up to a multiple of it and
+    /// every kernel checks its index against the real count.
+    var linearGroupSize: Int { min(256, device.maxWorkGroupSize) }
+
+    func launch(_ program: Program, _ kernelName: String, global: [Int], local: [Int]? = nil,
+                _ arguments: [Argument]) throws {
+        let kernel = try program.kernel(kernelName)
+        for (index, argument) in arguments.enumerated() {
+            let status: cl_int
+            switch argument {
+            case .buffer(let buffer):
+                var m: cl_mem? = mem(buffer)
+                status = clSetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_mem>.size, &m)
+            case .int(let value):
+                guard let narrowed = cl_int(exactly: value) else {
+                    throw SynapseError.invalidArgument(op: kernelName, message: "argument \(index) = \(value) exceeds 32 bits")
+                }
+                var v = narrowed
+                status = clSetKernelArg(kernel, cl_uint(index), 4, &v)
+            case .float(let value):
+                var v = value
+                status = clSetKernelArg(kernel, cl_uint(index), 4, &v)
+            case .ulong(let value):
+                var v = cl_ulong(value)
+                status = clSetKernelArg(kernel, cl_uint(index), 8, &v)
+            }
+            try check(status, "clSetKernelArg(\(kernelName), \(index))")
+        }
+        let localSizes = local ?? global.map { _ in linearGroupSize }
+        let globalSizes = zip(global, localSizes).map { ($0 + $1 - 1) / $1 * $1 }
+        try check(clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, globalSizes, localSizes, 0, nil, nil),
+                  "clEnqueueNDRangeKernel(\(kernelName))")
+    }
+}
+
+/// A built program and the kernels created from it.
+final class Program {
+    let handle: cl_program
+    private let device: cl_device_id
+    private var kernels: [String: cl_kernel] = [:]
+
+    init(source: String, name: String, backend: OpenCLBackend, options: String) throws {
+        var status: cl_int = 0
+        let created: cl_program? = source.withCString { text in
+            var pointer: UnsafePointer<CChar>? = text
+            return clCreateProgramWithSource(backend.context, 1, &pointer, nil, &status)
+        }
+        guard let program = created else { throw SynapseError.openCL(call: "clCreateProgramWithSource(\(name))", code: status) }
+        handle = program
+        self.device = backend.device.id
+        var device: cl_device_id? = backend.device.id
+        let buildStatus = clBuildProgram(program, 1, &device, options, nil, nil)
+        if buildStatus != CL_SUCCESS {
+            let log = buildLog()
+            throw SynapseError.kernelBuildFailed(program: name, device: backend.device.name, options: options,
+                                                 log: log.isEmpty ? "(the compiler gave no log; status \(openCLErrorName(buildStatus)))" : log)
+        }
+    }
+
+    init(binary: [UInt8], backend: OpenCLBackend, options: String) throws {
+        var status: cl_int = 0
+        var binaryStatus: cl_int = 0
+        var device: cl_device_id? = backend.device.id
+        var length = binary.count
+        let created: cl_program? = binary.withUnsafeBufferPointer { bytes in
+            var pointer: UnsafePointer<UInt8>? = bytes.baseAddress
+            return clCreateProgramWithBinary(backend.context, 1, &device, &length, &pointer, &binaryStatus, &status)
+        }
+        guard let program = created, status == CL_SUCCESS, binaryStatus == CL_SUCCESS else {
+            throw SynapseError.openCL(call: "clCreateProgramWithBinary", code: status != CL_SUCCESS ? status : binaryStatus)
+        }
+        handle = program
+        self.device = backend.device.id
+        try check(clBuildProgram(program, 1, &device, options, nil, nil), "clBuildProgram(binary)")
+    }
+
+    deinit {
+        for kernel in kernels.values { clReleaseKernel(kernel) }
+        clReleaseProgram(handle)
+    }
+
+    func kernel(_ name: String) throws -> cl_kernel {
+        if let kernel = kernels[name] { return kernel }
+        var status: cl_int = 0
+        guard let kernel = clCreateKernel(handle, name, &status) else {
+            throw SynapseError.openCL(call: "clCreateKernel(\(name))", code: status)
+        }
+        kernels[name] = kernel
+        return kernel
+    }
+
+    /// The device binary, for the on-disk cache.
+    func binary() -> [UInt8]? {
+        var size = 0
+        guard clGetProgramInfo(handle, cl_program_info(CL_PROGRAM_BINARY_SIZES), MemoryLayout<Int>.size, &size, nil)
+                == CL_SUCCESS, size > 0 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: size)
+        let status = bytes.withUnsafeMutableBufferPointer { buffer -> cl_int in
+            var pointer: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
+            return clGetProgramInfo(handle, cl_program_info(CL_PROGRAM_BINARIES), MemoryLayout<UnsafeMutablePointer<UInt8>>.size,
+                                    &pointer, nil)
+        }
+        return status == CL_SUCCESS ? bytes : nil
+    }
+
+    private func buildLog() -> String {
+        var size = 0
+        clGetProgramBuildInfo(handle, device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), 0, nil, &size)
+        guard size > 1 else { return "" }
+        var bytes = [CChar](repeating: 0, count: size)
+        clGetProgramBuildInfo(handle, device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), size, &bytes, nil)
+        return String(cString: bytes).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// The kernel files, and what each program is built from.
+enum KernelFile: String {
+    case gemm, im2col, pooling, activation, bias, softmax, dropout, lrn, elementwise, reduce, sgd
+
+    var source: String {
+        switch self {
+        case .gemm: return KernelSources.gemm
+        case .im2col: return KernelSources.im2col
+        case .pooling: return KernelSources.pooling
+        case .activation: return KernelSources.activation
+        case .bias: return KernelSources.bias
+        case .softmax: return KernelSources.softmax
+        case .dropout: return KernelSources.philox + "\n" + KernelSources.dropout
+        case .lrn: return KernelSources.lrn
+        case .elementwise: return KernelSources.elementwise
+        case .reduce: return KernelSources.reduce
+        case .sgd: return KernelSources.sgd
+        }
+    }
+}

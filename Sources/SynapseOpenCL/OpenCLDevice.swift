@@ -1,0 +1,99 @@
+import COpenCL
+import Foundation
+import SynapseCore
+
+/// One OpenCL device as the platform reports it.
+public struct OpenCLDevice {
+    public enum Kind: String, Sendable { case gpu = "GPU", cpu = "CPU", accelerator = "accelerator", other = "other" }
+
+    /// Position in `OpenCLDevice.all()`; `opencl:N` names this device.
+    public let index: Int
+    public let platformName: String
+    public let name: String
+    public let vendor: String
+    public let kind: Kind
+    public let computeUnits: Int
+    public let globalMemoryBytes: Int
+    public let maxAllocationBytes: Int
+    public let localMemoryBytes: Int
+    public let maxWorkGroupSize: Int
+    public let openCLCVersion: String
+    public let driverVersion: String
+    let id: cl_device_id
+
+    /// Every device of every platform, in platform order. Empty when no ICD is installed or none
+    /// reports a device; never throws, because "no OpenCL" is a normal state to fall back from.
+    public static func all() -> [OpenCLDevice] {
+        var platformCount: cl_uint = 0
+        guard clGetPlatformIDs(0, nil, &platformCount) == CL_SUCCESS, platformCount > 0 else { return [] }
+        var platforms = [cl_platform_id?](repeating: nil, count: Int(platformCount))
+        guard clGetPlatformIDs(platformCount, &platforms, nil) == CL_SUCCESS else { return [] }
+        var devices: [OpenCLDevice] = []
+        for case let platform? in platforms {
+            let platformName = platformString(platform, cl_platform_info(CL_PLATFORM_NAME))
+            var count: cl_uint = 0
+            guard clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), 0, nil, &count) == CL_SUCCESS,
+                  count > 0 else { continue }
+            var ids = [cl_device_id?](repeating: nil, count: Int(count))
+            guard clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), count, &ids, nil) == CL_SUCCESS
+            else { continue }
+            for case let id? in ids {
+                devices.append(OpenCLDevice(index: devices.count, platformName: platformName, id: id))
+            }
+        }
+        return devices
+    }
+
+    /// The device `auto` selection picks: the first GPU, else the first device of any kind.
+    public static func preferred(among devices: [OpenCLDevice]) -> OpenCLDevice? {
+        devices.first { $0.kind == .gpu } ?? devices.first
+    }
+
+    private init(index: Int, platformName: String, id: cl_device_id) {
+        self.index = index
+        self.platformName = platformName
+        self.id = id
+        name = Self.string(id, cl_device_info(CL_DEVICE_NAME))
+        vendor = Self.string(id, cl_device_info(CL_DEVICE_VENDOR))
+        driverVersion = Self.string(id, cl_device_info(CL_DRIVER_VERSION))
+        openCLCVersion = Self.string(id, cl_device_info(CL_DEVICE_OPENCL_C_VERSION))
+        let type: cl_device_type = Self.value(id, cl_device_info(CL_DEVICE_TYPE))
+        if type & cl_device_type(CL_DEVICE_TYPE_GPU) != 0 { kind = .gpu }
+        else if type & cl_device_type(CL_DEVICE_TYPE_CPU) != 0 { kind = .cpu }
+        else if type & cl_device_type(CL_DEVICE_TYPE_ACCELERATOR) != 0 { kind = .accelerator }
+        else { kind = .other }
+        computeUnits = Int(Self.value(id, cl_device_info(CL_DEVICE_MAX_COMPUTE_UNITS)) as cl_uint)
+        globalMemoryBytes = Int(Self.value(id, cl_device_info(CL_DEVICE_GLOBAL_MEM_SIZE)) as cl_ulong)
+        maxAllocationBytes = Int(Self.value(id, cl_device_info(CL_DEVICE_MAX_MEM_ALLOC_SIZE)) as cl_ulong)
+        localMemoryBytes = Int(Self.value(id, cl_device_info(CL_DEVICE_LOCAL_MEM_SIZE)) as cl_ulong)
+        maxWorkGroupSize = Self.value(id, cl_device_info(CL_DEVICE_MAX_WORK_GROUP_SIZE)) as Int
+    }
+
+    private static func value<T: BinaryInteger>(_ id: cl_device_id, _ param: cl_device_info) -> T {
+        var result: T = 0
+        _ = clGetDeviceInfo(id, param, MemoryLayout<T>.size, &result, nil)
+        return result
+    }
+
+    private static func string(_ id: cl_device_id, _ param: cl_device_info) -> String {
+        var size = 0
+        guard clGetDeviceInfo(id, param, 0, nil, &size) == CL_SUCCESS, size > 0 else { return "" }
+        var bytes = [CChar](repeating: 0, count: size)
+        _ = clGetDeviceInfo(id, param, size, &bytes, nil)
+        return String(cString: bytes).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private static func platformString(_ id: cl_platform_id, _ param: cl_platform_info) -> String {
+        var size = 0
+        guard clGetPlatformInfo(id, param, 0, nil, &size) == CL_SUCCESS, size > 0 else { return "" }
+        var bytes = [CChar](repeating: 0, count: size)
+        _ = clGetPlatformInfo(id, param, size, &bytes, nil)
+        return String(cString: bytes).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// Throws `SynapseError.openCL` unless `code` is CL_SUCCESS.
+@inline(__always)
+func check(_ code: cl_int, _ call: @autoclosure () -> String) throws {
+    if code != CL_SUCCESS { throw SynapseError.openCL(call: call(), code: code) }
+}
