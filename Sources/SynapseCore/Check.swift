@@ -25,7 +25,8 @@ public enum Check {
         guard offset >= 0 else {
             throw SynapseError.invalidArgument(op: op, message: "\(name) offset must not be negative, got \(offset)")
         }
-        guard count >= 0, offset + count <= buffer.count else {
+        let (end, overflow) = offset.addingReportingOverflow(count)
+        guard count >= 0, !overflow, end <= buffer.count else {
             throw SynapseError.shapeMismatch(op: op, message:
                 "\(name) needs \(count) elements from offset \(offset) but holds \(buffer.count)")
         }
@@ -48,7 +49,11 @@ public enum Check {
             throw SynapseError.invalidArgument(op: "gemm", message:
                 "leading dimension of \(name) is \(ld), less than its \(cols) columns")
         }
-        try buffer(m, name, op: "gemm", on: backend, count: (rows - 1) * ld + cols, offset: offset)
+        let (span, overflow) = (rows - 1).multipliedReportingOverflow(by: ld)
+        guard !overflow, span <= Int(Int32.max) else {
+            throw SynapseError.invalidArgument(op: "gemm", message: "\(name) spans more than 2^31 elements (\(rows) rows of stride \(ld))")
+        }
+        try buffer(m, name, op: "gemm", on: backend, count: span + cols, offset: offset)
     }
 
     public static func elementwise(on backend: Backend, op: String, count: Int,

@@ -1,0 +1,189 @@
+import SynapseCore
+
+/// The outputs `o` in `0..<count` whose input coordinate `o * stride + base` lies in `0..<limit`.
+/// Loops over that range need no bounds test, and everything outside it is padding.
+private func inside(base: Int, stride: Int, limit: Int, count: Int) -> Range<Int> {
+    let lower = base >= 0 ? 0 : (stride - 1 - base) / stride
+    let upper = base >= limit ? 0 : min(count, (limit - 1 - base) / stride + 1)
+    return lower..<max(lower, upper)
+}
+
+extension CPUBackend {
+    // MARK: Convolution support
+
+    public func im2col(image: Buffer, imageOffset: Int, geometry g: ConvGeometry, columns: Buffer,
+                       columnsOffset: Int) throws {
+        let op = "im2col"
+        try g.validate(op: op)
+        try Check.buffer(image, "image", op: op, on: self, count: g.imageCount, offset: imageOffset)
+        try Check.buffer(columns, "columns", op: op, on: self, count: g.columnCount, offset: columnsOffset)
+        let image = try floats(image, "image", op: op) + imageOffset
+        let columns = try floats(columns, "columns", op: op) + columnsOffset
+        let (outH, outW) = (g.outputH, g.outputW)
+        parallelFor(g.columnRows, cost: outH * outW) { rows in
+            for row in rows {
+                let (c, kh, kw) = (row / (g.kernelH * g.kernelW), row / g.kernelW % g.kernelH, row % g.kernelW)
+                let baseH = kh * g.dilationH - g.padH, baseW = kw * g.dilationW - g.padW
+                let validH = inside(base: baseH, stride: g.strideH, limit: g.height, count: outH)
+                let validW = inside(base: baseW, stride: g.strideW, limit: g.width, count: outW)
+                let out = columns + row * outH * outW
+                out.update(repeating: 0, count: outH * outW)
+                for oh in validH {
+                    let src = image + (c * g.height + oh * g.strideH + baseH) * g.width
+                    let dst = out + oh * outW
+                    for ow in validW { dst[ow] = src[ow * g.strideW + baseW] }
+                }
+            }
+        }
+    }
+
+    public func col2im(columns: Buffer, columnsOffset: Int, geometry g: ConvGeometry, image: Buffer,
+                       imageOffset: Int) throws {
+        let op = "col2im"
+        try g.validate(op: op)
+        try Check.buffer(columns, "columns", op: op, on: self, count: g.columnCount, offset: columnsOffset)
+        try Check.buffer(image, "image", op: op, on: self, count: g.imageCount, offset: imageOffset)
+        let columns = try floats(columns, "columns", op: op) + columnsOffset
+        let image = try floats(image, "image", op: op) + imageOffset
+        let (outH, outW) = (g.outputH, g.outputW)
+        // One image row per item: its owner adds every contribution to it, in (kh, kw, ow) order, the same
+        // order as a per-pixel gather, and no other thread writes it.
+        parallelFor(g.channels * g.height, cost: g.width * g.kernelH * g.kernelW) { rows in
+            for row in rows {
+                let (c, h) = (row / g.height, row % g.height)
+                let dst = image + row * g.width
+                dst.update(repeating: 0, count: g.width)
+                for kh in 0..<g.kernelH {
+                    let offsetH = h + g.padH - kh * g.dilationH
+                    guard offsetH >= 0, offsetH % g.strideH == 0, offsetH / g.strideH < outH else { continue }
+                    let oh = offsetH / g.strideH
+                    for kw in 0..<g.kernelW {
+                        let baseW = kw * g.dilationW - g.padW
+                        let src = columns + ((c * g.kernelH + kh) * g.kernelW + kw) * outH * outW + oh * outW
+                        for ow in inside(base: baseW, stride: g.strideW, limit: g.width, count: outW) {
+                            dst[ow * g.strideW + baseW] += src[ow]
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Pooling
+
+    public func maxPoolForward(input: Buffer, output: Buffer, argmax: Buffer, geometry g: PoolGeometry) throws {
+        let op = "maxPoolForward"
+        try g.validate(op: op)
+        try Check.buffer(input, "input", op: op, on: self, count: g.inputCount)
+        try Check.buffer(output, "output", op: op, on: self, count: g.outputCount)
+        try Check.buffer(argmax, "argmax", op: op, on: self, count: g.outputCount, dtype: .int32)
+        let x = try floats(input, "input", op: op), y = try floats(output, "output", op: op)
+        let argmax = try int32s(argmax, "argmax", op: op)
+        let (outH, outW, plane) = (g.outputH, g.outputW, g.height * g.width)
+        parallelFor(g.planes * outH, cost: outW * g.kernelH * g.kernelW) { rows in
+            for row in rows {
+                let (p, oh) = (row / outH, row % outH)
+                let x = x + p * plane
+                let hStart = max(oh * g.strideH - g.padH, 0)
+                let hEnd = min(oh * g.strideH - g.padH + g.kernelH, g.height)
+                for ow in 0..<outW {
+                    let wStart = max(ow * g.strideW - g.padW, 0)
+                    let wEnd = min(ow * g.strideW - g.padW + g.kernelW, g.width)
+                    // Starting at the window's first pixel keeps the argmax real even if no value beats -inf.
+                    var best = -Float.infinity, index = hStart * g.width + wStart
+                    for h in hStart..<hEnd {
+                        for w in wStart..<wEnd {
+                            // Selects rather than a branch: on real data the comparison is a coin flip.
+                            let value = x[h * g.width + w], better = value > best
+                            best = better ? value : best
+                            index = better ? h * g.width + w : index
+                        }
+                    }
+                    y[row * outW + ow] = best
+                    argmax[row * outW + ow] = Int32(index)
+                }
+            }
+        }
+    }
+
+    public func maxPoolBackward(gradOutput: Buffer, argmax: Buffer, gradInput: Buffer,
+                                geometry g: PoolGeometry) throws {
+        let op = "maxPoolBackward"
+        try g.validate(op: op)
+        try Check.buffer(gradOutput, "gradOutput", op: op, on: self, count: g.outputCount)
+        try Check.buffer(argmax, "argmax", op: op, on: self, count: g.outputCount, dtype: .int32)
+        try Check.buffer(gradInput, "gradInput", op: op, on: self, count: g.inputCount)
+        let dy = try floats(gradOutput, "gradOutput", op: op), argmax = try int32s(argmax, "argmax", op: op)
+        let dx = try floats(gradInput, "gradInput", op: op)
+        let (outPlane, plane) = (g.outputH * g.outputW, g.height * g.width)
+        // One plane per item, so each input pixel has a single writer; output cells are visited in order.
+        parallelFor(g.planes, cost: plane + outPlane) { planes in
+            for p in planes {
+                let dx = dx + p * plane
+                dx.update(repeating: 0, count: plane)
+                for o in p * outPlane..<(p + 1) * outPlane {
+                    let index = Int(argmax[o])
+                    // argmax comes from memory the caller controls: never write outside the plane.
+                    if index >= 0, index < plane { dx[index] += dy[o] }
+                }
+            }
+        }
+    }
+
+    /// The window of output `(oh, ow)` clipped to the image, and its divisor: the window clipped to the
+    /// padded plane instead (PyTorch's count_include_pad).
+    private func averageWindow(_ g: PoolGeometry, _ oh: Int, _ ow: Int) -> (Range<Int>, Range<Int>, Float) {
+        let hStart = oh * g.strideH - g.padH, hEnd = min(hStart + g.kernelH, g.height + g.padH)
+        let wStart = ow * g.strideW - g.padW, wEnd = min(wStart + g.kernelW, g.width + g.padW)
+        let poolSize = Float((hEnd - hStart) * (wEnd - wStart))
+        return (max(hStart, 0)..<min(hEnd, g.height), max(wStart, 0)..<min(wEnd, g.width), poolSize)
+    }
+
+    public func avgPoolForward(input: Buffer, output: Buffer, geometry g: PoolGeometry) throws {
+        let op = "avgPoolForward"
+        try g.validate(op: op)
+        try Check.buffer(input, "input", op: op, on: self, count: g.inputCount)
+        try Check.buffer(output, "output", op: op, on: self, count: g.outputCount)
+        let x = try floats(input, "input", op: op), y = try floats(output, "output", op: op)
+        let (outH, outW, plane) = (g.outputH, g.outputW, g.height * g.width)
+        parallelFor(g.planes * outH, cost: outW * g.kernelH * g.kernelW) { rows in
+            for row in rows {
+                let (p, oh) = (row / outH, row % outH)
+                let x = x + p * plane
+                for ow in 0..<outW {
+                    let (hs, ws, poolSize) = averageWindow(g, oh, ow)
+                    var sum: Float = 0
+                    for h in hs {
+                        for w in ws { sum += x[h * g.width + w] }
+                    }
+                    y[row * outW + ow] = sum / poolSize
+                }
+            }
+        }
+    }
+
+    public func avgPoolBackward(gradOutput: Buffer, gradInput: Buffer, geometry g: PoolGeometry) throws {
+        let op = "avgPoolBackward"
+        try g.validate(op: op)
+        try Check.buffer(gradOutput, "gradOutput", op: op, on: self, count: g.outputCount)
+        try Check.buffer(gradInput, "gradInput", op: op, on: self, count: g.inputCount)
+        let dy = try floats(gradOutput, "gradOutput", op: op), dx = try floats(gradInput, "gradInput", op: op)
+        let (outH, outW, plane) = (g.outputH, g.outputW, g.height * g.width)
+        // One plane per item, so each input pixel has a single writer; windows are visited in order.
+        parallelFor(g.planes, cost: plane + outH * outW * g.kernelH * g.kernelW) { planes in
+            for p in planes {
+                let dx = dx + p * plane, dy = dy + p * outH * outW
+                dx.update(repeating: 0, count: plane)
+                for oh in 0..<outH {
+                    for ow in 0..<outW {
+                        let (hs, ws, poolSize) = averageWindow(g, oh, ow)
+                        let share = dy[oh * outW + ow] / poolSize
+                        for h in hs {
+                            for w in ws { dx[h * g.width + w] += share }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import SynapseCore
+
+extension CPUBackend {
+    // MARK: Softmax
+
+    public func softmaxForward(input: Buffer, output: Buffer, rows: Int, cols: Int) throws {
+        let op = "softmaxForward"
+        try Check.positive(op: op, ["rows": rows, "cols": cols])
+        try Check.elementwise(on: self, op: op, count: rows * cols, ["input": input, "output": output])
+        let x = try floats(input, "input", op: op), y = try floats(output, "output", op: op)
+        parallelFor(rows, cost: 8 * cols) { rs in
+            for r in rs { softmaxRow(x + r * cols, into: y + r * cols, cols) }
+        }
+    }
+
+    public func softmaxBackward(output: Buffer, gradOutput: Buffer, gradInput: Buffer, rows: Int, cols: Int) throws {
+        let op = "softmaxBackward"
+        try Check.positive(op: op, ["rows": rows, "cols": cols])
+        try Check.elementwise(on: self, op: op, count: rows * cols,
+                              ["output": output, "gradOutput": gradOutput, "gradInput": gradInput])
+        let y = try floats(output, "output", op: op), dy = try floats(gradOutput, "gradOutput", op: op)
+        let dx = try floats(gradInput, "gradInput", op: op)
+        parallelFor(rows, cost: 2 * cols) { rs in
+            for r in rs {
+                let (y, dy, dx) = (y + r * cols, dy + r * cols, dx + r * cols)
+                var dot: Float = 0
+                for j in 0..<cols { dot += dy[j] * y[j] }
+                for j in 0..<cols { dx[j] = y[j] * (dy[j] - dot) }
+            }
+        }
+    }
+
+    public func softmaxCrossEntropyForward(logits: Buffer, labels: Buffer, probabilities: Buffer, losses: Buffer,
+                                           rows: Int, cols: Int) throws {
+        let op = "softmaxCrossEntropyForward"
+        try Check.positive(op: op, ["rows": rows, "cols": cols])
+        try Check.buffer(logits, "logits", op: op, on: self, count: rows * cols)
+        try Check.buffer(labels, "labels", op: op, on: self, count: rows, dtype: .int32)
+        try Check.buffer(probabilities, "probabilities", op: op, on: self, count: rows * cols)
+        try Check.buffer(losses, "losses", op: op, on: self, count: rows)
+        let x = try floats(logits, "logits", op: op), labels = try int32s(labels, "labels", op: op)
+        let p = try floats(probabilities, "probabilities", op: op), loss = try floats(losses, "losses", op: op)
+        parallelFor(rows, cost: 8 * cols) { rs in
+            for r in rs {
+                let label = Int(labels[r])
+                // Read before the row is written: probabilities may share memory with the logits.
+                let target = (0..<cols).contains(label) ? x[r * cols + label] : .nan
+                let (max, sum) = softmaxRow(x + r * cols, into: p + r * cols, cols)
+                loss[r] = log(sum) - (target - max)
+            }
+        }
+    }
+
+    public func softmaxCrossEntropyBackward(probabilities: Buffer, labels: Buffer, gradLogits: Buffer,
+                                            rows: Int, cols: Int) throws {
+        let op = "softmaxCrossEntropyBackward"
+        try Check.positive(op: op, ["rows": rows, "cols": cols])
+        try Check.buffer(probabilities, "probabilities", op: op, on: self, count: rows * cols)
+        try Check.buffer(labels, "labels", op: op, on: self, count: rows, dtype: .int32)
+        try Check.buffer(gradLogits, "gradLogits", op: op, on: self, count: rows * cols)
+        let p = try floats(probabilities, "probabilities", op: op), labels = try int32s(labels, "labels", op: op)
+        let dx = try floats(gradLogits, "gradLogits", op: op)
+        let n = Float(rows)
+        parallelFor(rows, cost: cols) { rs in
+            for r in rs {
+                let (p, dx) = (p + r * cols, dx + r * cols)
+                for j in 0..<cols { dx[j] = p[j] / n }
+                let label = Int(labels[r])
+                if (0..<cols).contains(label) { dx[label] = (p[label] - 1) / n }
+            }
+        }
+    }
+
+    /// Writes the softmax of one row and returns the row's maximum and `sum(exp(x - max))`.
+    @discardableResult
+    private func softmaxRow(_ x: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                            _ cols: Int) -> (max: Float, sum: Float) {
+        var m = -Float.infinity
+        for j in 0..<cols { m = Swift.max(m, x[j]) }
+        var sum: Float = 0
+        for j in 0..<cols {
+            y[j] = exp(x[j] - m)
+            sum += y[j]
+        }
+        for j in 0..<cols { y[j] /= sum }
+        return (m, sum)
+    }
+
+    // MARK: Local response normalisation
+
+    public func lrnForward(input: Buffer, output: Buffer, scale: Buffer, geometry g: LRNGeometry) throws {
+        let op = "lrnForward"
+        try g.validate(op: op)
+        try Check.elementwise(on: self, op: op, count: g.count, ["input": input, "output": output, "scale": scale])
+        let x = try floats(input, "input", op: op), y = try floats(output, "output", op: op)
+        let scale = try floats(scale, "scale", op: op)
+        let (s, alphaOverSize) = (g.spatial, g.alpha / Float(g.size))
+        // One (n, c) row per item; the window sum is built in its scale row, one neighbour row at a time.
+        parallelFor(g.batch * g.channels, cost: s * (g.size + 8)) { rows in
+            for row in rows {
+                let acc = scale + row * s
+                acc.update(repeating: 0, count: s)
+                for neighbour in lrnWindow(row, g) {
+                    let xn = x + neighbour * s
+                    for i in 0..<s { acc[i] += xn[i] * xn[i] }
+                }
+                let (x, y) = (x + row * s, y + row * s)
+                for i in 0..<s {
+                    acc[i] = g.k + alphaOverSize * acc[i]
+                    y[i] = x[i] * pow(acc[i], -g.beta)
+                }
+            }
+        }
+    }
+
+    public func lrnBackward(input: Buffer, output: Buffer, scale: Buffer, gradOutput: Buffer, gradInput: Buffer,
+                            geometry g: LRNGeometry) throws {
+        let op = "lrnBackward"
+        try g.validate(op: op)
+        try Check.elementwise(on: self, op: op, count: g.count, ["input": input, "output": output, "scale": scale,
+                                                                 "gradOutput": gradOutput, "gradInput": gradInput])
+        let x = try floats(input, "input", op: op), y = try floats(output, "output", op: op)
+        let scale = try floats(scale, "scale", op: op), dy = try floats(gradOutput, "gradOutput", op: op)
+        let dx = try floats(gradInput, "gradInput", op: op)
+        let s = g.spatial
+        let coefficient = 2 * g.alpha * g.beta / Float(g.size)
+        // As in the forward pass, the window sum is built in the row's own gradInput before the final formula.
+        parallelFor(g.batch * g.channels, cost: s * (2 * g.size + 8)) { rows in
+            for row in rows {
+                let acc = dx + row * s
+                acc.update(repeating: 0, count: s)
+                for neighbour in lrnWindow(row, g) {
+                    let (dyn, yn, sn) = (dy + neighbour * s, y + neighbour * s, scale + neighbour * s)
+                    for i in 0..<s { acc[i] += dyn[i] * yn[i] / sn[i] }
+                }
+                let (x, dy, scale) = (x + row * s, dy + row * s, scale + row * s)
+                for i in 0..<s { acc[i] = dy[i] * pow(scale[i], -g.beta) - coefficient * x[i] * acc[i] }
+            }
+        }
+    }
+
+    /// The rows `(n, c')` with `c'` within `size / 2` channels of row `(n, c)`, clipped to the tensor.
+    private func lrnWindow(_ row: Int, _ g: LRNGeometry) -> Range<Int> {
+        let (n, c) = (row / g.channels, row % g.channels)
+        return n * g.channels + max(c - g.size / 2, 0)..<n * g.channels + min(c + g.size / 2 + 1, g.channels)
+    }
+}

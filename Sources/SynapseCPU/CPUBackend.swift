@@ -1,0 +1,117 @@
+import CBLAS
+import Foundation
+import SynapseCore
+
+/// The reference backend: host memory, OpenBLAS for GEMM, every other op a multi-threaded loop.
+public final class CPUBackend: Backend {
+    /// Worker threads for OpenBLAS and for this backend's own loops.
+    public let threads: Int
+    /// OpenBLAS's build configuration: version, target CPU, thread limit.
+    public let blasDescription: String
+
+    public init(threads: Int? = nil) {
+        let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        precondition(threads > 0, "CPUBackend needs at least one thread, got \(threads)")
+        self.threads = threads
+        blasDescription = String(cString: openblas_get_config()).trimmingCharacters(in: .whitespaces)
+        openblas_set_num_threads(Int32(clamping: threads))
+    }
+
+    public var name: String { "cpu" }
+
+    public var deviceDescription: String {
+        "CPU, \(blasDescription), \(threads) thread\(threads == 1 ? "" : "s")"
+    }
+
+    /// The memory behind `buffer`, which `Check.buffer` has already matched to this backend.
+    func floats(_ buffer: Buffer, _ name: String, op: String) throws -> UnsafeMutablePointer<Float> {
+        try cpuBuffer(buffer, name, op: op).floats
+    }
+
+    func int32s(_ buffer: Buffer, _ name: String, op: String) throws -> UnsafeMutablePointer<Int32> {
+        try cpuBuffer(buffer, name, op: op).int32s
+    }
+
+    private func cpuBuffer(_ buffer: Buffer, _ name: String, op: String) throws -> CPUBuffer {
+        guard let buffer = buffer as? CPUBuffer else {
+            throw SynapseError.foreignBuffer(op: op, buffer: name, expected: self.name)
+        }
+        return buffer
+    }
+
+    // MARK: Memory
+
+    public func allocate(_ count: Int, _ dtype: DType) throws -> Buffer {
+        try Check.positive(op: "allocate", ["count": count])
+        return try CPUBuffer(count: count, dtype: dtype, backend: self)
+    }
+
+    public func upload(_ values: [Float], to buffer: Buffer, offset: Int) throws {
+        try Check.buffer(buffer, "buffer", op: "upload", on: self, count: values.count, offset: offset)
+        let p = try floats(buffer, "buffer", op: "upload")
+        values.withUnsafeBufferPointer { (p + offset).update(from: $0.baseAddress!, count: values.count) }
+    }
+
+    public func upload(_ values: [Int32], to buffer: Buffer, offset: Int) throws {
+        try Check.buffer(buffer, "buffer", op: "upload", on: self, count: values.count, offset: offset, dtype: .int32)
+        let p = try int32s(buffer, "buffer", op: "upload")
+        values.withUnsafeBufferPointer { (p + offset).update(from: $0.baseAddress!, count: values.count) }
+    }
+
+    public func download(_ buffer: Buffer, offset: Int, count: Int) throws -> [Float] {
+        try Check.buffer(buffer, "buffer", op: "download", on: self, count: count, offset: offset)
+        return Array(UnsafeBufferPointer(start: try floats(buffer, "buffer", op: "download") + offset, count: count))
+    }
+
+    public func downloadInt32(_ buffer: Buffer, offset: Int, count: Int) throws -> [Int32] {
+        try Check.buffer(buffer, "buffer", op: "downloadInt32", on: self, count: count, offset: offset, dtype: .int32)
+        return Array(UnsafeBufferPointer(start: try int32s(buffer, "buffer", op: "downloadInt32") + offset,
+                                         count: count))
+    }
+
+    public func copy(from source: Buffer, offset sourceOffset: Int, to destination: Buffer,
+                     offset destinationOffset: Int, count: Int) throws {
+        let op = "copy"
+        try Check.buffer(source, "source", op: op, on: self, count: count, offset: sourceOffset, dtype: source.dtype)
+        try Check.buffer(destination, "destination", op: op, on: self, count: count, offset: destinationOffset,
+                         dtype: source.dtype)
+        let from = try cpuBuffer(source, "source", op: op).memory
+        let to = try cpuBuffer(destination, "destination", op: op).memory
+        let size = source.dtype.byteSize
+        // memmove: the two ranges may overlap within one buffer.
+        memmove(to + destinationOffset * size, from + sourceOffset * size, count * size)
+    }
+
+    public func fill(_ buffer: Buffer, value: Float, offset: Int, count: Int) throws {
+        try Check.buffer(buffer, "buffer", op: "fill", on: self, count: count, offset: offset)
+        let p = try floats(buffer, "buffer", op: "fill") + offset
+        parallelFor(count) { r in (p + r.lowerBound).update(repeating: value, count: r.count) }
+    }
+
+    // MARK: Linear algebra
+
+    public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                     a: Buffer, aOffset: Int, lda: Int, b: Buffer, bOffset: Int, ldb: Int,
+                     beta: Float, c: Buffer, cOffset: Int, ldc: Int) throws {
+        let op = "gemm"
+        try Check.gemm(on: self, transA: transA, transB: transB, m: m, n: n, k: k, a: a, aOffset: aOffset, lda: lda,
+                       b: b, bOffset: bOffset, ldb: ldb, c: c, cOffset: cOffset, ldc: ldc)
+        let sizes = try [m, n, k, lda, ldb, ldc].map { value -> Int32 in
+            guard let value = Int32(exactly: value) else {
+                throw SynapseError.invalidArgument(op: op, message: "\(value) exceeds OpenBLAS's 32-bit sizes")
+            }
+            return value
+        }
+        let a = try floats(a, "A", op: op), b = try floats(b, "B", op: op), c = try floats(c, "C", op: op)
+        // The thread count is process-wide in OpenBLAS: another backend may have changed it.
+        if openblas_get_num_threads() != Int32(clamping: threads) {
+            openblas_set_num_threads(Int32(clamping: threads))
+        }
+        // OpenBLAS stores zeros rather than scaling C when beta == 0, so NaN in C cannot leak through.
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    sizes[0], sizes[1], sizes[2], alpha, a + aOffset, sizes[3], b + bOffset, sizes[4],
+                    beta, c + cOffset, sizes[5])
+    }
+
+    public func synchronize() throws {}
+}
