@@ -23,8 +23,8 @@ void bias_gradient(__global const float* dy, __global float* db, const int outer
     }
     partial[t] = sum;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int half = GROUP_SIZE / 2; half > 0; half /= 2) {
-        if (t < half) partial[t] += partial[t + half];
+    for (int stride = GROUP_SIZE / 2; stride > 0; stride /= 2) {
+        if (t < stride) partial[t] += partial[t + stride];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (t == 0) db[c] = partial[0];

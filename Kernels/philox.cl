@@ -1,4 +1,5 @@
 // Philox4x32-10 (Salmon et al., SC'11); the same function as SynapseCore/Philox.swift, bit for bit.
+// Word w of a stream is lane w % 4 of the block at counter (w / 4 as two words, stream as two words).
 
 uint4 philox4x32_10(uint4 counter, uint2 key) {
     for (int round = 0; round < 10; round++) {
@@ -11,19 +12,6 @@ uint4 philox4x32_10(uint4 counter, uint2 key) {
         counter = (uint4)(hi1 ^ counter.y ^ key.x, lo1, hi0 ^ counter.w ^ key.y, lo0);
     }
     return counter;
-}
-
-// Word `counter` of stream `stream` under key `seed`; four consecutive words share one block.
-uint philox_word(ulong seed, ulong stream, ulong counter) {
-    const ulong block = counter >> 2;
-    const uint4 r = philox4x32_10((uint4)((uint)block, (uint)(block >> 32), (uint)stream, (uint)(stream >> 32)),
-                                  (uint2)((uint)seed, (uint)(seed >> 32)));
-    switch (counter & 3) {
-        case 0: return r.x;
-        case 1: return r.y;
-        case 2: return r.z;
-        default: return r.w;
-    }
 }
 
 // Uniform in [0, 1) from the top 24 bits: exact in float, hence identical on every device.

@@ -12,8 +12,8 @@ float group_sum(float value, __local float* scratch) {
     const int t = get_local_id(0);
     scratch[t] = value;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int half = GROUP_SIZE / 2; half > 0; half /= 2) {
-        if (t < half) scratch[t] += scratch[t + half];
+    for (int stride = GROUP_SIZE / 2; stride > 0; stride /= 2) {
+        if (t < stride) scratch[t] += scratch[t + stride];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     return scratch[0];

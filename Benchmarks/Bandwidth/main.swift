@@ -44,30 +44,35 @@ let ops: [Op] = [
     Op(name: "sum", bytesPerElement: 4) { b, x in try b.sum(x[0], count: count, result: x[3]) },
 ]
 
-let backends = try Devices.allBackends()
-print("Elementwise bandwidth, \(count) floats (\(count * 4 / 1_048_576) MiB per buffer), median of \(reps); GB/s")
-for backend in backends { print("  \(backend.name): \(backend.deviceDescription)") }
-print("op".padding(toLength: 18, withPad: " ", startingAt: 0)
-      + backends.map { $0.name.padding(toLength: 12, withPad: " ", startingAt: 0) }.joined())
+do {
+    let backends = try Devices.allBackends()
+    print("Elementwise bandwidth, \(count) floats (\(count * 4 / 1_048_576) MiB per buffer), median of \(reps); GB/s")
+    for backend in backends { print("  \(backend.name): \(backend.deviceDescription)") }
+    print("op".padding(toLength: 18, withPad: " ", startingAt: 0)
+          + backends.map { $0.name.padding(toLength: 12, withPad: " ", startingAt: 0) }.joined())
 
-let buffers = try backends.map { backend in
-    try (0..<3).map { i in try backend.buffer((0..<count).map { Float(($0 + i) % 17) - 8 }) }
-        + [try backend.allocate(1, .float32)]
-}
-for op in ops {
-    var line = op.name.padding(toLength: 18, withPad: " ", startingAt: 0)
-    for (backend, x) in zip(backends, buffers) {
-        try op.run(backend, x)
-        try backend.synchronize()
-        var times: [Double] = []
-        for _ in 0..<reps {
-            let start = DispatchTime.now().uptimeNanoseconds
+    let buffers = try backends.map { backend in
+        try (0..<3).map { i in try backend.buffer((0..<count).map { Float(($0 + i) % 17) - 8 }) }
+            + [try backend.allocate(1, .float32)]
+    }
+    for op in ops {
+        var line = op.name.padding(toLength: 18, withPad: " ", startingAt: 0)
+        for (backend, x) in zip(backends, buffers) {
             try op.run(backend, x)
             try backend.synchronize()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            var times: [Double] = []
+            for _ in 0..<reps {
+                let start = DispatchTime.now().uptimeNanoseconds
+                try op.run(backend, x)
+                try backend.synchronize()
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            let seconds = times.sorted()[reps / 2]
+            line += String(format: "%-12.1f", Double(op.bytesPerElement * count) / seconds / 1e9)
         }
-        let seconds = times.sorted()[reps / 2]
-        line += String(format: "%-12.1f", Double(op.bytesPerElement * count) / seconds / 1e9)
+        print(line)
     }
-    print(line)
+} catch {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    exit(1)
 }

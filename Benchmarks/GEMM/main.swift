@@ -66,73 +66,78 @@ struct CLBlast {
     }
 }
 
-let cpu = CPUBackend()
-let devices = OpenCLDevice.all()
-let chosen = try option("--device").map { try DeviceChoice(parsing: $0) } ?? .opencl(index: nil)
-let opencl = devices.isEmpty ? nil : try Devices.backend(chosen) as? OpenCLBackend
-let clblast = CLBlast()
+do {
+    let cpu = CPUBackend()
+    let devices = OpenCLDevice.all()
+    let chosen = try option("--device").map { try DeviceChoice(parsing: $0) } ?? .opencl(index: nil)
+    let opencl = devices.isEmpty ? nil : try Devices.backend(chosen) as? OpenCLBackend
+    let clblast = CLBlast()
 
-print("GEMM benchmark, FP32, row-major, median of \(reps) runs; GFLOP/s (higher is better)")
-print("CPU: \(cpu.deviceDescription)")
-if let opencl {
-    print("OpenCL: \(opencl.deviceDescription), kernel parameters \(opencl.gemmParameters)")
-} else {
-    print("OpenCL: no device; OpenCL columns skipped")
-}
-if clblast == nil { print("CLBlast: libclblast.so.1 not found (apt-get install libclblast-dev); column skipped") }
-print("")
-
-func cell(_ value: Double?) -> String { value.map { String(format: "%8.1f", $0) } ?? "       -" }
-func ratio(_ a: Double?, _ b: Double?) -> String {
-    guard let a, let b else { return "     -" }
-    return String(format: "%5.2fx", a / b)
-}
-print("shape                  Synapse-CPU  OpenBLAS  ratio | Synapse-OCL  CLBlast  ratio")
-
-var buildNotes: [String] = []
-for shape in shapes {
-    let aHost = random(shape.m * shape.k, seed: 1), bHost = random(shape.k * shape.n, seed: 2)
-    let lda = shape.k, ldb = shape.transB ? shape.k : shape.n
-
-    let a = try cpu.buffer(aHost), b = try cpu.buffer(bHost), c = try cpu.allocate(shape.m * shape.n, .float32)
-    let ours = try median {
-        try cpu.gemm(transA: false, transB: shape.transB, m: shape.m, n: shape.n, k: shape.k, alpha: 1,
-                     a: a, aOffset: 0, lda: lda, b: b, bOffset: 0, ldb: ldb, beta: 0, c: c, cOffset: 0, ldc: shape.n)
-    }
-    var cHost = [Float](repeating: 0, count: shape.m * shape.n)
-    let blas = median {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, shape.transB ? CblasTrans : CblasNoTrans, Int32(shape.m),
-                    Int32(shape.n), Int32(shape.k), 1, aHost, Int32(lda), bHost, Int32(ldb), 0, &cHost, Int32(shape.n))
-    }
-
-    var oclGflops: Double?, clblastGflops: Double?
+    print("GEMM benchmark, FP32, row-major, median of \(reps) runs; GFLOP/s (higher is better)")
+    print("CPU: \(cpu.deviceDescription)")
     if let opencl {
-        let a = try opencl.buffer(aHost), b = try opencl.buffer(bHost), c = try opencl.allocate(shape.m * shape.n, .float32)
-        func run() throws {
-            try opencl.gemm(transA: false, transB: shape.transB, m: shape.m, n: shape.n, k: shape.k, alpha: 1,
-                            a: a, aOffset: 0, lda: lda, b: b, bOffset: 0, ldb: ldb, beta: 0, c: c, cOffset: 0,
-                            ldc: shape.n)
-            try opencl.synchronize()
-        }
-        let before = opencl.kernelBuildSeconds
-        try run()  // the first call compiles the kernel: reported below, not timed
-        if opencl.kernelBuildSeconds > before {
-            buildNotes.append(String(format: "Synapse GEMM kernel build (%@): %.2f s", shape.name, opencl.kernelBuildSeconds - before))
-        }
-        oclGflops = shape.flops / (try median { try run() }) / 1e9
-        if let clblast {
-            let queue = opencl.commandQueue
-            let (am, bm, cm) = (try opencl.memory(of: a), try opencl.memory(of: b), try opencl.memory(of: c))
-            let start = DispatchTime.now().uptimeNanoseconds
-            try clblast.run(shape, a: am, b: bm, c: cm, queue: queue)
-            buildNotes.append(String(format: "CLBlast first call incl. its kernel build (%@): %.2f s", shape.name,
-                                     Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
-            clblastGflops = shape.flops / (try median { try clblast.run(shape, a: am, b: bm, c: cm, queue: queue) }) / 1e9
-        }
+        print("OpenCL: \(opencl.deviceDescription), kernel parameters \(opencl.gemmParameters)")
+    } else {
+        print("OpenCL: no device; OpenCL columns skipped")
     }
-    let oursGflops = shape.flops / ours / 1e9, blasGflops = shape.flops / blas / 1e9
-    print(shape.name.padding(toLength: 22, withPad: " ", startingAt: 0), cell(oursGflops), "  ", cell(blasGflops),
-          ratio(oursGflops, blasGflops), "|  ", cell(oclGflops), cell(clblastGflops), ratio(oclGflops, clblastGflops))
+    if clblast == nil { print("CLBlast: libclblast.so.1 not found (apt-get install libclblast-dev); column skipped") }
+    print("")
+
+    func cell(_ value: Double?) -> String { value.map { String(format: "%8.1f", $0) } ?? "       -" }
+    func ratio(_ a: Double?, _ b: Double?) -> String {
+        guard let a, let b else { return "     -" }
+        return String(format: "%5.2fx", a / b)
+    }
+    print("shape                  Synapse-CPU  OpenBLAS  ratio | Synapse-OCL  CLBlast  ratio")
+
+    var buildNotes: [String] = []
+    for shape in shapes {
+        let aHost = random(shape.m * shape.k, seed: 1), bHost = random(shape.k * shape.n, seed: 2)
+        let lda = shape.k, ldb = shape.transB ? shape.k : shape.n
+
+        let a = try cpu.buffer(aHost), b = try cpu.buffer(bHost), c = try cpu.allocate(shape.m * shape.n, .float32)
+        let ours = try median {
+            try cpu.gemm(transA: false, transB: shape.transB, m: shape.m, n: shape.n, k: shape.k, alpha: 1,
+                         a: a, aOffset: 0, lda: lda, b: b, bOffset: 0, ldb: ldb, beta: 0, c: c, cOffset: 0, ldc: shape.n)
+        }
+        var cHost = [Float](repeating: 0, count: shape.m * shape.n)
+        let blas = median {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, shape.transB ? CblasTrans : CblasNoTrans, Int32(shape.m),
+                        Int32(shape.n), Int32(shape.k), 1, aHost, Int32(lda), bHost, Int32(ldb), 0, &cHost, Int32(shape.n))
+        }
+
+        var oclGflops: Double?, clblastGflops: Double?
+        if let opencl {
+            let a = try opencl.buffer(aHost), b = try opencl.buffer(bHost), c = try opencl.allocate(shape.m * shape.n, .float32)
+            func run() throws {
+                try opencl.gemm(transA: false, transB: shape.transB, m: shape.m, n: shape.n, k: shape.k, alpha: 1,
+                                a: a, aOffset: 0, lda: lda, b: b, bOffset: 0, ldb: ldb, beta: 0, c: c, cOffset: 0,
+                                ldc: shape.n)
+                try opencl.synchronize()
+            }
+            let before = opencl.kernelBuildSeconds
+            try run()  // the first call compiles the kernel: reported below, not timed
+            if opencl.kernelBuildSeconds > before {
+                buildNotes.append(String(format: "Synapse GEMM kernel build (%@): %.2f s", shape.name, opencl.kernelBuildSeconds - before))
+            }
+            oclGflops = shape.flops / (try median { try run() }) / 1e9
+            if let clblast {
+                let queue = opencl.commandQueue
+                let (am, bm, cm) = (try opencl.memory(of: a), try opencl.memory(of: b), try opencl.memory(of: c))
+                let start = DispatchTime.now().uptimeNanoseconds
+                try clblast.run(shape, a: am, b: bm, c: cm, queue: queue)
+                buildNotes.append(String(format: "CLBlast first call incl. its kernel build (%@): %.2f s", shape.name,
+                                         Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+                clblastGflops = shape.flops / (try median { try clblast.run(shape, a: am, b: bm, c: cm, queue: queue) }) / 1e9
+            }
+        }
+        let oursGflops = shape.flops / ours / 1e9, blasGflops = shape.flops / blas / 1e9
+        print(shape.name.padding(toLength: 22, withPad: " ", startingAt: 0), cell(oursGflops), "  ", cell(blasGflops),
+              ratio(oursGflops, blasGflops), "|  ", cell(oclGflops), cell(clblastGflops), ratio(oclGflops, clblastGflops))
+    }
+    print("")
+    buildNotes.forEach { print($0) }
+} catch {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    exit(1)
 }
-print("")
-buildNotes.forEach { print($0) }

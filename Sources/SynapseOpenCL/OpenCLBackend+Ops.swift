@@ -187,8 +187,7 @@ extension OpenCLBackend {
                                address: PhiloxAddress) throws {
         try Check.probability(op: "dropoutForward", probability)
         try Check.elementwise(on: self, op: "dropoutForward", count: count, ["input": input, "output": output])
-        try launch(program(.dropout), "dropout_forward", global: [count],
-                   [.buffer(input), .buffer(output)] + dropoutArguments(count, probability, address))
+        try applyDropout(input, output, count, probability, address)
     }
 
     public func dropoutBackward(gradOutput: Buffer, gradInput: Buffer, count: Int, probability: Float,
@@ -196,13 +195,15 @@ extension OpenCLBackend {
         try Check.probability(op: "dropoutBackward", probability)
         try Check.elementwise(on: self, op: "dropoutBackward", count: count,
                               ["gradOutput": gradOutput, "gradInput": gradInput])
-        try launch(program(.dropout), "dropout_backward", global: [count],
-                   [.buffer(gradOutput), .buffer(gradInput)] + dropoutArguments(count, probability, address))
+        try applyDropout(gradOutput, gradInput, count, probability, address)
     }
 
-    private func dropoutArguments(_ count: Int, _ probability: Float, _ address: PhiloxAddress) -> [Argument] {
-        [.int(count), .float(probability), .float(1 / (1 - probability)),
-         .ulong(address.seed), .ulong(address.stream), .ulong(address.counter)]
+    private func applyDropout(_ input: Buffer, _ output: Buffer, _ count: Int, _ probability: Float,
+                              _ address: PhiloxAddress) throws {
+        let blocks = (Int(address.counter % 4) + count + 3) / 4
+        try launch(program(.dropout), "dropout", global: [blocks],
+                   [.buffer(input), .buffer(output), .int(count), .float(probability), .float(1 / (1 - probability)),
+                    .ulong(address.seed), .ulong(address.stream), .ulong(address.counter)])
     }
 
     /// Philox blocks computed on the device, for known-answer tests of philox.cl:
