@@ -3,7 +3,7 @@ import PackageDescription
 
 /// Every kernel source under Kernels/, embedded into the SynapseKernels module at build time.
 let kernelFiles = [
-    "philox.cl", "gemm.cl", "im2col.cl", "pooling.cl", "activation.cl", "bias.cl",
+    "common.cl", "philox.cl", "gemm.cl", "im2col.cl", "pooling.cl", "activation.cl", "bias.cl",
     "softmax.cl", "dropout.cl", "lrn.cl", "elementwise.cl", "reduce.cl", "sgd.cl",
 ]
 

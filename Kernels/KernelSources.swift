@@ -1,5 +1,6 @@
 /// The OpenCL C source of every kernel file, embedded at build time.
 public enum KernelSources {
+    public static let common = text(PackageResources.common_cl)
     public static let philox = text(PackageResources.philox_cl)
     public static let gemm = text(PackageResources.gemm_cl)
     public static let im2col = text(PackageResources.im2col_cl)

@@ -3,25 +3,20 @@
 
 __kernel void activation_forward(const int kind, const float slope, __global const float* x, __global float* y,
                                  const int count) {
-    const int i = get_global_id(0);
-    if (i >= count) return;
-    const float v = x[i];
     switch (kind) {
-        case 0: y[i] = v > 0.0f ? v : 0.0f; break;
-        case 1: y[i] = v > 0.0f ? v : slope * v; break;
-        case 2: y[i] = 1.0f / (1.0f + exp(-v)); break;
-        default: y[i] = tanh(v); break;
+        case 0: FOR_EACH_INDEX(i, count) y[i] = x[i] > 0.0f ? x[i] : 0.0f; break;
+        case 1: FOR_EACH_INDEX(i, count) y[i] = x[i] > 0.0f ? x[i] : slope * x[i]; break;
+        case 2: FOR_EACH_INDEX(i, count) y[i] = 1.0f / (1.0f + exp(-x[i])); break;
+        default: FOR_EACH_INDEX(i, count) y[i] = tanh(x[i]); break;
     }
 }
 
 __kernel void activation_backward(const int kind, const float slope, __global const float* x, __global const float* y,
                                   __global const float* dy, __global float* dx, const int count) {
-    const int i = get_global_id(0);
-    if (i >= count) return;
     switch (kind) {
-        case 0: dx[i] = x[i] > 0.0f ? dy[i] : 0.0f; break;
-        case 1: dx[i] = x[i] > 0.0f ? dy[i] : slope * dy[i]; break;
-        case 2: dx[i] = dy[i] * y[i] * (1.0f - y[i]); break;
-        default: dx[i] = dy[i] * (1.0f - y[i] * y[i]); break;
+        case 0: FOR_EACH_INDEX(i, count) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f; break;
+        case 1: FOR_EACH_INDEX(i, count) dx[i] = x[i] > 0.0f ? dy[i] : slope * dy[i]; break;
+        case 2: FOR_EACH_INDEX(i, count) dx[i] = dy[i] * y[i] * (1.0f - y[i]); break;
+        default: FOR_EACH_INDEX(i, count) dx[i] = dy[i] * (1.0f - y[i] * y[i]); break;
     }
 }

@@ -6,9 +6,7 @@
 
 __kernel void bias_add(__global float* data, __global const float* bias, const int outer, const int channels,
                        const int inner) {
-    const int i = get_global_id(0);
-    if (i >= outer * channels * inner) return;
-    data[i] += bias[(i / inner) % channels];
+    FOR_EACH_INDEX(i, outer * channels * inner) data[i] += bias[(i / inner) % channels];
 }
 
 // One work-group per channel: strided partial sums, then a tree reduction in local memory.

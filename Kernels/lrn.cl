@@ -4,32 +4,32 @@
 __kernel void lrn_forward(__global const float* x, __global float* y, __global float* scale, const int batch,
                           const int channels, const int spatial, const int size, const float alpha,
                           const float beta, const float k) {
-    const int index = get_global_id(0);
-    if (index >= batch * channels * spatial) return;
-    const int s = index % spatial, c = (index / spatial) % channels, n = index / (spatial * channels);
-    const int c0 = max(c - size / 2, 0), c1 = min(c + size / 2, channels - 1);
-    float sum = 0.0f;
-    for (int j = c0; j <= c1; j++) {
-        const float v = x[(n * channels + j) * spatial + s];
-        sum += v * v;
+    FOR_EACH_INDEX(index, batch * channels * spatial) {
+        const int s = index % spatial, c = (index / spatial) % channels, n = index / (spatial * channels);
+        const int c0 = max(c - size / 2, 0), c1 = min(c + size / 2, channels - 1);
+        float sum = 0.0f;
+        for (int j = c0; j <= c1; j++) {
+            const float v = x[(n * channels + j) * spatial + s];
+            sum += v * v;
+        }
+        const float sc = k + alpha / (float)size * sum;
+        scale[index] = sc;
+        y[index] = x[index] * pow(sc, -beta);
     }
-    const float sc = k + alpha / (float)size * sum;
-    scale[index] = sc;
-    y[index] = x[index] * pow(sc, -beta);
 }
 
 // dx = dy * scale^-beta - 2*alpha*beta/size * x * sum over the window of dy * y / scale.
 __kernel void lrn_backward(__global const float* x, __global const float* y, __global const float* scale,
                            __global const float* dy, __global float* dx, const int batch, const int channels,
                            const int spatial, const int size, const float alpha, const float beta) {
-    const int index = get_global_id(0);
-    if (index >= batch * channels * spatial) return;
-    const int s = index % spatial, c = (index / spatial) % channels, n = index / (spatial * channels);
-    const int c0 = max(c - size / 2, 0), c1 = min(c + size / 2, channels - 1);
-    float sum = 0.0f;
-    for (int j = c0; j <= c1; j++) {
-        const int e = (n * channels + j) * spatial + s;
-        sum += dy[e] * y[e] / scale[e];
+    FOR_EACH_INDEX(index, batch * channels * spatial) {
+        const int s = index % spatial, c = (index / spatial) % channels, n = index / (spatial * channels);
+        const int c0 = max(c - size / 2, 0), c1 = min(c + size / 2, channels - 1);
+        float sum = 0.0f;
+        for (int j = c0; j <= c1; j++) {
+            const int e = (n * channels + j) * spatial + s;
+            sum += dy[e] * y[e] / scale[e];
+        }
+        dx[index] = dy[index] * pow(scale[index], -beta) - 2.0f * alpha * beta / (float)size * x[index] * sum;
     }
-    dx[index] = dy[index] * pow(scale[index], -beta) - 2.0f * alpha * beta / (float)size * x[index] * sum;
 }

@@ -10,36 +10,36 @@
     const int last = min(((x) + (pad)) / (s) + 1, (limit))
 
 __kernel void max_pool_forward(__global const float* x, __global float* y, __global int* argmax, GEOMETRY) {
-    const int index = get_global_id(0);
-    if (index >= planes * oh * ow) return;
-    const int ox = index % ow, oy = (index / ow) % oh, plane = index / (ow * oh);
-    const int h0 = max(oy * sh - ph, 0), h1 = min(oy * sh - ph + kh, height);
-    const int w0 = max(ox * sw - pw, 0), w1 = min(ox * sw - pw + kw, width);
-    __global const float* input = x + plane * height * width;
-    float best = -INFINITY;
-    int best_index = h0 * width + w0;
-    for (int h = h0; h < h1; h++)
-        for (int w = w0; w < w1; w++)
-            if (input[h * width + w] > best) {
-                best = input[h * width + w];
-                best_index = h * width + w;
-            }
-    y[index] = best;
-    argmax[index] = best_index;
+    FOR_EACH_INDEX(index, planes * oh * ow) {
+        const int ox = index % ow, oy = (index / ow) % oh, plane = index / (ow * oh);
+        const int h0 = max(oy * sh - ph, 0), h1 = min(oy * sh - ph + kh, height);
+        const int w0 = max(ox * sw - pw, 0), w1 = min(ox * sw - pw + kw, width);
+        __global const float* input = x + plane * height * width;
+        float best = -INFINITY;
+        int best_index = h0 * width + w0;
+        for (int h = h0; h < h1; h++)
+            for (int w = w0; w < w1; w++)
+                if (input[h * width + w] > best) {
+                    best = input[h * width + w];
+                    best_index = h * width + w;
+                }
+        y[index] = best;
+        argmax[index] = best_index;
+    }
 }
 
 __kernel void max_pool_backward(__global const float* dy, __global const int* argmax, __global float* dx, GEOMETRY) {
-    const int index = get_global_id(0);
-    if (index >= planes * height * width) return;
-    const int w = index % width, h = (index / width) % height, plane = index / (width * height);
-    COVERING(h, ph, kh, sh, oh, oy0, oy1);
-    COVERING(w, pw, kw, sw, ow, ox0, ox1);
-    const int offset = plane * oh * ow, pixel = h * width + w;
-    float sum = 0.0f;
-    for (int oy = oy0; oy < oy1; oy++)
-        for (int ox = ox0; ox < ox1; ox++)
-            if (argmax[offset + oy * ow + ox] == pixel) sum += dy[offset + oy * ow + ox];
-    dx[index] = sum;
+    FOR_EACH_INDEX(index, planes * height * width) {
+        const int w = index % width, h = (index / width) % height, plane = index / (width * height);
+        COVERING(h, ph, kh, sh, oh, oy0, oy1);
+        COVERING(w, pw, kw, sw, ow, ox0, ox1);
+        const int offset = plane * oh * ow, pixel = h * width + w;
+        float sum = 0.0f;
+        for (int oy = oy0; oy < oy1; oy++)
+            for (int ox = ox0; ox < ox1; ox++)
+                if (argmax[offset + oy * ow + ox] == pixel) sum += dy[offset + oy * ow + ox];
+        dx[index] = sum;
+    }
 }
 
 // The divisor counts padding but not the part of a window beyond the padded plane (PyTorch's count_include_pad).
@@ -49,28 +49,28 @@ int pool_size(int oy, int ox, int height, int width, int kh, int kw, int sh, int
 }
 
 __kernel void avg_pool_forward(__global const float* x, __global float* y, GEOMETRY) {
-    const int index = get_global_id(0);
-    if (index >= planes * oh * ow) return;
-    const int ox = index % ow, oy = (index / ow) % oh, plane = index / (ow * oh);
-    const int h0 = max(oy * sh - ph, 0), h1 = min(oy * sh - ph + kh, height);
-    const int w0 = max(ox * sw - pw, 0), w1 = min(ox * sw - pw + kw, width);
-    __global const float* input = x + plane * height * width;
-    float sum = 0.0f;
-    for (int h = h0; h < h1; h++)
-        for (int w = w0; w < w1; w++) sum += input[h * width + w];
-    y[index] = sum / (float)pool_size(oy, ox, height, width, kh, kw, sh, sw, ph, pw);
+    FOR_EACH_INDEX(index, planes * oh * ow) {
+        const int ox = index % ow, oy = (index / ow) % oh, plane = index / (ow * oh);
+        const int h0 = max(oy * sh - ph, 0), h1 = min(oy * sh - ph + kh, height);
+        const int w0 = max(ox * sw - pw, 0), w1 = min(ox * sw - pw + kw, width);
+        __global const float* input = x + plane * height * width;
+        float sum = 0.0f;
+        for (int h = h0; h < h1; h++)
+            for (int w = w0; w < w1; w++) sum += input[h * width + w];
+        y[index] = sum / (float)pool_size(oy, ox, height, width, kh, kw, sh, sw, ph, pw);
+    }
 }
 
 __kernel void avg_pool_backward(__global const float* dy, __global float* dx, GEOMETRY) {
-    const int index = get_global_id(0);
-    if (index >= planes * height * width) return;
-    const int w = index % width, h = (index / width) % height, plane = index / (width * height);
-    COVERING(h, ph, kh, sh, oh, oy0, oy1);
-    COVERING(w, pw, kw, sw, ow, ox0, ox1);
-    const int offset = plane * oh * ow;
-    float sum = 0.0f;
-    for (int oy = oy0; oy < oy1; oy++)
-        for (int ox = ox0; ox < ox1; ox++)
-            sum += dy[offset + oy * ow + ox] / (float)pool_size(oy, ox, height, width, kh, kw, sh, sw, ph, pw);
-    dx[index] = sum;
+    FOR_EACH_INDEX(index, planes * height * width) {
+        const int w = index % width, h = (index / width) % height, plane = index / (width * height);
+        COVERING(h, ph, kh, sh, oh, oy0, oy1);
+        COVERING(w, pw, kw, sw, ow, ox0, ox1);
+        const int offset = plane * oh * ow;
+        float sum = 0.0f;
+        for (int oy = oy0; oy < oy1; oy++)
+            for (int ox = ox0; ox < ox1; ox++)
+                sum += dy[offset + oy * ow + ox] / (float)pool_size(oy, ox, height, width, kh, kw, sh, sw, ph, pw);
+        dx[index] = sum;
+    }
 }

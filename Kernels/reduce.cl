@@ -7,6 +7,11 @@
 #ifndef SQUARE
 #define SQUARE 0
 #endif
+#if SQUARE
+#define TERM(v) ((v) * (v))
+#else
+#define TERM(v) (v)
+#endif
 
 float group_sum(float value, __local float* scratch) {
     const int t = get_local_id(0);
@@ -23,13 +28,15 @@ __kernel __attribute__((reqd_work_group_size(GROUP_SIZE, 1, 1)))
 void reduce_partial(__global const float* x, const int count, __global float* partials) {
     __local float scratch[GROUP_SIZE];
     float sum = 0.0f;
-    for (int i = get_global_id(0); i < count; i += get_global_size(0)) {
-#if SQUARE
-        sum += x[i] * x[i];
+#if ELEMENTS_PER_ITEM > 1
+    // CPU devices: one contiguous stretch per work-item, which stays in cache and vectorises.
+    const int stretch = (count + get_global_size(0) - 1) / get_global_size(0);
+    const int start = get_global_id(0) * stretch, end = min(start + stretch, count);
+    for (int i = start; i < end; i++) sum += TERM(x[i]);
 #else
-        sum += x[i];
+    // GPUs: neighbouring work-items read neighbouring elements (coalesced).
+    for (int i = get_global_id(0); i < count; i += get_global_size(0)) sum += TERM(x[i]);
 #endif
-    }
     const float total = group_sum(sum, scratch);
     if (get_local_id(0) == 0) partials[get_group_id(0)] = total;
 }

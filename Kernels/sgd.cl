@@ -2,10 +2,10 @@
 
 __kernel void sgd_momentum(__global float* w, __global const float* g, __global float* v, const int count,
                            const float lr, const float mu, const float wd, const int nesterov) {
-    const int i = get_global_id(0);
-    if (i >= count) return;
-    const float grad = g[i] + wd * w[i];
-    const float velocity = mu * v[i] + grad;
-    v[i] = velocity;
-    w[i] -= lr * (nesterov ? grad + mu * velocity : velocity);
+    FOR_EACH_INDEX(i, count) {
+        const float grad = g[i] + wd * w[i];
+        const float velocity = mu * v[i] + grad;
+        v[i] = velocity;
+        w[i] -= lr * (nesterov ? grad + mu * velocity : velocity);
+    }
 }

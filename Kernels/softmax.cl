@@ -33,6 +33,9 @@ __kernel void softmax_cross_entropy_forward(__global const float* x, __global co
     if (r >= rows) return;
     __global const float* in = x + r * cols;
     __global float* out = p + r * cols;
+    const int label = labels[r];
+    const bool valid = label >= 0 && label < cols;
+    const float picked = valid ? in[label] : 0.0f;  // read before `p` may overwrite `x` in place
     float m = -INFINITY;
     for (int j = 0; j < cols; j++) m = fmax(m, in[j]);
     float sum = 0.0f;
@@ -41,15 +44,14 @@ __kernel void softmax_cross_entropy_forward(__global const float* x, __global co
         sum += out[j];
     }
     for (int j = 0; j < cols; j++) out[j] /= sum;
-    const int label = labels[r];
-    losses[r] = (label >= 0 && label < cols) ? log(sum) - (in[label] - m) : NAN;
+    losses[r] = valid ? log(sum) - (picked - m) : NAN;
 }
 
 // Gradient of the batch-mean loss: (p - onehot(label)) / rows.
 __kernel void softmax_cross_entropy_backward(__global const float* p, __global const int* labels, __global float* dx,
                                              const int rows, const int cols) {
-    const int i = get_global_id(0);
-    if (i >= rows * cols) return;
-    const float target = labels[i / cols] == i % cols ? 1.0f : 0.0f;
-    dx[i] = (p[i] - target) / (float)rows;
+    FOR_EACH_INDEX(i, rows * cols) {
+        const float target = labels[i / cols] == i % cols ? 1.0f : 0.0f;
+        dx[i] = (p[i] - target) / (float)rows;
+    }
 }

@@ -8,7 +8,7 @@ scripts/install-deps.sh
 swift build --build-tests
 log=$(mktemp)
 set +e
-swift test --skip-build 2>&1 | tee "$log"
+swift test --skip-build --disable-swift-testing 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 

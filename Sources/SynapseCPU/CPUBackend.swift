@@ -49,13 +49,17 @@ public final class CPUBackend: Backend {
     public func upload(_ values: [Float], to buffer: Buffer, offset: Int) throws {
         try Check.buffer(buffer, "buffer", op: "upload", on: self, count: values.count, offset: offset)
         let p = try floats(buffer, "buffer", op: "upload")
-        values.withUnsafeBufferPointer { (p + offset).update(from: $0.baseAddress!, count: values.count) }
+        values.withUnsafeBufferPointer { values in
+            if let base = values.baseAddress { (p + offset).update(from: base, count: values.count) }
+        }
     }
 
-    public func upload(_ values: [Int32], to buffer: Buffer, offset: Int) throws {
+    public func uploadInt32(_ values: [Int32], to buffer: Buffer, offset: Int) throws {
         try Check.buffer(buffer, "buffer", op: "upload", on: self, count: values.count, offset: offset, dtype: .int32)
         let p = try int32s(buffer, "buffer", op: "upload")
-        values.withUnsafeBufferPointer { (p + offset).update(from: $0.baseAddress!, count: values.count) }
+        values.withUnsafeBufferPointer { values in
+            if let base = values.baseAddress { (p + offset).update(from: base, count: values.count) }
+        }
     }
 
     public func download(_ buffer: Buffer, offset: Int, count: Int) throws -> [Float] {
@@ -72,17 +76,16 @@ public final class CPUBackend: Backend {
     public func copy(from source: Buffer, offset sourceOffset: Int, to destination: Buffer,
                      offset destinationOffset: Int, count: Int) throws {
         let op = "copy"
-        try Check.buffer(source, "source", op: op, on: self, count: count, offset: sourceOffset, dtype: source.dtype)
-        try Check.buffer(destination, "destination", op: op, on: self, count: count, offset: destinationOffset,
-                         dtype: source.dtype)
+        try Check.copy(on: self, source: source, sourceOffset: sourceOffset, destination: destination,
+                       destinationOffset: destinationOffset, count: count)
         let from = try cpuBuffer(source, "source", op: op).memory
         let to = try cpuBuffer(destination, "destination", op: op).memory
         let size = source.dtype.byteSize
-        // memmove: the two ranges may overlap within one buffer.
-        memmove(to + destinationOffset * size, from + sourceOffset * size, count * size)
+        memcpy(to + destinationOffset * size, from + sourceOffset * size, count * size)
     }
 
     public func fill(_ buffer: Buffer, value: Float, offset: Int, count: Int) throws {
+        try Check.positive(op: "fill", ["count": count])
         try Check.buffer(buffer, "buffer", op: "fill", on: self, count: count, offset: offset)
         let p = try floats(buffer, "buffer", op: "fill") + offset
         parallelFor(count) { r in (p + r.lowerBound).update(repeating: value, count: r.count) }

@@ -12,7 +12,7 @@ public protocol Backend: AnyObject {
     // MARK: Memory
     func allocate(_ count: Int, _ dtype: DType) throws -> Buffer
     func upload(_ values: [Float], to buffer: Buffer, offset: Int) throws
-    func upload(_ values: [Int32], to buffer: Buffer, offset: Int) throws
+    func uploadInt32(_ values: [Int32], to buffer: Buffer, offset: Int) throws
     func download(_ buffer: Buffer, offset: Int, count: Int) throws -> [Float]
     func downloadInt32(_ buffer: Buffer, offset: Int, count: Int) throws -> [Int32]
     func copy(from source: Buffer, offset sourceOffset: Int, to destination: Buffer, offset destinationOffset: Int,
@@ -58,8 +58,9 @@ public protocol Backend: AnyObject {
     func softmaxForward(input: Buffer, output: Buffer, rows: Int, cols: Int) throws
     /// `gradInput = y * (gradOutput - sum(gradOutput * y))` row-wise.
     func softmaxBackward(output: Buffer, gradOutput: Buffer, gradInput: Buffer, rows: Int, cols: Int) throws
-    /// Softmax probabilities and per-row cross-entropy `-log p[label]`. `labels` is int32; a label outside
-    /// `0..<cols` yields a NaN loss for its row (labels live on the device, so this cannot throw).
+    /// Softmax probabilities and per-row cross-entropy `-log p[label]`; `probabilities` may be `logits`.
+    /// `labels` is int32; a label outside `0..<cols` yields a NaN loss for its row (labels live on the
+    /// device, so this cannot throw).
     func softmaxCrossEntropyForward(logits: Buffer, labels: Buffer, probabilities: Buffer, losses: Buffer,
                                     rows: Int, cols: Int) throws
     /// Gradient of the batch-mean loss: `(p - onehot(label)) / rows`.
@@ -116,9 +117,9 @@ extension Backend {
         return b
     }
 
-    public func buffer(_ values: [Int32]) throws -> Buffer {
+    public func buffer(int32 values: [Int32]) throws -> Buffer {
         let b = try allocate(values.count, .int32)
-        try upload(values, to: b, offset: 0)
+        try uploadInt32(values, to: b, offset: 0)
         return b
     }
 

@@ -56,6 +56,21 @@ public enum Check {
         try buffer(m, name, op: "gemm", on: backend, count: span + cols, offset: offset)
     }
 
+    /// A copy of `count` elements between two buffers of one element type; overlapping ranges of one
+    /// buffer are refused, because OpenCL cannot copy them.
+    public static func copy(on backend: Backend, source: Buffer, sourceOffset: Int, destination: Buffer,
+                            destinationOffset: Int, count: Int) throws {
+        let op = "copy"
+        try positive(op: op, ["count": count])
+        try buffer(source, "source", op: op, on: backend, count: count, offset: sourceOffset, dtype: source.dtype)
+        try buffer(destination, "destination", op: op, on: backend, count: count, offset: destinationOffset,
+                   dtype: source.dtype)
+        if source === destination, abs(sourceOffset - destinationOffset) < count {
+            throw SynapseError.invalidArgument(op: op, message:
+                "source range \(sourceOffset)..<\(sourceOffset + count) overlaps destination range \(destinationOffset)..<\(destinationOffset + count) of the same buffer")
+        }
+    }
+
     public static func elementwise(on backend: Backend, op: String, count: Int,
                                    _ buffers: KeyValuePairs<String, Buffer>) throws {
         try positive(op: op, ["count": count])

@@ -23,7 +23,7 @@ extension OpenCLBackend {
         try g.validate(op: "im2col")
         try Check.buffer(image, "image", op: "im2col", on: self, count: g.imageCount, offset: imageOffset)
         try Check.buffer(columns, "columns", op: "im2col", on: self, count: g.columnCount, offset: columnsOffset)
-        try launch(program(.im2col), "im2col", global: [g.columnCount],
+        try launch(program(.im2col), "im2col", elements: g.columnCount,
                    [.buffer(image), .int(imageOffset)] + geometryArguments(g) + [.buffer(columns), .int(columnsOffset)])
     }
 
@@ -32,7 +32,7 @@ extension OpenCLBackend {
         try g.validate(op: "col2im")
         try Check.buffer(columns, "columns", op: "col2im", on: self, count: g.columnCount, offset: columnsOffset)
         try Check.buffer(image, "image", op: "col2im", on: self, count: g.imageCount, offset: imageOffset)
-        try launch(program(.im2col), "col2im", global: [g.imageCount],
+        try launch(program(.im2col), "col2im", elements: g.imageCount,
                    [.buffer(columns), .int(columnsOffset)] + geometryArguments(g) + [.buffer(image), .int(imageOffset)])
     }
 
@@ -49,7 +49,7 @@ extension OpenCLBackend {
         try Check.buffer(input, "input", op: op, on: self, count: g.inputCount)
         try Check.buffer(output, "output", op: op, on: self, count: g.outputCount)
         try Check.buffer(argmax, "argmax", op: op, on: self, count: g.outputCount, dtype: .int32)
-        try launch(program(.pooling), "max_pool_forward", global: [g.outputCount],
+        try launch(program(.pooling), "max_pool_forward", elements: g.outputCount,
                    [.buffer(input), .buffer(output), .buffer(argmax)] + poolArguments(g))
     }
 
@@ -59,7 +59,7 @@ extension OpenCLBackend {
         try Check.buffer(gradOutput, "gradOutput", op: op, on: self, count: g.outputCount)
         try Check.buffer(argmax, "argmax", op: op, on: self, count: g.outputCount, dtype: .int32)
         try Check.buffer(gradInput, "gradInput", op: op, on: self, count: g.inputCount)
-        try launch(program(.pooling), "max_pool_backward", global: [g.inputCount],
+        try launch(program(.pooling), "max_pool_backward", elements: g.inputCount,
                    [.buffer(gradOutput), .buffer(argmax), .buffer(gradInput)] + poolArguments(g))
     }
 
@@ -68,7 +68,7 @@ extension OpenCLBackend {
         try g.validate(op: op)
         try Check.buffer(input, "input", op: op, on: self, count: g.inputCount)
         try Check.buffer(output, "output", op: op, on: self, count: g.outputCount)
-        try launch(program(.pooling), "avg_pool_forward", global: [g.outputCount],
+        try launch(program(.pooling), "avg_pool_forward", elements: g.outputCount,
                    [.buffer(input), .buffer(output)] + poolArguments(g))
     }
 
@@ -77,7 +77,7 @@ extension OpenCLBackend {
         try g.validate(op: op)
         try Check.buffer(gradOutput, "gradOutput", op: op, on: self, count: g.outputCount)
         try Check.buffer(gradInput, "gradInput", op: op, on: self, count: g.inputCount)
-        try launch(program(.pooling), "avg_pool_backward", global: [g.inputCount],
+        try launch(program(.pooling), "avg_pool_backward", elements: g.inputCount,
                    [.buffer(gradOutput), .buffer(gradInput)] + poolArguments(g))
     }
 
@@ -91,7 +91,7 @@ extension OpenCLBackend {
     public func activationForward(_ activation: Activation, input: Buffer, output: Buffer, count: Int) throws {
         try Check.elementwise(on: self, op: "activationForward", count: count, ["input": input, "output": output])
         let (kind, slope) = activationCode(activation)
-        try launch(program(.activation), "activation_forward", global: [count],
+        try launch(program(.activation), "activation_forward", elements: count,
                    [.int(kind), .float(slope), .buffer(input), .buffer(output), .int(count)])
     }
 
@@ -100,7 +100,7 @@ extension OpenCLBackend {
         try Check.elementwise(on: self, op: "activationBackward", count: count,
                               ["input": input, "output": output, "gradOutput": gradOutput, "gradInput": gradInput])
         let (kind, slope) = activationCode(activation)
-        try launch(program(.activation), "activation_backward", global: [count],
+        try launch(program(.activation), "activation_backward", elements: count,
                    [.int(kind), .float(slope), .buffer(input), .buffer(output), .buffer(gradOutput),
                     .buffer(gradInput), .int(count)])
     }
@@ -121,7 +121,7 @@ extension OpenCLBackend {
         try Check.positive(op: "biasAdd", ["outer": outer, "channels": channels, "inner": inner])
         try Check.buffer(data, "data", op: "biasAdd", on: self, count: outer * channels * inner)
         try Check.buffer(bias, "bias", op: "biasAdd", on: self, count: channels)
-        try launch(program(.bias, options: groupSizeOption), "bias_add", global: [outer * channels * inner],
+        try launch(program(.bias, options: groupSizeOption), "bias_add", elements: outer * channels * inner,
                    [.buffer(data), .buffer(bias), .int(outer), .int(channels), .int(inner)])
     }
 
@@ -172,7 +172,7 @@ extension OpenCLBackend {
         let op = "softmaxCrossEntropyBackward"
         try checkMatrix(op, rows, cols, ["probabilities": probabilities, "gradLogits": gradLogits])
         try Check.buffer(labels, "labels", op: op, on: self, count: rows, dtype: .int32)
-        try launch(program(.softmax), "softmax_cross_entropy_backward", global: [rows * cols],
+        try launch(program(.softmax), "softmax_cross_entropy_backward", elements: rows * cols,
                    [.buffer(probabilities), .buffer(labels), .buffer(gradLogits), .int(rows), .int(cols)])
     }
 
@@ -212,7 +212,7 @@ extension OpenCLBackend {
         guard inputs.allSatisfy({ $0.count == 6 }) else {
             throw SynapseError.invalidArgument(op: "philoxBlocks", message: "each input needs 4 counter and 2 key words")
         }
-        let input = try buffer(inputs.flatMap { $0.map { Int32(bitPattern: $0) } })
+        let input = try buffer(int32: inputs.flatMap { $0.map { Int32(bitPattern: $0) } })
         let output = try allocate(4 * inputs.count, .int32)
         try launch(program(.dropout), "philox_blocks", global: [inputs.count],
                    [.buffer(input), .buffer(output), .int(inputs.count)])
@@ -228,7 +228,7 @@ extension OpenCLBackend {
         for (name, b) in ["input": input, "output": output, "scale": scale] as KeyValuePairs {
             try Check.buffer(b, name, op: op, on: self, count: g.count)
         }
-        try launch(program(.lrn), "lrn_forward", global: [g.count],
+        try launch(program(.lrn), "lrn_forward", elements: g.count,
                    [.buffer(input), .buffer(output), .buffer(scale), .int(g.batch), .int(g.channels), .int(g.spatial),
                     .int(g.size), .float(g.alpha), .float(g.beta), .float(g.k)])
     }
@@ -241,7 +241,7 @@ extension OpenCLBackend {
                           "gradInput": gradInput] as KeyValuePairs {
             try Check.buffer(b, name, op: op, on: self, count: g.count)
         }
-        try launch(program(.lrn), "lrn_backward", global: [g.count],
+        try launch(program(.lrn), "lrn_backward", elements: g.count,
                    [.buffer(input), .buffer(output), .buffer(scale), .buffer(gradOutput), .buffer(gradInput),
                     .int(g.batch), .int(g.channels), .int(g.spatial), .int(g.size), .float(g.alpha), .float(g.beta)])
     }
@@ -250,17 +250,17 @@ extension OpenCLBackend {
 
     public func axpy(alpha: Float, x: Buffer, y: Buffer, count: Int) throws {
         try Check.elementwise(on: self, op: "axpy", count: count, ["x": x, "y": y])
-        try launch(program(.elementwise), "axpy", global: [count], [.float(alpha), .buffer(x), .buffer(y), .int(count)])
+        try launch(program(.elementwise), "axpy", elements: count, [.float(alpha), .buffer(x), .buffer(y), .int(count)])
     }
 
     public func scale(_ x: Buffer, by alpha: Float, count: Int) throws {
         try Check.elementwise(on: self, op: "scale", count: count, ["x": x])
-        try launch(program(.elementwise), "scale", global: [count], [.buffer(x), .float(alpha), .int(count)])
+        try launch(program(.elementwise), "scale", elements: count, [.buffer(x), .float(alpha), .int(count)])
     }
 
     public func multiply(_ a: Buffer, _ b: Buffer, output: Buffer, count: Int) throws {
         try Check.elementwise(on: self, op: "multiply", count: count, ["a": a, "b": b, "output": output])
-        try launch(program(.elementwise), "multiply", global: [count],
+        try launch(program(.elementwise), "multiply", elements: count,
                    [.buffer(a), .buffer(b), .buffer(output), .int(count)])
     }
 
@@ -294,7 +294,7 @@ extension OpenCLBackend {
                                   parameters p: SGDParameters) throws {
         try Check.elementwise(on: self, op: "sgdMomentumUpdate", count: count,
                               ["weights": weights, "gradients": gradients, "velocity": velocity])
-        try launch(program(.sgd), "sgd_momentum", global: [count],
+        try launch(program(.sgd), "sgd_momentum", elements: count,
                    [.buffer(weights), .buffer(gradients), .buffer(velocity), .int(count), .float(p.learningRate),
                     .float(p.momentum), .float(p.weightDecay), .int(p.nesterov ? 1 : 0)])
     }

@@ -1,0 +1,130 @@
+import Synapse
+import XCTest
+
+/// Bad input must be rejected on every backend with the same specific error, whose message names the
+/// problem, and before any kernel runs: the buffer the call would have written stays unchanged.
+/// Check.swift's promise is that all devices reject the same bad input with the same error, so the
+/// messages must also be identical across backends (up to the backend's own name).
+final class BadInputTests: SynapseTestCase {
+    struct BadCall {
+        let description: String
+        let kind: ErrorKind
+        let mentioning: [String]
+        let call: () throws -> Void
+    }
+
+    /// The calls under test; each would write `output` (64 floats) if it got as far as running a kernel.
+    func badCalls(on backend: Backend, output: Buffer) throws -> [BadCall] {
+        let small = try backend.allocate(15, .float32), matrix = try backend.allocate(16, .float32)
+        let floatLabels = try backend.allocate(4, .float32), argmax = try backend.allocate(64, .int32)
+        let foreign = try CPUBackend().allocate(64, .float32)  // another backend instance, even for the CPU
+        let oversizedKernel = ConvGeometry(channels: 1, height: 3, width: 3, kernelH: 5, kernelW: 5)
+        let overPadded = PoolGeometry(planes: 1, height: 5, width: 5, kernelH: 3, kernelW: 3, strideH: 1, strideW: 1,
+                                      padH: 2, padW: 2)
+        func gemm(a: Buffer, lda: Int = 4, cOffset: Int = 0) throws {
+            try backend.gemm(transA: false, transB: false, m: 4, n: 4, k: 4, alpha: 1, a: a, aOffset: 0, lda: lda,
+                             b: matrix, bOffset: 0, ldb: 4, beta: 0, c: output, cOffset: cOffset, ldc: 4)
+        }
+        var calls = [
+            BadCall(description: "gemm with A one element short", kind: .shapeMismatch,
+                    mentioning: ["gemm", "A needs 16 elements", "holds 15"]) { try gemm(a: small) },
+            BadCall(description: "gemm with C too small for its offset", kind: .shapeMismatch,
+                    mentioning: ["gemm", "C needs 16 elements from offset 60"]) { try gemm(a: matrix, cOffset: 60) },
+            BadCall(description: "gemm with lda < columns", kind: .invalidArgument,
+                    mentioning: ["gemm", "leading dimension of A is 3", "4 columns"]) { try gemm(a: matrix, lda: 3) },
+            BadCall(description: "im2col with a kernel larger than the padded image", kind: .invalidArgument,
+                    mentioning: ["im2col", "5x5 kernel", "does not fit", "3x3 image"]) {
+                try backend.im2col(image: matrix, imageOffset: 0, geometry: oversizedKernel, columns: output, columnsOffset: 0)
+            },
+            BadCall(description: "col2im with a kernel larger than the padded image", kind: .invalidArgument,
+                    mentioning: ["col2im", "does not fit"]) {
+                try backend.col2im(columns: matrix, columnsOffset: 0, geometry: oversizedKernel, image: output, imageOffset: 0)
+            },
+            BadCall(description: "max pooling padded by more than half the window", kind: .invalidArgument,
+                    mentioning: ["maxPoolForward", "padding 2x2", "half the 3x3 window"]) {
+                try backend.maxPoolForward(input: output, output: output, argmax: argmax, geometry: overPadded)
+            },
+            BadCall(description: "average pooling padded by more than half the window", kind: .invalidArgument,
+                    mentioning: ["avgPoolForward", "padding 2x2"]) {
+                try backend.avgPoolForward(input: matrix, output: output, geometry: overPadded)
+            },
+            BadCall(description: "float32 labels", kind: .shapeMismatch,
+                    mentioning: ["softmaxCrossEntropyForward", "labels holds float32, expected int32"]) {
+                try backend.softmaxCrossEntropyForward(logits: matrix, labels: floatLabels, probabilities: output,
+                                                       losses: floatLabels, rows: 4, cols: 4)
+            },
+            BadCall(description: "a buffer from another backend instance", kind: .foreignBuffer,
+                    mentioning: ["axpy", "'x'", backend.name]) {
+                try backend.axpy(alpha: 1, x: foreign, y: output, count: 64)
+            },
+            BadCall(description: "dropout probability 1", kind: .invalidArgument,
+                    mentioning: ["dropoutForward", "drop probability", "[0, 1)", "got 1.0"]) {
+                try backend.dropoutForward(input: matrix, output: output, count: 16, probability: 1,
+                                           address: PhiloxAddress(seed: 1))
+            },
+            BadCall(description: "negative dropout probability", kind: .invalidArgument,
+                    mentioning: ["dropoutBackward", "drop probability", "got -0.25"]) {
+                try backend.dropoutBackward(gradOutput: matrix, gradInput: output, count: 16, probability: -0.25,
+                                            address: PhiloxAddress(seed: 1))
+            },
+            BadCall(description: "an element count beyond the buffers", kind: .shapeMismatch,
+                    mentioning: ["activationForward", "needs 65 elements"]) {
+                try backend.activationForward(.relu, input: output, output: output, count: 65)
+            },
+            BadCall(description: "allocating 0 elements", kind: .invalidArgument,
+                    mentioning: ["allocate", "count must be positive, got 0"]) {
+                _ = try backend.allocate(0, .float32)
+            },
+            BadCall(description: "uploading floats into an int32 buffer", kind: .shapeMismatch,
+                    mentioning: ["upload", "holds int32, expected float32"]) {
+                try backend.upload([Float(1), 2], to: argmax, offset: 0)
+            },
+            BadCall(description: "downloading past the end", kind: .shapeMismatch,
+                    mentioning: ["download", "needs 8 elements from offset 60 but holds 64"]) {
+                _ = try backend.download(output, offset: 60, count: 8)
+            },
+            BadCall(description: "downloading a float32 buffer as int32", kind: .shapeMismatch,
+                    mentioning: ["download", "holds float32, expected int32"]) {
+                _ = try backend.downloadInt32(output, offset: 0, count: 4)
+            },
+            // Every other op that takes a count rejects 0 (Check.elementwise), and so does allocate.
+            BadCall(description: "filling 0 elements", kind: .invalidArgument,
+                    mentioning: ["fill", "count must be positive, got 0"]) {
+                try backend.fill(output, value: 0, offset: 0, count: 0)
+            },
+            BadCall(description: "copying 0 elements", kind: .invalidArgument,
+                    mentioning: ["copy", "count must be positive, got 0"]) {
+                try backend.copy(from: matrix, offset: 0, to: output, offset: 0, count: 0)
+            },
+        ]
+        if backend.isOpenCL, case .success(let all) = TestBackends.all, let cpu = all.first(where: { !$0.isOpenCL }) {
+            let cpuBuffer = try cpu.allocate(64, .float32)
+            calls.append(BadCall(description: "a CPU buffer passed to an OpenCL op", kind: .foreignBuffer,
+                                 mentioning: ["axpy", "'x'", backend.name]) {
+                try backend.axpy(alpha: 1, x: cpuBuffer, y: output, count: 64)
+            })
+        }
+        return calls
+    }
+
+    func testBadInputIsRejectedBeforeAnyKernelRuns() {
+        let sentinel = (0..<64).map { Float($0) + 0.5 }
+        var messages: [String: [(backend: String, message: String)]] = [:]
+        forEachBackend { backend in
+            let output = try backend.buffer(sentinel)
+            for bad in try badCalls(on: backend, output: output) {
+                try backend.upload(sentinel, to: output, offset: 0)  // so that one failure does not spill into the next
+                let error = assertThrows(bad.kind, mentioning: bad.mentioning, "\(backend.name) \(bad.description)", bad.call)
+                assertBitwiseEqual(try backend.download(output), sentinel, OpCall(backend, bad.description, "64 floats"),
+                                   "output after the rejected call")
+                let message = error.map { "\($0)".replacingOccurrences(of: backend.name, with: "<backend>") } ?? "no error"
+                messages[bad.description, default: []].append((backend.name, message))
+            }
+        }
+        for (description, results) in messages.sorted(by: { $0.key < $1.key }) {
+            for other in results.dropFirst() where other.message != results[0].message {
+                XCTFail("\(description): \(results[0].backend) says \"\(results[0].message)\" but \(other.backend) says \"\(other.message)\"")
+            }
+        }
+    }
+}

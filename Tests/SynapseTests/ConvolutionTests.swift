@@ -1,0 +1,147 @@
+import Synapse
+import XCTest
+
+final class ConvolutionTests: SynapseTestCase {
+    /// Padding, stride 2, dilation 2, non-square kernels, 1x1, odd sizes, an AlexNet-like stride 4.
+    static let geometries = [
+        ConvGeometry(channels: 3, height: 7, width: 5, kernelH: 3, kernelW: 2, padH: 1, padW: 0,
+                     strideH: 2, strideW: 1, dilationH: 1, dilationW: 2),
+        ConvGeometry(channels: 2, height: 6, width: 6, kernelH: 3, kernelW: 3, padH: 1, padW: 1),
+        ConvGeometry(channels: 4, height: 9, width: 8, kernelH: 3, kernelW: 3, padH: 2, padW: 2,
+                     strideH: 2, strideW: 2, dilationH: 2, dilationW: 2),
+        ConvGeometry(channels: 5, height: 4, width: 3, kernelH: 1, kernelW: 1),
+        ConvGeometry(channels: 1, height: 11, width: 11, kernelH: 5, kernelW: 5, padH: 2, padW: 2,
+                     strideH: 4, strideW: 4),
+        ConvGeometry(channels: 3, height: 5, width: 9, kernelH: 2, kernelW: 4, padW: 3, strideW: 3),
+    ]
+
+    /// Offsets of the image and the column matrix inside their buffers, and elements after them,
+    /// so that an op that ignores an offset or writes past its end is caught.
+    let imageOffset = 3, columnsOffset = 5, tail = 2
+
+    func describe(_ g: ConvGeometry) -> String {
+        "C=\(g.channels) H=\(g.height) W=\(g.width) k=\(g.kernelH)x\(g.kernelW) pad=\(g.padH)x\(g.padW) "
+            + "stride=\(g.strideH)x\(g.strideW) dilation=\(g.dilationH)x\(g.dilationW)"
+    }
+
+    /// The image coordinate that column row (c, i, j), output position (y, x) reads, or nil in the padding.
+    func source(_ g: ConvGeometry, _ i: Int, _ j: Int, _ y: Int, _ x: Int) -> (h: Int, w: Int)? {
+        let h = y * g.strideH - g.padH + i * g.dilationH, w = x * g.strideW - g.padW + j * g.dilationW
+        return h >= 0 && h < g.height && w >= 0 && w < g.width ? (h, w) : nil
+    }
+
+    /// Column matrix by definition: row (c * kH + i) * kW + j, column y * outW + x.
+    func referenceIm2col(_ image: [Float], _ g: ConvGeometry) -> [Float] {
+        var columns = [Float]()
+        for c in 0..<g.channels { for i in 0..<g.kernelH { for j in 0..<g.kernelW {
+            for y in 0..<g.outputH { for x in 0..<g.outputW {
+                columns.append(source(g, i, j, y, x).map { image[(c * g.height + $0.h) * g.width + $0.w] } ?? 0)
+            } }
+        } } }
+        return columns
+    }
+
+    /// The adjoint of im2col: every column entry added to the pixel it was read from.
+    func referenceCol2im(_ columns: [Float], _ g: ConvGeometry) -> [Double] {
+        var image = [Double](repeating: 0, count: g.imageCount)
+        var index = 0
+        for c in 0..<g.channels { for i in 0..<g.kernelH { for j in 0..<g.kernelW {
+            for y in 0..<g.outputH { for x in 0..<g.outputW {
+                if let (h, w) = source(g, i, j, y, x) { image[(c * g.height + h) * g.width + w] += Double(columns[index]) }
+                index += 1
+            } }
+        } } }
+        return image
+    }
+
+    func testIm2colIsExact() {
+        var random = TestRandom(seed: 10)
+        for g in Self.geometries {
+            let stored = random.floats(imageOffset + g.imageCount + tail)
+            let expected = referenceIm2col(Array(stored[imageOffset..<imageOffset + g.imageCount]), g)
+            forEachBackend { backend in
+                let image = try backend.buffer(stored)
+                let columns = try backend.nanBuffer(columnsOffset + g.columnCount + tail)
+                try backend.im2col(image: image, imageOffset: imageOffset, geometry: g, columns: columns,
+                                   columnsOffset: columnsOffset)
+                let got = try backend.download(columns)
+                let call = OpCall(backend, "im2col", describe(g))
+                assertBitwiseEqual(Array(got[columnsOffset..<columnsOffset + g.columnCount]), expected, call, "columns")
+                let outside = Array(got[..<columnsOffset]) + Array(got[(columnsOffset + g.columnCount)...])
+                assertBitwiseEqual(outside, [Float](repeating: .nan, count: columnsOffset + tail), call,
+                                   "elements around the columns (must stay untouched)")
+            }
+        }
+    }
+
+    func testCol2imSumsOverlaps() {
+        var random = TestRandom(seed: 11)
+        for g in Self.geometries {
+            let stored = random.floats(columnsOffset + g.columnCount + tail)
+            let expected = referenceCol2im(Array(stored[columnsOffset..<columnsOffset + g.columnCount]), g)
+            forEachBackend { backend in
+                let columns = try backend.buffer(stored)
+                let image = try backend.nanBuffer(imageOffset + g.imageCount + tail)
+                try backend.col2im(columns: columns, columnsOffset: columnsOffset, geometry: g, image: image,
+                                   imageOffset: imageOffset)
+                let got = try backend.download(image)
+                let call = OpCall(backend, "col2im", describe(g))
+                assertClose(Array(got[imageOffset..<imageOffset + g.imageCount]), expected, call, "image")
+                let outside = Array(got[..<imageOffset]) + Array(got[(imageOffset + g.imageCount)...])
+                assertBitwiseEqual(outside, [Float](repeating: .nan, count: imageOffset + tail), call,
+                                   "elements around the image (must stay untouched)")
+            }
+        }
+    }
+
+    /// A grouped convolution as the layers do it: per image and group, im2col of the group's channels
+    /// (an image offset) and one GEMM with the group's filters (A and C offsets), against a direct
+    /// Float64 convolution.
+    func testConvolutionAsIm2colAndGemmMatchesDirectConvolution() {
+        var random = TestRandom(seed: 12)
+        let cases = [(Self.geometries[0], groups: 1, outChannels: 4),
+                     (Self.geometries[2], groups: 2, outChannels: 6),
+                     (Self.geometries[5], groups: 3, outChannels: 3)]
+        for (groupGeometry, groups, outChannels) in cases {
+            let g = groupGeometry, batch = 2
+            let inChannels = g.channels * groups, outPerGroup = outChannels / groups
+            let (outH, outW, rows) = (g.outputH, g.outputW, g.columnRows)
+            let x = random.floats(batch * inChannels * g.height * g.width)
+            let weights = random.floats(outChannels * rows)  // [outC, inC / groups, kH, kW]
+            var expected = [SumReference]()
+            for n in 0..<batch { for o in 0..<outChannels { for y in 0..<outH { for xo in 0..<outW {
+                let group = o / outPerGroup
+                var sum = 0.0, magnitude = 0.0
+                for c in 0..<g.channels { for i in 0..<g.kernelH { for j in 0..<g.kernelW {
+                    guard let (h, w) = source(g, i, j, y, xo) else { continue }
+                    let pixel = x[((n * inChannels + group * g.channels + c) * g.height + h) * g.width + w]
+                    let product = Double(weights[((o * g.channels + c) * g.kernelH + i) * g.kernelW + j]) * Double(pixel)
+                    sum += product
+                    magnitude += abs(product)
+                } } }
+                expected.append(SumReference(value: sum, scale: magnitude))
+            } } } }
+
+            forEachBackend { backend in
+                let input = try backend.buffer(x), filters = try backend.buffer(weights)
+                let columns = try backend.nanBuffer(g.columnCount)
+                let output = try backend.nanBuffer(batch * outChannels * outH * outW)
+                for n in 0..<batch {
+                    for group in 0..<groups {
+                        let firstChannel = n * inChannels + group * g.channels
+                        try backend.im2col(image: input, imageOffset: firstChannel * g.height * g.width,
+                                           geometry: g, columns: columns, columnsOffset: 0)
+                        try backend.gemm(transA: false, transB: false, m: outPerGroup, n: outH * outW, k: rows, alpha: 1,
+                                         a: filters, aOffset: group * outPerGroup * rows, lda: rows,
+                                         b: columns, bOffset: 0, ldb: outH * outW, beta: 0,
+                                         c: output, cOffset: (n * outChannels + group * outPerGroup) * outH * outW,
+                                         ldc: outH * outW)
+                    }
+                }
+                assertClose(try backend.download(output), expected, k: rows,
+                            OpCall(backend, "im2col+gemm convolution",
+                                   "batch=\(batch) groups=\(groups) outC=\(outChannels) group \(describe(g))"))
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import Synapse
+import XCTest
+
+/// One GEMM call with its inputs: every matrix stored at an offset with a leading dimension, inside a
+/// buffer that may have room before, between and after the rows.
+struct GemmProblem {
+    var transA = false, transB = false
+    var m: Int, n: Int, k: Int
+    var alpha: Float = 1, beta: Float = 0
+    var aOffset = 0, bOffset = 0, cOffset = 0
+    var lda: Int, ldb: Int, ldc: Int
+    var a: [Float] = [], b: [Float] = [], c: [Float] = []
+
+    /// Random A and B; C is NaN when beta is 0 (it must be overwritten, not read), else random.
+    /// `padded` adds offsets, leading dimensions beyond the row length, and elements after the last row.
+    init(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, beta: Float, padded: Bool,
+         random: inout TestRandom) {
+        self.transA = transA; self.transB = transB
+        self.m = m; self.n = n; self.k = k; self.alpha = alpha; self.beta = beta
+        let aCols = transA ? m : k, bCols = transB ? k : n
+        lda = aCols + (padded ? 3 : 0); ldb = bCols + (padded ? 1 : 0); ldc = n + (padded ? 2 : 0)
+        if padded { (aOffset, bOffset, cOffset) = (5, 7, 11) }
+        let tail = padded ? 4 : 0
+        a = random.floats(aOffset + ((transA ? k : m) - 1) * lda + aCols + tail)
+        b = random.floats(bOffset + ((transB ? n : k) - 1) * ldb + bCols + tail)
+        let cCount = cOffset + (m - 1) * ldc + n + tail
+        c = beta == 0 ? [Float](repeating: .nan, count: cCount) : random.floats(cCount)
+    }
+
+    var shape: String {
+        "transA=\(transA) transB=\(transB) m=\(m) n=\(n) k=\(k) alpha=\(alpha) beta=\(beta) "
+            + "offsets=\(aOffset),\(bOffset),\(cOffset) ld=\(lda),\(ldb),\(ldc)"
+    }
+
+    /// Index in `c` of element (i, j) of the m x n result.
+    func cIndex(_ i: Int, _ j: Int) -> Int { cOffset + i * ldc + j }
+
+    /// Indices of `c` outside the m x n window: before the offset, between rows, after the last row.
+    var outsideIndices: [Int] {
+        var inside = Set<Int>()
+        for i in 0..<m { for j in 0..<n { inside.insert(cIndex(i, j)) } }
+        return c.indices.filter { !inside.contains($0) }
+    }
+
+    /// The m x n result in Float64, row by row, with the magnitude of its terms for the tolerance.
+    func reference() -> [SumReference] {
+        // op(X)(row, col) is x[offset + row * rowStride + col * colStride].
+        let (aRow, aCol) = transA ? (1, lda) : (lda, 1)
+        let (bRow, bCol) = transB ? (1, ldb) : (ldb, 1)
+        var result = [SumReference]()
+        result.reserveCapacity(m * n)
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                let a = a.baseAddress! + aOffset, b = b.baseAddress! + bOffset
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var sum = 0.0, magnitude = 0.0
+                        for p in 0..<k {
+                            let product = Double(a[i * aRow + p * aCol]) * Double(b[p * bRow + j * bCol])
+                            sum += product
+                            magnitude += abs(product)
+                        }
+                        let old = beta == 0 ? 0 : Double(beta) * Double(c[cIndex(i, j)])
+                        result.append(SumReference(value: Double(alpha) * sum + old,
+                                                   scale: abs(Double(alpha)) * magnitude + abs(old)))
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    /// Runs the GEMM on `backend` and returns the whole C buffer.
+    func run(on backend: Backend) throws -> [Float] {
+        let aBuffer = try backend.buffer(a), bBuffer = try backend.buffer(b), cBuffer = try backend.buffer(c)
+        try backend.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                         a: aBuffer, aOffset: aOffset, lda: lda, b: bBuffer, bOffset: bOffset, ldb: ldb,
+                         beta: beta, c: cBuffer, cOffset: cOffset, ldc: ldc)
+        return try backend.download(cBuffer)
+    }
+}
+
+final class GemmTests: SynapseTestCase {
+    /// Checks the window against the Float64 reference and that nothing outside it changed.
+    func check(_ problem: GemmProblem, on backends: [Backend]? = nil, file: StaticString = #filePath, line: UInt = #line) {
+        let expected = problem.reference()
+        let outside = problem.outsideIndices
+        forEachBackend(backends, file: file, line: line) { backend in
+            let c = try problem.run(on: backend)
+            let call = OpCall(backend, "gemm", problem.shape)
+            var window = [Float]()
+            for i in 0..<problem.m { for j in 0..<problem.n { window.append(c[problem.cIndex(i, j)]) } }
+            assertClose(window, expected, k: problem.k + 1, call, "C window (row-major m x n)", file: file, line: line)
+            assertBitwiseEqual(outside.map { c[$0] }, outside.map { problem.c[$0] }, call,
+                               "C outside the window (offset, ldc padding, tail)", file: file, line: line)
+        }
+    }
+
+    /// Sizes of 1, odd sizes, and sizes just off every tile multiple, each with all four transposes,
+    /// in three forms: plain beta 0 over NaN; offsets and padded leading dimensions with beta 0; and the
+    /// same with alpha != 1 and beta != 0 over known values.
+    func testOddShapesAllTransposes() {
+        var random = TestRandom(seed: 1)
+        let shapes = [(1, 1, 1), (3, 7, 33), (7, 3, 1), (257, 33, 255), (1, 257, 7), (129, 130, 131), (255, 1, 257)]
+        for (m, n, k) in shapes {
+            for transA in [false, true] {
+                for transB in [false, true] {
+                    for (alpha, beta, padded) in [(Float(1), Float(0), false), (0.5, 0, true), (-1.5, 0.75, true)] {
+                        check(GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+                                          padded: padded, random: &random))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Several full tiles plus ragged edges. Two transpose combinations keep the Float64 reference
+    /// affordable in debug builds; the odd shapes above cover all four.
+    func testLargerShape() {
+        var random = TestRandom(seed: 2)
+        for (transA, transB) in [(false, false), (true, true)] {
+            check(GemmProblem(transA: transA, transB: transB, m: 300, n: 200, k: 500, alpha: 1, beta: 0.5,
+                              padded: true, random: &random))
+        }
+    }
+
+    /// PoCL runs the CPU tile parameters; GPUs get others. Run those too, and a small configuration with
+    /// scalar loads (VWN 1), so that CI on a CPU-only machine still checks the kernel as GPUs compile it.
+    func testOtherTileParameters() throws {
+        var random = TestRandom(seed: 3)
+        let configurations = [GemmParameters.defaults(for: .gpu),
+                              GemmParameters(mwg: 32, nwg: 16, kwg: 8, mdimc: 8, ndimc: 4, vwn: 1)]
+        let backends = try openCLDevices().flatMap { device in
+            try configurations.map { try OpenCLBackend(device: device, gemm: $0) as Backend }
+        }
+        for (m, n, k) in [(1, 1, 1), (129, 130, 131), (33, 65, 17)] {
+            for transA in [false, true] {
+                for transB in [false, true] {
+                    check(GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1.25, beta: -0.5,
+                                      padded: true, random: &random), on: backends)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Synapse
+import XCTest
+
+/// Upload, download, copy and fill move data without arithmetic, so they must be exact, and must touch
+/// only the range they are given.
+final class MemoryTests: SynapseTestCase {
+    func testUploadAndDownloadRangesAreExact() {
+        var random = TestRandom(seed: 80)
+        let initial = random.floats(50), part = random.floats(17)
+        var expected = initial
+        expected.replaceSubrange(9..<26, with: part)
+        forEachBackend { backend in
+            let buffer = try backend.buffer(initial)
+            try backend.upload(part, to: buffer, offset: 9)
+            let call = OpCall(backend, "upload/download", "count=50, 17 at offset 9")
+            assertBitwiseEqual(try backend.download(buffer), expected, call, "whole buffer")
+            assertBitwiseEqual(try backend.download(buffer, offset: 9, count: 17), part, call, "downloaded range")
+        }
+    }
+
+    func testInt32RoundTrip() {
+        let values: [Int32] = [0, -1, 1, .min, .max, 123_456_789, -7]
+        forEachBackend { backend in
+            let buffer = try backend.buffer(int32: [Int32](repeating: 42, count: 10))
+            try backend.uploadInt32(values, to: buffer, offset: 2)
+            assertEqual(try backend.downloadInt32(buffer), [42, 42] + values + [42],
+                        OpCall(backend, "upload/downloadInt32", "count=10, 7 at offset 2"))
+        }
+    }
+
+    func testCopyBetweenOffsets() {
+        var random = TestRandom(seed: 81)
+        let source = random.floats(40), destination = random.floats(30)
+        var expected = destination
+        expected.replaceSubrange(4..<25, with: source[11..<32])
+        forEachBackend { backend in
+            let target = try backend.buffer(destination)
+            try backend.copy(from: try backend.buffer(source), offset: 11, to: target, offset: 4, count: 21)
+            assertBitwiseEqual(try backend.download(target), expected,
+                               OpCall(backend, "copy", "float32 21 elements from offset 11 to offset 4"))
+
+            let ints = (0..<12).map { Int32($0) }
+            var expectedInts = [Int32](repeating: -1, count: 12)
+            expectedInts.replaceSubrange(5..<11, with: ints[3..<9])
+            let intTarget = try backend.buffer(int32: [Int32](repeating: -1, count: 12))
+            try backend.copy(from: try backend.buffer(int32: ints), offset: 3, to: intTarget, offset: 5, count: 6)
+            assertEqual(try backend.downloadInt32(intTarget), expectedInts,
+                        OpCall(backend, "copy", "int32 6 elements from offset 3 to offset 5"))
+        }
+    }
+
+    func testFillRange() {
+        var random = TestRandom(seed: 82)
+        let initial = random.floats(64)
+        var expected = initial
+        for value: Float in [-2.5, .nan, 0] {
+            expected.replaceSubrange(7..<40, with: [Float](repeating: value, count: 33))
+            forEachBackend { backend in
+                let buffer = try backend.buffer(initial)
+                try backend.fill(buffer, value: value, offset: 7, count: 33)
+                assertBitwiseEqual(try backend.download(buffer), expected,
+                                   OpCall(backend, "fill", "value=\(value) 33 elements from offset 7 of 64"))
+            }
+        }
+    }
+}
