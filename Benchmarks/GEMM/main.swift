@@ -118,7 +118,7 @@ do {
             let before = opencl.kernelBuildSeconds
             try run()  // the first call compiles the kernel: reported below, not timed
             if opencl.kernelBuildSeconds > before {
-                buildNotes.append(String(format: "Synapse GEMM kernel build (%@): %.2f s", shape.name, opencl.kernelBuildSeconds - before))
+                buildNotes.append(String(format: "Synapse GEMM kernel build, or load from the binary cache (%@): %.2f s", shape.name, opencl.kernelBuildSeconds - before))
             }
             oclGflops = shape.flops / (try median { try run() }) / 1e9
             if let clblast {
