@@ -14,9 +14,8 @@ extension CPUBackend {
     public func im2col(image: Buffer, imageOffset: Int, geometry g: ConvGeometry, columns: Buffer,
                        columnsOffset: Int) throws {
         let op = "im2col"
-        try g.validate(op: op)
-        try Check.buffer(image, "image", op: op, on: self, count: g.imageCount, offset: imageOffset)
-        try Check.buffer(columns, "columns", op: op, on: self, count: g.columnCount, offset: columnsOffset)
+        try Check.im2col(on: self, image: image, imageOffset: imageOffset, geometry: g, columns: columns,
+                         columnsOffset: columnsOffset)
         let image = try floats(image, "image", op: op) + imageOffset
         let columns = try floats(columns, "columns", op: op) + columnsOffset
         let (outH, outW) = (g.outputH, g.outputW)
@@ -40,9 +39,8 @@ extension CPUBackend {
     public func col2im(columns: Buffer, columnsOffset: Int, geometry g: ConvGeometry, image: Buffer,
                        imageOffset: Int) throws {
         let op = "col2im"
-        try g.validate(op: op)
-        try Check.buffer(columns, "columns", op: op, on: self, count: g.columnCount, offset: columnsOffset)
-        try Check.buffer(image, "image", op: op, on: self, count: g.imageCount, offset: imageOffset)
+        try Check.col2im(on: self, columns: columns, columnsOffset: columnsOffset, geometry: g, image: image,
+                         imageOffset: imageOffset)
         let columns = try floats(columns, "columns", op: op) + columnsOffset
         let image = try floats(image, "image", op: op) + imageOffset
         let (outH, outW) = (g.outputH, g.outputW)
@@ -73,10 +71,8 @@ extension CPUBackend {
 
     public func maxPoolForward(input: Buffer, output: Buffer, argmax: Buffer, geometry g: PoolGeometry) throws {
         let op = "maxPoolForward"
-        try g.validate(op: op)
-        try Check.buffer(input, "input", op: op, on: self, count: g.inputCount)
-        try Check.buffer(output, "output", op: op, on: self, count: g.outputCount)
-        try Check.buffer(argmax, "argmax", op: op, on: self, count: g.outputCount, dtype: .int32)
+        try Check.pool(on: self, op: op, geometry: g, inputSized: ["input": input], outputSized: ["output": output],
+                       argmax: argmax)
         let x = try floats(input, "input", op: op), y = try floats(output, "output", op: op)
         let argmax = try int32s(argmax, "argmax", op: op)
         let (outH, outW, plane) = (g.outputH, g.outputW, g.height * g.width)
@@ -109,10 +105,8 @@ extension CPUBackend {
     public func maxPoolBackward(gradOutput: Buffer, argmax: Buffer, gradInput: Buffer,
                                 geometry g: PoolGeometry) throws {
         let op = "maxPoolBackward"
-        try g.validate(op: op)
-        try Check.buffer(gradOutput, "gradOutput", op: op, on: self, count: g.outputCount)
-        try Check.buffer(argmax, "argmax", op: op, on: self, count: g.outputCount, dtype: .int32)
-        try Check.buffer(gradInput, "gradInput", op: op, on: self, count: g.inputCount)
+        try Check.pool(on: self, op: op, geometry: g, inputSized: ["gradInput": gradInput],
+                       outputSized: ["gradOutput": gradOutput], argmax: argmax)
         let dy = try floats(gradOutput, "gradOutput", op: op), argmax = try int32s(argmax, "argmax", op: op)
         let dx = try floats(gradInput, "gradInput", op: op)
         let (outPlane, plane) = (g.outputH * g.outputW, g.height * g.width)
@@ -141,9 +135,7 @@ extension CPUBackend {
 
     public func avgPoolForward(input: Buffer, output: Buffer, geometry g: PoolGeometry) throws {
         let op = "avgPoolForward"
-        try g.validate(op: op)
-        try Check.buffer(input, "input", op: op, on: self, count: g.inputCount)
-        try Check.buffer(output, "output", op: op, on: self, count: g.outputCount)
+        try Check.pool(on: self, op: op, geometry: g, inputSized: ["input": input], outputSized: ["output": output])
         let x = try floats(input, "input", op: op), y = try floats(output, "output", op: op)
         let (outH, outW, plane) = (g.outputH, g.outputW, g.height * g.width)
         parallelFor(g.planes * outH, cost: outW * g.kernelH * g.kernelW) { rows in
@@ -164,9 +156,8 @@ extension CPUBackend {
 
     public func avgPoolBackward(gradOutput: Buffer, gradInput: Buffer, geometry g: PoolGeometry) throws {
         let op = "avgPoolBackward"
-        try g.validate(op: op)
-        try Check.buffer(gradOutput, "gradOutput", op: op, on: self, count: g.outputCount)
-        try Check.buffer(gradInput, "gradInput", op: op, on: self, count: g.inputCount)
+        try Check.pool(on: self, op: op, geometry: g, inputSized: ["gradInput": gradInput],
+                       outputSized: ["gradOutput": gradOutput])
         let dy = try floats(gradOutput, "gradOutput", op: op), dx = try floats(gradInput, "gradInput", op: op)
         let (outH, outW, plane) = (g.outputH, g.outputW, g.height * g.width)
         // One plane per item, so each input pixel has a single writer; windows are visited in order.

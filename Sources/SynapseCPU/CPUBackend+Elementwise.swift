@@ -54,9 +54,8 @@ extension CPUBackend {
 
     public func biasAdd(data: Buffer, bias: Buffer, outer: Int, channels: Int, inner: Int) throws {
         let op = "biasAdd"
-        try Check.positive(op: op, ["outer": outer, "channels": channels, "inner": inner])
-        try Check.buffer(data, "data", op: op, on: self, count: outer * channels * inner)
-        try Check.buffer(bias, "bias", op: op, on: self, count: channels)
+        try Check.bias(on: self, op: op, data: ("data", data), bias: ("bias", bias), outer: outer, channels: channels,
+                       inner: inner)
         let data = try floats(data, "data", op: op), bias = try floats(bias, "bias", op: op)
         parallelFor(outer * channels, cost: inner) { rows in
             for row in rows {
@@ -68,9 +67,8 @@ extension CPUBackend {
 
     public func biasGradient(gradOutput: Buffer, gradBias: Buffer, outer: Int, channels: Int, inner: Int) throws {
         let op = "biasGradient"
-        try Check.positive(op: op, ["outer": outer, "channels": channels, "inner": inner])
-        try Check.buffer(gradOutput, "gradOutput", op: op, on: self, count: outer * channels * inner)
-        try Check.buffer(gradBias, "gradBias", op: op, on: self, count: channels)
+        try Check.bias(on: self, op: op, data: ("gradOutput", gradOutput), bias: ("gradBias", gradBias), outer: outer,
+                       channels: channels, inner: inner)
         let dy = try floats(gradOutput, "gradOutput", op: op), db = try floats(gradBias, "gradBias", op: op)
         parallelFor(channels, cost: outer * inner) { cs in
             for c in cs {
@@ -86,8 +84,7 @@ extension CPUBackend {
     public func dropoutForward(input: Buffer, output: Buffer, count: Int, probability: Float,
                                address: PhiloxAddress) throws {
         let op = "dropoutForward"
-        try Check.probability(op: op, probability)
-        try Check.elementwise(on: self, op: op, count: count, ["input": input, "output": output])
+        try Check.dropout(on: self, op: op, count: count, probability: probability, ["input": input, "output": output])
         dropout(try floats(input, "input", op: op), into: try floats(output, "output", op: op), count: count,
                 probability: probability, address: address)
     }
@@ -95,8 +92,8 @@ extension CPUBackend {
     public func dropoutBackward(gradOutput: Buffer, gradInput: Buffer, count: Int, probability: Float,
                                 address: PhiloxAddress) throws {
         let op = "dropoutBackward"
-        try Check.probability(op: op, probability)
-        try Check.elementwise(on: self, op: op, count: count, ["gradOutput": gradOutput, "gradInput": gradInput])
+        try Check.dropout(on: self, op: op, count: count, probability: probability,
+                          ["gradOutput": gradOutput, "gradInput": gradInput])
         dropout(try floats(gradOutput, "gradOutput", op: op), into: try floats(gradInput, "gradInput", op: op),
                 count: count, probability: probability, address: address)
     }
@@ -162,8 +159,7 @@ extension CPUBackend {
     }
 
     private func reduce(_ x: Buffer, count: Int, result: Buffer, op: String, squared: Bool) throws {
-        try Check.elementwise(on: self, op: op, count: count, ["x": x])
-        try Check.buffer(result, "result", op: op, on: self, count: 1)
+        try Check.reduction(on: self, op: op, x: x, count: count, result: result)
         let x = try floats(x, "x", op: op), result = try floats(result, "result", op: op)
         result[0] = Float(parallelSum(count) { doubleSum(x, $0, squared: squared) })
     }

@@ -6,8 +6,7 @@ extension CPUBackend {
 
     public func softmaxForward(input: Buffer, output: Buffer, rows: Int, cols: Int) throws {
         let op = "softmaxForward"
-        try Check.positive(op: op, ["rows": rows, "cols": cols])
-        try Check.elementwise(on: self, op: op, count: rows * cols, ["input": input, "output": output])
+        try Check.rows(on: self, op: op, rows: rows, cols: cols, matrices: ["input": input, "output": output])
         let x = try floats(input, "input", op: op), y = try floats(output, "output", op: op)
         parallelFor(rows, cost: 8 * cols) { rs in
             for r in rs { softmaxRow(x + r * cols, into: y + r * cols, cols) }
@@ -16,9 +15,8 @@ extension CPUBackend {
 
     public func softmaxBackward(output: Buffer, gradOutput: Buffer, gradInput: Buffer, rows: Int, cols: Int) throws {
         let op = "softmaxBackward"
-        try Check.positive(op: op, ["rows": rows, "cols": cols])
-        try Check.elementwise(on: self, op: op, count: rows * cols,
-                              ["output": output, "gradOutput": gradOutput, "gradInput": gradInput])
+        try Check.rows(on: self, op: op, rows: rows, cols: cols,
+                       matrices: ["output": output, "gradOutput": gradOutput, "gradInput": gradInput])
         let y = try floats(output, "output", op: op), dy = try floats(gradOutput, "gradOutput", op: op)
         let dx = try floats(gradInput, "gradInput", op: op)
         parallelFor(rows, cost: 2 * cols) { rs in
@@ -34,11 +32,8 @@ extension CPUBackend {
     public func softmaxCrossEntropyForward(logits: Buffer, labels: Buffer, probabilities: Buffer, losses: Buffer,
                                            rows: Int, cols: Int) throws {
         let op = "softmaxCrossEntropyForward"
-        try Check.positive(op: op, ["rows": rows, "cols": cols])
-        try Check.buffer(logits, "logits", op: op, on: self, count: rows * cols)
-        try Check.buffer(labels, "labels", op: op, on: self, count: rows, dtype: .int32)
-        try Check.buffer(probabilities, "probabilities", op: op, on: self, count: rows * cols)
-        try Check.buffer(losses, "losses", op: op, on: self, count: rows)
+        try Check.rows(on: self, op: op, rows: rows, cols: cols, matrices: ["logits": logits, "probabilities": probabilities],
+                       labels: labels, losses: losses)
         let x = try floats(logits, "logits", op: op), labels = try int32s(labels, "labels", op: op)
         let p = try floats(probabilities, "probabilities", op: op), loss = try floats(losses, "losses", op: op)
         parallelFor(rows, cost: 8 * cols) { rs in
@@ -55,10 +50,8 @@ extension CPUBackend {
     public func softmaxCrossEntropyBackward(probabilities: Buffer, labels: Buffer, gradLogits: Buffer,
                                             rows: Int, cols: Int) throws {
         let op = "softmaxCrossEntropyBackward"
-        try Check.positive(op: op, ["rows": rows, "cols": cols])
-        try Check.buffer(probabilities, "probabilities", op: op, on: self, count: rows * cols)
-        try Check.buffer(labels, "labels", op: op, on: self, count: rows, dtype: .int32)
-        try Check.buffer(gradLogits, "gradLogits", op: op, on: self, count: rows * cols)
+        try Check.rows(on: self, op: op, rows: rows, cols: cols,
+                       matrices: ["probabilities": probabilities, "gradLogits": gradLogits], labels: labels)
         let p = try floats(probabilities, "probabilities", op: op), labels = try int32s(labels, "labels", op: op)
         let dx = try floats(gradLogits, "gradLogits", op: op)
         let n = Float(rows)
@@ -91,8 +84,7 @@ extension CPUBackend {
 
     public func lrnForward(input: Buffer, output: Buffer, scale: Buffer, geometry g: LRNGeometry) throws {
         let op = "lrnForward"
-        try g.validate(op: op)
-        try Check.elementwise(on: self, op: op, count: g.count, ["input": input, "output": output, "scale": scale])
+        try Check.lrn(on: self, op: op, geometry: g, ["input": input, "output": output, "scale": scale])
         let x = try floats(input, "input", op: op), y = try floats(output, "output", op: op)
         let scale = try floats(scale, "scale", op: op)
         let (s, alphaOverSize) = (g.spatial, g.alpha / Float(g.size))
@@ -117,9 +109,8 @@ extension CPUBackend {
     public func lrnBackward(input: Buffer, output: Buffer, scale: Buffer, gradOutput: Buffer, gradInput: Buffer,
                             geometry g: LRNGeometry) throws {
         let op = "lrnBackward"
-        try g.validate(op: op)
-        try Check.elementwise(on: self, op: op, count: g.count, ["input": input, "output": output, "scale": scale,
-                                                                 "gradOutput": gradOutput, "gradInput": gradInput])
+        try Check.lrn(on: self, op: op, geometry: g, ["input": input, "output": output, "scale": scale,
+                                                      "gradOutput": gradOutput, "gradInput": gradInput])
         let x = try floats(input, "input", op: op), y = try floats(output, "output", op: op)
         let scale = try floats(scale, "scale", op: op), dy = try floats(gradOutput, "gradOutput", op: op)
         let dx = try floats(gradInput, "gradInput", op: op)

@@ -85,8 +85,7 @@ public final class CPUBackend: Backend {
     }
 
     public func fill(_ buffer: Buffer, value: Float, offset: Int, count: Int) throws {
-        try Check.positive(op: "fill", ["count": count])
-        try Check.buffer(buffer, "buffer", op: "fill", on: self, count: count, offset: offset)
+        try Check.fill(on: self, buffer: buffer, offset: offset, count: count)
         let p = try floats(buffer, "buffer", op: "fill") + offset
         parallelFor(count) { r in (p + r.lowerBound).update(repeating: value, count: r.count) }
     }

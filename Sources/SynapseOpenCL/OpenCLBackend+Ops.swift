@@ -20,18 +20,16 @@ extension OpenCLBackend {
 
     public func im2col(image: Buffer, imageOffset: Int, geometry g: ConvGeometry, columns: Buffer,
                        columnsOffset: Int) throws {
-        try g.validate(op: "im2col")
-        try Check.buffer(image, "image", op: "im2col", on: self, count: g.imageCount, offset: imageOffset)
-        try Check.buffer(columns, "columns", op: "im2col", on: self, count: g.columnCount, offset: columnsOffset)
+        try Check.im2col(on: self, image: image, imageOffset: imageOffset, geometry: g, columns: columns,
+                         columnsOffset: columnsOffset)
         try launch(program(.im2col), "im2col", elements: g.columnCount,
                    [.buffer(image), .int(imageOffset)] + geometryArguments(g) + [.buffer(columns), .int(columnsOffset)])
     }
 
     public func col2im(columns: Buffer, columnsOffset: Int, geometry g: ConvGeometry, image: Buffer,
                        imageOffset: Int) throws {
-        try g.validate(op: "col2im")
-        try Check.buffer(columns, "columns", op: "col2im", on: self, count: g.columnCount, offset: columnsOffset)
-        try Check.buffer(image, "image", op: "col2im", on: self, count: g.imageCount, offset: imageOffset)
+        try Check.col2im(on: self, columns: columns, columnsOffset: columnsOffset, geometry: g, image: image,
+                         imageOffset: imageOffset)
         try launch(program(.im2col), "col2im", elements: g.imageCount,
                    [.buffer(columns), .int(columnsOffset)] + geometryArguments(g) + [.buffer(image), .int(imageOffset)])
     }
@@ -44,39 +42,29 @@ extension OpenCLBackend {
     // MARK: Pooling
 
     public func maxPoolForward(input: Buffer, output: Buffer, argmax: Buffer, geometry g: PoolGeometry) throws {
-        let op = "maxPoolForward"
-        try g.validate(op: op)
-        try Check.buffer(input, "input", op: op, on: self, count: g.inputCount)
-        try Check.buffer(output, "output", op: op, on: self, count: g.outputCount)
-        try Check.buffer(argmax, "argmax", op: op, on: self, count: g.outputCount, dtype: .int32)
+        try Check.pool(on: self, op: "maxPoolForward", geometry: g, inputSized: ["input": input],
+                       outputSized: ["output": output], argmax: argmax)
         try launch(program(.pooling), "max_pool_forward", elements: g.outputCount,
                    [.buffer(input), .buffer(output), .buffer(argmax)] + poolArguments(g))
     }
 
     public func maxPoolBackward(gradOutput: Buffer, argmax: Buffer, gradInput: Buffer, geometry g: PoolGeometry) throws {
-        let op = "maxPoolBackward"
-        try g.validate(op: op)
-        try Check.buffer(gradOutput, "gradOutput", op: op, on: self, count: g.outputCount)
-        try Check.buffer(argmax, "argmax", op: op, on: self, count: g.outputCount, dtype: .int32)
-        try Check.buffer(gradInput, "gradInput", op: op, on: self, count: g.inputCount)
+        try Check.pool(on: self, op: "maxPoolBackward", geometry: g, inputSized: ["gradInput": gradInput],
+                       outputSized: ["gradOutput": gradOutput], argmax: argmax)
         try launch(program(.pooling), "max_pool_backward", elements: g.inputCount,
                    [.buffer(gradOutput), .buffer(argmax), .buffer(gradInput)] + poolArguments(g))
     }
 
     public func avgPoolForward(input: Buffer, output: Buffer, geometry g: PoolGeometry) throws {
-        let op = "avgPoolForward"
-        try g.validate(op: op)
-        try Check.buffer(input, "input", op: op, on: self, count: g.inputCount)
-        try Check.buffer(output, "output", op: op, on: self, count: g.outputCount)
+        try Check.pool(on: self, op: "avgPoolForward", geometry: g, inputSized: ["input": input],
+                       outputSized: ["output": output])
         try launch(program(.pooling), "avg_pool_forward", elements: g.outputCount,
                    [.buffer(input), .buffer(output)] + poolArguments(g))
     }
 
     public func avgPoolBackward(gradOutput: Buffer, gradInput: Buffer, geometry g: PoolGeometry) throws {
-        let op = "avgPoolBackward"
-        try g.validate(op: op)
-        try Check.buffer(gradOutput, "gradOutput", op: op, on: self, count: g.outputCount)
-        try Check.buffer(gradInput, "gradInput", op: op, on: self, count: g.inputCount)
+        try Check.pool(on: self, op: "avgPoolBackward", geometry: g, inputSized: ["gradInput": gradInput],
+                       outputSized: ["gradOutput": gradOutput])
         try launch(program(.pooling), "avg_pool_backward", elements: g.inputCount,
                    [.buffer(gradOutput), .buffer(gradInput)] + poolArguments(g))
     }
@@ -118,17 +106,15 @@ extension OpenCLBackend {
     // MARK: Bias
 
     public func biasAdd(data: Buffer, bias: Buffer, outer: Int, channels: Int, inner: Int) throws {
-        try Check.positive(op: "biasAdd", ["outer": outer, "channels": channels, "inner": inner])
-        try Check.buffer(data, "data", op: "biasAdd", on: self, count: outer * channels * inner)
-        try Check.buffer(bias, "bias", op: "biasAdd", on: self, count: channels)
+        try Check.bias(on: self, op: "biasAdd", data: ("data", data), bias: ("bias", bias), outer: outer,
+                       channels: channels, inner: inner)
         try launch(program(.bias, options: groupSizeOption), "bias_add", elements: outer * channels * inner,
                    [.buffer(data), .buffer(bias), .int(outer), .int(channels), .int(inner)])
     }
 
     public func biasGradient(gradOutput: Buffer, gradBias: Buffer, outer: Int, channels: Int, inner: Int) throws {
-        try Check.positive(op: "biasGradient", ["outer": outer, "channels": channels, "inner": inner])
-        try Check.buffer(gradOutput, "gradOutput", op: "biasGradient", on: self, count: outer * channels * inner)
-        try Check.buffer(gradBias, "gradBias", op: "biasGradient", on: self, count: channels)
+        try Check.bias(on: self, op: "biasGradient", data: ("gradOutput", gradOutput), bias: ("gradBias", gradBias),
+                       outer: outer, channels: channels, inner: inner)
         try launch(program(.bias, options: groupSizeOption), "bias_gradient", global: [channels * reductionGroupSize],
                    local: [reductionGroupSize],
                    [.buffer(gradOutput), .buffer(gradBias), .int(outer), .int(channels), .int(inner)])
@@ -146,55 +132,47 @@ extension OpenCLBackend {
     // MARK: Softmax
 
     public func softmaxForward(input: Buffer, output: Buffer, rows: Int, cols: Int) throws {
-        try checkMatrix("softmaxForward", rows, cols, ["input": input, "output": output])
+        try Check.rows(on: self, op: "softmaxForward", rows: rows, cols: cols, matrices: ["input": input, "output": output])
         try launch(program(.softmax), "softmax_forward", global: [rows],
                    [.buffer(input), .buffer(output), .int(rows), .int(cols)])
     }
 
     public func softmaxBackward(output: Buffer, gradOutput: Buffer, gradInput: Buffer, rows: Int, cols: Int) throws {
-        try checkMatrix("softmaxBackward", rows, cols, ["output": output, "gradOutput": gradOutput, "gradInput": gradInput])
+        try Check.rows(on: self, op: "softmaxBackward", rows: rows, cols: cols,
+                       matrices: ["output": output, "gradOutput": gradOutput, "gradInput": gradInput])
         try launch(program(.softmax), "softmax_backward", global: [rows],
                    [.buffer(output), .buffer(gradOutput), .buffer(gradInput), .int(rows), .int(cols)])
     }
 
     public func softmaxCrossEntropyForward(logits: Buffer, labels: Buffer, probabilities: Buffer, losses: Buffer,
                                            rows: Int, cols: Int) throws {
-        let op = "softmaxCrossEntropyForward"
-        try checkMatrix(op, rows, cols, ["logits": logits, "probabilities": probabilities])
-        try Check.buffer(labels, "labels", op: op, on: self, count: rows, dtype: .int32)
-        try Check.buffer(losses, "losses", op: op, on: self, count: rows)
+        try Check.rows(on: self, op: "softmaxCrossEntropyForward", rows: rows, cols: cols,
+                       matrices: ["logits": logits, "probabilities": probabilities], labels: labels, losses: losses)
         try launch(program(.softmax), "softmax_cross_entropy_forward", global: [rows],
                    [.buffer(logits), .buffer(labels), .buffer(probabilities), .buffer(losses), .int(rows), .int(cols)])
     }
 
     public func softmaxCrossEntropyBackward(probabilities: Buffer, labels: Buffer, gradLogits: Buffer,
                                             rows: Int, cols: Int) throws {
-        let op = "softmaxCrossEntropyBackward"
-        try checkMatrix(op, rows, cols, ["probabilities": probabilities, "gradLogits": gradLogits])
-        try Check.buffer(labels, "labels", op: op, on: self, count: rows, dtype: .int32)
+        try Check.rows(on: self, op: "softmaxCrossEntropyBackward", rows: rows, cols: cols,
+                       matrices: ["probabilities": probabilities, "gradLogits": gradLogits], labels: labels)
         try launch(program(.softmax), "softmax_cross_entropy_backward", elements: rows * cols,
                    [.buffer(probabilities), .buffer(labels), .buffer(gradLogits), .int(rows), .int(cols)])
-    }
-
-    private func checkMatrix(_ op: String, _ rows: Int, _ cols: Int, _ buffers: KeyValuePairs<String, Buffer>) throws {
-        try Check.positive(op: op, ["rows": rows, "cols": cols])
-        for (name, buffer) in buffers { try Check.buffer(buffer, name, op: op, on: self, count: rows * cols) }
     }
 
     // MARK: Dropout
 
     public func dropoutForward(input: Buffer, output: Buffer, count: Int, probability: Float,
                                address: PhiloxAddress) throws {
-        try Check.probability(op: "dropoutForward", probability)
-        try Check.elementwise(on: self, op: "dropoutForward", count: count, ["input": input, "output": output])
+        try Check.dropout(on: self, op: "dropoutForward", count: count, probability: probability,
+                          ["input": input, "output": output])
         try applyDropout(input, output, count, probability, address)
     }
 
     public func dropoutBackward(gradOutput: Buffer, gradInput: Buffer, count: Int, probability: Float,
                                 address: PhiloxAddress) throws {
-        try Check.probability(op: "dropoutBackward", probability)
-        try Check.elementwise(on: self, op: "dropoutBackward", count: count,
-                              ["gradOutput": gradOutput, "gradInput": gradInput])
+        try Check.dropout(on: self, op: "dropoutBackward", count: count, probability: probability,
+                          ["gradOutput": gradOutput, "gradInput": gradInput])
         try applyDropout(gradOutput, gradInput, count, probability, address)
     }
 
@@ -223,11 +201,7 @@ extension OpenCLBackend {
     // MARK: Local response normalisation
 
     public func lrnForward(input: Buffer, output: Buffer, scale: Buffer, geometry g: LRNGeometry) throws {
-        let op = "lrnForward"
-        try g.validate(op: op)
-        for (name, b) in ["input": input, "output": output, "scale": scale] as KeyValuePairs {
-            try Check.buffer(b, name, op: op, on: self, count: g.count)
-        }
+        try Check.lrn(on: self, op: "lrnForward", geometry: g, ["input": input, "output": output, "scale": scale])
         try launch(program(.lrn), "lrn_forward", elements: g.count,
                    [.buffer(input), .buffer(output), .buffer(scale), .int(g.batch), .int(g.channels), .int(g.spatial),
                     .int(g.size), .float(g.alpha), .float(g.beta), .float(g.k)])
@@ -235,12 +209,8 @@ extension OpenCLBackend {
 
     public func lrnBackward(input: Buffer, output: Buffer, scale: Buffer, gradOutput: Buffer, gradInput: Buffer,
                             geometry g: LRNGeometry) throws {
-        let op = "lrnBackward"
-        try g.validate(op: op)
-        for (name, b) in ["input": input, "output": output, "scale": scale, "gradOutput": gradOutput,
-                          "gradInput": gradInput] as KeyValuePairs {
-            try Check.buffer(b, name, op: op, on: self, count: g.count)
-        }
+        try Check.lrn(on: self, op: "lrnBackward", geometry: g, ["input": input, "output": output, "scale": scale,
+                                                                 "gradOutput": gradOutput, "gradInput": gradInput])
         try launch(program(.lrn), "lrn_backward", elements: g.count,
                    [.buffer(input), .buffer(output), .buffer(scale), .buffer(gradOutput), .buffer(gradInput),
                     .int(g.batch), .int(g.channels), .int(g.spatial), .int(g.size), .float(g.alpha), .float(g.beta)])
@@ -275,9 +245,7 @@ extension OpenCLBackend {
     }
 
     private func reduce(_ x: Buffer, count: Int, result: Buffer, squares: Bool) throws {
-        let op = squares ? "sumOfSquares" : "sum"
-        try Check.elementwise(on: self, op: op, count: count, ["x": x])
-        try Check.buffer(result, "result", op: op, on: self, count: 1)
+        try Check.reduction(on: self, op: squares ? "sumOfSquares" : "sum", x: x, count: count, result: result)
         let group = reductionGroupSize
         let groups = min(64, (count + group - 1) / group)
         let partials = try allocate(groups, .float32)

@@ -105,8 +105,7 @@ public final class OpenCLBackend: Backend {
     }
 
     public func fill(_ buffer: Buffer, value: Float, offset: Int, count: Int) throws {
-        try Check.positive(op: "fill", ["count": count])
-        try Check.buffer(buffer, "buffer", op: "fill", on: self, count: count, offset: offset)
+        try Check.fill(on: self, buffer: buffer, offset: offset, count: count)
         var pattern = value
         try check(clEnqueueFillBuffer(queue, mem(buffer), &pattern, 4, offset * 4, count * 4, 0, nil, nil),
                   "clEnqueueFillBuffer")

@@ -71,23 +71,25 @@ public struct OpenCLDevice {
 
     private static func value<T: BinaryInteger>(_ id: cl_device_id, _ param: cl_device_info) -> T {
         var result: T = 0
-        _ = clGetDeviceInfo(id, param, MemoryLayout<T>.size, &result, nil)
+        _ = withUnsafeMutableBytes(of: &result) { clGetDeviceInfo(id, param, $0.count, $0.baseAddress, nil) }
         return result
     }
 
     private static func string(_ id: cl_device_id, _ param: cl_device_info) -> String {
-        var size = 0
-        guard clGetDeviceInfo(id, param, 0, nil, &size) == CL_SUCCESS, size > 0 else { return "" }
-        var bytes = [CChar](repeating: 0, count: size)
-        _ = clGetDeviceInfo(id, param, size, &bytes, nil)
-        return String(cString: bytes).trimmingCharacters(in: .whitespacesAndNewlines)
+        infoString { clGetDeviceInfo(id, param, $0, $1, $2) }
     }
 
     private static func platformString(_ id: cl_platform_id, _ param: cl_platform_info) -> String {
+        infoString { clGetPlatformInfo(id, param, $0, $1, $2) }
+    }
+
+    /// A string from an OpenCL info query: asks for the size, then the bytes.
+    private static func infoString(_ query: (Int, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?) -> cl_int)
+        -> String {
         var size = 0
-        guard clGetPlatformInfo(id, param, 0, nil, &size) == CL_SUCCESS, size > 0 else { return "" }
+        guard query(0, nil, &size) == CL_SUCCESS, size > 0 else { return "" }
         var bytes = [CChar](repeating: 0, count: size)
-        _ = clGetPlatformInfo(id, param, size, &bytes, nil)
+        _ = query(size, &bytes, nil)
         return String(cString: bytes).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

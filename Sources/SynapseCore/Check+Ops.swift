@@ -1,0 +1,68 @@
+/// The argument checks of each `Backend` primitive, in one place, so that every backend validates the
+/// same things in the same order and throws the same errors. Backends call these first thing.
+extension Check {
+    public static func fill(on b: Backend, buffer: Buffer, offset: Int, count: Int) throws {
+        try positive(op: "fill", ["count": count])
+        try Check.buffer(buffer, "buffer", op: "fill", on: b, count: count, offset: offset)
+    }
+
+    public static func im2col(on b: Backend, image: Buffer, imageOffset: Int, geometry g: ConvGeometry,
+                              columns: Buffer, columnsOffset: Int) throws {
+        try g.validate(op: "im2col")
+        try buffer(image, "image", op: "im2col", on: b, count: g.imageCount, offset: imageOffset)
+        try buffer(columns, "columns", op: "im2col", on: b, count: g.columnCount, offset: columnsOffset)
+    }
+
+    public static func col2im(on b: Backend, columns: Buffer, columnsOffset: Int, geometry g: ConvGeometry,
+                              image: Buffer, imageOffset: Int) throws {
+        try g.validate(op: "col2im")
+        try buffer(columns, "columns", op: "col2im", on: b, count: g.columnCount, offset: columnsOffset)
+        try buffer(image, "image", op: "col2im", on: b, count: g.imageCount, offset: imageOffset)
+    }
+
+    /// A pooling op: `inputs` and `outputs` are the float buffers sized like the pool's input and output
+    /// planes; `argmax` (int32, output-sized) for max pooling.
+    public static func pool(on b: Backend, op: String, geometry g: PoolGeometry,
+                            inputSized: KeyValuePairs<String, Buffer>, outputSized: KeyValuePairs<String, Buffer>,
+                            argmax: Buffer? = nil) throws {
+        try g.validate(op: op)
+        for (name, x) in inputSized { try buffer(x, name, op: op, on: b, count: g.inputCount) }
+        for (name, x) in outputSized { try buffer(x, name, op: op, on: b, count: g.outputCount) }
+        if let argmax { try buffer(argmax, "argmax", op: op, on: b, count: g.outputCount, dtype: .int32) }
+    }
+
+    /// `data` is `[outer, channels, inner]`, `bias` is `[channels]`.
+    public static func bias(on b: Backend, op: String, data: (String, Buffer), bias: (String, Buffer),
+                            outer: Int, channels: Int, inner: Int) throws {
+        try positive(op: op, ["outer": outer, "channels": channels, "inner": inner])
+        try buffer(data.1, data.0, op: op, on: b, count: outer * channels * inner)
+        try buffer(bias.1, bias.0, op: op, on: b, count: channels)
+    }
+
+    /// Row-wise ops on `[rows, cols]` matrices, with int32 `labels` and a per-row `losses` vector when given.
+    public static func rows(on b: Backend, op: String, rows: Int, cols: Int, matrices: KeyValuePairs<String, Buffer>,
+                            labels: Buffer? = nil, losses: Buffer? = nil) throws {
+        try positive(op: op, ["rows": rows, "cols": cols])
+        for (name, x) in matrices { try buffer(x, name, op: op, on: b, count: rows * cols) }
+        if let labels { try buffer(labels, "labels", op: op, on: b, count: rows, dtype: .int32) }
+        if let losses { try buffer(losses, "losses", op: op, on: b, count: rows) }
+    }
+
+    public static func dropout(on b: Backend, op: String, count: Int, probability: Float,
+                               _ buffers: KeyValuePairs<String, Buffer>) throws {
+        try Check.probability(op: op, probability)
+        try elementwise(on: b, op: op, count: count, buffers)
+    }
+
+    public static func lrn(on b: Backend, op: String, geometry g: LRNGeometry,
+                           _ buffers: KeyValuePairs<String, Buffer>) throws {
+        try g.validate(op: op)
+        try elementwise(on: b, op: op, count: g.count, buffers)
+    }
+
+    /// `sum` and `sumOfSquares`: the total goes to element 0 of `result`.
+    public static func reduction(on b: Backend, op: String, x: Buffer, count: Int, result: Buffer) throws {
+        try elementwise(on: b, op: op, count: count, ["x": x])
+        try buffer(result, "result", op: op, on: b, count: 1)
+    }
+}
