@@ -1,10 +1,7 @@
 // Row-wise softmax of a [rows, cols] matrix, one work-item per row, max subtracted for stability.
 
-__kernel void softmax_forward(__global const float* x, __global float* y, const int rows, const int cols) {
-    const int r = get_global_id(0);
-    if (r >= rows) return;
-    __global const float* in = x + r * cols;
-    __global float* out = y + r * cols;
+// Writes the softmax of one row and returns (max, sum of exp(x - max)). `out` may be `in`.
+float2 softmax_row(__global const float* in, __global float* out, const int cols) {
     float m = -INFINITY;
     for (int j = 0; j < cols; j++) m = fmax(m, in[j]);
     float sum = 0.0f;
@@ -13,6 +10,12 @@ __kernel void softmax_forward(__global const float* x, __global float* y, const 
         sum += out[j];
     }
     for (int j = 0; j < cols; j++) out[j] /= sum;
+    return (float2)(m, sum);
+}
+
+__kernel void softmax_forward(__global const float* x, __global float* y, const int rows, const int cols) {
+    const int r = get_global_id(0);
+    if (r < rows) softmax_row(x + r * cols, y + r * cols, cols);
 }
 
 __kernel void softmax_backward(__global const float* y, __global const float* dy, __global float* dx,
@@ -32,19 +35,11 @@ __kernel void softmax_cross_entropy_forward(__global const float* x, __global co
     const int r = get_global_id(0);
     if (r >= rows) return;
     __global const float* in = x + r * cols;
-    __global float* out = p + r * cols;
     const int label = labels[r];
     const bool valid = label >= 0 && label < cols;
     const float picked = valid ? in[label] : 0.0f;  // read before `p` may overwrite `x` in place
-    float m = -INFINITY;
-    for (int j = 0; j < cols; j++) m = fmax(m, in[j]);
-    float sum = 0.0f;
-    for (int j = 0; j < cols; j++) {
-        out[j] = exp(in[j] - m);
-        sum += out[j];
-    }
-    for (int j = 0; j < cols; j++) out[j] /= sum;
-    losses[r] = valid ? log(sum) - (picked - m) : NAN;
+    const float2 max_sum = softmax_row(in, p + r * cols, cols);
+    losses[r] = valid ? log(max_sum.y) - (picked - max_sum.x) : NAN;
 }
 
 // Gradient of the batch-mean loss: (p - onehot(label)) / rows.
