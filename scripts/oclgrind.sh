@@ -4,7 +4,12 @@
 # Oclgrind presents itself as a GPU, so the kernels run with the GPU build options.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v oclgrind >/dev/null || { sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"; $sudo apt-get install -y -qq oclgrind; }
+if ! command -v oclgrind >/dev/null; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq oclgrind
+fi
 swift build --build-tests
 classes=("$@")
 [ ${#classes[@]} -gt 0 ] || classes=(ActivationTests ConvolutionTests PoolingTests LRNTests SoftmaxTests PhiloxTests

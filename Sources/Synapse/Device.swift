@@ -47,7 +47,7 @@ public enum Devices {
     static let logger = Logger(label: "synapse.device")
 
     /// The backend for `choice`. `auto` prefers an OpenCL GPU, then any OpenCL device, then the CPU
-    /// backend, logging one line when it falls back because no OpenCL device exists. An explicit OpenCL
+    /// backend, logging one line when it falls back because no OpenCL device exists or opens. An explicit OpenCL
     /// choice that cannot be met is an error naming the devices that do exist.
     public static func backend(_ choice: DeviceChoice) throws -> Backend {
         let devices = OpenCLDevice.all()
@@ -59,7 +59,12 @@ public enum Devices {
                 logger.notice("no OpenCL device found (no platform, or the ICD loader found none); using the CPU backend")
                 return CPUBackend()
             }
-            return try OpenCLBackend(device: device)
+            do {
+                return try OpenCLBackend(device: device)
+            } catch {
+                logger.warning("could not open opencl:\(device.index) (\(device.name)): \(error); using the CPU backend")
+                return CPUBackend()
+            }
         case .opencl(let index):
             let available = ["cpu"] + devices.map { "opencl:\($0.index) (\($0.name))" }
             let device = index.map { i in devices.first { $0.index == i } } ?? OpenCLDevice.preferred(among: devices)

@@ -58,9 +58,9 @@ extension CPUBackend {
         parallelFor(rows, cost: cols) { rs in
             for r in rs {
                 let (p, dx) = (p + r * cols, dx + r * cols)
-                for j in 0..<cols { dx[j] = p[j] / n }
                 let label = Int(labels[r])
-                if (0..<cols).contains(label) { dx[label] = (p[label] - 1) / n }
+                // Elementwise, so that gradLogits may be probabilities (in place).
+                for j in 0..<cols { dx[j] = (p[j] - (j == label ? 1 : 0)) / n }
             }
         }
     }

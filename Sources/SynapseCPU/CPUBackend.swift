@@ -41,6 +41,8 @@ public final class CPUBackend: Backend {
 
     // MARK: Memory
 
+    public func owns(_ buffer: Buffer) -> Bool { buffer.backend === self && buffer is CPUBuffer }
+
     public func allocate(_ count: Int, _ dtype: DType) throws -> Buffer {
         try Check.positive(op: "allocate", ["count": count])
         return try CPUBuffer(count: count, dtype: dtype, backend: self)

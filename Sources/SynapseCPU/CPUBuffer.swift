@@ -18,7 +18,7 @@ final class CPUBuffer: Buffer {
         case .int32: memory.initializeMemory(as: Int32.self, repeating: 0, count: count)
         }
         self.memory = memory
-        super.init(count: count, dtype: dtype, owner: ObjectIdentifier(backend))
+        super.init(count: count, dtype: dtype, backend: backend)
     }
 
     deinit { free(memory) }

@@ -1,7 +1,9 @@
 /// The primitives every compute device implements. Model code is written against this protocol only.
 ///
 /// Conventions: Float32, row-major, NCHW. Every method validates its arguments with `Check` and throws
-/// `SynapseError` before any work is queued. Work may run asynchronously (the OpenCL backend queues it
+/// `SynapseError` before any work is queued. Elementwise ops (activations, dropout, axpy, scale,
+/// multiply, SGD), softmax and cross-entropy may run in place; the others (GEMM, im2col/col2im,
+/// pooling, bias, LRN) refuse one buffer in two roles. Work may run asynchronously (the OpenCL backend queues it
 /// in order); `download` and `synchronize` wait for it.
 public protocol Backend: AnyObject {
     /// A short identifier: `cpu`, `opencl:0`.
@@ -10,6 +12,8 @@ public protocol Backend: AnyObject {
     var deviceDescription: String { get }
 
     // MARK: Memory
+    /// Whether `buffer` is memory this backend allocated (and so of its own buffer type).
+    func owns(_ buffer: Buffer) -> Bool
     func allocate(_ count: Int, _ dtype: DType) throws -> Buffer
     func upload(_ values: [Float], to buffer: Buffer, offset: Int) throws
     func uploadInt32(_ values: [Int32], to buffer: Buffer, offset: Int) throws

@@ -6,17 +6,18 @@ public enum DType: String, Sendable {
 }
 
 /// Memory owned by one backend. Backends subclass it; model code only passes it around.
-/// The memory is released when the last reference goes away.
+/// The memory is released when the last reference goes away. A fresh buffer holds zeros.
 open class Buffer {
     public let count: Int
     public let dtype: DType
-    /// The backend that allocated this buffer: a buffer is only valid on its own backend.
-    public let owner: ObjectIdentifier
+    /// The backend that allocated this buffer: a buffer is only valid there. Holding it keeps the
+    /// backend (and its OpenCL context) alive as long as the buffer is.
+    public let backend: Backend
 
-    public init(count: Int, dtype: DType, owner: ObjectIdentifier) {
+    public init(count: Int, dtype: DType, backend: Backend) {
         self.count = count
         self.dtype = dtype
-        self.owner = owner
+        self.backend = backend
     }
 
     public var byteCount: Int { count * dtype.byteSize }

@@ -11,6 +11,7 @@ extension Check {
         try g.validate(op: "im2col")
         try buffer(image, "image", op: "im2col", on: b, count: g.imageCount, offset: imageOffset)
         try buffer(columns, "columns", op: "im2col", on: b, count: g.columnCount, offset: columnsOffset)
+        try distinct(op: "im2col", [("image", image), ("columns", columns)])
     }
 
     public static func col2im(on b: Backend, columns: Buffer, columnsOffset: Int, geometry g: ConvGeometry,
@@ -18,6 +19,7 @@ extension Check {
         try g.validate(op: "col2im")
         try buffer(columns, "columns", op: "col2im", on: b, count: g.columnCount, offset: columnsOffset)
         try buffer(image, "image", op: "col2im", on: b, count: g.imageCount, offset: imageOffset)
+        try distinct(op: "col2im", [("columns", columns), ("image", image)])
     }
 
     /// A pooling op: `inputs` and `outputs` are the float buffers sized like the pool's input and output
@@ -29,20 +31,24 @@ extension Check {
         for (name, x) in inputSized { try buffer(x, name, op: op, on: b, count: g.inputCount) }
         for (name, x) in outputSized { try buffer(x, name, op: op, on: b, count: g.outputCount) }
         if let argmax { try buffer(argmax, "argmax", op: op, on: b, count: g.outputCount, dtype: .int32) }
+        try distinct(op: op, Array(inputSized) + Array(outputSized) + (argmax.map { [("argmax", $0)] } ?? []))
     }
 
     /// `data` is `[outer, channels, inner]`, `bias` is `[channels]`.
     public static func bias(on b: Backend, op: String, data: (String, Buffer), bias: (String, Buffer),
                             outer: Int, channels: Int, inner: Int) throws {
         try positive(op: op, ["outer": outer, "channels": channels, "inner": inner])
+        try sizes(op: op, [:], products: [[outer, channels, inner]])
         try buffer(data.1, data.0, op: op, on: b, count: outer * channels * inner)
         try buffer(bias.1, bias.0, op: op, on: b, count: channels)
+        try distinct(op: op, [data, bias])
     }
 
     /// Row-wise ops on `[rows, cols]` matrices, with int32 `labels` and a per-row `losses` vector when given.
     public static func rows(on b: Backend, op: String, rows: Int, cols: Int, matrices: KeyValuePairs<String, Buffer>,
                             labels: Buffer? = nil, losses: Buffer? = nil) throws {
         try positive(op: op, ["rows": rows, "cols": cols])
+        try sizes(op: op, [:], products: [[rows, cols]])
         for (name, x) in matrices { try buffer(x, name, op: op, on: b, count: rows * cols) }
         if let labels { try buffer(labels, "labels", op: op, on: b, count: rows, dtype: .int32) }
         if let losses { try buffer(losses, "losses", op: op, on: b, count: rows) }
@@ -58,6 +64,7 @@ extension Check {
                            _ buffers: KeyValuePairs<String, Buffer>) throws {
         try g.validate(op: op)
         try elementwise(on: b, op: op, count: g.count, buffers)
+        try distinct(op: op, Array(buffers))
     }
 
     /// `sum` and `sumOfSquares`: the total goes to element 0 of `result`.

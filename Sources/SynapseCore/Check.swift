@@ -13,10 +13,25 @@ public enum Check {
         }
     }
 
+    /// Sizes that fit the 32-bit arguments of the kernels, and whose products (element counts) do not
+    /// overflow.
+    public static func sizes(op: String, _ values: KeyValuePairs<String, Int>, products: [[Int]]) throws {
+        for (name, value) in values where value > Int(Int32.max) {
+            throw SynapseError.invalidArgument(op: op, message: "\(name) = \(value) exceeds 2^31 - 1")
+        }
+        for factors in products {
+            var total = 1, overflow = false
+            for f in factors where !overflow { (total, overflow) = total.multipliedReportingOverflow(by: f) }
+            if overflow {
+                throw SynapseError.invalidArgument(op: op, message: "\(factors.map(String.init).joined(separator: " x ")) elements overflow")
+            }
+        }
+    }
+
     /// `buffer` belongs to `backend`, holds `dtype`, and has room for `count` elements from `offset`.
     public static func buffer(_ buffer: Buffer, _ name: String, op: String, on backend: Backend,
                               count: Int, offset: Int = 0, dtype: DType = .float32) throws {
-        guard buffer.owner == ObjectIdentifier(backend) else {
+        guard backend.owns(buffer) else {
             throw SynapseError.foreignBuffer(op: op, buffer: name, expected: backend.name)
         }
         guard buffer.dtype == dtype else {
@@ -41,6 +56,8 @@ public enum Check {
         try matrix(a, "A", rows: transA ? k : m, cols: transA ? m : k, offset: aOffset, ld: lda, on: backend)
         try matrix(b, "B", rows: transB ? n : k, cols: transB ? k : n, offset: bOffset, ld: ldb, on: backend)
         try matrix(c, "C", rows: m, cols: n, offset: cOffset, ld: ldc, on: backend)
+        try distinct(op: op, [("A", a), ("C", c)])
+        try distinct(op: op, [("B", b), ("C", c)])
     }
 
     private static func matrix(_ m: Buffer, _ name: String, rows: Int, cols: Int, offset: Int, ld: Int,
@@ -68,6 +85,16 @@ public enum Check {
         if source === destination, abs(sourceOffset - destinationOffset) < count {
             throw SynapseError.invalidArgument(op: op, message:
                 "source range \(sourceOffset)..<\(sourceOffset + count) overlaps destination range \(destinationOffset)..<\(destinationOffset + count) of the same buffer")
+        }
+    }
+
+    /// The ops that read neighbouring elements cannot run in place: refuse one buffer in two roles.
+    public static func distinct(op: String, _ buffers: [(String, Buffer)]) throws {
+        for i in buffers.indices {
+            for j in buffers.indices where j > i && buffers[i].1 === buffers[j].1 {
+                throw SynapseError.invalidArgument(op: op, message:
+                    "\(buffers[i].0) and \(buffers[j].0) are the same buffer; this op cannot run in place")
+            }
         }
     }
 

@@ -27,10 +27,18 @@ public struct ConvGeometry: Equatable, Sendable {
                                     "kernelH": kernelH, "kernelW": kernelW, "strideH": strideH,
                                     "strideW": strideW, "dilationH": dilationH, "dilationW": dilationW])
         try Check.nonNegative(op: op, ["padH": padH, "padW": padW])
-        guard outputH > 0, outputW > 0 else {
+        try Check.sizes(op: op, ["channels": channels, "height": height, "width": width, "kernelH": kernelH,
+                                 "kernelW": kernelW, "padH": padH, "padW": padW, "strideH": strideH, "strideW": strideW,
+                                 "dilationH": dilationH, "dilationW": dilationW],
+                        products: [[dilationH, kernelH], [dilationW, kernelW]])
+        // The spans are checked before dividing: integer division would round a negative span up to 0.
+        let spanH = height + 2 * padH - dilationH * (kernelH - 1) - 1
+        let spanW = width + 2 * padW - dilationW * (kernelW - 1) - 1
+        guard spanH >= 0, spanW >= 0 else {
             throw SynapseError.invalidArgument(op: op, message:
                 "a \(kernelH)x\(kernelW) kernel (dilation \(dilationH)x\(dilationW), padding \(padH)x\(padW)) does not fit a \(height)x\(width) image")
         }
+        try Check.sizes(op: op, [:], products: [[channels, height, width], [columnRows, outputH, outputW]])
     }
 }
 
@@ -58,12 +66,16 @@ public struct PoolGeometry: Equatable, Sendable {
         try Check.positive(op: op, ["planes": planes, "height": height, "width": width, "kernelH": kernelH,
                                     "kernelW": kernelW, "strideH": strideH, "strideW": strideW])
         try Check.nonNegative(op: op, ["padH": padH, "padW": padW])
+        try Check.sizes(op: op, ["planes": planes, "height": height, "width": width, "kernelH": kernelH,
+                                 "kernelW": kernelW, "strideH": strideH, "strideW": strideW, "padH": padH, "padW": padW],
+                        products: [[planes, height, width]])
+        try Check.sizes(op: op, ["height x width (argmax indices are 32-bit)": height * width], products: [])
         // Like PyTorch: a window must always overlap the real image, so every max has a real argmax.
         guard padH <= kernelH / 2, padW <= kernelW / 2 else {
             throw SynapseError.invalidArgument(op: op, message:
                 "padding \(padH)x\(padW) must be at most half the \(kernelH)x\(kernelW) window")
         }
-        guard outputH > 0, outputW > 0 else {
+        guard height + 2 * padH >= kernelH, width + 2 * padW >= kernelW else {
             throw SynapseError.invalidArgument(op: op, message:
                 "a \(kernelH)x\(kernelW) window does not fit a \(height)x\(width) plane padded by \(padH)x\(padW)")
         }
@@ -87,6 +99,7 @@ public struct LRNGeometry: Equatable, Sendable {
 
     public func validate(op: String) throws {
         try Check.positive(op: op, ["batch": batch, "channels": channels, "spatial": spatial, "size": size])
+        try Check.sizes(op: op, ["size": size], products: [[batch, channels, spatial]])
         guard size % 2 == 1 else {
             throw SynapseError.invalidArgument(op: op, message: "LRN size must be odd, got \(size)")
         }

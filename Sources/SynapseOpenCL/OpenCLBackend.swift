@@ -7,9 +7,9 @@ import SynapseKernels
 final class OpenCLBuffer: Buffer {
     let mem: cl_mem
 
-    init(mem: cl_mem, count: Int, dtype: DType, owner: ObjectIdentifier) {
+    init(mem: cl_mem, count: Int, dtype: DType, backend: OpenCLBackend) {
         self.mem = mem
-        super.init(count: count, dtype: dtype, owner: owner)
+        super.init(count: count, dtype: dtype, backend: backend)
     }
 
     deinit { clReleaseMemObject(mem) }
@@ -28,7 +28,7 @@ public final class OpenCLBackend: Backend {
     let context: cl_context
     let queue: cl_command_queue
     private let cache = KernelCache.standard()
-    private var programs: [String: Program] = [:]
+    private var programs: [String: (source: String, program: Program)] = [:]
 
     /// Opens `device`; `gemm` overrides the GEMM tile parameters chosen for its device class.
     public init(device: OpenCLDevice, gemm: GemmParameters? = nil) throws {
@@ -57,8 +57,14 @@ public final class OpenCLBackend: Backend {
 
     // MARK: Memory
 
+    public func owns(_ buffer: Buffer) -> Bool { buffer.backend === self && buffer is OpenCLBuffer }
+
     public func allocate(_ count: Int, _ dtype: DType) throws -> Buffer {
         try Check.positive(op: "allocate", ["count": count])
+        guard count <= Self.maxElements else {
+            throw SynapseError.invalidArgument(op: "allocate", message:
+                "\(count) elements requested; OpenCL buffers hold at most \(Self.maxElements), as kernels index them with 32-bit ints")
+        }
         let bytes = count * dtype.byteSize
         let limit = min(device.maxAllocationBytes, device.globalMemoryBytes)
         guard bytes <= limit else {
@@ -72,8 +78,15 @@ public final class OpenCLBackend: Backend {
             }
             throw SynapseError.openCL(call: "clCreateBuffer(\(bytes) bytes)", code: status)
         }
-        return OpenCLBuffer(mem: mem, count: count, dtype: dtype, owner: ObjectIdentifier(self))
+        let buffer = OpenCLBuffer(mem: mem, count: count, dtype: dtype, backend: self)
+        var zero: Int32 = 0
+        try check(clEnqueueFillBuffer(queue, mem, &zero, 4, 0, bytes, 0, nil, nil), "clEnqueueFillBuffer")
+        return buffer
     }
+
+    /// Every index a kernel computes within a buffer, plus a work-item's run of ELEMENTS_PER_ITEM, fits in
+    /// a 32-bit int below this bound.
+    static let maxElements = Int(Int32.max) - 4096
 
     public func upload(_ values: [Float], to buffer: Buffer, offset: Int) throws {
         try Check.buffer(buffer, "buffer", op: "upload", on: self, count: values.count, offset: offset)
@@ -100,14 +113,14 @@ public final class OpenCLBackend: Backend {
         try Check.copy(on: self, source: source, sourceOffset: sourceOffset, destination: destination,
                        destinationOffset: destinationOffset, count: count)
         let size = source.dtype.byteSize
-        try check(clEnqueueCopyBuffer(queue, mem(source), mem(destination), sourceOffset * size,
+        try check(clEnqueueCopyBuffer(queue, try mem(source), try mem(destination), sourceOffset * size,
                                       destinationOffset * size, count * size, 0, nil, nil), "clEnqueueCopyBuffer")
     }
 
     public func fill(_ buffer: Buffer, value: Float, offset: Int, count: Int) throws {
         try Check.fill(on: self, buffer: buffer, offset: offset, count: count)
         var pattern = value
-        try check(clEnqueueFillBuffer(queue, mem(buffer), &pattern, 4, offset * 4, count * 4, 0, nil, nil),
+        try check(clEnqueueFillBuffer(queue, try mem(buffer), &pattern, 4, offset * 4, count * 4, 0, nil, nil),
                   "clEnqueueFillBuffer")
     }
 
@@ -119,7 +132,7 @@ public final class OpenCLBackend: Backend {
         guard !values.isEmpty else { return }
         let size = MemoryLayout<T>.stride
         try values.withUnsafeBytes { raw in
-            try check(clEnqueueWriteBuffer(queue, mem(buffer), cl_bool(CL_TRUE), offset * size, values.count * size,
+            try check(clEnqueueWriteBuffer(queue, try mem(buffer), cl_bool(CL_TRUE), offset * size, values.count * size,
                                            raw.baseAddress, 0, nil, nil), "clEnqueueWriteBuffer")
         }
     }
@@ -129,7 +142,7 @@ public final class OpenCLBackend: Backend {
         guard count > 0 else { return values }
         let size = MemoryLayout<T>.stride
         try values.withUnsafeMutableBytes { raw in
-            try check(clEnqueueReadBuffer(queue, mem(buffer), cl_bool(CL_TRUE), offset * size, count * size,
+            try check(clEnqueueReadBuffer(queue, try mem(buffer), cl_bool(CL_TRUE), offset * size, count * size,
                                           raw.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
         }
         return values
@@ -142,12 +155,15 @@ public final class OpenCLBackend: Backend {
     /// The `cl_mem` behind `buffer`, for the same interoperation.
     public func memory(of buffer: Buffer) throws -> cl_mem {
         try Check.buffer(buffer, "buffer", op: "memory(of:)", on: self, count: 0, dtype: buffer.dtype)
-        return mem(buffer)
+        return try mem(buffer)
     }
 
-    func mem(_ buffer: Buffer) -> cl_mem {
-        // Check.buffer has verified the owner, and this backend only makes OpenCLBuffers.
-        (buffer as! OpenCLBuffer).mem
+    /// The `cl_mem` of a buffer that `Check.buffer` has matched to this backend.
+    func mem(_ buffer: Buffer) throws -> cl_mem {
+        guard let buffer = buffer as? OpenCLBuffer else {
+            throw SynapseError.foreignBuffer(op: "launch", buffer: "a \(type(of: buffer))", expected: name)
+        }
+        return buffer.mem
     }
 
     // MARK: Programs
@@ -160,19 +176,21 @@ public final class OpenCLBackend: Backend {
 
     func program(name: String, source: String, options: String) throws -> Program {
         let memoKey = "\(name)|\(options)"
-        if let existing = programs[memoKey] { return existing }
+        // The source is compared too, so that a program rebuilt under the same name is not stale.
+        if let (builtSource, existing) = programs[memoKey], builtSource == source { return existing }
         let start = Date()
         defer { kernelBuildSeconds += Date().timeIntervalSince(start) }
         let fullOptions = "-cl-std=CL1.2 " + options
-        let key = KernelCache.key(device: device.name, driver: device.driverVersion, options: fullOptions, source: source)
+        let key = KernelCache.key(device: device, options: fullOptions, source: source)
+        let program: Program
         if let binary = cache.load(key), let cached = try? Program(binary: binary, backend: self, options: fullOptions) {
-            programs[memoKey] = cached
-            return cached
+            program = cached
+        } else {
+            program = try Program(source: source, name: name, backend: self, options: fullOptions)
+            if let binary = program.binary() { cache.store(key, binary) }
         }
-        let built = try Program(source: source, name: name, backend: self, options: fullOptions)
-        if let binary = built.binary() { cache.store(key, binary) }
-        programs[memoKey] = built
-        return built
+        programs[memoKey] = (source, program)
+        return program
     }
 
     /// The programs of Kernels/, by file.
@@ -210,7 +228,7 @@ public final class OpenCLBackend: Backend {
             let status: cl_int
             switch argument {
             case .buffer(let buffer):
-                var m: cl_mem? = mem(buffer)
+                var m: cl_mem? = try mem(buffer)
                 status = clSetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_mem>.size, &m)
             case .int(let value):
                 guard let narrowed = cl_int(exactly: value) else {
@@ -268,6 +286,7 @@ final class Program {
             return clCreateProgramWithBinary(backend.context, 1, &device, &length, &pointer, &binaryStatus, &status)
         }
         guard let program = created, status == CL_SUCCESS, binaryStatus == CL_SUCCESS else {
+            if let created { clReleaseProgram(created) }
             throw SynapseError.openCL(call: "clCreateProgramWithBinary", code: status != CL_SUCCESS ? status : binaryStatus)
         }
         handle = program
@@ -315,12 +334,15 @@ final class Program {
 }
 
 /// The kernel files, and what each program is built from.
-enum KernelFile: String {
+enum KernelFile: String, CaseIterable {
     case gemm, im2col, pooling, activation, bias, softmax, dropout, lrn, elementwise, reduce, sgd
 
-    var source: String {
-        self == .gemm ? body : KernelSources.common + "\n" + body
-    }
+    /// Assembled once: launches look programs up by source.
+    var source: String { Self.sources[self]! }
+
+    private static let sources = Dictionary(uniqueKeysWithValues: allCases.map {
+        ($0, $0 == .gemm ? $0.body : KernelSources.common + "\n" + $0.body)
+    })
 
     private var body: String {
         switch self {

@@ -9,6 +9,8 @@ public struct OpenCLDevice {
     /// Position in `OpenCLDevice.all()`; `opencl:N` names this device.
     public let index: Int
     public let platformName: String
+    /// The platform's version string; for PoCL it names the LLVM it compiles with.
+    public let platformVersion: String
     public let name: String
     public let vendor: String
     public let kind: Kind
@@ -31,6 +33,7 @@ public struct OpenCLDevice {
         var devices: [OpenCLDevice] = []
         for case let platform? in platforms {
             let platformName = platformString(platform, cl_platform_info(CL_PLATFORM_NAME))
+            let platformVersion = platformString(platform, cl_platform_info(CL_PLATFORM_VERSION))
             var count: cl_uint = 0
             guard clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), 0, nil, &count) == CL_SUCCESS,
                   count > 0 else { continue }
@@ -38,7 +41,8 @@ public struct OpenCLDevice {
             guard clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), count, &ids, nil) == CL_SUCCESS
             else { continue }
             for case let id? in ids {
-                devices.append(OpenCLDevice(index: devices.count, platformName: platformName, id: id))
+                devices.append(OpenCLDevice(index: devices.count, platformName: platformName,
+                                            platformVersion: platformVersion, id: id))
             }
         }
         return devices
@@ -49,9 +53,10 @@ public struct OpenCLDevice {
         devices.first { $0.kind == .gpu } ?? devices.first
     }
 
-    private init(index: Int, platformName: String, id: cl_device_id) {
+    private init(index: Int, platformName: String, platformVersion: String, id: cl_device_id) {
         self.index = index
         self.platformName = platformName
+        self.platformVersion = platformVersion
         self.id = id
         name = Self.string(id, cl_device_info(CL_DEVICE_NAME))
         vendor = Self.string(id, cl_device_info(CL_DEVICE_VENDOR))

@@ -21,6 +21,12 @@ final class BadInputTests: SynapseTestCase {
         let oversizedKernel = ConvGeometry(channels: 1, height: 3, width: 3, kernelH: 5, kernelW: 5)
         let overPadded = PoolGeometry(planes: 1, height: 5, width: 5, kernelH: 3, kernelW: 3, strideH: 1, strideW: 1,
                                       padH: 2, padW: 2)
+        let pastThePlane = PoolGeometry(planes: 1, height: 1, width: 1, kernelH: 2, kernelW: 2, strideH: 2, strideW: 2)
+        let dilatedPastTheImage = ConvGeometry(channels: 1, height: 3, width: 3, kernelH: 3, kernelW: 3, strideH: 3,
+                                               strideW: 3, dilationH: 2, dilationW: 2)
+        let lrn = LRNGeometry(batch: 1, channels: 4, spatial: 16)
+        let scale = try backend.allocate(64, .float32)
+        let impostor = Buffer(count: 64, dtype: .float32, backend: backend)  // claims the backend, holds no memory
         func gemm(a: Buffer, lda: Int = 4, cOffset: Int = 0) throws {
             try backend.gemm(transA: false, transB: false, m: 4, n: 4, k: 4, alpha: 1, a: a, aOffset: 0, lda: lda,
                              b: matrix, bOffset: 0, ldb: 4, beta: 0, c: output, cOffset: cOffset, ldc: 4)
@@ -47,6 +53,29 @@ final class BadInputTests: SynapseTestCase {
             BadCall(description: "average pooling padded by more than half the window", kind: .invalidArgument,
                     mentioning: ["avgPoolForward", "padding 2x2"]) {
                 try backend.avgPoolForward(input: matrix, output: output, geometry: overPadded)
+            },
+            BadCall(description: "a pooling window that lies past a 1x1 plane", kind: .invalidArgument,
+                    mentioning: ["avgPoolForward", "2x2 window does not fit", "1x1 plane"]) {
+                try backend.avgPoolForward(input: matrix, output: output, geometry: pastThePlane)
+            },
+            BadCall(description: "a dilated kernel that lies past the image", kind: .invalidArgument,
+                    mentioning: ["im2col", "dilation 2x2", "does not fit", "3x3 image"]) {
+                try backend.im2col(image: matrix, imageOffset: 0, geometry: dilatedPastTheImage, columns: output,
+                                   columnsOffset: 0)
+            },
+            BadCall(description: "gemm writing into its own A", kind: .invalidArgument,
+                    mentioning: ["gemm", "A and C are the same buffer"]) { try gemm(a: output) },
+            BadCall(description: "LRN in place", kind: .invalidArgument,
+                    mentioning: ["lrnForward", "input and output are the same buffer"]) {
+                try backend.lrnForward(input: output, output: output, scale: scale, geometry: lrn)
+            },
+            BadCall(description: "a bias whose element count overflows", kind: .invalidArgument,
+                    mentioning: ["biasAdd", "overflow"]) {
+                try backend.biasAdd(data: output, bias: matrix, outer: Int.max / 2, channels: 4, inner: 4)
+            },
+            BadCall(description: "a Buffer that claims the backend but is not its memory", kind: .foreignBuffer,
+                    mentioning: ["scale", "'x'", backend.name]) {
+                try backend.scale(impostor, by: 2, count: 64)
             },
             BadCall(description: "float32 labels", kind: .shapeMismatch,
                     mentioning: ["softmaxCrossEntropyForward", "labels holds float32, expected int32"]) {
@@ -97,6 +126,12 @@ final class BadInputTests: SynapseTestCase {
                 try backend.copy(from: matrix, offset: 0, to: output, offset: 0, count: 0)
             },
         ]
+        if backend.isOpenCL {
+            calls.append(BadCall(description: "an OpenCL buffer too large for 32-bit kernel indices", kind: .invalidArgument,
+                                 mentioning: ["allocate", "32-bit"]) {
+                _ = try backend.allocate(Int(Int32.max), .float32)
+            })
+        }
         if backend.isOpenCL, case .success(let all) = TestBackends.all, let cpu = all.first(where: { !$0.isOpenCL }) {
             let cpuBuffer = try cpu.allocate(64, .float32)
             calls.append(BadCall(description: "a CPU buffer passed to an OpenCL op", kind: .foreignBuffer,

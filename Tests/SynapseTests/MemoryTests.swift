@@ -4,6 +4,19 @@ import XCTest
 /// Upload, download, copy and fill move data without arithmetic, so they must be exact, and must touch
 /// only the range they are given.
 final class MemoryTests: SynapseTestCase {
+    /// Fresh buffers hold zeros on every device, so nothing depends on what memory happened to contain.
+    func testFreshBuffersAreZero() {
+        forEachBackend { backend in
+            for count in [1, 17, 4099] {
+                let floats = try backend.allocate(count, .float32), ints = try backend.allocate(count, .int32)
+                assertBitwiseEqual(try backend.download(floats), [Float](repeating: 0, count: count),
+                                   OpCall(backend, "allocate", "\(count) float32"))
+                assertEqual(try backend.downloadInt32(ints), [Int32](repeating: 0, count: count),
+                            OpCall(backend, "allocate", "\(count) int32"))
+            }
+        }
+    }
+
     func testUploadAndDownloadRangesAreExact() {
         var random = TestRandom(seed: 80)
         let initial = random.floats(50), part = random.floats(17)

@@ -86,5 +86,16 @@ final class RuntimeTests: SynapseTestCase {
         try second.axpy(alpha: 2, x: try second.buffer(x), y: ySecond, count: 3)
         assertClose(try second.download(ySecond), expected, OpCall(second, "axpy", "count=3, loaded from the cache"))
         XCTAssertEqual(try binaries(), stored, "the second backend rewrote cache files instead of loading them")
+
+        // A damaged file (here cut in half) is detected and rebuilt; some drivers would abort on it.
+        for name in stored.keys {
+            let file = directory.appendingPathComponent(name)
+            let bytes = try Data(contentsOf: file)
+            try bytes.prefix(bytes.count / 2).write(to: file)
+        }
+        let third = try OpenCLBackend(device: device)
+        let yThird = try third.buffer(y)
+        try third.axpy(alpha: 2, x: try third.buffer(x), y: yThird, count: 3)
+        assertClose(try third.download(yThird), expected, OpCall(third, "axpy", "count=3, cache file damaged"))
     }
 }

@@ -105,6 +105,12 @@ final class SoftmaxTests: SynapseTestCase {
                                                         rows: rows, cols: cols)
                 assertClose(try backend.download(dx), expected,
                             OpCall(backend, "softmaxCrossEntropyBackward", "\(rows)x\(cols)"))
+                // In place: the gradient overwrites the probabilities it is computed from.
+                let inPlace = try backend.buffer(p)
+                try backend.softmaxCrossEntropyBackward(probabilities: inPlace, labels: try backend.buffer(int32: labels),
+                                                        gradLogits: inPlace, rows: rows, cols: cols)
+                assertClose(try backend.download(inPlace), expected,
+                            OpCall(backend, "softmaxCrossEntropyBackward", "\(rows)x\(cols) in place"))
             }
         }
     }
