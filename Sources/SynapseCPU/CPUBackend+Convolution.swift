@@ -13,11 +13,10 @@ extension CPUBackend {
 
     public func im2col(image: Buffer, imageOffset: Int, geometry g: ConvGeometry, columns: Buffer,
                        columnsOffset: Int) throws {
-        let op = "im2col"
         try Check.im2col(on: self, image: image, imageOffset: imageOffset, geometry: g, columns: columns,
                          columnsOffset: columnsOffset)
-        let image = try floats(image, "image", op: op) + imageOffset
-        let columns = try floats(columns, "columns", op: op) + columnsOffset
+        let image = floats(image) + imageOffset
+        let columns = floats(columns) + columnsOffset
         let (outH, outW) = (g.outputH, g.outputW)
         parallelFor(g.columnRows, cost: outH * outW) { rows in
             for row in rows {
@@ -38,11 +37,10 @@ extension CPUBackend {
 
     public func col2im(columns: Buffer, columnsOffset: Int, geometry g: ConvGeometry, image: Buffer,
                        imageOffset: Int) throws {
-        let op = "col2im"
         try Check.col2im(on: self, columns: columns, columnsOffset: columnsOffset, geometry: g, image: image,
                          imageOffset: imageOffset)
-        let columns = try floats(columns, "columns", op: op) + columnsOffset
-        let image = try floats(image, "image", op: op) + imageOffset
+        let columns = floats(columns) + columnsOffset
+        let image = floats(image) + imageOffset
         let (outH, outW) = (g.outputH, g.outputW)
         // One image row per item: its owner adds every contribution to it, in (kh, kw, ow) order, the same
         // order as a per-pixel gather, and no other thread writes it.
@@ -73,8 +71,8 @@ extension CPUBackend {
         let op = "maxPoolForward"
         try Check.pool(on: self, op: op, geometry: g, inputSized: ["input": input], outputSized: ["output": output],
                        argmax: argmax)
-        let x = try floats(input, "input", op: op), y = try floats(output, "output", op: op)
-        let argmax = try int32s(argmax, "argmax", op: op)
+        let x = floats(input), y = floats(output)
+        let argmax = int32s(argmax)
         let (outH, outW, plane) = (g.outputH, g.outputW, g.height * g.width)
         parallelFor(g.planes * outH, cost: outW * g.kernelH * g.kernelW) { rows in
             for row in rows {
@@ -107,8 +105,8 @@ extension CPUBackend {
         let op = "maxPoolBackward"
         try Check.pool(on: self, op: op, geometry: g, inputSized: ["gradInput": gradInput],
                        outputSized: ["gradOutput": gradOutput], argmax: argmax)
-        let dy = try floats(gradOutput, "gradOutput", op: op), argmax = try int32s(argmax, "argmax", op: op)
-        let dx = try floats(gradInput, "gradInput", op: op)
+        let dy = floats(gradOutput), argmax = int32s(argmax)
+        let dx = floats(gradInput)
         let (outPlane, plane) = (g.outputH * g.outputW, g.height * g.width)
         // One plane per item, so each input pixel has a single writer; output cells are visited in order.
         parallelFor(g.planes, cost: plane + outPlane) { planes in
@@ -136,7 +134,7 @@ extension CPUBackend {
     public func avgPoolForward(input: Buffer, output: Buffer, geometry g: PoolGeometry) throws {
         let op = "avgPoolForward"
         try Check.pool(on: self, op: op, geometry: g, inputSized: ["input": input], outputSized: ["output": output])
-        let x = try floats(input, "input", op: op), y = try floats(output, "output", op: op)
+        let x = floats(input), y = floats(output)
         let (outH, outW, plane) = (g.outputH, g.outputW, g.height * g.width)
         parallelFor(g.planes * outH, cost: outW * g.kernelH * g.kernelW) { rows in
             for row in rows {
@@ -158,7 +156,7 @@ extension CPUBackend {
         let op = "avgPoolBackward"
         try Check.pool(on: self, op: op, geometry: g, inputSized: ["gradInput": gradInput],
                        outputSized: ["gradOutput": gradOutput])
-        let dy = try floats(gradOutput, "gradOutput", op: op), dx = try floats(gradInput, "gradInput", op: op)
+        let dy = floats(gradOutput), dx = floats(gradInput)
         let (outH, outW, plane) = (g.outputH, g.outputW, g.height * g.width)
         // One plane per item, so each input pixel has a single writer; windows are visited in order.
         parallelFor(g.planes, cost: plane + outH * outW * g.kernelH * g.kernelW) { planes in

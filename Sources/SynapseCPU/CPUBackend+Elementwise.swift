@@ -7,7 +7,7 @@ extension CPUBackend {
     public func activationForward(_ activation: Activation, input: Buffer, output: Buffer, count: Int) throws {
         let op = "activationForward"
         try Check.elementwise(on: self, op: op, count: count, ["input": input, "output": output])
-        let x = try floats(input, "input", op: op), y = try floats(output, "output", op: op)
+        let x = floats(input), y = floats(output)
         // The switch sits outside the loops so that each loop is a plain, vectorisable kernel.
         switch activation {
         case .relu:
@@ -26,8 +26,8 @@ extension CPUBackend {
         let op = "activationBackward"
         try Check.elementwise(on: self, op: op, count: count, ["input": input, "output": output,
                                                                "gradOutput": gradOutput, "gradInput": gradInput])
-        let x = try floats(input, "input", op: op), y = try floats(output, "output", op: op)
-        let dy = try floats(gradOutput, "gradOutput", op: op), dx = try floats(gradInput, "gradInput", op: op)
+        let x = floats(input), y = floats(output)
+        let dy = floats(gradOutput), dx = floats(gradInput)
         switch activation {
         case .relu:
             parallelFor(count) { r in
@@ -56,7 +56,7 @@ extension CPUBackend {
         let op = "biasAdd"
         try Check.bias(on: self, op: op, data: ("data", data), bias: ("bias", bias), outer: outer, channels: channels,
                        inner: inner)
-        let data = try floats(data, "data", op: op), bias = try floats(bias, "bias", op: op)
+        let data = floats(data), bias = floats(bias)
         parallelFor(outer * channels, cost: inner) { rows in
             for row in rows {
                 let (p, b) = (data + row * inner, bias[row % channels])
@@ -69,7 +69,7 @@ extension CPUBackend {
         let op = "biasGradient"
         try Check.bias(on: self, op: op, data: ("gradOutput", gradOutput), bias: ("gradBias", gradBias), outer: outer,
                        channels: channels, inner: inner)
-        let dy = try floats(gradOutput, "gradOutput", op: op), db = try floats(gradBias, "gradBias", op: op)
+        let dy = floats(gradOutput), db = floats(gradBias)
         parallelFor(channels, cost: outer * inner) { cs in
             for c in cs {
                 var total: Double = 0
@@ -85,7 +85,7 @@ extension CPUBackend {
                                address: PhiloxAddress) throws {
         let op = "dropoutForward"
         try Check.dropout(on: self, op: op, count: count, probability: probability, ["input": input, "output": output])
-        dropout(try floats(input, "input", op: op), into: try floats(output, "output", op: op), count: count,
+        dropout(floats(input), into: floats(output), count: count,
                 probability: probability, address: address)
     }
 
@@ -94,7 +94,7 @@ extension CPUBackend {
         let op = "dropoutBackward"
         try Check.dropout(on: self, op: op, count: count, probability: probability,
                           ["gradOutput": gradOutput, "gradInput": gradInput])
-        dropout(try floats(gradOutput, "gradOutput", op: op), into: try floats(gradInput, "gradInput", op: op),
+        dropout(floats(gradOutput), into: floats(gradInput),
                 count: count, probability: probability, address: address)
     }
 
@@ -130,21 +130,21 @@ extension CPUBackend {
     public func axpy(alpha: Float, x: Buffer, y: Buffer, count: Int) throws {
         let op = "axpy"
         try Check.elementwise(on: self, op: op, count: count, ["x": x, "y": y])
-        let x = try floats(x, "x", op: op), y = try floats(y, "y", op: op)
+        let x = floats(x), y = floats(y)
         parallelFor(count) { r in for i in r { y[i] += alpha * x[i] } }
     }
 
     public func scale(_ x: Buffer, by alpha: Float, count: Int) throws {
         let op = "scale"
         try Check.elementwise(on: self, op: op, count: count, ["x": x])
-        let x = try floats(x, "x", op: op)
+        let x = floats(x)
         parallelFor(count) { r in for i in r { x[i] *= alpha } }
     }
 
     public func multiply(_ a: Buffer, _ b: Buffer, output: Buffer, count: Int) throws {
         let op = "multiply"
         try Check.elementwise(on: self, op: op, count: count, ["a": a, "b": b, "output": output])
-        let a = try floats(a, "a", op: op), b = try floats(b, "b", op: op), y = try floats(output, "output", op: op)
+        let a = floats(a), b = floats(b), y = floats(output)
         parallelFor(count) { r in for i in r { y[i] = a[i] * b[i] } }
     }
 
@@ -160,7 +160,7 @@ extension CPUBackend {
 
     private func reduce(_ x: Buffer, count: Int, result: Buffer, op: String, squared: Bool) throws {
         try Check.reduction(on: self, op: op, x: x, count: count, result: result)
-        let x = try floats(x, "x", op: op), result = try floats(result, "result", op: op)
+        let x = floats(x), result = floats(result)
         result[0] = Float(parallelSum(count) { doubleSum(x, $0, squared: squared) })
     }
 
@@ -171,8 +171,8 @@ extension CPUBackend {
         let op = "sgdMomentumUpdate"
         try Check.elementwise(on: self, op: op, count: count,
                               ["weights": weights, "gradients": gradients, "velocity": velocity])
-        let w = try floats(weights, "weights", op: op), g = try floats(gradients, "gradients", op: op)
-        let v = try floats(velocity, "velocity", op: op)
+        let w = floats(weights), g = floats(gradients)
+        let v = floats(velocity)
         let (lr, mu, wd) = (parameters.learningRate, parameters.momentum, parameters.weightDecay)
         if parameters.nesterov {
             parallelFor(count) { r in

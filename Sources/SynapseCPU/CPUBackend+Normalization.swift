@@ -7,7 +7,7 @@ extension CPUBackend {
     public func softmaxForward(input: Buffer, output: Buffer, rows: Int, cols: Int) throws {
         let op = "softmaxForward"
         try Check.rows(on: self, op: op, rows: rows, cols: cols, matrices: ["input": input, "output": output])
-        let x = try floats(input, "input", op: op), y = try floats(output, "output", op: op)
+        let x = floats(input), y = floats(output)
         parallelFor(rows, cost: 8 * cols) { rs in
             for r in rs { softmaxRow(x + r * cols, into: y + r * cols, cols) }
         }
@@ -17,8 +17,8 @@ extension CPUBackend {
         let op = "softmaxBackward"
         try Check.rows(on: self, op: op, rows: rows, cols: cols,
                        matrices: ["output": output, "gradOutput": gradOutput, "gradInput": gradInput])
-        let y = try floats(output, "output", op: op), dy = try floats(gradOutput, "gradOutput", op: op)
-        let dx = try floats(gradInput, "gradInput", op: op)
+        let y = floats(output), dy = floats(gradOutput)
+        let dx = floats(gradInput)
         parallelFor(rows, cost: 2 * cols) { rs in
             for r in rs {
                 let (y, dy, dx) = (y + r * cols, dy + r * cols, dx + r * cols)
@@ -34,8 +34,8 @@ extension CPUBackend {
         let op = "softmaxCrossEntropyForward"
         try Check.rows(on: self, op: op, rows: rows, cols: cols, matrices: ["logits": logits, "probabilities": probabilities],
                        labels: labels, losses: losses)
-        let x = try floats(logits, "logits", op: op), labels = try int32s(labels, "labels", op: op)
-        let p = try floats(probabilities, "probabilities", op: op), loss = try floats(losses, "losses", op: op)
+        let x = floats(logits), labels = int32s(labels)
+        let p = floats(probabilities), loss = floats(losses)
         parallelFor(rows, cost: 8 * cols) { rs in
             for r in rs {
                 let label = Int(labels[r])
@@ -52,8 +52,8 @@ extension CPUBackend {
         let op = "softmaxCrossEntropyBackward"
         try Check.rows(on: self, op: op, rows: rows, cols: cols,
                        matrices: ["probabilities": probabilities, "gradLogits": gradLogits], labels: labels)
-        let p = try floats(probabilities, "probabilities", op: op), labels = try int32s(labels, "labels", op: op)
-        let dx = try floats(gradLogits, "gradLogits", op: op)
+        let p = floats(probabilities), labels = int32s(labels)
+        let dx = floats(gradLogits)
         let n = Float(rows)
         parallelFor(rows, cost: cols) { rs in
             for r in rs {
@@ -85,8 +85,8 @@ extension CPUBackend {
     public func lrnForward(input: Buffer, output: Buffer, scale: Buffer, geometry g: LRNGeometry) throws {
         let op = "lrnForward"
         try Check.lrn(on: self, op: op, geometry: g, ["input": input, "output": output, "scale": scale])
-        let x = try floats(input, "input", op: op), y = try floats(output, "output", op: op)
-        let scale = try floats(scale, "scale", op: op)
+        let x = floats(input), y = floats(output)
+        let scale = floats(scale)
         let (s, alphaOverSize) = (g.spatial, g.alpha / Float(g.size))
         // One (n, c) row per item; the window sum is built in its scale row, one neighbour row at a time.
         parallelFor(g.batch * g.channels, cost: s * (g.size + 8)) { rows in
@@ -111,9 +111,9 @@ extension CPUBackend {
         let op = "lrnBackward"
         try Check.lrn(on: self, op: op, geometry: g, ["input": input, "output": output, "scale": scale,
                                                       "gradOutput": gradOutput, "gradInput": gradInput])
-        let x = try floats(input, "input", op: op), y = try floats(output, "output", op: op)
-        let scale = try floats(scale, "scale", op: op), dy = try floats(gradOutput, "gradOutput", op: op)
-        let dx = try floats(gradInput, "gradInput", op: op)
+        let x = floats(input), y = floats(output)
+        let scale = floats(scale), dy = floats(gradOutput)
+        let dx = floats(gradInput)
         let s = g.spatial
         let coefficient = 2 * g.alpha * g.beta / Float(g.size)
         // As in the forward pass, the window sum is built in the row's own gradInput before the final formula.

@@ -23,21 +23,12 @@ public final class CPUBackend: Backend {
         "CPU, \(blasDescription), \(threads) thread\(threads == 1 ? "" : "s")"
     }
 
-    /// The memory behind `buffer`, which `Check.buffer` has already matched to this backend.
-    func floats(_ buffer: Buffer, _ name: String, op: String) throws -> UnsafeMutablePointer<Float> {
-        try cpuBuffer(buffer, name, op: op).floats
-    }
+    /// The memory behind `buffer`, which `Check.buffer` (through `owns`) has matched to this backend.
+    func floats(_ buffer: Buffer) -> UnsafeMutablePointer<Float> { cpuBuffer(buffer).floats }
 
-    func int32s(_ buffer: Buffer, _ name: String, op: String) throws -> UnsafeMutablePointer<Int32> {
-        try cpuBuffer(buffer, name, op: op).int32s
-    }
+    func int32s(_ buffer: Buffer) -> UnsafeMutablePointer<Int32> { cpuBuffer(buffer).int32s }
 
-    private func cpuBuffer(_ buffer: Buffer, _ name: String, op: String) throws -> CPUBuffer {
-        guard let buffer = buffer as? CPUBuffer else {
-            throw SynapseError.foreignBuffer(op: op, buffer: name, expected: self.name)
-        }
-        return buffer
-    }
+    func cpuBuffer(_ buffer: Buffer) -> CPUBuffer { buffer as! CPUBuffer }
 
     // MARK: Memory
 
@@ -50,7 +41,7 @@ public final class CPUBackend: Backend {
 
     public func upload(_ values: [Float], to buffer: Buffer, offset: Int) throws {
         try Check.buffer(buffer, "buffer", op: "upload", on: self, count: values.count, offset: offset)
-        let p = try floats(buffer, "buffer", op: "upload")
+        let p = floats(buffer)
         values.withUnsafeBufferPointer { values in
             if let base = values.baseAddress { (p + offset).update(from: base, count: values.count) }
         }
@@ -58,7 +49,7 @@ public final class CPUBackend: Backend {
 
     public func uploadInt32(_ values: [Int32], to buffer: Buffer, offset: Int) throws {
         try Check.buffer(buffer, "buffer", op: "upload", on: self, count: values.count, offset: offset, dtype: .int32)
-        let p = try int32s(buffer, "buffer", op: "upload")
+        let p = int32s(buffer)
         values.withUnsafeBufferPointer { values in
             if let base = values.baseAddress { (p + offset).update(from: base, count: values.count) }
         }
@@ -66,29 +57,28 @@ public final class CPUBackend: Backend {
 
     public func download(_ buffer: Buffer, offset: Int, count: Int) throws -> [Float] {
         try Check.buffer(buffer, "buffer", op: "download", on: self, count: count, offset: offset)
-        return Array(UnsafeBufferPointer(start: try floats(buffer, "buffer", op: "download") + offset, count: count))
+        return Array(UnsafeBufferPointer(start: floats(buffer) + offset, count: count))
     }
 
     public func downloadInt32(_ buffer: Buffer, offset: Int, count: Int) throws -> [Int32] {
         try Check.buffer(buffer, "buffer", op: "downloadInt32", on: self, count: count, offset: offset, dtype: .int32)
-        return Array(UnsafeBufferPointer(start: try int32s(buffer, "buffer", op: "downloadInt32") + offset,
+        return Array(UnsafeBufferPointer(start: int32s(buffer) + offset,
                                          count: count))
     }
 
     public func copy(from source: Buffer, offset sourceOffset: Int, to destination: Buffer,
                      offset destinationOffset: Int, count: Int) throws {
-        let op = "copy"
         try Check.copy(on: self, source: source, sourceOffset: sourceOffset, destination: destination,
                        destinationOffset: destinationOffset, count: count)
-        let from = try cpuBuffer(source, "source", op: op).memory
-        let to = try cpuBuffer(destination, "destination", op: op).memory
+        let from = cpuBuffer(source).memory
+        let to = cpuBuffer(destination).memory
         let size = source.dtype.byteSize
         memcpy(to + destinationOffset * size, from + sourceOffset * size, count * size)
     }
 
     public func fill(_ buffer: Buffer, value: Float, offset: Int, count: Int) throws {
         try Check.fill(on: self, buffer: buffer, offset: offset, count: count)
-        let p = try floats(buffer, "buffer", op: "fill") + offset
+        let p = floats(buffer) + offset
         parallelFor(count) { r in (p + r.lowerBound).update(repeating: value, count: r.count) }
     }
 
@@ -106,7 +96,7 @@ public final class CPUBackend: Backend {
             }
             return value
         }
-        let a = try floats(a, "A", op: op), b = try floats(b, "B", op: op), c = try floats(c, "C", op: op)
+        let a = floats(a), b = floats(b), c = floats(c)
         // The thread count is process-wide in OpenBLAS: another backend may have changed it.
         if openblas_get_num_threads() != Int32(clamping: threads) {
             openblas_set_num_threads(Int32(clamping: threads))

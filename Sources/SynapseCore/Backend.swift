@@ -3,8 +3,8 @@
 /// Conventions: Float32, row-major, NCHW. Every method validates its arguments with `Check` and throws
 /// `SynapseError` before any work is queued. Elementwise ops (activations, dropout, axpy, scale,
 /// multiply, SGD), softmax and cross-entropy may run in place; the others (GEMM, im2col/col2im,
-/// pooling, bias, LRN) refuse one buffer in two roles. Work may run asynchronously (the OpenCL backend queues it
-/// in order); `download` and `synchronize` wait for it.
+/// pooling, bias, LRN) refuse one buffer in two roles. Work may run asynchronously (the OpenCL
+/// backend queues it in order); `download` and `synchronize` wait for it.
 public protocol Backend: AnyObject {
     /// A short identifier: `cpu`, `opencl:0`.
     var name: String { get }

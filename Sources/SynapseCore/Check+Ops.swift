@@ -22,8 +22,8 @@ extension Check {
         try distinct(op: "col2im", [("columns", columns), ("image", image)])
     }
 
-    /// A pooling op: `inputs` and `outputs` are the float buffers sized like the pool's input and output
-    /// planes; `argmax` (int32, output-sized) for max pooling.
+    /// A pooling op: `inputSized` and `outputSized` are the float buffers shaped like the pool's input and
+    /// output planes; `argmax` (int32, output-sized) for max pooling.
     public static func pool(on b: Backend, op: String, geometry g: PoolGeometry,
                             inputSized: KeyValuePairs<String, Buffer>, outputSized: KeyValuePairs<String, Buffer>,
                             argmax: Buffer? = nil) throws {

@@ -113,14 +113,14 @@ public final class OpenCLBackend: Backend {
         try Check.copy(on: self, source: source, sourceOffset: sourceOffset, destination: destination,
                        destinationOffset: destinationOffset, count: count)
         let size = source.dtype.byteSize
-        try check(clEnqueueCopyBuffer(queue, try mem(source), try mem(destination), sourceOffset * size,
+        try check(clEnqueueCopyBuffer(queue, mem(source), mem(destination), sourceOffset * size,
                                       destinationOffset * size, count * size, 0, nil, nil), "clEnqueueCopyBuffer")
     }
 
     public func fill(_ buffer: Buffer, value: Float, offset: Int, count: Int) throws {
         try Check.fill(on: self, buffer: buffer, offset: offset, count: count)
         var pattern = value
-        try check(clEnqueueFillBuffer(queue, try mem(buffer), &pattern, 4, offset * 4, count * 4, 0, nil, nil),
+        try check(clEnqueueFillBuffer(queue, mem(buffer), &pattern, 4, offset * 4, count * 4, 0, nil, nil),
                   "clEnqueueFillBuffer")
     }
 
@@ -132,7 +132,7 @@ public final class OpenCLBackend: Backend {
         guard !values.isEmpty else { return }
         let size = MemoryLayout<T>.stride
         try values.withUnsafeBytes { raw in
-            try check(clEnqueueWriteBuffer(queue, try mem(buffer), cl_bool(CL_TRUE), offset * size, values.count * size,
+            try check(clEnqueueWriteBuffer(queue, mem(buffer), cl_bool(CL_TRUE), offset * size, values.count * size,
                                            raw.baseAddress, 0, nil, nil), "clEnqueueWriteBuffer")
         }
     }
@@ -142,7 +142,7 @@ public final class OpenCLBackend: Backend {
         guard count > 0 else { return values }
         let size = MemoryLayout<T>.stride
         try values.withUnsafeMutableBytes { raw in
-            try check(clEnqueueReadBuffer(queue, try mem(buffer), cl_bool(CL_TRUE), offset * size, count * size,
+            try check(clEnqueueReadBuffer(queue, mem(buffer), cl_bool(CL_TRUE), offset * size, count * size,
                                           raw.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
         }
         return values
@@ -155,16 +155,11 @@ public final class OpenCLBackend: Backend {
     /// The `cl_mem` behind `buffer`, for the same interoperation.
     public func memory(of buffer: Buffer) throws -> cl_mem {
         try Check.buffer(buffer, "buffer", op: "memory(of:)", on: self, count: 0, dtype: buffer.dtype)
-        return try mem(buffer)
+        return mem(buffer)
     }
 
-    /// The `cl_mem` of a buffer that `Check.buffer` has matched to this backend.
-    func mem(_ buffer: Buffer) throws -> cl_mem {
-        guard let buffer = buffer as? OpenCLBuffer else {
-            throw SynapseError.foreignBuffer(op: "launch", buffer: "a \(type(of: buffer))", expected: name)
-        }
-        return buffer.mem
-    }
+    /// The `cl_mem` of a buffer that `Check.buffer` (through `owns`) has matched to this backend.
+    func mem(_ buffer: Buffer) -> cl_mem { (buffer as! OpenCLBuffer).mem }
 
     // MARK: Programs
 
@@ -228,7 +223,7 @@ public final class OpenCLBackend: Backend {
             let status: cl_int
             switch argument {
             case .buffer(let buffer):
-                var m: cl_mem? = try mem(buffer)
+                var m: cl_mem? = mem(buffer)
                 status = clSetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_mem>.size, &m)
             case .int(let value):
                 guard let narrowed = cl_int(exactly: value) else {
