@@ -4,7 +4,7 @@ import PackageDescription
 /// Every kernel source under Kernels/, embedded into the SynapseKernels module at build time.
 let kernelFiles = [
     "common.cl", "philox.cl", "gemm.cl", "im2col.cl", "pooling.cl", "activation.cl", "bias.cl",
-    "softmax.cl", "dropout.cl", "lrn.cl", "elementwise.cl", "reduce.cl", "sgd.cl",
+    "softmax.cl", "dropout.cl", "lrn.cl", "elementwise.cl", "reduce.cl", "sgd.cl", "adam.cl",
 ]
 
 let package = Package(
@@ -20,6 +20,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(
             name: "SynapseKernels",
             path: "Kernels",
@@ -35,10 +36,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Backend-agnostic model code: imports SynapseCore only (plus zlib, to read gzipped data sets).
+        .target(name: "SynapseNN", dependencies: ["SynapseCore", "CZlib"]),
         .target(
             name: "Synapse",
             dependencies: [
-                "SynapseCore", "SynapseCPU", "SynapseOpenCL",
+                "SynapseCore", "SynapseCPU", "SynapseOpenCL", "SynapseNN",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -13,6 +13,7 @@ public enum KernelSources {
     public static let elementwise = text(PackageResources.elementwise_cl)
     public static let reduce = text(PackageResources.reduce_cl)
     public static let sgd = text(PackageResources.sgd_cl)
+    public static let adam = text(PackageResources.adam_cl)
 
     private static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 }

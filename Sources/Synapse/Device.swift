@@ -1,6 +1,7 @@
 @_exported import SynapseCore
 @_exported import SynapseCPU
 @_exported import SynapseOpenCL
+@_exported import SynapseNN
 import Foundation
 import Logging
 
