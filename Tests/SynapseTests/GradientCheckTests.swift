@@ -1,0 +1,208 @@
+import Synapse
+import XCTest
+
+// One gradient checker (Caffe's GradientChecker idea) applied to every layer and both losses, on every
+// backend: the analytic gradient from `backward` must match central differences (step 1e-2) of a scalar
+// objective within a relative 1e-2, for the input and for every parameter.
+
+/// How the inputs of a check are drawn.
+enum InputKind {
+    /// Uniform in [-1, 1].
+    case uniform
+    /// Uniform in [-1, 1] but at least `margin` away from 0: the kink of ReLU and leaky ReLU.
+    case awayFromZero(margin: Float)
+    /// Distinct values at least 0.05 apart, shuffled, so that a perturbation never changes which element
+    /// of a pooling window is the largest.
+    case distinct
+}
+
+final class GradientCheckTests: SynapseTestCase {
+    static let step: Float = 1e-2
+    static let threshold: Double = 1e-2
+
+    /// Checks `makeLayer()` built for `inputShape` (per sample) with a batch of `batch`, using the
+    /// objective `sum(output * r)` for a fixed random `r`. At most `maxPoints` coordinates per tensor are
+    /// perturbed (spread evenly), which keeps the check fast on large parameters.
+    func checkLayer(_ makeLayer: @autoclosure () -> Layer, inputShape: [Int], batch: Int = 2,
+                    inputs: InputKind = .uniform, training: Bool = true, maxPoints: Int = 60,
+                    file: StaticString = #filePath, line: UInt = #line) {
+        forEachBackend(file: file, line: line) { backend in
+            let layer = makeLayer()
+            let model = try Sequential(inputShape: inputShape, layers: [layer], backend: backend, seed: 11)
+            let label = "\(backend.name) \(layer.summary)"
+            var random = TestRandom(seed: 5)
+            let x = try backend.buffer(Self.inputValues(inputs, count: batch * inputShape.reduce(1, *), random: &random))
+            let r = random.floats(batch * model.outputShape.reduce(1, *))
+            let counters = model.randomCounters
+            let input = Tensor(x, shape: [batch] + inputShape)
+
+            // The objective, with the dropout masks of the analytic pass.
+            let objective: () throws -> Double = {
+                model.randomCounters = counters
+                let y = try backend.download(model.forward(input, training: training).buffer,
+                                             offset: 0, count: r.count)
+                return zip(y, r).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+            }
+            _ = try objective()
+            let dx = try backend.download(model.backward(Tensor(backend.buffer(r), shape: [batch] + model.outputShape)).buffer,
+                                          offset: 0, count: x.count)
+            let parameterGradients = try model.parameters.map { try backend.download($0.gradient) }
+
+            try checkAgainstDifferences(analytic: dx, of: x, "\(label) input", maxPoints: maxPoints,
+                                        objective: objective, file: file, line: line)
+            for (p, analytic) in zip(model.parameters, parameterGradients) {
+                try checkAgainstDifferences(analytic: analytic, of: p.value, "\(label) \(p.name)", maxPoints: maxPoints,
+                                            objective: objective, file: file, line: line)
+            }
+        }
+    }
+
+    /// Compares `analytic` with central differences of `objective` as elements of `buffer` move by ±step.
+    func checkAgainstDifferences(analytic: [Float], of buffer: Buffer, _ what: String, maxPoints: Int,
+                                 objective: () throws -> Double, file: StaticString, line: UInt) throws {
+        let backend = buffer.backend
+        let original = try backend.download(buffer)
+        let stride = max(1, original.count / maxPoints)
+        var failures = 0
+        for i in Swift.stride(from: 0, to: original.count, by: stride) {
+            try backend.upload([original[i] + Self.step], to: buffer, offset: i)
+            let plus = try objective()
+            try backend.upload([original[i] - Self.step], to: buffer, offset: i)
+            let minus = try objective()
+            try backend.upload([original[i]], to: buffer, offset: i)
+            let numeric = (plus - minus) / (2 * Double(Self.step))
+            let a = Double(analytic[i])
+            let scale = max(abs(a), abs(numeric), 1)
+            if abs(a - numeric) > Self.threshold * scale {
+                failures += 1
+                if failures <= 3 {
+                    XCTFail("\(what)[\(i)]: backward gives \(a), central differences \(numeric)", file: file, line: line)
+                }
+            }
+        }
+        _ = try objective()   // leave the layer's saved state consistent with the restored values
+    }
+
+    static func inputValues(_ kind: InputKind, count: Int, random: inout TestRandom) -> [Float] {
+        switch kind {
+        case .uniform:
+            return random.floats(count)
+        case .awayFromZero(let margin):
+            return (0..<count).map { _ in
+                let v = random.float(in: margin...1)
+                return random.word() & 1 == 0 ? v : -v
+            }
+        case .distinct:
+            var values = (0..<count).map { Float($0) * 0.05 - Float(count) * 0.025 }
+            for i in stride(from: count - 1, to: 0, by: -1) { values.swapAt(i, random.int(below: i + 1)) }
+            return values
+        }
+    }
+
+    // MARK: Layers
+
+    func testDense() { checkLayer(Dense(5), inputShape: [7], batch: 3) }
+
+    func testConv2D() { checkLayer(Conv2D(4, kernel: 3), inputShape: [3, 6, 6]) }
+
+    func testConv2DPaddingStrideDilation() {
+        checkLayer(Conv2D(3, kernel: (3, 2), stride: (2, 1), padding: (1, 2), dilation: (2, 1)), inputShape: [2, 7, 6])
+    }
+
+    func testConv2DGroups() { checkLayer(Conv2D(4, kernel: 3, padding: 1, groups: 2), inputShape: [4, 5, 5]) }
+
+    func testConv2DPointwise() { checkLayer(Conv2D(5, kernel: 1), inputShape: [3, 4, 4]) }
+
+    func testConv2DPointwiseStrided() { checkLayer(Conv2D(2, kernel: 1, stride: 2, groups: 1), inputShape: [3, 5, 5]) }
+
+    func testMaxPool() { checkLayer(Pool2D.max(2), inputShape: [2, 6, 6], inputs: .distinct) }
+
+    func testMaxPoolOverlapping() { checkLayer(Pool2D.max(3, stride: 2), inputShape: [2, 7, 7], inputs: .distinct) }
+
+    func testAvgPool() { checkLayer(Pool2D.average(3, stride: 2, padding: 1), inputShape: [2, 6, 6]) }
+
+    func testReLU() { checkLayer(ActivationLayer(.relu), inputShape: [3, 4], inputs: .awayFromZero(margin: 0.02)) }
+
+    func testLeakyReLU() {
+        checkLayer(ActivationLayer(.leakyReLU(slope: 0.1)), inputShape: [13], inputs: .awayFromZero(margin: 0.02))
+    }
+
+    func testSigmoid() { checkLayer(ActivationLayer(.sigmoid), inputShape: [13]) }
+
+    func testTanh() { checkLayer(ActivationLayer(.tanh), inputShape: [13]) }
+
+    func testDropout() { checkLayer(Dropout(0.4), inputShape: [50]) }
+
+    func testDropoutEvaluationIsIdentity() { checkLayer(Dropout(0.4), inputShape: [9], training: false) }
+
+    func testLRN() {
+        // A large alpha, so that the normaliser's own gradient is visible in the check.
+        checkLayer(LRN(size: 3, alpha: 0.5, beta: 0.75, k: 2), inputShape: [5, 3, 3])
+    }
+
+    func testLRNAlexNetSettings() { checkLayer(LRN(), inputShape: [7, 2, 2]) }
+
+    func testFlatten() { checkLayer(Flatten(), inputShape: [2, 3, 4]) }
+
+    func testSoftmax() { checkLayer(Softmax(), inputShape: [6], batch: 3) }
+
+    /// A conv -> tanh -> pool -> dense stack with the fused loss, checked as a whole through its parameters.
+    func testSmallNetwork() {
+        forEachBackend { backend in
+            let model = try Sequential(inputShape: [2, 6, 6], layers: [
+                Conv2D(3, kernel: 3, padding: 1), ActivationLayer(.tanh), Pool2D.average(2),
+                Flatten(), Dense(4), ActivationLayer(.sigmoid), Dense(3),
+            ], backend: backend, seed: 3)
+            var random = TestRandom(seed: 9)
+            let x = try backend.buffer(random.floats(2 * 72))
+            let labels = try backend.buffer(int32: [2, 0])
+            let loss = SoftmaxCrossEntropy()
+            let input = Tensor(x, shape: [2, 2, 6, 6])
+            let objective: () throws -> Double = {
+                Double(try backend.readScalar(loss.forward(model.forward(input, training: true), targets: labels)))
+            }
+            _ = try objective()
+            try model.backward(loss.backward())
+            for p in model.parameters {
+                try checkAgainstDifferences(analytic: backend.download(p.gradient), of: p.value, "\(backend.name) \(p.name)",
+                                            maxPoints: 20, objective: objective, file: #filePath, line: #line)
+            }
+        }
+    }
+
+    // MARK: Losses
+
+    func testSoftmaxCrossEntropy() {
+        forEachBackend { backend in
+            var random = TestRandom(seed: 21)
+            let logits = try backend.buffer(random.floats(4 * 7, in: -3...3))
+            let labels = try backend.buffer(int32: [0, 6, 3, 3])
+            let loss = SoftmaxCrossEntropy()
+            let input = Tensor(logits, shape: [4, 7])
+            let objective = { Double(try backend.readScalar(loss.forward(input, targets: labels))) }
+            _ = try objective()
+            let analytic = try backend.download(loss.backward().buffer)
+            try checkAgainstDifferences(analytic: analytic, of: logits, "\(backend.name) SoftmaxCrossEntropy", maxPoints: 100,
+                                        objective: objective, file: #filePath, line: #line)
+        }
+    }
+
+    func testSquaredError() {
+        forEachBackend { backend in
+            var random = TestRandom(seed: 22)
+            let output = try backend.buffer(random.floats(3 * 5))
+            let targets = try backend.buffer(random.floats(3 * 5))
+            let loss = SquaredError()
+            let input = Tensor(output, shape: [3, 5])
+            let objective = { Double(try backend.readScalar(loss.forward(input, targets: targets))) }
+            _ = try objective()
+            let analytic = try backend.download(loss.backward().buffer, offset: 0, count: 15)
+            try checkAgainstDifferences(analytic: analytic, of: output, "\(backend.name) SquaredError", maxPoints: 100,
+                                        objective: objective, file: #filePath, line: #line)
+            // The value itself: 1/2 sum of squares over the batch mean.
+            let a = try backend.download(output), y = try backend.download(targets)
+            let expected = zip(a, y).reduce(0.0) { $0 + 0.5 * Double($1.0 - $1.1) * Double($1.0 - $1.1) } / 3
+            XCTAssertEqual(Double(try backend.readScalar(loss.forward(input, targets: targets))), expected, accuracy: 1e-5)
+        }
+    }
+}
