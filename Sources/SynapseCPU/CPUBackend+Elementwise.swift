@@ -191,4 +191,25 @@ extension CPUBackend {
             }
         }
     }
+
+    public func adamUpdate(weights: Buffer, gradients: Buffer, firstMoment: Buffer, secondMoment: Buffer,
+                           count: Int, parameters p: AdamParameters) throws {
+        try Check.adam(on: self, weights: weights, gradients: gradients, firstMoment: firstMoment,
+                       secondMoment: secondMoment, count: count, parameters: p)
+        let w = floats(weights), g = floats(gradients)
+        let m = floats(firstMoment), v = floats(secondMoment)
+        let (lr, b1, b2, eps, wd) = (p.learningRate, p.beta1, p.beta2, p.epsilon, p.weightDecay)
+        let (bc1, sqrtBC2) = (p.biasCorrection1, p.sqrtBiasCorrection2)
+        // The same operations in the same order as Kernels/adam.cl, so both devices round alike.
+        parallelFor(count) { r in
+            for i in r {
+                let grad = g[i] + wd * w[i]
+                let mean = b1 * m[i] + (1 - b1) * grad
+                let variance = b2 * v[i] + (1 - b2) * grad * grad
+                m[i] = mean
+                v[i] = variance
+                w[i] -= (lr / bc1) * mean / (variance.squareRoot() / sqrtBC2 + eps)
+            }
+        }
+    }
 }

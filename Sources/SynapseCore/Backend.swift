@@ -100,6 +100,10 @@ public protocol Backend: AnyObject {
     // MARK: Optimizers
     func sgdMomentumUpdate(weights: Buffer, gradients: Buffer, velocity: Buffer, count: Int,
                            parameters: SGDParameters) throws
+    /// One Adam step (see `AdamParameters`): updates `weights`, `firstMoment` (m) and `secondMoment` (v) in
+    /// place; the moments start zeroed.
+    func adamUpdate(weights: Buffer, gradients: Buffer, firstMoment: Buffer, secondMoment: Buffer, count: Int,
+                    parameters: AdamParameters) throws
 
     /// Waits until all queued work has finished.
     func synchronize() throws

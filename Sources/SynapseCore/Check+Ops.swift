@@ -67,6 +67,32 @@ extension Check {
         try distinct(op: op, Array(buffers))
     }
 
+    /// `adamUpdate`: four distinct `count`-element buffers (an aliased moment would silently corrupt the
+    /// update), and hyper-parameters in Adam's domain. A Float beta below 1 and a step of at least 1 keep the
+    /// bias corrections `1 - beta^t` positive, so the update never divides by zero.
+    public static func adam(on b: Backend, weights: Buffer, gradients: Buffer, firstMoment: Buffer,
+                            secondMoment: Buffer, count: Int, parameters p: AdamParameters) throws {
+        let op = "adamUpdate"
+        func invalid(_ message: String) -> SynapseError { .invalidArgument(op: op, message: message) }
+        guard p.step >= 1 else { throw invalid("step must be at least 1 (it is 1-based), got \(p.step)") }
+        guard p.learningRate.isFinite, p.learningRate >= 0 else {
+            throw invalid("learningRate must be finite and not negative, got \(p.learningRate)")
+        }
+        guard p.beta1 >= 0, p.beta1 < 1 else { throw invalid("beta1 must be in [0, 1), got \(p.beta1)") }
+        guard p.beta2 >= 0, p.beta2 < 1 else { throw invalid("beta2 must be in [0, 1), got \(p.beta2)") }
+        guard p.epsilon.isFinite, p.epsilon > 0 else {
+            throw invalid("epsilon must be finite and positive, got \(p.epsilon)")
+        }
+        guard p.weightDecay.isFinite, p.weightDecay >= 0 else {
+            throw invalid("weightDecay must be finite and not negative, got \(p.weightDecay)")
+        }
+        let buffers: KeyValuePairs<String, Buffer> = ["weights": weights, "gradients": gradients,
+                                                      "firstMoment": firstMoment, "secondMoment": secondMoment]
+        try elementwise(on: b, op: op, count: count, buffers)
+        try sizes(op: op, ["count": count], products: [])
+        try distinct(op: op, Array(buffers))
+    }
+
     /// `sum` and `sumOfSquares`: the total goes to element 0 of `result`.
     public static func reduction(on b: Backend, op: String, x: Buffer, count: Int, result: Buffer) throws {
         try elementwise(on: b, op: op, count: count, ["x": x])

@@ -130,3 +130,49 @@ public struct SGDParameters: Equatable, Sendable {
         self.weightDecay = weightDecay; self.nesterov = nesterov
     }
 }
+
+/// Hyper-parameters of one Adam step (Kingma & Ba), in PyTorch's form with L2 weight decay folded into
+/// the gradient (not AdamW's decoupled decay). At step `t` (1-based), for each element:
+/// ```
+/// g' = g + weightDecay * w
+/// m  = beta1 * m + (1 - beta1) * g'
+/// v  = beta2 * v + (1 - beta2) * g'^2
+/// w -= (learningRate / bc1) * m / (sqrt(v) / sqrt(bc2) + epsilon),   bc1 = 1 - beta1^t, bc2 = 1 - beta2^t
+/// ```
+/// The bias corrections are computed here, on the host, once per step as Float32, so that every device
+/// uses the same values instead of each evaluating `pow` with its own rounding. They are powers of the
+/// Float32 betas the devices use in the moment updates (PyTorch raises the Python double instead), so at
+/// t = 1 the corrected moments are exactly g' and g'^2.
+public struct AdamParameters: Equatable, Sendable {
+    public var learningRate: Float
+    public var beta1: Float
+    public var beta2: Float
+    public var epsilon: Float
+    public var weightDecay: Float
+    /// The 1-based step count `t`: the first update is step 1.
+    public var step: Int
+
+    public init(learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
+                weightDecay: Float = 0, step: Int) {
+        self.learningRate = learningRate; self.beta1 = beta1; self.beta2 = beta2
+        self.epsilon = epsilon; self.weightDecay = weightDecay; self.step = step
+    }
+
+    /// `1 - beta1^t`, the first moment's bias correction (computed in Double, rounded once to Float).
+    public var biasCorrection1: Float { Float(1 - Self.power(Double(beta1), step)) }
+
+    /// `sqrt(1 - beta2^t)`, the square root of the second moment's bias correction.
+    public var sqrtBiasCorrection2: Float { Float((1 - Self.power(Double(beta2), step)).squareRoot()) }
+
+    /// `base^exponent` by repeated squaring: O(log t) and free of the platform's `pow`, whose last-bit
+    /// rounding differs between C libraries (this module does not import Foundation).
+    static func power(_ base: Double, _ exponent: Int) -> Double {
+        var result = 1.0, square = base, e = max(exponent, 0)
+        while e > 0 {
+            if e & 1 == 1 { result *= square }
+            square *= square
+            e >>= 1
+        }
+        return result
+    }
+}

@@ -266,4 +266,15 @@ extension OpenCLBackend {
                    [.buffer(weights), .buffer(gradients), .buffer(velocity), .int(count), .float(p.learningRate),
                     .float(p.momentum), .float(p.weightDecay), .int(p.nesterov ? 1 : 0)])
     }
+
+    public func adamUpdate(weights: Buffer, gradients: Buffer, firstMoment: Buffer, secondMoment: Buffer,
+                           count: Int, parameters p: AdamParameters) throws {
+        try Check.adam(on: self, weights: weights, gradients: gradients, firstMoment: firstMoment,
+                       secondMoment: secondMoment, count: count, parameters: p)
+        // Bias corrections come from the host so every device uses the same Float32 values.
+        try launch(program(.adam), "adam", elements: count,
+                   [.buffer(weights), .buffer(gradients), .buffer(firstMoment), .buffer(secondMoment), .int(count),
+                    .float(p.learningRate), .float(p.beta1), .float(p.beta2), .float(p.epsilon),
+                    .float(p.weightDecay), .float(p.biasCorrection1), .float(p.sqrtBiasCorrection2)])
+    }
 }

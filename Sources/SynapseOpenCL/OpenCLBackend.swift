@@ -330,7 +330,7 @@ final class Program {
 
 /// The kernel files, and what each program is built from.
 enum KernelFile: String, CaseIterable {
-    case gemm, im2col, pooling, activation, bias, softmax, dropout, lrn, elementwise, reduce, sgd
+    case gemm, im2col, pooling, activation, bias, softmax, dropout, lrn, elementwise, reduce, sgd, adam
 
     /// Assembled once: launches look programs up by source.
     var source: String { Self.sources[self]! }
@@ -352,6 +352,7 @@ enum KernelFile: String, CaseIterable {
         case .elementwise: return KernelSources.elementwise
         case .reduce: return KernelSources.reduce
         case .sgd: return KernelSources.sgd
+        case .adam: return KernelSources.adam
         }
     }
 }
