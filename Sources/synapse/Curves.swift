@@ -1,0 +1,176 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One epoch's measurements, as logged for the training curves.
+struct CurvePoint {
+    var epoch: Int
+    var trainLoss: Double
+    var testLoss: Double
+    /// Fraction correct, 0...1.
+    var testAccuracy: Double
+    var learningRate: Double
+    var seconds: Double
+    var imagesPerSecond: Double
+}
+
+/// Training curves as CSV (for other tools) and as a self-contained SVG plot (to look at).
+enum Curves {
+    static func csv(_ points: [CurvePoint]) -> String {
+        var text = "epoch,train_loss,test_loss,test_accuracy,learning_rate,seconds,images_per_second\n"
+        for p in points {
+            let values = [p.trainLoss, p.testLoss, p.testAccuracy, p.learningRate, p.seconds, p.imagesPerSecond]
+            // `description` is the shortest text that reads back as the same Double, so nothing is lost.
+            text += "\(p.epoch)," + values.map(\.description).joined(separator: ",") + "\n"
+        }
+        return text
+    }
+
+    /// Reads back what `csv` wrote, so a resumed run keeps its earlier epochs; the header and any row
+    /// that does not parse are skipped rather than failing the resume over a plot.
+    static func parse(_ csv: String) -> [CurvePoint] {
+        csv.split(whereSeparator: \.isNewline).compactMap { row in
+            let fields = row.split(separator: ",")
+            let v = fields.dropFirst().compactMap { Double($0) }
+            guard fields.count == 7, let epoch = Int(fields[0]), v.count == 6 else { return nil }
+            return CurvePoint(epoch: epoch, trainLoss: v[0], testLoss: v[1], testAccuracy: v[2], learningRate: v[3],
+                              seconds: v[4], imagesPerSecond: v[5])
+        }
+    }
+
+    /// An 800x360 chart: loss (train and test) on the left, test accuracy in percent on the right.
+    static func svg(_ points: [CurvePoint], title: String) -> String {
+        let epochs = points.map { Double($0.epoch) }
+        let x = Axis(epochs, limits: 0 ... .infinity, integral: true)
+        let loss = Axis(finite(points.map(\.trainLoss) + points.map(\.testLoss)), limits: 0 ... .infinity)
+        let accuracyValues = points.map { $0.testAccuracy * 100 }
+        let accuracy = Axis(finite(accuracyValues), limits: 0 ... 100)
+        var svg = """
+            <svg xmlns="http://www.w3.org/2000/svg" width="800" height="360" viewBox="0 0 800 360" \
+            font-family="sans-serif" font-size="11">
+            <title>\(escape(title))</title>
+            <rect width="800" height="360" fill="white"/>
+            <text x="400" y="20" text-anchor="middle" font-size="15">\(escape(title))</text>
+
+            """
+        svg += panel(left: 55, label: "loss", x: x, y: loss, series: [
+            ("train", "#1f77b4", Array(zip(epochs, points.map(\.trainLoss)))),
+            ("test", "#d62728", Array(zip(epochs, points.map(\.testLoss)))),
+        ], empty: points.isEmpty)
+        svg += panel(left: 455, label: "test accuracy (%)", x: x, y: accuracy, series: [
+            ("test", "#2ca02c", Array(zip(epochs, accuracyValues))),
+        ], empty: points.isEmpty)
+        return svg + "</svg>\n"
+    }
+
+    /// Writes text atomically (temporary file in the same directory, then rename), so a crash never leaves half a file.
+    static func write(_ text: String, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        // Same directory, so the rename stays within one file system and is atomic; the pid keeps
+        // two runs writing the same path from sharing a temporary file.
+        let temporary = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+        do {
+            try Data(text.utf8).write(to: temporary)
+            guard rename(temporary.path, url.path) == 0 else {
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            }
+        } catch {
+            // A leftover temporary would be exactly the half-written file this function exists to avoid.
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
+    }
+
+    /// Plot area of each panel: `plotWidth` pixels from its `left`, between `top` and `bottom`; the
+    /// margins around it hold the title, tick labels and axis name.
+    private static let plotWidth = 330.0, top = 50.0, bottom = 310.0
+
+    /// One panel: frame, grid with tick labels, the series as lines with dots, and a legend when
+    /// there is more than one series to tell apart.
+    private static func panel(left: Double, label: String, x: Axis, y: Axis,
+                              series: [(name: String, colour: String, points: [(Double, Double)])],
+                              empty: Bool) -> String {
+        let right = left + plotWidth, middle = left + plotWidth / 2
+        func px(_ v: Double) -> String { format(left + (v - x.lo) / (x.hi - x.lo) * plotWidth) }
+        func py(_ v: Double) -> String { format(bottom - (v - y.lo) / (y.hi - y.lo) * (bottom - top)) }
+        var s = "<text x=\"\(format(middle))\" y=\"42\" text-anchor=\"middle\" font-size=\"13\">\(label)</text>\n"
+        for t in y.ticks {
+            s += "<line x1=\"\(format(left))\" y1=\"\(py(t))\" x2=\"\(format(right))\" y2=\"\(py(t))\" "
+                + "stroke=\"#e5e5e5\"/>"
+            s += "<text x=\"\(format(left - 6))\" y=\"\(py(t))\" dy=\"4\" text-anchor=\"end\">\(y.label(t))</text>\n"
+        }
+        for t in x.ticks {
+            s += "<line x1=\"\(px(t))\" y1=\"\(format(top))\" x2=\"\(px(t))\" y2=\"\(format(bottom))\" "
+                + "stroke=\"#e5e5e5\"/>"
+            s += "<text x=\"\(px(t))\" y=\"\(format(bottom + 16))\" text-anchor=\"middle\">\(x.label(t))</text>\n"
+        }
+        s += "<rect x=\"\(format(left))\" y=\"\(format(top))\" width=\"\(format(plotWidth))\" "
+            + "height=\"\(format(bottom - top))\" fill=\"none\" stroke=\"#888\"/>\n"
+        s += "<text x=\"\(format(middle))\" y=\"\(format(bottom + 34))\" text-anchor=\"middle\">epoch</text>\n"
+        for (index, line) in series.enumerated() {
+            // A diverged run logs NaN or infinite losses: skip those points rather than draw off the chart.
+            let shown = line.points.filter { $0.1.isFinite }
+            let coordinates = shown.map { "\(px($0.0)),\(py($0.1))" }
+            s += "<polyline fill=\"none\" stroke=\"\(line.colour)\" stroke-width=\"2\" "
+                + "points=\"\(coordinates.joined(separator: " "))\"/>\n"
+            // Dots keep a single epoch visible, since a one-point polyline draws nothing.
+            for c in shown {
+                s += "<circle cx=\"\(px(c.0))\" cy=\"\(py(c.1))\" r=\"2.5\" fill=\"\(line.colour)\"/>"
+            }
+            if series.count > 1 {
+                let ly = format(top + 14 + 16 * Double(index))
+                s += "<line x1=\"\(format(right - 70))\" y1=\"\(ly)\" x2=\"\(format(right - 50))\" y2=\"\(ly)\" "
+                    + "stroke=\"\(line.colour)\" stroke-width=\"2\"/>"
+                s += "<text x=\"\(format(right - 44))\" y=\"\(ly)\" dy=\"4\">\(line.name)</text>"
+            }
+            s += "\n"
+        }
+        if empty {
+            s += "<text x=\"\(format(middle))\" y=\"\(format((top + bottom) / 2))\" text-anchor=\"middle\" "
+                + "font-size=\"14\" fill=\"#888\">no data</text>\n"
+        }
+        return s
+    }
+
+    private static func finite(_ values: [Double]) -> [Double] { values.filter(\.isFinite) }
+
+    private static func format(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    private static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}
+
+/// A value range widened to round numbers, with the round tick step that produced it.
+private struct Axis {
+    var lo: Double, hi: Double, step: Double
+
+    /// `limits` keeps rounding from inventing impossible values (negative loss, accuracy over 100 %);
+    /// `integral` keeps ticks on whole numbers (epochs).
+    init(_ values: [Double], limits: ClosedRange<Double>, integral: Bool = false) {
+        var lo = values.min() ?? 0, hi = values.max() ?? 1
+        if hi <= lo {  // One distinct value: widen around it so the scale never divides by zero.
+            let pad = integral || lo == 0 ? 1 : abs(lo) * 0.1
+            (lo, hi) = (lo - pad, hi + pad)
+        }
+        // About five intervals, each 1, 2 or 5 times a power of ten.
+        let raw = (hi - lo) / 5, magnitude = pow(10, log10(raw).rounded(.down))
+        let nice = ([1.0, 2, 5].first { $0 * magnitude >= raw } ?? 10) * magnitude
+        step = integral ? max(1, nice.rounded(.up)) : nice
+        let (floor, ceiling) = ((lo / step).rounded(.down) * step, (hi / step).rounded(.up) * step)
+        // Clamp only data that respects the limits, so out-of-range input still gets a non-empty range.
+        let inside = values.allSatisfy(limits.contains)
+        self.lo = inside ? max(floor, limits.lowerBound) : floor
+        self.hi = inside ? min(ceiling, limits.upperBound) : ceiling
+    }
+
+    var ticks: [Double] { Array(stride(from: lo, through: hi + step * 1e-6, by: step)) }
+
+    /// Enough decimals to tell neighbouring ticks apart, and no more.
+    func label(_ value: Double) -> String {
+        String(format: "%.\(max(0, -Int((log10(step) + 1e-9).rounded(.down))))f", value)
+    }
+}
