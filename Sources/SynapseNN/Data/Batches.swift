@@ -1,0 +1,47 @@
+import SynapseCore
+
+/// Mini-batches: the order of an epoch comes from Philox, so the same seed and epoch give the same batches on
+/// every machine and device, and resuming at epoch `e` replays exactly the order an uninterrupted run would use.
+extension Dataset {
+    /// The order in which epoch `epoch` (≥ 0) visits the samples: a permutation of `0..<count`, the identity
+    /// when `shuffle` is false. The shuffle is Fisher-Yates from the last position down; the swap for position
+    /// `i` takes word `count - 1 - i` of stream `RandomStream.shuffle(epoch:)` under `seed` and maps it to
+    /// `0...i` by `word * (i + 1) >> 32`, whose bias (at most `(i + 1) / 2^32`) is negligible for data sets.
+    public func batchOrder(epoch: Int, seed: UInt64, shuffle: Bool) -> [Int] {
+        var order = Array(0..<count)
+        guard shuffle, count > 1 else { return order }
+        let start = PhiloxAddress(seed: seed, stream: RandomStream.shuffle(epoch: epoch))
+        let words = Philox.words(start, count: count - 1)
+        for (k, i) in (1..<count).reversed().enumerated() {
+            order.swapAt(i, Int((UInt64(words[k]) * UInt64(i + 1)) >> 32))
+        }
+        return order
+    }
+
+    /// The sample indices of each batch of epoch `epoch`: `batchOrder` cut into `ceil(count / batchSize)`
+    /// consecutive slices. The last batch is smaller when `batchSize` does not divide `count`; it is kept, so
+    /// that every sample is seen exactly once per epoch.
+    public func batches(epoch: Int, seed: UInt64, batchSize: Int, shuffle: Bool) throws -> [ArraySlice<Int>] {
+        guard batchSize > 0 else {
+            throw NNError.invalidSetting(name: "batch size", message: "\(batchSize) must be at least 1")
+        }
+        let order = batchOrder(epoch: epoch, seed: seed, shuffle: shuffle)
+        return stride(from: 0, to: count, by: batchSize).map { order[$0..<min($0 + batchSize, count)] }
+    }
+
+    /// The images (`indices.count` x `sampleShape`, row-major) and labels of the samples at `indices`, in order.
+    public func batch(indices: ArraySlice<Int>) -> (images: [Float], labels: [Int32]) {
+        let size = sampleSize
+        let images = [Float](unsafeUninitializedCapacity: indices.count * size) { target, initialized in
+            self.images.withUnsafeBufferPointer { source in
+                for (k, index) in indices.enumerated() {
+                    precondition((0..<count).contains(index), "sample \(index) is outside 0..<\(count) of '\(name)'")
+                    target.baseAddress!.advanced(by: k * size)
+                        .initialize(from: source.baseAddress!.advanced(by: index * size), count: size)
+                }
+            }
+            initialized = indices.count * size
+        }
+        return (images, indices.map { labels[$0] })
+    }
+}

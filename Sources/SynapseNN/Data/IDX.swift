@@ -1,0 +1,127 @@
+import CZlib
+import Foundation
+
+/// An array read from an IDX file, LeCun's format for MNIST and Fashion-MNIST: the magic bytes
+/// `0x00 0x00 type ndims`, then `ndims` big-endian UInt32 dimensions, then the elements in row-major order.
+/// Only element type 0x08 (unsigned byte) is read; it is the only one the MNIST family uses.
+public struct IDXFile {
+    public let shape: [Int]
+    /// `shape.reduce(1, *)` elements.
+    public let bytes: [UInt8]
+
+    /// Reads `path`, plain or gzip-compressed. Every problem throws `NNError.dataFile` naming the file.
+    public init(path: String) throws {
+        let reader = try CompressedFileReader(path: path)
+        func fail(_ message: String) -> NNError { .dataFile(path: path, message: message) }
+
+        let magic = try reader.read(upTo: 4)
+        guard magic.count == 4 else {
+            throw fail("too short for an IDX header: \(magic.count) bytes")
+        }
+        guard magic[0] == 0, magic[1] == 0, magic[3] > 0 else {
+            throw fail("not an IDX file: the first four bytes are \(hex(magic)), expected 00 00 <type> <dimensions>")
+        }
+        guard magic[2] == 0x08 else {
+            let names: [UInt8: String] = [0x09: "signed byte", 0x0B: "16-bit integer", 0x0C: "32-bit integer",
+                                          0x0D: "32-bit float", 0x0E: "64-bit float"]
+            throw fail("unsupported IDX element type 0x\(hex([magic[2]])) (\(names[magic[2]] ?? "unknown")); "
+                + "only 0x08 (unsigned byte) is supported")
+        }
+
+        let rank = Int(magic[3])
+        let header = try reader.read(upTo: 4 * rank)
+        guard header.count == 4 * rank else {
+            throw fail("truncated header: \(rank) dimensions need \(4 * rank) bytes, found \(header.count)")
+        }
+        let shape = (0..<rank).map { d in
+            header[4 * d..<4 * d + 4].reduce(0) { $0 << 8 | Int($1) }
+        }
+        // Check the size before reading: a corrupt header must not overflow the element count. The cap is far
+        // above any IDX data set and keeps the Float copy a loader makes (4 bytes per element) within reason;
+        // below it, the reader allocates only as data arrives, so a plausible but false count costs nothing.
+        var count = 1
+        for dimension in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow, product <= Int(Int32.max) else {
+                throw fail("dimensions \(describe(shape)) describe more than \(Int32.max) elements")
+            }
+            count = product
+        }
+
+        let bytes = try reader.read(upTo: count)
+        guard bytes.count == count else {
+            throw fail("truncated: dimensions \(describe(shape)) need \(count) bytes of data, found \(bytes.count)")
+        }
+        guard try reader.read(upTo: 1).isEmpty else {
+            throw fail("unexpected data after the \(count) bytes that dimensions \(describe(shape)) describe")
+        }
+        self.shape = shape
+        self.bytes = bytes
+    }
+}
+
+/// A file read through zlib, which inflates gzip files and passes other files through unchanged,
+/// so that data sets can be stored either way.
+final class CompressedFileReader {
+    let path: String
+    private let file: gzFile
+    /// Uncompressed bytes read so far.
+    private var offset = 0
+
+    init(path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw NNError.dataFile(path: path, message: "no such file")
+        }
+        guard !isDirectory.boolValue else {
+            throw NNError.dataFile(path: path, message: "is a directory, expected a file")
+        }
+        guard let file = gzopen(path, "rb") else {
+            throw NNError.dataFile(path: path, message: "cannot open: \(String(cString: strerror(errno)))")
+        }
+        // zlib's default 8 KiB buffer makes many small reads on files of tens of megabytes.
+        gzbuffer(file, 1 << 18)
+        self.path = path
+        self.file = file
+    }
+
+    deinit { gzclose(file) }
+
+    /// Up to `count` bytes; fewer only at the end of the file. Memory grows with the bytes actually
+    /// read, not with `count`.
+    func read(upTo count: Int) throws -> [UInt8] {
+        var data = [UInt8]()
+        data.reserveCapacity(min(count, 1 << 26))
+        var chunk = [UInt8](repeating: 0, count: min(count, 1 << 20))
+        while data.count < count {
+            let wanted = min(chunk.count, count - data.count)
+            let got = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32(wanted)) }
+            guard got >= 0 else { throw NNError.dataFile(path: path, message: "read error: \(errorMessage())") }
+            if got == 0 { break }
+            data.append(contentsOf: chunk[0..<Int(got)])
+            offset += Int(got)
+        }
+        // zlib hands out the data before a cut in a gzip stream, then reports the end of the file like a clean
+        // one (0 bytes); only gzerror tells the two apart.
+        if data.count < count {
+            var status: Int32 = 0
+            _ = gzerror(file, &status)
+            if status == Z_BUF_ERROR {
+                throw NNError.dataFile(path: path, message: "truncated: the gzip stream breaks off after \(offset) "
+                    + "uncompressed bytes")
+            }
+        }
+        return data
+    }
+
+    private func errorMessage() -> String {
+        var status: Int32 = 0
+        let message = gzerror(file, &status).map { String(cString: $0) } ?? "unknown error"
+        return status == Z_ERRNO ? String(cString: strerror(errno)) : message
+    }
+}
+
+/// Bytes as space-separated hex pairs, for error messages.
+func hex(_ bytes: [UInt8]) -> String {
+    bytes.map { String(format: "%02X", $0) }.joined(separator: " ")
+}
