@@ -36,9 +36,23 @@ public enum Philox {
         Float(word >> 8) * (1.0 / 16_777_216.0)
     }
 
-    /// `count` consecutive words starting at `address`.
+    /// `count` consecutive words starting at `address`, one Philox block per four words.
     public static func words(_ address: PhiloxAddress, count: Int) -> [UInt32] {
-        (0..<count).map { word(address.advanced(by: $0)) }
+        var out = [UInt32]()
+        out.reserveCapacity(count)
+        let key = (UInt32(truncatingIfNeeded: address.seed), UInt32(truncatingIfNeeded: address.seed >> 32))
+        let stream = (UInt32(truncatingIfNeeded: address.stream), UInt32(truncatingIfNeeded: address.stream >> 32))
+        var counter = address.counter
+        while out.count < count {
+            let blockIndex = counter / 4
+            let b = block(counter: (UInt32(truncatingIfNeeded: blockIndex), UInt32(truncatingIfNeeded: blockIndex >> 32),
+                                    stream.0, stream.1), key: key)
+            for i in Int(counter % 4)..<4 where out.count < count {
+                out.append(i == 0 ? b.0 : i == 1 ? b.1 : i == 2 ? b.2 : b.3)
+            }
+            counter = (blockIndex &+ 1) &* 4
+        }
+        return out
     }
 }
 

@@ -40,6 +40,15 @@ final class PhiloxTests: SynapseTestCase {
                            lanes[Int(counter % 4)], "Philox.word at counter \(counter)")
         }
     }
+
+    /// The block-at-a-time `words` gives the same sequence as addressing each word alone, from any lane.
+    func testWordsMatchSingleWords() {
+        for counter: UInt64 in [0, 1, 3, 6, 0xffff_ffff_ffff_fffd] {
+            let start = PhiloxAddress(seed: 9, stream: 4, counter: counter)
+            XCTAssertEqual(Philox.words(start, count: 11), (0..<11).map { Philox.word(start.advanced(by: $0)) },
+                           "words from counter \(counter)")
+        }
+    }
 }
 
 final class DropoutTests: SynapseTestCase {

@@ -1,0 +1,142 @@
+import SynapseCore
+
+/// Training checkpoints as safetensors files. Parameters are stored under their `state_dict` names
+/// (`conv1.weight`, ...) in PyTorch's layouts, optimizer state under `optimizer.<parameter>.<slot>`, and
+/// everything else a resumed run needs (epoch, step, seed, dropout stream positions, optimizer scalars)
+/// in the header's metadata. Files are written atomically, so an interrupted save keeps the previous one.
+public enum Checkpoint {
+    public static let format = "synapse-checkpoint-1"
+    static let optimizerPrefix = "optimizer."
+    static let randomPrefix = "rng."
+    static let optimizerScalarPrefix = "optimizer_state."
+
+    /// Saves the trainer's model, optimizer and position; `metadata` adds the caller's own keys (settings).
+    public static func save(_ trainer: Trainer, to path: String, metadata extra: [String: String] = [:]) throws {
+        let model = trainer.model, backend = model.backend
+        var tensors: [String: SafeTensors.Entry] = [:]
+        for p in model.parameters {
+            tensors[p.name] = SafeTensors.Entry(shape: p.shape, values: try backend.download(p.value))
+        }
+        let parameterShapes = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0.shape) })
+        for (key, buffer) in try trainer.optimizer.stateBuffers(for: model.parameters) {
+            let shape = parameterShapes[String(key[..<key.lastIndex(of: ".")!])] ?? [buffer.count]
+            tensors[optimizerPrefix + key] = SafeTensors.Entry(shape: shape, values: try backend.download(buffer))
+        }
+        var metadata = extra
+        metadata["format"] = format
+        metadata["architecture"] = model.architecture
+        metadata["seed"] = String(model.seed)
+        metadata["epoch"] = String(trainer.epoch)
+        metadata["iteration"] = String(trainer.iteration)
+        metadata["optimizer"] = trainer.optimizer.summary
+        for (key, value) in trainer.optimizer.scalarState { metadata[optimizerScalarPrefix + key] = value }
+        for (layer, counter) in model.randomCounters { metadata[randomPrefix + layer] = String(counter) }
+        try SafeTensors(tensors: tensors, metadata: metadata).write(to: path)
+    }
+
+    /// Restores a trainer saved by `save`: weights, optimizer state, epoch, step and dropout streams.
+    /// The trainer's model must have the checkpoint's architecture and seed.
+    public static func resume(_ trainer: Trainer, from path: String) throws {
+        let file = try SafeTensors.read(from: path)
+        let model = trainer.model
+        try checkSynapseFile(file, model: model, path: path)
+        guard file.metadata["seed"] == String(model.seed) else {
+            throw NNError.checkpoint(path: path, message:
+                "it was trained with seed \(file.metadata["seed"] ?? "?"), this model was built with seed \(model.seed); resume with the same seed")
+        }
+        func integer(_ key: String) throws -> Int {
+            guard let text = file.metadata[key], let value = Int(text), value >= 0 else {
+                throw NNError.checkpoint(path: path, message: "metadata field '\(key)' is missing or not a count")
+            }
+            return value
+        }
+        let epoch = try integer("epoch"), iteration = try integer("iteration")
+        var counters: [String: UInt64] = [:]
+        for layer in model.randomCounters.keys {
+            guard let value = file.metadata[randomPrefix + layer].flatMap(UInt64.init) else {
+                throw NNError.checkpoint(path: path, message: "metadata field '\(randomPrefix + layer)' is missing or not a count")
+            }
+            counters[layer] = value
+        }
+        let state = try trainer.optimizer.stateBuffers(for: model.parameters)
+        for key in state.keys where file.tensors[optimizerPrefix + key] == nil {
+            throw NNError.checkpoint(path: path, message:
+                "it holds no optimizer state '\(optimizerPrefix + key)'; it was saved with \(file.metadata["optimizer"] ?? "another optimizer"), not \(trainer.optimizer.summary)")
+        }
+        try load(file, into: model, path: path)
+        for (key, buffer) in state {
+            try upload(file.tensors[optimizerPrefix + key]!, to: buffer, name: optimizerPrefix + key, path: path)
+        }
+        var scalars: [String: String] = [:]
+        for (key, value) in file.metadata where key.hasPrefix(optimizerScalarPrefix) {
+            scalars[String(key.dropFirst(optimizerScalarPrefix.count))] = value
+        }
+        trainer.optimizer.scalarState = scalars
+        model.randomCounters = counters
+        trainer.epoch = epoch
+        trainer.iteration = iteration
+    }
+
+    /// Loads only the weights of a Synapse checkpoint (for evaluation or fine-tuning).
+    public static func loadWeights(into model: Sequential, from path: String) throws {
+        let file = try SafeTensors.read(from: path)
+        try checkSynapseFile(file, model: model, path: path)
+        try load(file, into: model, path: path)
+    }
+
+    /// Imports a safetensors file of weights saved from PyTorch (`safetensors.torch.save_file(model.state_dict())`)
+    /// for a module with the same parameter names and shapes. Every parameter must be present; tensors the
+    /// model does not have are refused by name, as PyTorch's strict `load_state_dict` does.
+    public static func importWeights(into model: Sequential, from path: String) throws {
+        let file = try SafeTensors.read(from: path)
+        let names = Set(model.parameters.map(\.name))
+        let unexpected = file.tensors.keys.filter { !names.contains($0) && !$0.hasPrefix(optimizerPrefix) }.sorted()
+        guard unexpected.isEmpty else {
+            throw NNError.checkpoint(path: path, message:
+                "tensors the model does not have: \(unexpected.joined(separator: ", ")); the model's parameters are \(model.parameters.map(\.name).joined(separator: ", "))")
+        }
+        try load(file, into: model, path: path)
+    }
+
+    /// The metadata of a checkpoint (settings, seed, epoch), to rebuild the model before resuming.
+    public static func metadata(at path: String) throws -> [String: String] {
+        try SafeTensors.read(from: path).metadata
+    }
+
+    private static func checkSynapseFile(_ file: SafeTensors, model: Sequential, path: String) throws {
+        guard file.metadata["format"] == format else {
+            throw NNError.checkpoint(path: path, message:
+                "not a Synapse checkpoint (metadata 'format' is \(file.metadata["format"].map { "'\($0)'" } ?? "missing"); to load PyTorch weights use importWeights)")
+        }
+        let saved = file.metadata["architecture"] ?? ""
+        guard saved == model.architecture else {
+            let ours = model.architecture.split(separator: "\n"), theirs = saved.split(separator: "\n")
+            let first = zip(ours, theirs).first { $0 != $1 }
+            let detail = first.map { "the checkpoint has '\($0.1)' where the model has '\($0.0)'" }
+                ?? "the checkpoint has \(theirs.count - 1) layers, the model \(ours.count - 1)"
+            throw NNError.checkpoint(path: path, message: "it is for a different architecture: \(detail)")
+        }
+    }
+
+    /// Uploads every parameter from `file`, after checking that all are present with the right shapes
+    /// (so a failed load leaves the model untouched).
+    private static func load(_ file: SafeTensors, into model: Sequential, path: String) throws {
+        for p in model.parameters {
+            guard let entry = file.tensors[p.name] else {
+                throw NNError.checkpoint(path: path, message: "it has no tensor '\(p.name)' (shape \(describe(p.shape)))")
+            }
+            guard entry.shape == p.shape else {
+                throw NNError.checkpoint(path: path, message:
+                    "tensor '\(p.name)' has shape \(describe(entry.shape)), the model needs \(describe(p.shape))")
+            }
+        }
+        for p in model.parameters { try upload(file.tensors[p.name]!, to: p.value, name: p.name, path: path) }
+    }
+
+    private static func upload(_ entry: SafeTensors.Entry, to buffer: Buffer, name: String, path: String) throws {
+        guard entry.values.count == buffer.count else {
+            throw NNError.checkpoint(path: path, message: "tensor '\(name)' holds \(entry.values.count) values, expected \(buffer.count)")
+        }
+        try buffer.backend.upload(entry.values, to: buffer, offset: 0)
+    }
+}

@@ -1,0 +1,117 @@
+import SynapseCore
+
+/// The networks Synapse ships, by the name the command line uses.
+public enum ModelKind: String, CaseIterable, Sendable {
+    /// Multilayer perceptron, 784-512-256-10 with ReLU and dropout 0.5 by default.
+    case mlp
+    /// LeNet-style CNN for 28x28 input: conv5x5-6 pad 2, pool, conv5x5-16, pool, fc120, fc84, fc10 (ReLU, max-pool).
+    case lenet
+    /// AlexNet as Krizhevsky et al. and Caffe's bvlc_alexnet define it, for 227x227x3 input.
+    case alexnet
+    /// A small AlexNet-style net (ReLU, LRN, overlapping pooling, a grouped convolution, dropout) for
+    /// 28x28 or 32x32 input that trains in minutes on a CPU.
+    case alexnetSmall = "alexnet-small"
+
+    public init(parsing name: String) throws {
+        guard let kind = ModelKind(rawValue: name.lowercased()) else {
+            throw NNError.invalidSetting(name: "--model", message:
+                "unknown model '\(name)'; available: \(ModelKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self = kind
+    }
+
+    /// The layers of this model for `classes` outputs, unbuilt.
+    public func layers(classes: Int) -> [Layer] {
+        switch self {
+        case .mlp: return Models.mlp(hidden: [512, 256], classes: classes, dropout: 0.5)
+        case .lenet: return Models.lenet(classes: classes)
+        case .alexnet: return Models.alexNet(classes: classes)
+        case .alexnetSmall: return Models.smallAlexNet(classes: classes)
+        }
+    }
+
+    /// Builds the model for per-sample `inputShape` on `backend`, with its per-parameter learning-rate and
+    /// decay multipliers set.
+    public func build(inputShape: [Int], classes: Int, backend: Backend, seed: UInt64) throws -> Sequential {
+        let model = try Sequential(inputShape: inputShape, layers: layers(classes: classes), backend: backend, seed: seed)
+        if self == .alexnet || self == .alexnetSmall { Models.useCaffeBiasMultipliers(model) }
+        return model
+    }
+}
+
+/// Constructors for the standard networks.
+public enum Models {
+    /// Flatten, then `Dense -> ReLU -> Dropout` per hidden width, then a `Dense` to `classes` logits.
+    /// `dropout` 0 leaves the dropout layers out.
+    public static func mlp(hidden: [Int], classes: Int, activation: Activation = .relu, dropout: Float = 0) -> [Layer] {
+        var layers: [Layer] = [Flatten(name: "flatten")]
+        let weightInit: Initializer = activation == .relu ? .heNormal : .xavierUniform
+        for (i, width) in hidden.enumerated() {
+            layers.append(Dense(width, name: "fc\(i + 1)", weightInit: weightInit))
+            layers.append(ActivationLayer(activation, name: "act\(i + 1)"))
+            if dropout > 0 { layers.append(Dropout(dropout, name: "drop\(i + 1)")) }
+        }
+        layers.append(Dense(classes, name: "fc\(hidden.count + 1)"))
+        return layers
+    }
+
+    public static func lenet(classes: Int) -> [Layer] {
+        [
+            Conv2D(6, kernel: 5, padding: 2, name: "conv1", weightInit: .heNormal), ActivationLayer(.relu, name: "relu1"),
+            Pool2D.max(2, name: "pool1"),
+            Conv2D(16, kernel: 5, name: "conv2", weightInit: .heNormal), ActivationLayer(.relu, name: "relu2"),
+            Pool2D.max(2, name: "pool2"),
+            Flatten(name: "flatten"),
+            Dense(120, name: "fc1", weightInit: .heNormal), ActivationLayer(.relu, name: "relu3"),
+            Dense(84, name: "fc2", weightInit: .heNormal), ActivationLayer(.relu, name: "relu4"),
+            Dense(classes, name: "fc3"),
+        ]
+    }
+
+    /// bvlc_alexnet: LRN after the first two ReLUs, then 3x3/2 max pooling; groups 2 on conv2, conv4, conv5;
+    /// Gaussian weights (std 0.01, 0.005 for fc6/fc7) and biases 0 or 0.1 as in the reference model.
+    public static func alexNet(classes: Int) -> [Layer] {
+        let conv: (Int, Int, Int, Int, Int, Float, String) -> Conv2D = { out, k, s, p, g, bias, name in
+            Conv2D(out, kernel: k, stride: s, padding: p, groups: g, name: name,
+                   weightInit: .gaussian(mean: 0, std: 0.01), biasInit: .constant(bias))
+        }
+        return [
+            conv(96, 11, 4, 0, 1, 0, "conv1"), ActivationLayer(.relu, name: "relu1"), LRN(name: "norm1"),
+            Pool2D.max(3, stride: 2, name: "pool1"),
+            conv(256, 5, 1, 2, 2, 0.1, "conv2"), ActivationLayer(.relu, name: "relu2"), LRN(name: "norm2"),
+            Pool2D.max(3, stride: 2, name: "pool2"),
+            conv(384, 3, 1, 1, 1, 0, "conv3"), ActivationLayer(.relu, name: "relu3"),
+            conv(384, 3, 1, 1, 2, 0.1, "conv4"), ActivationLayer(.relu, name: "relu4"),
+            conv(256, 3, 1, 1, 2, 0.1, "conv5"), ActivationLayer(.relu, name: "relu5"),
+            Pool2D.max(3, stride: 2, name: "pool5"),
+            Flatten(name: "flatten"),
+            Dense(4096, name: "fc6", weightInit: .gaussian(mean: 0, std: 0.005), biasInit: .constant(0.1)),
+            ActivationLayer(.relu, name: "relu6"), Dropout(0.5, name: "drop6"),
+            Dense(4096, name: "fc7", weightInit: .gaussian(mean: 0, std: 0.005), biasInit: .constant(0.1)),
+            ActivationLayer(.relu, name: "relu7"), Dropout(0.5, name: "drop7"),
+            Dense(classes, name: "fc8", weightInit: .gaussian(mean: 0, std: 0.01)),
+        ]
+    }
+
+    /// AlexNet's ingredients at MNIST/CIFAR scale: 28x28 input gives 32@28x28 -> 32@13x13 -> 64@13x13 -> 64@6x6.
+    public static func smallAlexNet(classes: Int) -> [Layer] {
+        [
+            Conv2D(32, kernel: 5, padding: 2, name: "conv1", weightInit: .heNormal), ActivationLayer(.relu, name: "relu1"),
+            LRN(name: "norm1"), Pool2D.max(3, stride: 2, name: "pool1"),
+            Conv2D(64, kernel: 5, padding: 2, groups: 2, name: "conv2", weightInit: .heNormal, biasInit: .constant(0.1)),
+            ActivationLayer(.relu, name: "relu2"), LRN(name: "norm2"), Pool2D.max(3, stride: 2, name: "pool2"),
+            Flatten(name: "flatten"),
+            Dense(256, name: "fc3", weightInit: .heNormal, biasInit: .constant(0.1)), ActivationLayer(.relu, name: "relu3"),
+            Dropout(0.5, name: "drop3"),
+            Dense(classes, name: "fc4"),
+        ]
+    }
+
+    /// Caffe's AlexNet solver settings per parameter: biases learn at twice the rate and are not decayed.
+    public static func useCaffeBiasMultipliers(_ model: Sequential) {
+        for p in model.parameters where p.name.hasSuffix(".bias") {
+            p.learningRateMultiplier = 2
+            p.weightDecayMultiplier = 0
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import Synapse
+
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Test accuracy, loss and confusion matrix of a checkpoint written by `synapse train`.",
+        discussion: "A safetensors file of PyTorch weights can be evaluated too: give --model, and the test set is normalised with the training set's statistics."
+    )
+
+    @Argument(help: "The checkpoint (.safetensors).") var checkpoint: String
+    @Option(help: "The model, for files without Synapse metadata (PyTorch weights).") var model: String?
+    @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var deviceOption: DeviceOption
+    @Option(help: "Images per batch.") var batchSize: Int = 256
+
+    func run() throws {
+        let metadata = try Checkpoint.metadata(at: checkpoint)
+        let isSynapse = metadata["format"] == Checkpoint.format
+        guard let name = model ?? metadata["settings.model"] else {
+            throw NNError.checkpoint(path: checkpoint, message: "it does not say which model it holds; give --model")
+        }
+        let kind = try ModelKind(parsing: name)
+        let backend = try deviceOption.backend()
+        let (_, test, _) = try dataOptions.load(normalization: Normalization(metadata: metadata))
+        let seed = metadata["seed"].flatMap(UInt64.init) ?? 1
+        let network = try kind.build(inputShape: test.sampleShape, classes: test.classCount, backend: backend, seed: seed)
+        if isSynapse {
+            try Checkpoint.loadWeights(into: network, from: checkpoint)
+        } else {
+            try Checkpoint.importWeights(into: network, from: checkpoint)
+        }
+        let result = try Trainer.evaluate(network, on: test, batchSize: batchSize)
+        print("\(kind.rawValue) from \(checkpoint)\(metadata["epoch"].map { " (epoch \($0))" } ?? "") on \(test.name), \(backend.name)")
+        print(String(format: "test accuracy %.2f%%  test loss %.4f  (%d images)", 100 * result.accuracy, result.loss, test.count))
+        print(confusionTable(result.confusion, names: test.classNames))
+    }
+
+    /// Rows are the true classes, columns the predictions; the last column is the per-class accuracy.
+    private func confusionTable(_ confusion: [[Int]], names: [String]) -> String {
+        let width = max(6, (confusion.joined().max() ?? 0).description.count + 1)
+        let label = max(12, (names.map(\.count).max() ?? 0) + 1)
+        func pad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
+        var lines = ["confusion matrix (rows: true class, columns: predicted)",
+                     pad("", label) + names.indices.map { pad(String($0), width) }.joined() + pad("acc", 8)]
+        for (i, name) in names.enumerated() {
+            let row = confusion[i].prefix(names.count)
+            let total = row.reduce(0, +)
+            let accuracy = total > 0 ? String(format: "%.1f%%", 100 * Double(row[i]) / Double(total)) : "-"
+            lines.append(pad("\(i) \(name)", label) + row.map { pad(String($0), width) }.joined() + pad(accuracy, 8))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
