@@ -47,17 +47,21 @@ public enum DeviceChoice: Equatable, CustomStringConvertible {
 public enum Devices {
     static let logger = Logger(label: "synapse.device")
 
-    /// The backend for `choice`. `auto` prefers an OpenCL GPU, then any OpenCL device, then the CPU
-    /// backend, logging one line when it falls back because no OpenCL device exists or opens. An explicit OpenCL
-    /// choice that cannot be met is an error naming the devices that do exist.
+    /// The backend for `choice`. `auto` prefers an OpenCL GPU or accelerator, then the CPU backend, logging
+    /// one line when it does not use OpenCL. An OpenCL device of type CPU (PoCL, Intel's CPU runtime) is not
+    /// picked by `auto`: it runs on the same cores as the CPU backend, which trains LeNet about 15x faster
+    /// (3,412 vs 223 images/s measured with PoCL 3.1); ask for it with `opencl` or `opencl:N`.
+    /// An explicit OpenCL choice that cannot be met is an error naming the devices that do exist.
     public static func backend(_ choice: DeviceChoice) throws -> Backend {
         let devices = OpenCLDevice.all()
         switch choice {
         case .cpu:
             return CPUBackend()
         case .auto:
-            guard let device = OpenCLDevice.preferred(among: devices) else {
-                logger.notice("no OpenCL device found (no platform, or the ICD loader found none); using the CPU backend")
+            guard let device = devices.first(where: { $0.kind == .gpu || $0.kind == .accelerator }) else {
+                logger.notice(devices.isEmpty
+                    ? "no OpenCL device found (no platform, or the ICD loader found none); using the CPU backend"
+                    : "no OpenCL GPU; using the CPU backend, faster than OpenCL on the CPU (choose that with opencl:N)")
                 return CPUBackend()
             }
             do {

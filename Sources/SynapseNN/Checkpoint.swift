@@ -58,10 +58,15 @@ public enum Checkpoint {
             }
             counters[layer] = value
         }
-        let state = try trainer.optimizer.stateBuffers(for: model.parameters)
-        for key in state.keys where file.tensors[optimizerPrefix + key] == nil {
+        guard file.metadata["optimizer"] == trainer.optimizer.summary else {
             throw NNError.checkpoint(path: path, message:
-                "it holds no optimizer state '\(optimizerPrefix + key)'; it was saved with \(file.metadata["optimizer"] ?? "another optimizer"), not \(trainer.optimizer.summary)")
+                "it was saved with \(file.metadata["optimizer"] ?? "no optimizer"), not \(trainer.optimizer.summary)")
+        }
+        // Everything is checked before anything is uploaded, so a refused checkpoint leaves the trainer as it was.
+        let state = try trainer.optimizer.stateBuffers(for: model.parameters)
+        for (key, buffer) in state where file.tensors[optimizerPrefix + key]?.values.count != buffer.count {
+            throw NNError.checkpoint(path: path, message:
+                "optimizer state '\(optimizerPrefix + key)' is missing or does not hold \(buffer.count) values")
         }
         try load(file, into: model, path: path)
         for (key, buffer) in state {
@@ -113,7 +118,8 @@ public enum Checkpoint {
             let ours = model.architecture.split(separator: "\n"), theirs = saved.split(separator: "\n")
             let first = zip(ours, theirs).first { $0 != $1 }
             let detail = first.map { "the checkpoint has '\($0.1)' where the model has '\($0.0)'" }
-                ?? "the checkpoint has \(theirs.count - 1) layers, the model \(ours.count - 1)"
+                ?? (saved.isEmpty ? "its metadata has no 'architecture'"
+                    : "the checkpoint has \(theirs.count - 1) layers, the model \(ours.count - 1)")
             throw NNError.checkpoint(path: path, message: "it is for a different architecture: \(detail)")
         }
     }

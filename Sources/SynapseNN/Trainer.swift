@@ -86,17 +86,17 @@ public final class Trainer {
             rate = currentLearningRate
             try optimizer.step(model.parameters, learningRate: rate)
             iteration += 1
-            lossSum += Double(value)
+            lossSum += Double(value) * Double(indices.count)
             seen += indices.count
             let elapsed = Date().timeIntervalSince(start)
             progress?(BatchProgress(epoch: thisEpoch, batch: b + 1, batches: batches.count, loss: value,
-                                    meanLoss: Float(lossSum / Double(b + 1)),
+                                    meanLoss: Float(lossSum / Double(seen)),
                                     imagesPerSecond: Double(seen) / max(elapsed, 1e-9), elapsed: elapsed))
         }
         try backend.synchronize()
         epoch = thisEpoch
         let seconds = Date().timeIntervalSince(start)
-        return EpochReport(epoch: thisEpoch, trainLoss: lossSum / Double(batches.count), learningRate: rate,
+        return EpochReport(epoch: thisEpoch, trainLoss: lossSum / Double(seen), learningRate: rate,
                            seconds: seconds, imagesPerSecond: Double(seen) / max(seconds, 1e-9))
     }
 
@@ -107,7 +107,8 @@ public final class Trainer {
     public func fit(train: Dataset, test: Dataset?, epochs: Int, checkpoint: String? = nil,
                     metadata: () -> [String: String] = { [:] }, progress: ((BatchProgress) -> Void)? = nil,
                     epochDone: ((EpochReport, Evaluation?) -> Void)? = nil) throws {
-        var lastGood = checkpoint.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
+        // Only a checkpoint this run resumed from is its "last good" one; a stray file at the path is not.
+        var lastGood = epoch > 0 ? checkpoint : nil
         while epoch < epochs {
             let report = try trainEpoch(on: train, lastCheckpoint: lastGood, progress: progress)
             let evaluation = try test.map { try evaluate($0) }
@@ -125,6 +126,7 @@ public final class Trainer {
     }
 
     public static func evaluate(_ model: Sequential, on data: Dataset, batchSize: Int) throws -> Evaluation {
+        guard batchSize > 0 else { throw NNError.invalidSetting(name: "--batch-size", message: "must be positive, got \(batchSize)") }
         try checkCompatible(data, model)
         let classes = model.outputShape.reduce(1, *)
         let backend = model.backend

@@ -17,6 +17,9 @@ struct DataOptions: ParsableArguments {
     /// The training and test sets, normalised per channel with `normalization` (fitted to the training set
     /// when nil) and the normalisation used.
     func load(normalization given: Normalization? = nil) throws -> (train: Dataset, test: Dataset, normalization: Normalization) {
+        guard trainLimit >= 0, testLimit >= 0 else {
+            throw NNError.invalidSetting(name: trainLimit < 0 ? "--train-limit" : "--test-limit", message: "must not be negative")
+        }
         guard FileManager.default.fileExists(atPath: data) else {
             let hint = data == Dataset.defaultDirectory ? " (install it with: sudo apt-get install dataset-fashion-mnist)" : ""
             throw NNError.dataFile(path: data, message: "no such directory\(hint)")

@@ -40,7 +40,7 @@ struct EvaluateCommand: ParsableCommand {
     /// Rows are the true classes, columns the predictions; the last column is the per-class accuracy.
     private func confusionTable(_ confusion: [[Int]], names: [String]) -> String {
         let width = max(6, (confusion.joined().max() ?? 0).description.count + 1)
-        let label = max(12, (names.map(\.count).max() ?? 0) + 1)
+        let label = (names.enumerated().map { "\($0.offset) \($0.element)".count }.max() ?? 0) + 1
         func pad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
         var lines = ["confusion matrix (rows: true class, columns: predicted)",
                      pad("", label) + names.indices.map { pad(String($0), width) }.joined() + pad("acc", 8)]
@@ -48,7 +48,7 @@ struct EvaluateCommand: ParsableCommand {
             let row = confusion[i].prefix(names.count)
             let total = row.reduce(0, +)
             let accuracy = total > 0 ? String(format: "%.1f%%", 100 * Double(row[i]) / Double(total)) : "-"
-            lines.append(pad("\(i) \(name)", label) + row.map { pad(String($0), width) }.joined() + pad(accuracy, 8))
+            lines.append("\(i) \(name)".padding(toLength: label, withPad: " ", startingAt: 0) + row.map { pad(String($0), width) }.joined() + pad(accuracy, 8))
         }
         return lines.joined(separator: "\n")
     }

@@ -16,9 +16,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "mlp, lenet, alexnet-small or alexnet.") var model: String?
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var deviceOption: DeviceOption
-    @Option(help: "Total epochs to train (a resumed run continues up to this number).") var epochs: Int = 15
+    @Option(help: "Total epochs to train (default 15; a resumed run continues up to the epochs it was planned for).") var epochs: Int?
     @Option(help: "Images per mini-batch (default 64).") var batchSize: Int?
-    @Option(name: .customLong("lr"), help: "Base learning rate (default 0.05 with SGD, 0.001 with Adam).") var learningRate: Float?
+    @Option(name: .customLong("lr"), help: "Base learning rate (default 0.02 with SGD, 0.001 with Adam).") var learningRate: Float?
     @Option(help: ArgumentHelp("Learning-rate schedule: \(LearningRateSchedule.acceptedForms) (sizes in epochs; default cosine).",
                                valueName: "schedule")) var schedule: String?
     @Option(help: "sgd or adam (default sgd).") var optimizer: String?
@@ -28,6 +28,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed of the weights, the sample order and the dropout masks (default 1).") var seed: UInt64?
     @Option(help: "Checkpoint file (default <model>.safetensors).") var checkpoint: String?
     @Flag(help: "Continue the run saved in the checkpoint.") var resume = false
+    @Flag(help: "Replace an existing checkpoint by a new run (without it, an existing checkpoint is never overwritten).")
+    var overwrite = false
     @Option(help: ArgumentHelp("Initialise from a safetensors file of PyTorch weights with the same parameter names.",
                                valueName: "file")) var importWeights: String?
 
@@ -35,25 +37,36 @@ struct TrainCommand: ParsableCommand {
     struct Settings {
         var model = "lenet", batchSize = 64, optimizer = "sgd", schedule = "cosine"
         var learningRate: Float?, momentum: Float = 0.9, weightDecay: Float = 5e-4, nesterov = false
-        var seed: UInt64 = 1
+        var seed: UInt64 = 1, epochs = 15
+        var data = Dataset.defaultDirectory, trainLimit = 0, testLimit = 0
 
         var metadata: [String: String] {
             ["settings.model": model, "settings.batch_size": String(batchSize), "settings.optimizer": optimizer,
              "settings.schedule": schedule, "settings.lr": learningRate.map { "\($0)" } ?? "",
              "settings.momentum": "\(momentum)", "settings.weight_decay": "\(weightDecay)",
-             "settings.nesterov": String(nesterov), "settings.seed": String(seed)]
+             "settings.nesterov": String(nesterov), "settings.seed": String(seed), "settings.epochs": String(epochs),
+             "settings.data": data, "settings.train_limit": String(trainLimit), "settings.test_limit": String(testLimit)]
         }
     }
 
     func run() throws {
         let checkpointPath = checkpoint ?? "\(model ?? "lenet").safetensors"
+        let curvesBase = (checkpointPath as NSString).deletingPathExtension
+        guard curvesBase + ".csv" != checkpointPath, curvesBase + ".svg" != checkpointPath else {
+            throw NNError.invalidSetting(name: "--checkpoint", message: "\(checkpointPath) would be overwritten by the curves; use a .safetensors name")
+        }
         var settings = Settings()
         var saved: [String: String] = [:]
         if resume {
             saved = try Checkpoint.metadata(at: checkpointPath)
             settings = try Self.settings(from: saved, path: checkpointPath)
             try checkNoConflict(with: settings)
+            if let epochs { settings.epochs = epochs }
         } else {
+            guard overwrite || !FileManager.default.fileExists(atPath: checkpointPath) else {
+                throw NNError.invalidSetting(name: "--checkpoint", message:
+                    "\(checkpointPath) exists; continue that run with --resume, or start a new one with --overwrite or another --checkpoint")
+            }
             if let model { settings.model = model }
             if let batchSize { settings.batchSize = batchSize }
             if let optimizer { settings.optimizer = optimizer.lowercased() }
@@ -63,12 +76,31 @@ struct TrainCommand: ParsableCommand {
             if let weightDecay { settings.weightDecay = weightDecay }
             settings.nesterov = nesterov
             if let seed { settings.seed = seed }
+            if let epochs { settings.epochs = epochs }
+            settings.data = dataOptions.data
+            settings.trainLimit = dataOptions.trainLimit
+            settings.testLimit = dataOptions.testLimit
         }
-        guard epochs > 0 else { throw NNError.invalidSetting(name: "--epochs", message: "must be positive, got \(epochs)") }
+        let epochs = settings.epochs
+        guard epochs > 0, epochs <= 1_000_000 else {
+            throw NNError.invalidSetting(name: "--epochs", message: "must be in 1...1000000, got \(epochs)")
+        }
+        guard settings.batchSize > 0, settings.batchSize <= 1 << 24 else {
+            throw NNError.invalidSetting(name: "--batch-size", message: "must be in 1...16777216, got \(settings.batchSize)")
+        }
+        var dataOptions = dataOptions
+        (dataOptions.data, dataOptions.trainLimit, dataOptions.testLimit) = (settings.data, settings.trainLimit, settings.testLimit)
+        var savedNormalization: Normalization?
+        if resume {
+            guard let normalization = Normalization(metadata: saved) else {
+                throw NNError.checkpoint(path: checkpointPath, message: "metadata 'normalization.mean'/'normalization.std' are missing or unreadable")
+            }
+            savedNormalization = normalization
+        }
 
         let kind = try ModelKind(parsing: settings.model)
         let backend = try deviceOption.backend()
-        let (train, test, normalization) = try dataOptions.load(normalization: resume ? Normalization(metadata: saved) : nil)
+        let (train, test, normalization) = try dataOptions.load(normalization: savedNormalization)
         print("data: \(train.name) \(train.count) images, \(test.name) \(test.count) images, \(describe(train.sampleShape))")
         print("device: \(backend.name)  \(backend.deviceDescription)")
         let network = try kind.build(inputShape: train.sampleShape, classes: train.classCount, backend: backend, seed: settings.seed)
@@ -83,14 +115,15 @@ struct TrainCommand: ParsableCommand {
         switch settings.optimizer {
         case "sgd":
             optimizer = try SGD(momentum: settings.momentum, weightDecay: settings.weightDecay, nesterov: settings.nesterov)
-            baseRate = settings.learningRate ?? 0.05
+            baseRate = settings.learningRate ?? 0.02
         case "adam":
             optimizer = try Adam(weightDecay: settings.weightDecay)
             baseRate = settings.learningRate ?? 0.001
         default:
             throw NNError.invalidSetting(name: "--optimizer", message: "unknown optimizer '\(settings.optimizer)'; available: sgd, adam")
         }
-        let batchesPerEpoch = (train.count + settings.batchSize - 1) / max(settings.batchSize, 1)
+        settings.learningRate = baseRate   // saved resolved, so a later change of the default cannot alter a resumed run
+        let batchesPerEpoch = (train.count - 1) / settings.batchSize + 1
         let lrSchedule = try LearningRateSchedule(parsing: settings.schedule, iterationsPerEpoch: batchesPerEpoch,
                                                   totalIterations: batchesPerEpoch * epochs)
         let trainer = try Trainer(model: network, optimizer: optimizer, learningRate: baseRate, schedule: lrSchedule,
@@ -100,14 +133,18 @@ struct TrainCommand: ParsableCommand {
             try Checkpoint.resume(trainer, from: checkpointPath)
             points = Curves.parse(saved["curves"] ?? "")
             print("resumed from \(checkpointPath) after epoch \(trainer.epoch)")
+            if let planned = saved["settings.epochs"], planned != String(epochs) {
+                print("note: the run was planned for \(planned) epochs, now \(epochs); schedules that span the run (cosine, poly) change from here on")
+            }
+            if trainer.epoch >= epochs { print("nothing to do: the checkpoint has already trained \(trainer.epoch) of \(epochs) epochs") }
         }
         print("training: \(optimizer.summary), lr \(baseRate), schedule \(lrSchedule), batch \(settings.batchSize), seed \(settings.seed)")
 
-        let curvesBase = (checkpointPath as NSString).deletingPathExtension
         var bar: ProgressBar?
         try trainer.fit(train: train, test: test, epochs: epochs, checkpoint: checkpointPath,
                         metadata: {
-                            settings.metadata.merging(normalization.metadata) { $1 }.merging(["curves": Curves.csv(points)]) { $1 }
+                            settings.metadata.merging(normalization.metadata) { $1 }
+                                .merging(["curves": Curves.csv(points)]) { $1 }
                         },
                         progress: { p in
                             if p.batch == 1 { bar = ProgressBar(title: "epoch \(p.epoch)/\(epochs)", total: p.batches) }
@@ -137,14 +174,18 @@ struct TrainCommand: ParsableCommand {
         let given: [(String, String?, String)] = [
             ("--model", model, saved.model), ("--batch-size", batchSize.map(String.init), String(saved.batchSize)),
             ("--optimizer", optimizer?.lowercased(), saved.optimizer), ("--schedule", schedule, saved.schedule),
-            ("--lr", learningRate.map { "\($0)" }, saved.learningRate.map { "\($0)" } ?? "default"),
+            ("--lr", learningRate.map { "\($0)" }, saved.learningRate.map { "\($0)" } ?? "the default"),
             ("--momentum", momentum.map { "\($0)" }, "\(saved.momentum)"),
             ("--weight-decay", weightDecay.map { "\($0)" }, "\(saved.weightDecay)"),
             ("--seed", seed.map(String.init), String(saved.seed)),
+            ("--nesterov", nesterov ? "true" : nil, String(saved.nesterov)),
+            ("--data", dataOptions.data == Dataset.defaultDirectory ? nil : dataOptions.data, saved.data),
+            ("--train-limit", dataOptions.trainLimit == 0 ? nil : String(dataOptions.trainLimit), String(saved.trainLimit)),
+            ("--test-limit", dataOptions.testLimit == 0 ? nil : String(dataOptions.testLimit), String(saved.testLimit)),
         ]
         for (flag, value, savedValue) in given where value != nil && value != savedValue {
             throw NNError.invalidSetting(name: flag, message:
-                "\(value!) differs from the checkpoint's \(savedValue); a resumed run keeps the checkpoint's settings")
+                "\(value!) differs from the checkpoint's setting (\(savedValue)); a resumed run keeps the checkpoint's settings")
         }
         if importWeights != nil {
             throw NNError.invalidSetting(name: "--import-weights", message: "cannot be combined with --resume")
@@ -176,6 +217,10 @@ struct TrainCommand: ParsableCommand {
         s.weightDecay = try parsed("weight_decay") { Float($0) }
         s.nesterov = try parsed("nesterov") { Bool($0) }
         s.seed = try parsed("seed") { UInt64($0) }
+        s.epochs = try parsed("epochs") { Int($0) }
+        s.data = try value("data")
+        s.trainLimit = try parsed("train_limit") { Int($0) }
+        s.testLimit = try parsed("test_limit") { Int($0) }
         return s
     }
 }

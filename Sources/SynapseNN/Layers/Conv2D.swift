@@ -52,7 +52,7 @@ public final class Conv2D: Layer {
         return s + ")"
     }
 
-    public var parameters: [Parameter] { [weight, bias] }
+    public var parameters: [Parameter] { weight.map { [$0, bias] } ?? [] }
 
     private var isPointwise: Bool { kernel == (1, 1) && stride == (1, 1) && padding == (0, 0) }
     private var outPerGroup: Int { outChannels / groups }
@@ -60,9 +60,11 @@ public final class Conv2D: Layer {
 
     public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
         guard inputShape.count == 3 else { throw UnexpectedInputShape(expected: "[channels, height, width]") }
-        guard groups > 0, outChannels > 0, outChannels % groups == 0, inputShape[0] % groups == 0 else {
-            throw UnexpectedInputShape(expected:
-                "channels divisible by groups \(groups) (as are the \(outChannels) output channels)")
+        guard groups > 0, outChannels > 0, outChannels % groups == 0 else {
+            throw NNError.invalidModel("layer '\(name)': \(outChannels) output channels cannot be split into \(groups) groups")
+        }
+        guard inputShape[0] % groups == 0 else {
+            throw UnexpectedInputShape(expected: "[channels, height, width] with channels divisible by the \(groups) groups")
         }
         inChannels = inputShape[0]
         geometry = ConvGeometry(channels: inChannels / groups, height: inputShape[1], width: inputShape[2],

@@ -23,7 +23,7 @@ public final class Dense: Layer {
     }
 
     public var summary: String { "Dense(\(inputs > 0 ? "\(inputs)" : "?")->\(outputs))" }
-    public var parameters: [Parameter] { [weight, bias] }
+    public var parameters: [Parameter] { weight.map { [$0, bias] } ?? [] }
 
     public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
         guard inputShape.count == 1 else {
