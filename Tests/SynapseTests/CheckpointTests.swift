@@ -137,11 +137,11 @@ final class CheckpointTests: SynapseTestCase {
 
     /// Python's `safetensors` reads a Synapse checkpoint: every parameter with its shape and values.
     func testPythonSafetensorsReadsACheckpoint() throws {
-        try requirePython()
+        try Python.requireSafetensors()
         let path = try TrainingTests.temporaryDirectory().appendingPathComponent("py.safetensors").path
         let trainer = try Trainer(model: Self.smallNet(CPUBackend()), optimizer: SGD(momentum: 0.9), learningRate: 0.05, batchSize: 16)
         try trainer.fit(train: Self.data, test: nil, epochs: 1, checkpoint: path)
-        let output = try runPython("""
+        let output = try Python.output("""
             import sys
             from safetensors.numpy import load_file
             from safetensors import safe_open
@@ -152,7 +152,7 @@ final class CheckpointTests: SynapseTestCase {
             for name in sorted(tensors):
                 t = tensors[name]
                 print(name, t.dtype, list(t.shape), repr(float(t.astype("float64").sum())))
-            """, arguments: [path])
+            """, [path])
         var expected = ["\(Checkpoint.format) 1"]
         let optimizerState = try trainer.optimizer.stateBuffers(for: trainer.model.parameters)
         var rows: [(String, [Int], [Float])] = try trainer.model.parameters.map { ($0.name, $0.shape, try $0.value.backend.download($0.value)) }
@@ -172,11 +172,11 @@ final class CheckpointTests: SynapseTestCase {
     /// Weights saved in PyTorch's `nn.Linear` layout (`[out, in]`) give, after import, the logits NumPy computes
     /// for `relu(x W1^T + b1) W2^T + b2`.
     func testImportedPyTorchLayoutWeightsGiveTheReferenceLogits() throws {
-        try requirePython()
+        try Python.requireSafetensors()
         let dir = try TrainingTests.temporaryDirectory()
         let weightsPath = dir.appendingPathComponent("torch.safetensors").path
         let expectedPath = dir.appendingPathComponent("expected.safetensors").path
-        _ = try runPython("""
+        _ = try Python.output("""
             import sys, numpy as np
             from safetensors.numpy import save_file
             rng = np.random.default_rng(0)
@@ -188,7 +188,7 @@ final class CheckpointTests: SynapseTestCase {
             logits = h @ w["fc2.weight"].T + w["fc2.bias"]
             save_file(w, sys.argv[1])
             save_file({"x": x, "logits": logits.astype(np.float32)}, sys.argv[2])
-            """, arguments: [weightsPath, expectedPath])
+            """, [weightsPath, expectedPath])
         let reference = try SafeTensors.read(from: expectedPath)
         forEachBackend { backend in
             let model = try Sequential(inputShape: [4], layers: Models.mlp(hidden: [8], classes: 3), backend: backend, seed: 1)
@@ -199,41 +199,5 @@ final class CheckpointTests: SynapseTestCase {
                 XCTAssertEqual(a, b, accuracy: 1e-5 + 1e-4 * abs(b), "\(backend.name) logits")
             }
         }
-    }
-
-    private func requirePython() throws {
-        guard (try? runPython("import safetensors, numpy", arguments: [])) != nil else {
-            throw XCTSkip("python3 with safetensors and numpy not found; pip install safetensors numpy to run this interop check")
-        }
-    }
-
-    private func runPython(_ script: String, arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw NNError.invalidSetting(name: "python3", message: "exited with \(process.terminationStatus): \(output)")
-        }
-        return output
-    }
-}
-
-/// `body` throws an `NNError` whose description contains every string of `needles`.
-func assertNNError(contains needles: [String], file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) {
-    do {
-        try body()
-        XCTFail("expected an NNError mentioning \(needles), nothing was thrown", file: file, line: line)
-    } catch let error as NNError {
-        for needle in needles where !error.description.contains(needle) {
-            XCTFail("the message does not mention '\(needle)': \(error)", file: file, line: line)
-        }
-    } catch {
-        XCTFail("expected an NNError, got \(error)", file: file, line: line)
     }
 }

@@ -48,21 +48,6 @@ final class DataTests: XCTestCase {
         return path + ".gz"
     }
 
-    /// `body` throws an `NNError` whose message contains every string of `needles`.
-    private func assertDataError(mentioning needles: [String], file: StaticString = #filePath, line: UInt = #line,
-                                 _ body: () throws -> Void) {
-        do {
-            try body()
-            XCTFail("expected an error mentioning \(needles), nothing was thrown", file: file, line: line)
-        } catch let error as NNError {
-            for needle in needles where !error.description.contains(needle) {
-                XCTFail("the message does not mention '\(needle)': \(error)", file: file, line: line)
-            }
-        } catch {
-            XCTFail("expected an NNError, got \(error)", file: file, line: line)
-        }
-    }
-
     /// A small MNIST-like directory: `counts` training and test images of 2 x 3 pixels; pixel j of image i
     /// is `(i * 6 + j) * 5 % 256`, label i is `i % 10`. Training images are gzipped, test images plain.
     private func writeIDXDirectory(_ name: String, train: Int = 12, test: Int = 4, trainLabels: [UInt8]? = nil)
@@ -102,10 +87,10 @@ final class DataTests: XCTestCase {
     func testIDXTruncated() throws {
         let full = idx(shape: [3, 2, 4], data: [UInt8](repeating: 7, count: 24))
         let short = try write(Array(full.dropLast(5)), "short-idx3-ubyte")
-        assertDataError(mentioning: [short, "truncated", "need 24 bytes", "found 19"]) { _ = try IDXFile(path: short) }
+        assertNNError(contains: [short, "truncated", "need 24 bytes", "found 19"]) { _ = try IDXFile(path: short) }
 
         let header = try write(Array(full.prefix(9)), "header-idx3-ubyte")
-        assertDataError(mentioning: [header, "truncated header", "found 5"]) { _ = try IDXFile(path: header) }
+        assertNNError(contains: [header, "truncated header", "found 5"]) { _ = try IDXFile(path: header) }
 
         // A gzip stream cut off in the data, or only in its 8-byte trailer (CRC and length), where every IDX byte
         // is still there: zlib notices the missing end either way.
@@ -114,7 +99,7 @@ final class DataTests: XCTestCase {
                                             "cut\(cut)-idx2-ubyte"))
             let bytes = try Data(contentsOf: URL(fileURLWithPath: compressed))
             try bytes.prefix(bytes.count - cut).write(to: URL(fileURLWithPath: compressed))
-            assertDataError(mentioning: [compressed, "truncated: the gzip stream breaks off"]) {
+            assertNNError(contains: [compressed, "truncated: the gzip stream breaks off"]) {
                 _ = try IDXFile(path: compressed)
             }
         }
@@ -122,37 +107,37 @@ final class DataTests: XCTestCase {
 
     func testIDXTrailingData() throws {
         let path = try write(idx(shape: [2, 2], data: [1, 2, 3, 4, 5]), "long-idx2-ubyte")
-        assertDataError(mentioning: [path, "unexpected data after the 4 bytes"]) { _ = try IDXFile(path: path) }
+        assertNNError(contains: [path, "unexpected data after the 4 bytes"]) { _ = try IDXFile(path: path) }
     }
 
     func testIDXWrongMagic() throws {
         let path = try write([0x50, 0x4B, 0x03, 0x04, 0, 0, 0, 0], "zip-idx1-ubyte")
-        assertDataError(mentioning: [path, "not an IDX file", "50 4B 03 04"]) { _ = try IDXFile(path: path) }
+        assertNNError(contains: [path, "not an IDX file", "50 4B 03 04"]) { _ = try IDXFile(path: path) }
         let tiny = try write([0, 0], "tiny-idx1-ubyte")
-        assertDataError(mentioning: [tiny, "too short", "2 bytes"]) { _ = try IDXFile(path: tiny) }
+        assertNNError(contains: [tiny, "too short", "2 bytes"]) { _ = try IDXFile(path: tiny) }
     }
 
     func testIDXUnsupportedType() throws {
         let path = try write(idx(type: 0x0D, shape: [1], data: [0, 0, 0, 0]), "float-idx1-ubyte")
-        assertDataError(mentioning: [path, "unsupported", "0x0D", "32-bit float", "0x08"]) {
+        assertNNError(contains: [path, "unsupported", "0x0D", "32-bit float", "0x08"]) {
             _ = try IDXFile(path: path)
         }
     }
 
     func testIDXAbsurdDimensionsAreRejectedBeforeAllocating() throws {
         let path = try write(idx(shape: [0xFFFF_FFFF, 0xFFFF_FFFF, 0xFFFF_FFFF], data: [1, 2, 3]), "huge-idx3-ubyte")
-        assertDataError(mentioning: [path, "[4294967295, 4294967295, 4294967295]", "more than"]) {
+        assertNNError(contains: [path, "[4294967295, 4294967295, 4294967295]", "more than"]) {
             _ = try IDXFile(path: path)
         }
         // Plausible dimensions but almost no data: reported as truncated, without allocating 2 GB first.
         let big = try write(idx(shape: [40_000, 40_000], data: [1, 2, 3]), "big-idx2-ubyte")
-        assertDataError(mentioning: [big, "need 1600000000 bytes", "found 3"]) { _ = try IDXFile(path: big) }
+        assertNNError(contains: [big, "need 1600000000 bytes", "found 3"]) { _ = try IDXFile(path: big) }
     }
 
     func testIDXMissingFile() {
         let path = directory.appendingPathComponent("absent-idx1-ubyte").path
-        assertDataError(mentioning: [path, "no such file"]) { _ = try IDXFile(path: path) }
-        assertDataError(mentioning: [directory.path, "is a directory"]) { _ = try IDXFile(path: directory.path) }
+        assertNNError(contains: [path, "no such file"]) { _ = try IDXFile(path: path) }
+        assertNNError(contains: [directory.path, "is a directory"]) { _ = try IDXFile(path: directory.path) }
     }
 
     // MARK: - IDX data sets
@@ -184,14 +169,14 @@ final class DataTests: XCTestCase {
     func testLoadIDXCountMismatch() throws {
         let folder = try writeIDXDirectory("mismatch", trainLabels: [1, 2])
         let needles = ["train-images-idx3-ubyte.gz", "12 images", "train-labels-idx1-ubyte.gz", "2 labels"]
-        assertDataError(mentioning: needles) {
+        assertNNError(contains: needles) {
             _ = try Dataset.loadIDX(directory: folder.path)
         }
     }
 
     func testLoadIDXLabelOutOfRange() throws {
         let folder = try writeIDXDirectory("badlabel", train: 3, trainLabels: [0, 10, 1])
-        assertDataError(mentioning: ["train-labels-idx1-ubyte.gz", "label 10 at index 1", "0..<10"]) {
+        assertNNError(contains: ["train-labels-idx1-ubyte.gz", "label 10 at index 1", "0..<10"]) {
             _ = try Dataset.loadIDX(directory: folder.path)
         }
     }
@@ -199,18 +184,18 @@ final class DataTests: XCTestCase {
     func testLoadIDXWrongRank() throws {
         let folder = try writeIDXDirectory("rank")
         try write(idx(shape: [4, 6], data: [UInt8](repeating: 0, count: 24)), "t10k-images-idx3-ubyte", in: folder)
-        assertDataError(mentioning: ["t10k-images-idx3-ubyte", "expected 3 dimensions", "[4, 6]"]) {
+        assertNNError(contains: ["t10k-images-idx3-ubyte", "expected 3 dimensions", "[4, 6]"]) {
             _ = try Dataset.loadIDX(directory: folder.path)
         }
     }
 
     func testLoadIDXMissingDirectoryOrFile() throws {
         let absent = directory.appendingPathComponent("nowhere").path
-        assertDataError(mentioning: [absent, "no such directory"]) { _ = try Dataset.loadIDX(directory: absent) }
+        assertNNError(contains: [absent, "no such directory"]) { _ = try Dataset.loadIDX(directory: absent) }
 
         let folder = try writeIDXDirectory("incomplete")
         try FileManager.default.removeItem(at: folder.appendingPathComponent("t10k-labels-idx1-ubyte"))
-        assertDataError(mentioning: [folder.path, "missing", "t10k-labels-idx1-ubyte and t10k-labels-idx1-ubyte.gz"]) {
+        assertNNError(contains: [folder.path, "missing", "t10k-labels-idx1-ubyte and t10k-labels-idx1-ubyte.gz"]) {
             _ = try Dataset.loadIDX(directory: folder.path)
         }
     }
@@ -269,15 +254,15 @@ final class DataTests: XCTestCase {
 
     func testCIFAR10BadSizeAndLabel() throws {
         let odd = try write(cifarRecord(label: 1, seed: 0) + [9], "odd.bin")
-        assertDataError(mentioning: [odd, "3074 bytes", "3073-byte"]) { _ = try CIFAR10File(path: odd) }
+        assertNNError(contains: [odd, "3074 bytes", "3073-byte"]) { _ = try CIFAR10File(path: odd) }
         let empty = try write([], "empty.bin")
-        assertDataError(mentioning: [empty, "size 0 bytes"]) { _ = try CIFAR10File(path: empty) }
+        assertNNError(contains: [empty, "size 0 bytes"]) { _ = try CIFAR10File(path: empty) }
         let bad = try write(cifarRecord(label: 1, seed: 0) + cifarRecord(label: 10, seed: 0), "bad.bin")
-        assertDataError(mentioning: [bad, "record 1", "label 10"]) { _ = try CIFAR10File(path: bad) }
+        assertNNError(contains: [bad, "record 1", "label 10"]) { _ = try CIFAR10File(path: bad) }
 
         let folder = directory.appendingPathComponent("partial-cifar")
         try write(cifarRecord(label: 1, seed: 0), "data_batch_1.bin", in: folder)
-        assertDataError(mentioning: [folder.path, "missing data_batch_2.bin"]) {
+        assertNNError(contains: [folder.path, "missing data_batch_2.bin"]) {
             _ = try Dataset.loadCIFAR10(directory: folder.path)
         }
     }

@@ -222,3 +222,53 @@ func assertThrows(_ kind: ErrorKind, mentioning needles: [String], _ context: St
     }
     return nil
 }
+
+// MARK: - Model-level errors
+
+/// `body` throws an `NNError` whose description contains every string of `needles`.
+func assertNNError(contains needles: [String], file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) {
+    do {
+        try body()
+        XCTFail("expected an NNError mentioning \(needles), nothing was thrown", file: file, line: line)
+    } catch let error as NNError {
+        for needle in needles where !error.description.contains(needle) {
+            XCTFail("the message does not mention '\(needle)': \(error)", file: file, line: line)
+        }
+    } catch {
+        XCTFail("expected an NNError, got \(error)", file: file, line: line)
+    }
+}
+
+// MARK: - Python, for interoperability checks
+
+enum Python {
+    /// Runs a Python script (arguments in `sys.argv[1:]`) and returns its exit status and combined output.
+    static func run(_ script: String, _ arguments: [String] = []) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// The output of a script that must succeed.
+    static func output(_ script: String, _ arguments: [String] = []) throws -> String {
+        let (status, output) = try run(script, arguments)
+        guard status == 0 else {
+            throw NNError.invalidSetting(name: "python3", message: "exited with \(status): \(output)")
+        }
+        return output
+    }
+
+    /// Skips the calling test when `python3` lacks `safetensors` or `numpy`.
+    static func requireSafetensors() throws {
+        guard (try? run("import safetensors, numpy").status) == 0 else {
+            throw XCTSkip("python3 with safetensors and numpy not found; pip install safetensors numpy to run this interop check")
+        }
+    }
+}

@@ -263,29 +263,8 @@ final class SafeTensorsTests: XCTestCase {
 
     // MARK: Python interoperability
 
-    /// Runs a Python script (arguments in `sys.argv[1:]`) and returns its standard output.
-    private func python(_ script: String, _ arguments: [String] = []) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
-    private func requirePythonSafetensors() throws {
-        guard (try? python("import safetensors, numpy").status) == 0 else {
-            throw XCTSkip("python3 with safetensors and numpy not found; pip install safetensors numpy to run this "
-                          + "interop check")
-        }
-    }
-
     func testPythonReadsWhatSwiftWrites() throws {
-        try requirePythonSafetensors()
+        try Python.requireSafetensors()
         var checkpoint = sample
         // JSON, the way values come back here, has no NaN or infinity.
         checkpoint.tensors["nan"] = nil
@@ -302,7 +281,7 @@ final class SafeTensorsTests: XCTestCase {
             print(json.dumps({"metadata": metadata, "tensors": {name: {"dtype": str(t.dtype), "shape": list(t.shape),
                   "values": t.astype("float64").ravel().tolist()} for name, t in tensors.items()}}))
             """
-        let (status, output) = try python(script, [file])
+        let (status, output) = try Python.run(script, [file])
         XCTAssertEqual(status, 0, output)
         let result = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
         XCTAssertEqual(result["metadata"] as? [String: String], checkpoint.metadata)
@@ -318,7 +297,7 @@ final class SafeTensorsTests: XCTestCase {
     }
 
     func testSwiftReadsWhatPythonWrites() throws {
-        try requirePythonSafetensors()
+        try Python.requireSafetensors()
         let file = path("python.safetensors")
         let script = """
             import sys
@@ -332,7 +311,7 @@ final class SafeTensorsTests: XCTestCase {
                 "empty": np.zeros((0, 3), dtype=np.float32),
             }, sys.argv[1], metadata={"format": "np", "epoch": "7"})
             """
-        let (status, output) = try python(script, [file])
+        let (status, output) = try Python.run(script, [file])
         XCTAssertEqual(status, 0, output)
         let read = try SafeTensors.read(from: file)
         let expected = SafeTensors(
