@@ -84,6 +84,27 @@ final class TrainingTests: SynapseTestCase {
         }
         XCTAssertGreaterThan(runs.count, 1, "parity needs an OpenCL backend next to the CPU")
     }
+
+    /// AlexNet itself (227x227x3, 1000 classes, groups, LRN, dropout) trains end to end on every backend: two
+    /// SGD steps on one batch lower the loss, and both backends give the same losses within 1e-3 relative.
+    func testAlexNetTrainsOnEveryBackend() throws {
+        let data = try Self.noise(count: 2, shape: [3, 227, 227], classes: 1000, seed: 8)
+        var runs: [(String, [Float])] = []
+        forEachBackend { backend in
+            let model = try ModelKind.alexnet.build(inputShape: [3, 227, 227], classes: 1000, backend: backend, seed: 5)
+            let trainer = try Trainer(model: model, optimizer: SGD(momentum: 0.9, weightDecay: 5e-4), learningRate: 0.01,
+                                      batchSize: 2)
+            var losses: [Float] = []
+            for _ in 0..<3 { losses.append(Float(try trainer.trainEpoch(on: data).trainLoss)) }
+            XCTAssertLessThan(losses[2], losses[0], "\(backend.name) AlexNet losses \(losses)")
+            runs.append((backend.name, losses))
+        }
+        for (name, losses) in runs.dropFirst() {
+            for (a, b) in zip(losses, runs[0].1) {
+                XCTAssertLessThanOrEqual(abs(a - b), 1e-3 * abs(b), "\(name) AlexNet losses \(losses) vs cpu \(runs[0].1)")
+            }
+        }
+    }
 }
 
 final class ModelDefinitionTests: SynapseTestCase {
