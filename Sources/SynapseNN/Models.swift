@@ -33,6 +33,10 @@ public enum ModelKind: String, CaseIterable, Sendable {
     /// Builds the model for per-sample `inputShape` on `backend`, with its per-parameter learning-rate and
     /// decay multipliers set.
     public func build(inputShape: [Int], classes: Int, backend: Backend, seed: UInt64) throws -> Sequential {
+        if self == .alexnet, inputShape != [3, 227, 227] {
+            throw NNError.invalidSetting(name: "--model", message:
+                "alexnet takes [3, 227, 227] images, the data has \(describe(inputShape)); for small images use alexnet-small")
+        }
         let model = try Sequential(inputShape: inputShape, layers: layers(classes: classes), backend: backend, seed: seed)
         if self == .alexnet || self == .alexnetSmall { Models.useCaffeBiasMultipliers(model) }
         return model
