@@ -21,4 +21,5 @@ if [ "${SYNAPSE_REQUIRE_OPENCL:-0}" = "1" ] && [ "${count:-0}" = "0" ]; then
     echo "error: no test ran on an OpenCL backend (is pocl-opencl-icd installed and visible to clinfo?)" >&2
     exit 1
 fi
-exit "$status"
+[ "$status" -eq 0 ] || exit "$status"
+scripts/cli-smoke.sh .build/release/synapse
