@@ -13,7 +13,7 @@ fi
 swift build --build-tests
 classes=("$@")
 [ ${#classes[@]} -gt 0 ] || classes=(ActivationTests ConvolutionTests PoolingTests LRNTests SoftmaxTests PhiloxTests
-    DropoutTests ElementwiseTests MemoryTests GemmTests/testOtherTileParameters)
+    DropoutTests ElementwiseTests AdamTests MemoryTests GemmTests/testOtherTileParameters)
 status=0
 for class in "${classes[@]}"; do
     log=$(mktemp)

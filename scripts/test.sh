@@ -8,6 +8,16 @@ scripts/install-deps.sh
 
 # Release mode: the training tests (LeNet on Fashion-MNIST, whole-run parity) are CPU-bound Swift loops that
 # run 10-20x slower in a debug build. Assertions and preconditions stay on in release builds.
+# Python's safetensors and numpy, for the checkpoint interop tests: when python3 lacks them, a virtual
+# environment under .build/ gets them from PyPI (Debian's own python3 refuses pip installs).
+if ! python3 -c "import safetensors, numpy" 2>/dev/null; then
+    if python3 -m venv .build/python >/dev/null 2>&1 && .build/python/bin/pip install --quiet safetensors numpy; then
+        export PATH="$PWD/.build/python/bin:$PATH"
+    else
+        echo "note: could not set up Python's safetensors; the Python interop tests will be skipped"
+    fi
+fi
+
 swift build -c release --build-tests
 log=$(mktemp)
 set +e
@@ -17,9 +27,9 @@ set -e
 
 count=$(sed -n 's/^Synapse: \([0-9]*\) tests ran on the OpenCL backend$/\1/p' "$log" | tail -n 1)
 rm -f "$log"
+[ "$status" -eq 0 ] || exit "$status"
 if [ "${SYNAPSE_REQUIRE_OPENCL:-0}" = "1" ] && [ "${count:-0}" = "0" ]; then
     echo "error: no test ran on an OpenCL backend (is pocl-opencl-icd installed and visible to clinfo?)" >&2
     exit 1
 fi
-[ "$status" -eq 0 ] || exit "$status"
 scripts/cli-smoke.sh .build/release/synapse

@@ -23,6 +23,11 @@ struct EvaluateCommand: ParsableCommand {
         }
         let kind = try ModelKind(parsing: name)
         let backend = try deviceOption.backend()
+        // The data set the checkpoint was trained on, unless --data names another one.
+        var dataOptions = dataOptions
+        if dataOptions.data == Dataset.defaultDirectory, let trainedOn = metadata["settings.data"] {
+            dataOptions.data = trainedOn
+        }
         let (_, test, _) = try dataOptions.load(normalization: Normalization(metadata: metadata))
         let seed = metadata["seed"].flatMap(UInt64.init) ?? 1
         let network = try kind.build(inputShape: test.sampleShape, classes: test.classCount, backend: backend, seed: seed)

@@ -265,10 +265,15 @@ enum Python {
         return output
     }
 
-    /// Skips the calling test when `python3` lacks `safetensors` or `numpy`.
-    static func requireSafetensors() throws {
+    /// Skips the calling test when `python3` lacks `safetensors` or `numpy`, unless `SYNAPSE_REQUIRE_PYTHON=1`
+    /// (set by CI), where that is a failure: a silent skip there would hide an interop regression.
+    static func requireSafetensors(file: StaticString = #filePath, line: UInt = #line) throws {
         guard (try? run("import safetensors, numpy").status) == 0 else {
-            throw XCTSkip("python3 with safetensors and numpy not found; pip install safetensors numpy to run this interop check")
+            let message = "python3 with safetensors and numpy not found; pip install safetensors numpy to run this interop check"
+            if ProcessInfo.processInfo.environment["SYNAPSE_REQUIRE_PYTHON"] == "1" {
+                XCTFail(message + " (SYNAPSE_REQUIRE_PYTHON=1)", file: file, line: line)
+            }
+            throw XCTSkip(message)
         }
     }
 }
