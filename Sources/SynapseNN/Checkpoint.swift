@@ -105,7 +105,7 @@ public enum Checkpoint {
 
     /// The metadata of a checkpoint (settings, seed, epoch), to rebuild the model before resuming.
     public static func metadata(at path: String) throws -> [String: String] {
-        try SafeTensors.read(from: path).metadata
+        try SafeTensors.readMetadata(from: path)
     }
 
     private static func checkSynapseFile(_ file: SafeTensors, model: Sequential, path: String) throws {

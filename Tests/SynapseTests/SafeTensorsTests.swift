@@ -48,6 +48,7 @@ final class SafeTensorsTests: XCTestCase {
     func testRoundTripIsBitExact() throws {
         try sample.write(to: path("model.safetensors"))
         assertBitIdentical(try SafeTensors.read(from: path("model.safetensors")), sample)
+        XCTAssertEqual(try SafeTensors.readMetadata(from: path("model.safetensors")), sample.metadata)
     }
 
     func testEmptyCheckpointRoundTrips() throws {
