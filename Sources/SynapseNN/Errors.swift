@@ -3,6 +3,8 @@
 public enum NNError: Error, Equatable, CustomStringConvertible {
     /// A layer cannot take the shape the previous layer (or the model input) produces.
     case layerShape(layer: String, summary: String, expected: String, got: [Int], producer: String)
+    /// A device error (out of memory, an OpenCL failure) while a layer was being built or run.
+    case layerFailed(layer: String, phase: String, error: String)
     /// A model definition that cannot be built (duplicate layer names, no layers, bad hyper-parameters).
     case invalidModel(String)
     /// A data file that is missing, truncated, or not what its name says.
@@ -18,6 +20,8 @@ public enum NNError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .layerShape(layer, summary, expected, got, producer):
             return "layer '\(layer)' (\(summary)) expects input \(expected) but \(producer) produces \(describe(got))"
+        case let .layerFailed(layer, phase, error):
+            return "layer '\(layer)' failed in \(phase): \(error)"
         case let .invalidModel(message):
             return "invalid model: \(message)"
         case let .dataFile(path, message):

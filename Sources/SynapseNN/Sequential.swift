@@ -37,6 +37,8 @@ public final class Sequential {
             } catch let error as UnexpectedInputShape {
                 throw NNError.layerShape(layer: layer.name, summary: layer.summary, expected: error.expected,
                                          got: shape, producer: producer)
+            } catch let error as SynapseError {
+                throw NNError.layerFailed(layer: layer.name, phase: "build", error: error.description)
             }
             shapes.append(shape)
             producer = "layer '\(layer.name)' (\(layer.summary))"
@@ -76,7 +78,13 @@ public final class Sequential {
                                      expected: "a batch of \(describe(inputShape))", got: input.shape, producer: "the caller")
         }
         var x = input
-        for layer in layers { x = try layer.forward(x, training: training) }
+        for layer in layers {
+            do {
+                x = try layer.forward(x, training: training)
+            } catch let error as SynapseError {
+                throw NNError.layerFailed(layer: layer.name, phase: "forward", error: error.description)
+            }
+        }
         return x
     }
 
@@ -85,7 +93,13 @@ public final class Sequential {
     @discardableResult
     public func backward(_ gradOutput: Tensor) throws -> Tensor {
         var g = gradOutput
-        for layer in layers.reversed() { g = try layer.backward(g) }
+        for layer in layers.reversed() {
+            do {
+                g = try layer.backward(g)
+            } catch let error as SynapseError {
+                throw NNError.layerFailed(layer: layer.name, phase: "backward", error: error.description)
+            }
+        }
         return g
     }
 

@@ -133,6 +133,15 @@ final class ModelDefinitionTests: SynapseTestCase {
         }
     }
 
+    /// A device error inside a layer names the layer and the pass: here, input memory from another backend.
+    func testDeviceErrorsNameTheLayer() throws {
+        let model = try Sequential(inputShape: [3], layers: [Dense(2, name: "fc1")], backend: CPUBackend(), seed: 1)
+        let foreign = try CPUBackend().buffer([1, 2, 3])
+        assertNNError(contains: ["layer 'fc1' failed in forward", "not allocated by cpu"]) {
+            _ = try model.forward(Tensor(foreign, shape: [1, 3]), training: true)
+        }
+    }
+
     func testModelShapes() throws {
         let backend = CPUBackend()
         let expected: [(ModelKind, [Int], Int)] = [
