@@ -8,10 +8,10 @@ struct DataOptions: ParsableArguments {
                                valueName: "dir"))
     var data: String = Dataset.defaultDirectory
 
-    @Option(help: "Use only the first N training images (0: all).")
+    @Option(help: ArgumentHelp("Use only the first N training images (0: all).", valueName: "n"))
     var trainLimit: Int = 0
 
-    @Option(help: "Use only the first N test images (0: all).")
+    @Option(help: ArgumentHelp("Use only the first N test images (0: all).", valueName: "n"))
     var testLimit: Int = 0
 
     /// The training and test sets, normalised per channel with `normalization` (fitted to the training set

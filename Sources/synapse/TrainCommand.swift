@@ -6,11 +6,9 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train a network; with no arguments, the LeNet-style net on Fashion-MNIST on the best device.",
-        discussion: """
-        After every epoch the test loss and accuracy are printed, a checkpoint is saved (atomically) and the
-        curves are written as CSV and SVG next to it. --resume continues a run from its checkpoint with the
-        checkpoint's settings, giving the same weights as an uninterrupted run on the same device.
-        """
+        discussion: "After every epoch the test loss and accuracy are printed, a checkpoint is saved (atomically) "
+            + "and the curves are written as CSV and SVG next to it. --resume continues a run from its checkpoint "
+            + "with the checkpoint's settings, giving the same weights as an uninterrupted run on the same device."
     )
 
     @Option(help: "mlp, lenet, alexnet-small or alexnet.") var model: String?
