@@ -18,15 +18,23 @@ public enum Philox {
     /// Word `address.counter` of stream `address.stream` under key `address.seed`: words are numbered
     /// consecutively, four to a Philox block, block `w / 4` being counter `(w/4 lo, w/4 hi, stream lo, stream hi)`.
     public static func word(_ address: PhiloxAddress) -> UInt32 {
+        lane(Int(address.counter % 4), of: block(containing: address))
+    }
+
+    /// The block holding word `address.counter`, laid out as `word` describes.
+    private static func block(containing address: PhiloxAddress) -> (UInt32, UInt32, UInt32, UInt32) {
         let blockIndex = address.counter / 4
-        let out = block(counter: (UInt32(truncatingIfNeeded: blockIndex), UInt32(truncatingIfNeeded: blockIndex >> 32),
-                                  UInt32(truncatingIfNeeded: address.stream), UInt32(truncatingIfNeeded: address.stream >> 32)),
-                        key: (UInt32(truncatingIfNeeded: address.seed), UInt32(truncatingIfNeeded: address.seed >> 32)))
-        switch address.counter % 4 {
-        case 0: return out.0
-        case 1: return out.1
-        case 2: return out.2
-        default: return out.3
+        return block(counter: (UInt32(truncatingIfNeeded: blockIndex), UInt32(truncatingIfNeeded: blockIndex >> 32),
+                               UInt32(truncatingIfNeeded: address.stream), UInt32(truncatingIfNeeded: address.stream >> 32)),
+                     key: (UInt32(truncatingIfNeeded: address.seed), UInt32(truncatingIfNeeded: address.seed >> 32)))
+    }
+
+    private static func lane(_ i: Int, of b: (UInt32, UInt32, UInt32, UInt32)) -> UInt32 {
+        switch i {
+        case 0: return b.0
+        case 1: return b.1
+        case 2: return b.2
+        default: return b.3
         }
     }
 
@@ -40,17 +48,11 @@ public enum Philox {
     public static func words(_ address: PhiloxAddress, count: Int) -> [UInt32] {
         var out = [UInt32]()
         out.reserveCapacity(count)
-        let key = (UInt32(truncatingIfNeeded: address.seed), UInt32(truncatingIfNeeded: address.seed >> 32))
-        let stream = (UInt32(truncatingIfNeeded: address.stream), UInt32(truncatingIfNeeded: address.stream >> 32))
-        var counter = address.counter
+        var position = address
         while out.count < count {
-            let blockIndex = counter / 4
-            let b = block(counter: (UInt32(truncatingIfNeeded: blockIndex), UInt32(truncatingIfNeeded: blockIndex >> 32),
-                                    stream.0, stream.1), key: key)
-            for i in Int(counter % 4)..<4 where out.count < count {
-                out.append(i == 0 ? b.0 : i == 1 ? b.1 : i == 2 ? b.2 : b.3)
-            }
-            counter = (blockIndex &+ 1) &* 4
+            let b = block(containing: position)
+            for i in Int(position.counter % 4)..<4 where out.count < count { out.append(lane(i, of: b)) }
+            position.counter = (position.counter / 4 &+ 1) &* 4
         }
         return out
     }
