@@ -70,7 +70,7 @@ public enum Checkpoint {
         }
         try load(file, into: model, path: path)
         for (key, buffer) in state {
-            try upload(file.tensors[optimizerPrefix + key]!, to: buffer, name: optimizerPrefix + key, path: path)
+            try buffer.backend.upload(file.tensors[optimizerPrefix + key]!.values, to: buffer, offset: 0)
         }
         var scalars: [String: String] = [:]
         for (key, value) in file.metadata where key.hasPrefix(optimizerScalarPrefix) {
@@ -136,13 +136,6 @@ public enum Checkpoint {
                     "tensor '\(p.name)' has shape \(describe(entry.shape)), the model needs \(describe(p.shape))")
             }
         }
-        for p in model.parameters { try upload(file.tensors[p.name]!, to: p.value, name: p.name, path: path) }
-    }
-
-    private static func upload(_ entry: SafeTensors.Entry, to buffer: Buffer, name: String, path: String) throws {
-        guard entry.values.count == buffer.count else {
-            throw NNError.checkpoint(path: path, message: "tensor '\(name)' holds \(entry.values.count) values, expected \(buffer.count)")
-        }
-        try buffer.backend.upload(entry.values, to: buffer, offset: 0)
+        for p in model.parameters { try p.value.backend.upload(file.tensors[p.name]!.values, to: p.value, offset: 0) }
     }
 }

@@ -134,9 +134,7 @@ public final class Trainer {
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
         var lossSum = 0.0, correct = 0
         var input: Buffer?, labels: Buffer?
-        let order = Array(0..<data.count)
-        for start in stride(from: 0, to: data.count, by: batchSize) {
-            let indices = order[start..<min(data.count, start + batchSize)]
+        for indices in try data.batches(epoch: 0, seed: 0, batchSize: batchSize, shuffle: false) {
             let (x, y, truths) = try upload(data, indices, on: backend, input: &input, labels: &labels)
             let logits = try model.forward(x, training: false)
             lossSum += Double(try backend.readScalar(loss.forward(logits, targets: y))) * Double(indices.count)

@@ -90,7 +90,7 @@ public final class Conv2D: Layer {
         let cols = isPointwise ? x.buffer : try reuse(&columns, count: geometry.columnCount, on: backend)
         for n in 0..<batch {
             for g in 0..<groups {
-                let imageOffset = n * inChannels * geometry.height * geometry.width + g * geometry.imageCount
+                let imageOffset = inputOffset(n, g)
                 if !isPointwise {
                     try backend.im2col(image: x.buffer, imageOffset: imageOffset, geometry: geometry,
                                        columns: cols, columnsOffset: 0)
@@ -115,7 +115,7 @@ public final class Conv2D: Layer {
                                  channels: outChannels, inner: outputPlane)
         for n in 0..<batch {
             for g in 0..<groups {
-                let imageOffset = n * inChannels * geometry.height * geometry.width + g * geometry.imageCount
+                let imageOffset = inputOffset(n, g)
                 let weightOffset = g * outPerGroup * geometry.columnRows
                 // dW_g += dY_g cols^T, with the columns recomputed rather than stored for the whole batch.
                 if !isPointwise {
@@ -138,6 +138,11 @@ public final class Conv2D: Layer {
             }
         }
         return Tensor(dx, shape: x.shape)
+    }
+
+    /// Where group `g` of image `n` starts in the input and in the output.
+    private func inputOffset(_ n: Int, _ g: Int) -> Int {
+        (n * groups + g) * geometry.imageCount
     }
 
     private func outputOffset(_ n: Int, _ g: Int) -> Int {
