@@ -18,16 +18,18 @@ extension CPUBackend {
         let image = floats(image) + imageOffset
         let columns = floats(columns) + columnsOffset
         let (outH, outW) = (g.outputH, g.outputW)
-        parallelFor(g.columnRows, cost: outH * outW) { rows in
-            for row in rows {
+        // One item per (column row, image): a run of outH * outW consecutive column entries.
+        parallelFor(g.columnRows * g.images, cost: outH * outW) { items in
+            for item in items {
+                let (row, n) = (item / g.images, item % g.images)
                 let (c, kh, kw) = (row / (g.kernelH * g.kernelW), row / g.kernelW % g.kernelH, row % g.kernelW)
                 let baseH = kh * g.dilationH - g.padH, baseW = kw * g.dilationW - g.padW
                 let validH = inside(base: baseH, stride: g.strideH, limit: g.height, count: outH)
                 let validW = inside(base: baseW, stride: g.strideW, limit: g.width, count: outW)
-                let out = columns + row * outH * outW
+                let out = columns + item * outH * outW
                 out.update(repeating: 0, count: outH * outW)
                 for oh in validH {
-                    let src = image + (c * g.height + oh * g.strideH + baseH) * g.width
+                    let src = image + n * g.imageStride + (c * g.height + oh * g.strideH + baseH) * g.width
                     let dst = out + oh * outW
                     for ow in validW { dst[ow] = src[ow * g.strideW + baseW] }
                 }
@@ -44,10 +46,11 @@ extension CPUBackend {
         let (outH, outW) = (g.outputH, g.outputW)
         // One image row per item: its owner adds every contribution to it, in (kh, kw, ow) order, the same
         // order as a per-pixel gather, and no other thread writes it.
-        parallelFor(g.channels * g.height, cost: g.width * g.kernelH * g.kernelW) { rows in
-            for row in rows {
+        parallelFor(g.images * g.channels * g.height, cost: g.width * g.kernelH * g.kernelW) { rows in
+            for item in rows {
+                let (n, row) = (item / (g.channels * g.height), item % (g.channels * g.height))
                 let (c, h) = (row / g.height, row % g.height)
-                let dst = image + row * g.width
+                let dst = image + n * g.imageStride + row * g.width
                 dst.update(repeating: 0, count: g.width)
                 for kh in 0..<g.kernelH {
                     let offsetH = h + g.padH - kh * g.dilationH
@@ -55,12 +58,26 @@ extension CPUBackend {
                     let oh = offsetH / g.strideH
                     for kw in 0..<g.kernelW {
                         let baseW = kw * g.dilationW - g.padW
-                        let src = columns + ((c * g.kernelH + kh) * g.kernelW + kw) * outH * outW + oh * outW
+                        let columnRow = (c * g.kernelH + kh) * g.kernelW + kw
+                        let src = columns + columnRow * g.columnWidth + (n * outH + oh) * outW
                         for ow in inside(base: baseW, stride: g.strideW, limit: g.width, count: outW) {
                             dst[ow * g.strideW + baseW] += src[ow]
                         }
                     }
                 }
+            }
+        }
+    }
+
+    public func transposeBlocks(input: Buffer, inputOffset: Int, output: Buffer, outputOffset: Int,
+                                rows: Int, columns: Int, blockSize: Int) throws {
+        try Check.transposeBlocks(on: self, input: input, inputOffset: inputOffset, output: output,
+                                  outputOffset: outputOffset, rows: rows, columns: columns, blockSize: blockSize)
+        let x = floats(input) + inputOffset, y = floats(output) + outputOffset
+        parallelFor(rows * columns, cost: blockSize) { blocks in
+            for block in blocks {
+                let (r, c) = (block / columns, block % columns)
+                (y + (c * rows + r) * blockSize).update(from: x + block * blockSize, count: blockSize)
             }
         }
     }

@@ -31,10 +31,16 @@ public protocol Backend: AnyObject {
               beta: Float, c: Buffer, cOffset: Int, ldc: Int) throws
 
     // MARK: Convolution support
-    /// Unfolds one `[C, H, W]` image (at `imageOffset`) into the column matrix of `geometry`.
+    /// Unfolds `geometry.images` `[C, H, W]` images (the first at `imageOffset`) into the column matrix of
+    /// `geometry`.
     func im2col(image: Buffer, imageOffset: Int, geometry: ConvGeometry, columns: Buffer, columnsOffset: Int) throws
-    /// Folds a column matrix back into one image, summing overlapping contributions; overwrites the image.
+    /// Folds a column matrix back into its images, summing overlapping contributions; overwrites each
+    /// image's `imageCount` elements and leaves the gaps between images alone.
     func col2im(columns: Buffer, columnsOffset: Int, geometry: ConvGeometry, image: Buffer, imageOffset: Int) throws
+    /// `output[c][r][i] = input[r][c][i]` for a `[rows, columns, blockSize]` input: swaps the batch and
+    /// channel axes of an NCHW tensor, which the batched convolution's GEMM produces and consumes as CNHW.
+    func transposeBlocks(input: Buffer, inputOffset: Int, output: Buffer, outputOffset: Int,
+                         rows: Int, columns: Int, blockSize: Int) throws
 
     // MARK: Pooling
     /// Max pooling; `argmax` (int32) receives each maximum's index within its input plane.

@@ -9,7 +9,7 @@ extension Check {
     public static func im2col(on b: Backend, image: Buffer, imageOffset: Int, geometry g: ConvGeometry,
                               columns: Buffer, columnsOffset: Int) throws {
         try g.validate(op: "im2col")
-        try buffer(image, "image", op: "im2col", on: b, count: g.imageCount, offset: imageOffset)
+        try buffer(image, "image", op: "im2col", on: b, count: g.imageSpan, offset: imageOffset)
         try buffer(columns, "columns", op: "im2col", on: b, count: g.columnCount, offset: columnsOffset)
         try distinct(op: "im2col", [("image", image), ("columns", columns)])
     }
@@ -18,8 +18,18 @@ extension Check {
                               image: Buffer, imageOffset: Int) throws {
         try g.validate(op: "col2im")
         try buffer(columns, "columns", op: "col2im", on: b, count: g.columnCount, offset: columnsOffset)
-        try buffer(image, "image", op: "col2im", on: b, count: g.imageCount, offset: imageOffset)
+        try buffer(image, "image", op: "col2im", on: b, count: g.imageSpan, offset: imageOffset)
         try distinct(op: "col2im", [("columns", columns), ("image", image)])
+    }
+
+    public static func transposeBlocks(on b: Backend, input: Buffer, inputOffset: Int, output: Buffer,
+                                       outputOffset: Int, rows: Int, columns: Int, blockSize: Int) throws {
+        let op = "transposeBlocks"
+        try positive(op: op, ["rows": rows, "columns": columns, "blockSize": blockSize])
+        try sizes(op: op, [:], products: [[rows, columns, blockSize]])
+        try buffer(input, "input", op: op, on: b, count: rows * columns * blockSize, offset: inputOffset)
+        try buffer(output, "output", op: op, on: b, count: rows * columns * blockSize, offset: outputOffset)
+        try distinct(op: op, [("input", input), ("output", output)])
     }
 
     /// A pooling op: `inputSized` and `outputSized` are the float buffers shaped like the pool's input and

@@ -1,26 +1,45 @@
-/// The geometry of one image's convolution, shared by im2col and col2im.
-/// The column matrix is `[channels * kernelH * kernelW, outputH * outputW]`, row-major (Caffe's layout),
-/// so that a convolution is one GEMM of the `[outC, inC*kH*kW]` weight with it.
+/// The geometry of a convolution over `images` images, shared by im2col and col2im.
+/// The column matrix is `[channels * kernelH * kernelW, images * outputH * outputW]`, row-major: Caffe's
+/// layout with the images side by side (column `n * outputH * outputW + y * outputW + x`), so that the
+/// convolution of a whole batch is one GEMM of the `[outC, inC*kH*kW]` weight with it.
+/// Image `n` starts `n * imageStride` elements after the first; a stride above `imageCount` selects one
+/// group's channels out of wider images.
 public struct ConvGeometry: Equatable, Sendable {
     public var channels, height, width: Int
     public var kernelH, kernelW: Int
     public var padH, padW: Int
     public var strideH, strideW: Int
     public var dilationH, dilationW: Int
+    public var images: Int
+    public var imageStride: Int
 
     public init(channels: Int, height: Int, width: Int, kernelH: Int, kernelW: Int,
                 padH: Int = 0, padW: Int = 0, strideH: Int = 1, strideW: Int = 1,
-                dilationH: Int = 1, dilationW: Int = 1) {
+                dilationH: Int = 1, dilationW: Int = 1, images: Int = 1, imageStride: Int? = nil) {
         self.channels = channels; self.height = height; self.width = width
         self.kernelH = kernelH; self.kernelW = kernelW; self.padH = padH; self.padW = padW
         self.strideH = strideH; self.strideW = strideW; self.dilationH = dilationH; self.dilationW = dilationW
+        self.images = images
+        self.imageStride = imageStride ?? channels * height * width
+    }
+
+    /// The same convolution over `images` images `imageStride` apart.
+    public func batched(images: Int, imageStride: Int) -> ConvGeometry {
+        var g = self
+        g.images = images
+        g.imageStride = imageStride
+        return g
     }
 
     public var outputH: Int { (height + 2 * padH - dilationH * (kernelH - 1) - 1) / strideH + 1 }
     public var outputW: Int { (width + 2 * padW - dilationW * (kernelW - 1) - 1) / strideW + 1 }
+    /// Elements of one image.
     public var imageCount: Int { channels * height * width }
+    /// Elements from the first image's start to the last one's end.
+    public var imageSpan: Int { (images - 1) * imageStride + imageCount }
     public var columnRows: Int { channels * kernelH * kernelW }
-    public var columnCount: Int { columnRows * outputH * outputW }
+    public var columnWidth: Int { images * outputH * outputW }
+    public var columnCount: Int { columnRows * columnWidth }
 
     public func validate(op: String) throws {
         try Check.positive(op: op, ["channels": channels, "height": height, "width": width,
@@ -38,7 +57,13 @@ public struct ConvGeometry: Equatable, Sendable {
             throw SynapseError.invalidArgument(op: op, message:
                 "a \(kernelH)x\(kernelW) kernel (dilation \(dilationH)x\(dilationW), padding \(padH)x\(padW)) does not fit a \(height)x\(width) image")
         }
-        try Check.sizes(op: op, [:], products: [[channels, height, width], [columnRows, outputH, outputW]])
+        try Check.positive(op: op, ["images": images])
+        guard images == 1 || imageStride >= imageCount else {
+            throw SynapseError.invalidArgument(op: op, message:
+                "images \(imageStride) elements apart overlap: each holds \(imageCount) (\(channels)x\(height)x\(width))")
+        }
+        try Check.sizes(op: op, ["imageStride": imageStride],
+                        products: [[channels, height, width], [columnRows, images, outputH, outputW], [images, imageStride]])
     }
 }
 

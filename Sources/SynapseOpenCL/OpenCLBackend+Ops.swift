@@ -30,13 +30,22 @@ extension OpenCLBackend {
                        imageOffset: Int) throws {
         try Check.col2im(on: self, columns: columns, columnsOffset: columnsOffset, geometry: g, image: image,
                          imageOffset: imageOffset)
-        try launch(program(.im2col), "col2im", elements: g.imageCount,
+        try launch(program(.im2col), "col2im", elements: g.images * g.imageCount,
                    [.buffer(columns), .int(columnsOffset)] + geometryArguments(g) + [.buffer(image), .int(imageOffset)])
     }
 
     private func geometryArguments(_ g: ConvGeometry) -> [Argument] {
         [g.channels, g.height, g.width, g.kernelH, g.kernelW, g.padH, g.padW, g.strideH, g.strideW,
-         g.dilationH, g.dilationW, g.outputH, g.outputW].map { .int($0) }
+         g.dilationH, g.dilationW, g.outputH, g.outputW, g.images, g.imageStride].map { .int($0) }
+    }
+
+    public func transposeBlocks(input: Buffer, inputOffset: Int, output: Buffer, outputOffset: Int,
+                                rows: Int, columns: Int, blockSize: Int) throws {
+        try Check.transposeBlocks(on: self, input: input, inputOffset: inputOffset, output: output,
+                                  outputOffset: outputOffset, rows: rows, columns: columns, blockSize: blockSize)
+        try launch(program(.im2col), "transpose_blocks", elements: rows * columns * blockSize,
+                   [.buffer(input), .int(inputOffset), .buffer(output), .int(outputOffset),
+                    .int(rows), .int(columns), .int(blockSize)])
     }
 
     // MARK: Pooling

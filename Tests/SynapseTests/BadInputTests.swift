@@ -46,6 +46,12 @@ final class BadInputTests: SynapseTestCase {
                     mentioning: ["col2im", "does not fit"]) {
                 try backend.col2im(columns: matrix, columnsOffset: 0, geometry: oversizedKernel, image: output, imageOffset: 0)
             },
+            BadCall(description: "im2col over images closer together than one image", kind: .invalidArgument,
+                    mentioning: ["im2col", "images 5 elements apart overlap", "each holds 9"]) {
+                let overlapping = ConvGeometry(channels: 1, height: 3, width: 3, kernelH: 1, kernelW: 1,
+                                               images: 2, imageStride: 5)
+                try backend.im2col(image: matrix, imageOffset: 0, geometry: overlapping, columns: output, columnsOffset: 0)
+            },
             BadCall(description: "max pooling padded by more than half the window", kind: .invalidArgument,
                     mentioning: ["maxPoolForward", "padding 2x2", "half the 3x3 window"]) {
                 try backend.maxPoolForward(input: output, output: output, argmax: argmax, geometry: overPadded)

@@ -2,7 +2,8 @@ import Synapse
 import XCTest
 
 final class ConvolutionTests: SynapseTestCase {
-    /// Padding, stride 2, dilation 2, non-square kernels, 1x1, odd sizes, an AlexNet-like stride 4.
+    /// Padding, stride 2, dilation 2, non-square kernels, 1x1, odd sizes, an AlexNet-like stride 4, and
+    /// batches of images: contiguous, and with gaps between them (one group's channels of wider images).
     static let geometries = [
         ConvGeometry(channels: 3, height: 7, width: 5, kernelH: 3, kernelW: 2, padH: 1, padW: 0,
                      strideH: 2, strideW: 1, dilationH: 1, dilationW: 2),
@@ -13,6 +14,9 @@ final class ConvolutionTests: SynapseTestCase {
         ConvGeometry(channels: 1, height: 11, width: 11, kernelH: 5, kernelW: 5, padH: 2, padW: 2,
                      strideH: 4, strideW: 4),
         ConvGeometry(channels: 3, height: 5, width: 9, kernelH: 2, kernelW: 4, padW: 3, strideW: 3),
+        ConvGeometry(channels: 2, height: 6, width: 6, kernelH: 3, kernelW: 3, padH: 1, padW: 1, images: 3),
+        ConvGeometry(channels: 3, height: 5, width: 9, kernelH: 2, kernelW: 4, padW: 3, strideW: 3,
+                     images: 4, imageStride: 3 * 5 * 9 + 7),
     ]
 
     /// Offsets of the image and the column matrix inside their buffers, and elements after them,
@@ -21,7 +25,7 @@ final class ConvolutionTests: SynapseTestCase {
 
     func describe(_ g: ConvGeometry) -> String {
         "C=\(g.channels) H=\(g.height) W=\(g.width) k=\(g.kernelH)x\(g.kernelW) pad=\(g.padH)x\(g.padW) "
-            + "stride=\(g.strideH)x\(g.strideW) dilation=\(g.dilationH)x\(g.dilationW)"
+            + "stride=\(g.strideH)x\(g.strideW) dilation=\(g.dilationH)x\(g.dilationW) images=\(g.images)/\(g.imageStride)"
     }
 
     /// The image coordinate that column row (c, i, j), output position (y, x) reads, or nil in the padding.
@@ -30,35 +34,43 @@ final class ConvolutionTests: SynapseTestCase {
         return h >= 0 && h < g.height && w >= 0 && w < g.width ? (h, w) : nil
     }
 
-    /// Column matrix by definition: row (c * kH + i) * kW + j, column y * outW + x.
-    func referenceIm2col(_ image: [Float], _ g: ConvGeometry) -> [Float] {
+    /// Where pixel (c, h, w) of image n lies in the images' span.
+    func pixel(_ g: ConvGeometry, _ n: Int, _ c: Int, _ h: Int, _ w: Int) -> Int {
+        n * g.imageStride + (c * g.height + h) * g.width + w
+    }
+
+    /// Whether element `index` of the images' span belongs to an image (not to a gap between two).
+    func isInImage(_ g: ConvGeometry, _ index: Int) -> Bool { index % g.imageStride < g.imageCount }
+
+    /// Column matrix by definition: row (c * kH + i) * kW + j, column (n * outH + y) * outW + x.
+    func referenceIm2col(_ images: [Float], _ g: ConvGeometry) -> [Float] {
         var columns = [Float]()
         for c in 0..<g.channels { for i in 0..<g.kernelH { for j in 0..<g.kernelW {
-            for y in 0..<g.outputH { for x in 0..<g.outputW {
-                columns.append(source(g, i, j, y, x).map { image[(c * g.height + $0.h) * g.width + $0.w] } ?? 0)
-            } }
+            for n in 0..<g.images { for y in 0..<g.outputH { for x in 0..<g.outputW {
+                columns.append(source(g, i, j, y, x).map { images[pixel(g, n, c, $0.h, $0.w)] } ?? 0)
+            } } }
         } } }
         return columns
     }
 
-    /// The adjoint of im2col: every column entry added to the pixel it was read from.
+    /// The adjoint of im2col over the images' span: every column entry added to the pixel it was read from.
     func referenceCol2im(_ columns: [Float], _ g: ConvGeometry) -> [Double] {
-        var image = [Double](repeating: 0, count: g.imageCount)
+        var images = [Double](repeating: 0, count: g.imageSpan)
         var index = 0
         for c in 0..<g.channels { for i in 0..<g.kernelH { for j in 0..<g.kernelW {
-            for y in 0..<g.outputH { for x in 0..<g.outputW {
-                if let (h, w) = source(g, i, j, y, x) { image[(c * g.height + h) * g.width + w] += Double(columns[index]) }
+            for n in 0..<g.images { for y in 0..<g.outputH { for x in 0..<g.outputW {
+                if let (h, w) = source(g, i, j, y, x) { images[pixel(g, n, c, h, w)] += Double(columns[index]) }
                 index += 1
-            } }
+            } } }
         } } }
-        return image
+        return images
     }
 
     func testIm2colIsExact() {
         var random = TestRandom(seed: 10)
         for g in Self.geometries {
-            let stored = random.floats(imageOffset + g.imageCount + tail)
-            let expected = referenceIm2col(Array(stored[imageOffset..<imageOffset + g.imageCount]), g)
+            let stored = random.floats(imageOffset + g.imageSpan + tail)
+            let expected = referenceIm2col(Array(stored[imageOffset..<imageOffset + g.imageSpan]), g)
             forEachBackend { backend in
                 let image = try backend.buffer(stored)
                 let columns = try backend.nanBuffer(columnsOffset + g.columnCount + tail)
@@ -79,32 +91,58 @@ final class ConvolutionTests: SynapseTestCase {
         for g in Self.geometries {
             let stored = random.floats(columnsOffset + g.columnCount + tail)
             let expected = referenceCol2im(Array(stored[columnsOffset..<columnsOffset + g.columnCount]), g)
+            let inImages = (0..<g.imageSpan).filter { isInImage(g, $0) }
             forEachBackend { backend in
                 let columns = try backend.buffer(stored)
-                let image = try backend.nanBuffer(imageOffset + g.imageCount + tail)
+                let image = try backend.nanBuffer(imageOffset + g.imageSpan + tail)
                 try backend.col2im(columns: columns, columnsOffset: columnsOffset, geometry: g, image: image,
                                    imageOffset: imageOffset)
                 let got = try backend.download(image)
                 let call = OpCall(backend, "col2im", describe(g))
-                assertClose(Array(got[imageOffset..<imageOffset + g.imageCount]), expected, call, "image")
-                let outside = Array(got[..<imageOffset]) + Array(got[(imageOffset + g.imageCount)...])
-                assertBitwiseEqual(outside, [Float](repeating: .nan, count: imageOffset + tail), call,
-                                   "elements around the image (must stay untouched)")
+                assertClose(inImages.map { got[imageOffset + $0] }, inImages.map { expected[$0] }, call, "images")
+                let gaps = (0..<g.imageSpan).filter { !isInImage(g, $0) }.map { got[imageOffset + $0] }
+                let outside = Array(got[..<imageOffset]) + gaps + Array(got[(imageOffset + g.imageSpan)...])
+                assertBitwiseEqual(outside, [Float](repeating: .nan, count: imageOffset + gaps.count + tail), call,
+                                   "elements around and between the images (must stay untouched)")
             }
         }
     }
 
-    /// A grouped convolution as the layers do it: per image and group, im2col of the group's channels
-    /// (an image offset) and one GEMM with the group's filters (A and C offsets), against a direct
-    /// Float64 convolution.
+    func testTransposeBlocksIsExact() {
+        var random = TestRandom(seed: 13)
+        for (rows, columns, blockSize) in [(1, 1, 1), (3, 5, 7), (6, 1, 33), (1, 4, 2), (16, 9, 1)] {
+            let count = rows * columns * blockSize, (inputOffset, outputOffset) = (4, 3)
+            let stored = random.floats(inputOffset + count)
+            var expected = [Float](repeating: 0, count: count)
+            for r in 0..<rows { for c in 0..<columns { for i in 0..<blockSize {
+                expected[(c * rows + r) * blockSize + i] = stored[inputOffset + (r * columns + c) * blockSize + i]
+            } } }
+            forEachBackend { backend in
+                let input = try backend.buffer(stored)
+                let output = try backend.nanBuffer(outputOffset + count + tail)
+                try backend.transposeBlocks(input: input, inputOffset: inputOffset, output: output,
+                                            outputOffset: outputOffset, rows: rows, columns: columns, blockSize: blockSize)
+                let got = try backend.download(output)
+                let call = OpCall(backend, "transposeBlocks", "rows=\(rows) columns=\(columns) blockSize=\(blockSize)")
+                assertBitwiseEqual(Array(got[outputOffset..<outputOffset + count]), expected, call)
+                assertBitwiseEqual(Array(got[..<outputOffset]) + Array(got[(outputOffset + count)...]),
+                                   [Float](repeating: .nan, count: outputOffset + tail), call,
+                                   "elements around the output (must stay untouched)")
+            }
+        }
+    }
+
+    /// A grouped convolution as the layers do it: per group, one im2col of the group's channels of every
+    /// image (an image offset and stride) and one GEMM with the group's filters into a `[outC, batch, H, W]`
+    /// matrix, then one transpose to NCHW; against a direct Float64 convolution.
     func testConvolutionAsIm2colAndGemmMatchesDirectConvolution() {
         var random = TestRandom(seed: 12)
         let cases = [(Self.geometries[0], groups: 1, outChannels: 4),
                      (Self.geometries[2], groups: 2, outChannels: 6),
                      (Self.geometries[5], groups: 3, outChannels: 3)]
         for (groupGeometry, groups, outChannels) in cases {
-            let g = groupGeometry, batch = 2
-            let inChannels = g.channels * groups, outPerGroup = outChannels / groups
+            let batch = 2, inChannels = groupGeometry.channels * groups, outPerGroup = outChannels / groups
+            let g = groupGeometry.batched(images: batch, imageStride: inChannels * groupGeometry.height * groupGeometry.width)
             let (outH, outW, rows) = (g.outputH, g.outputW, g.columnRows)
             let x = random.floats(batch * inChannels * g.height * g.width)
             let weights = random.floats(outChannels * rows)  // [outC, inC / groups, kH, kW]
@@ -125,19 +163,18 @@ final class ConvolutionTests: SynapseTestCase {
             forEachBackend { backend in
                 let input = try backend.buffer(x), filters = try backend.buffer(weights)
                 let columns = try backend.nanBuffer(g.columnCount)
+                let cnhw = try backend.nanBuffer(outChannels * g.columnWidth)
                 let output = try backend.nanBuffer(batch * outChannels * outH * outW)
-                for n in 0..<batch {
-                    for group in 0..<groups {
-                        let firstChannel = n * inChannels + group * g.channels
-                        try backend.im2col(image: input, imageOffset: firstChannel * g.height * g.width,
-                                           geometry: g, columns: columns, columnsOffset: 0)
-                        try backend.gemm(transA: false, transB: false, m: outPerGroup, n: outH * outW, k: rows, alpha: 1,
-                                         a: filters, aOffset: group * outPerGroup * rows, lda: rows,
-                                         b: columns, bOffset: 0, ldb: outH * outW, beta: 0,
-                                         c: output, cOffset: (n * outChannels + group * outPerGroup) * outH * outW,
-                                         ldc: outH * outW)
-                    }
+                for group in 0..<groups {
+                    try backend.im2col(image: input, imageOffset: group * g.imageCount, geometry: g,
+                                       columns: columns, columnsOffset: 0)
+                    try backend.gemm(transA: false, transB: false, m: outPerGroup, n: g.columnWidth, k: rows, alpha: 1,
+                                     a: filters, aOffset: group * outPerGroup * rows, lda: rows,
+                                     b: columns, bOffset: 0, ldb: g.columnWidth, beta: 0,
+                                     c: cnhw, cOffset: group * outPerGroup * g.columnWidth, ldc: g.columnWidth)
                 }
+                try backend.transposeBlocks(input: cnhw, inputOffset: 0, output: output, outputOffset: 0,
+                                            rows: outChannels, columns: batch, blockSize: outH * outW)
                 assertClose(try backend.download(output), expected, k: rows,
                             OpCall(backend, "im2col+gemm convolution",
                                    "batch=\(batch) groups=\(groups) outC=\(outChannels) group \(describe(g))"))

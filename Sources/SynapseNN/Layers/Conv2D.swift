@@ -1,8 +1,8 @@
 import SynapseCore
 
 /// 2-D convolution over NCHW input (PyTorch's `nn.Conv2d`): weight `[outC, inC/groups, kH, kW]`, bias `[outC]`.
-/// Each image and group is one im2col and one GEMM (Caffe's scheme); a 1x1 kernel with stride 1 and no
-/// padding multiplies the image directly, skipping im2col.
+/// Each group of a chunk of images is one im2col and one GEMM, whose `[outC, images, H, W]` result one
+/// transpose turns into NCHW: a few large GEMMs per layer rather than Caffe's one small GEMM per image.
 public final class Conv2D: Layer {
     public var name: String
     public let outChannels: Int
@@ -21,6 +21,7 @@ public final class Conv2D: Layer {
     private var output: Buffer?
     private var gradInput: Buffer?
     private var columns: Buffer?
+    private var transposed: Buffer?   // [outC, images, H, W]: the GEMM's output, or dY for the backward GEMMs
 
     public convenience init(_ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
                 groups: Int = 1, name: String = "", weightInit: Initializer = .xavierUniform,
@@ -54,7 +55,9 @@ public final class Conv2D: Layer {
 
     public var parameters: [Parameter] { weight.map { [$0, bias] } ?? [] }
 
-    private var isPointwise: Bool { kernel == (1, 1) && stride == (1, 1) && padding == (0, 0) }
+    /// Column matrices are kept below this many elements (64 MiB) by unfolding a large batch in chunks.
+    static let columnBudget = 1 << 24
+
     private var outPerGroup: Int { outChannels / groups }
     private var outputPlane: Int { geometry.outputH * geometry.outputW }
 
@@ -87,19 +90,17 @@ public final class Conv2D: Layer {
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         let backend = x.backend, batch = x.batch
         let y = try reuse(&output, count: batch * outChannels * outputPlane, on: backend)
-        let cols = isPointwise ? x.buffer : try reuse(&columns, count: geometry.columnCount, on: backend)
-        for n in 0..<batch {
-            for g in 0..<groups {
-                let imageOffset = inputOffset(n, g)
-                if !isPointwise {
-                    try backend.im2col(image: x.buffer, imageOffset: imageOffset, geometry: geometry,
-                                       columns: cols, columnsOffset: 0)
-                }
-                try backend.gemm(transA: false, transB: false, m: outPerGroup, n: outputPlane, k: geometry.columnRows,
-                                 alpha: 1, a: weight.value, aOffset: g * outPerGroup * geometry.columnRows,
-                                 lda: geometry.columnRows, b: cols, bOffset: isPointwise ? imageOffset : 0,
-                                 ldb: outputPlane, beta: 0, c: y, cOffset: outputOffset(n, g), ldc: outputPlane)
+        try forEachChunk(of: x) { first, g, cols, yT in
+            for group in 0..<groups {
+                try backend.im2col(image: x.buffer, imageOffset: inputOffset(first, group), geometry: g,
+                                   columns: cols, columnsOffset: 0)
+                try backend.gemm(transA: false, transB: false, m: outPerGroup, n: g.columnWidth, k: g.columnRows,
+                                 alpha: 1, a: weight.value, aOffset: weightOffset(group), lda: g.columnRows,
+                                 b: cols, bOffset: 0, ldb: g.columnWidth,
+                                 beta: 0, c: yT, cOffset: group * outPerGroup * g.columnWidth, ldc: g.columnWidth)
             }
+            try backend.transposeBlocks(input: yT, inputOffset: 0, output: y, outputOffset: first * outChannels * outputPlane,
+                                        rows: outChannels, columns: g.images, blockSize: outputPlane)
         }
         try backend.biasAdd(data: y, bias: bias.value, outer: batch, channels: outChannels, inner: outputPlane)
         input = x
@@ -108,46 +109,54 @@ public final class Conv2D: Layer {
 
     public func backward(_ dy: Tensor) throws -> Tensor {
         let x = try lastInput(input, layer: name)
-        let backend = x.backend, batch = x.batch
+        let backend = x.backend
         let dx = try reuse(&gradInput, count: x.count, on: backend)
-        let cols = isPointwise ? x.buffer : try reuse(&columns, count: geometry.columnCount, on: backend)
-        try backend.biasGradient(gradOutput: dy.buffer, gradBias: bias.gradient, outer: batch,
+        try backend.biasGradient(gradOutput: dy.buffer, gradBias: bias.gradient, outer: x.batch,
                                  channels: outChannels, inner: outputPlane)
-        for n in 0..<batch {
-            for g in 0..<groups {
-                let imageOffset = inputOffset(n, g)
-                let weightOffset = g * outPerGroup * geometry.columnRows
-                // dW_g += dY_g cols^T, with the columns recomputed rather than stored for the whole batch.
-                if !isPointwise {
-                    try backend.im2col(image: x.buffer, imageOffset: imageOffset, geometry: geometry,
-                                       columns: cols, columnsOffset: 0)
-                }
-                try backend.gemm(transA: false, transB: true, m: outPerGroup, n: geometry.columnRows, k: outputPlane,
-                                 alpha: 1, a: dy.buffer, aOffset: outputOffset(n, g), lda: outputPlane,
-                                 b: cols, bOffset: isPointwise ? imageOffset : 0, ldb: outputPlane,
-                                 beta: n == 0 ? 0 : 1, c: weight.gradient, cOffset: weightOffset, ldc: geometry.columnRows)
+        try forEachChunk(of: x) { first, g, cols, dyT in
+            try backend.transposeBlocks(input: dy.buffer, inputOffset: first * outChannels * outputPlane, output: dyT,
+                                        outputOffset: 0, rows: g.images, columns: outChannels, blockSize: outputPlane)
+            for group in 0..<groups {
+                let dyOffset = group * outPerGroup * g.columnWidth
+                // dW_g (+)= dY_g cols^T, the columns recomputed rather than kept from the forward pass.
+                try backend.im2col(image: x.buffer, imageOffset: inputOffset(first, group), geometry: g,
+                                   columns: cols, columnsOffset: 0)
+                try backend.gemm(transA: false, transB: true, m: outPerGroup, n: g.columnRows, k: g.columnWidth,
+                                 alpha: 1, a: dyT, aOffset: dyOffset, lda: g.columnWidth, b: cols, bOffset: 0,
+                                 ldb: g.columnWidth, beta: first == 0 ? 0 : 1,
+                                 c: weight.gradient, cOffset: weightOffset(group), ldc: g.columnRows)
                 // dcols = W_g^T dY_g, folded back into the image gradient.
-                let dcols = isPointwise ? dx : cols
-                try backend.gemm(transA: true, transB: false, m: geometry.columnRows, n: outputPlane, k: outPerGroup,
-                                 alpha: 1, a: weight.value, aOffset: weightOffset, lda: geometry.columnRows,
-                                 b: dy.buffer, bOffset: outputOffset(n, g), ldb: outputPlane,
-                                 beta: 0, c: dcols, cOffset: isPointwise ? imageOffset : 0, ldc: outputPlane)
-                if !isPointwise {
-                    try backend.col2im(columns: cols, columnsOffset: 0, geometry: geometry, image: dx, imageOffset: imageOffset)
-                }
+                try backend.gemm(transA: true, transB: false, m: g.columnRows, n: g.columnWidth, k: outPerGroup,
+                                 alpha: 1, a: weight.value, aOffset: weightOffset(group), lda: g.columnRows,
+                                 b: dyT, bOffset: dyOffset, ldb: g.columnWidth, beta: 0,
+                                 c: cols, cOffset: 0, ldc: g.columnWidth)
+                try backend.col2im(columns: cols, columnsOffset: 0, geometry: g, image: dx,
+                                   imageOffset: inputOffset(first, group))
             }
         }
         return Tensor(dx, shape: x.shape)
     }
 
-    /// Where group `g` of image `n` starts in the input and in the output.
+    /// Calls `body(first image, geometry of the chunk, columns, transposed)` for each chunk of the batch,
+    /// as many images at a time as keep the column matrix within `columnBudget`.
+    private func forEachChunk(of x: Tensor, _ body: (Int, ConvGeometry, Buffer, Buffer) throws -> Void) throws {
+        let perImage = geometry.columnCount
+        let chunk = max(1, min(x.batch, Self.columnBudget / perImage))
+        let cols = try reuse(&columns, count: chunk * perImage, on: x.backend)
+        let cnhw = try reuse(&transposed, count: chunk * outChannels * outputPlane, on: x.backend)
+        for first in Swift.stride(from: 0, to: x.batch, by: chunk) {
+            let g = geometry.batched(images: min(chunk, x.batch - first), imageStride: inChannels * geometry.height * geometry.width)
+            try body(first, g, cols, cnhw)
+        }
+    }
+
+    /// Where group `g` of image `n` starts in the input.
     private func inputOffset(_ n: Int, _ g: Int) -> Int {
         (n * groups + g) * geometry.imageCount
     }
 
-    private func outputOffset(_ n: Int, _ g: Int) -> Int {
-        (n * outChannels + g * outPerGroup) * outputPlane
-    }
+    /// Where group `g`'s filters start in the weight.
+    private func weightOffset(_ g: Int) -> Int { g * outPerGroup * geometry.columnRows }
 }
 
 private func pair(_ p: (h: Int, w: Int)) -> String { p.h == p.w ? "\(p.h)" : "\(p.h)x\(p.w)" }
