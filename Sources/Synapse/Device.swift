@@ -52,23 +52,24 @@ public enum Devices {
     /// picked by `auto`: it runs on the same cores as the CPU backend, which trains LeNet about 20x faster
     /// (4,400-5,000 vs 220-245 images/s measured with PoCL 3.1); ask for it with `opencl` or `opencl:N`.
     /// An explicit OpenCL choice that cannot be met is an error naming the devices that do exist.
-    public static func backend(_ choice: DeviceChoice) throws -> Backend {
+    /// `threads` sets the CPU backend's thread count (default: every core).
+    public static func backend(_ choice: DeviceChoice, threads: Int? = nil) throws -> Backend {
         let devices = OpenCLDevice.all()
         switch choice {
         case .cpu:
-            return CPUBackend()
+            return CPUBackend(threads: threads)
         case .auto:
             guard let device = devices.first(where: { $0.kind == .gpu || $0.kind == .accelerator }) else {
                 logger.notice(devices.isEmpty
                     ? "no OpenCL device found (no platform, or the ICD loader found none); using the CPU backend"
                     : "no OpenCL GPU; using the CPU backend, faster than OpenCL on the CPU (choose that with opencl:N)")
-                return CPUBackend()
+                return CPUBackend(threads: threads)
             }
             do {
                 return try OpenCLBackend(device: device)
             } catch {
                 logger.warning("could not open opencl:\(device.index) (\(device.name)): \(error); using the CPU backend")
-                return CPUBackend()
+                return CPUBackend(threads: threads)
             }
         case .opencl(let index):
             let available = ["cpu"] + devices.map { "opencl:\($0.index) (\($0.name))" }

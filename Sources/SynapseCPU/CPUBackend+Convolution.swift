@@ -17,21 +17,34 @@ extension CPUBackend {
                          columnsOffset: columnsOffset)
         let image = floats(image) + imageOffset
         let columns = floats(columns) + columnsOffset
-        let (outH, outW) = (g.outputH, g.outputW)
+        let (outH, outW, images, imageStride) = (g.outputH, g.outputW, g.images, g.imageStride)
+        let (height, width, kernelH, kernelW) = (g.height, g.width, g.kernelH, g.kernelW)
+        let (strideH, strideW) = (g.strideH, g.strideW)
         // One item per (column row, image): a run of outH * outW consecutive column entries.
-        parallelFor(g.columnRows * g.images, cost: outH * outW) { items in
+        parallelFor(g.columnRows * images, cost: outH * outW) { items in
             for item in items {
-                let (row, n) = (item / g.images, item % g.images)
-                let (c, kh, kw) = (row / (g.kernelH * g.kernelW), row / g.kernelW % g.kernelH, row % g.kernelW)
+                let (row, n) = (item / images, item % images)
+                let (c, kh, kw) = (row / (kernelH * kernelW), row / kernelW % kernelH, row % kernelW)
                 let baseH = kh * g.dilationH - g.padH, baseW = kw * g.dilationW - g.padW
-                let validH = inside(base: baseH, stride: g.strideH, limit: g.height, count: outH)
-                let validW = inside(base: baseW, stride: g.strideW, limit: g.width, count: outW)
+                let validH = inside(base: baseH, stride: strideH, limit: height, count: outH)
+                let validW = inside(base: baseW, stride: strideW, limit: width, count: outW)
                 let out = columns + item * outH * outW
-                out.update(repeating: 0, count: outH * outW)
-                for oh in validH {
-                    let src = image + n * g.imageStride + (c * g.height + oh * g.strideH + baseH) * g.width
+                let plane = image + n * imageStride + c * height * width
+                for oh in 0..<outH {
                     let dst = out + oh * outW
-                    for ow in validW { dst[ow] = src[ow * g.strideW + baseW] }
+                    guard validH.contains(oh), !validW.isEmpty else {
+                        dst.update(repeating: 0, count: outW)
+                        continue
+                    }
+                    // Padding on either side, and the run that reads the image.
+                    dst.update(repeating: 0, count: validW.lowerBound)
+                    (dst + validW.upperBound).update(repeating: 0, count: outW - validW.upperBound)
+                    let src = plane + (oh * strideH + baseH) * width + baseW
+                    if strideW == 1 {
+                        (dst + validW.lowerBound).update(from: src + validW.lowerBound, count: validW.count)
+                    } else {
+                        for ow in validW { dst[ow] = src[ow * strideW] }
+                    }
                 }
             }
         }
@@ -43,25 +56,31 @@ extension CPUBackend {
                          imageOffset: imageOffset)
         let columns = floats(columns) + columnsOffset
         let image = floats(image) + imageOffset
-        let (outH, outW) = (g.outputH, g.outputW)
+        let (outH, outW, columnWidth) = (g.outputH, g.outputW, g.columnWidth)
+        let (channels, height, width, kernelH, kernelW) = (g.channels, g.height, g.width, g.kernelH, g.kernelW)
+        let (strideH, strideW) = (g.strideH, g.strideW)
         // One image row per item: its owner adds every contribution to it, in (kh, kw, ow) order, the same
         // order as a per-pixel gather, and no other thread writes it.
-        parallelFor(g.images * g.channels * g.height, cost: g.width * g.kernelH * g.kernelW) { rows in
+        parallelFor(g.images * channels * height, cost: width * kernelH * kernelW) { rows in
             for item in rows {
-                let (n, row) = (item / (g.channels * g.height), item % (g.channels * g.height))
-                let (c, h) = (row / g.height, row % g.height)
-                let dst = image + n * g.imageStride + row * g.width
-                dst.update(repeating: 0, count: g.width)
-                for kh in 0..<g.kernelH {
+                let (n, row) = (item / (channels * height), item % (channels * height))
+                let (c, h) = (row / height, row % height)
+                let dst = image + n * g.imageStride + row * width
+                dst.update(repeating: 0, count: width)
+                for kh in 0..<kernelH {
                     let offsetH = h + g.padH - kh * g.dilationH
-                    guard offsetH >= 0, offsetH % g.strideH == 0, offsetH / g.strideH < outH else { continue }
-                    let oh = offsetH / g.strideH
-                    for kw in 0..<g.kernelW {
+                    guard offsetH >= 0, offsetH % strideH == 0, offsetH / strideH < outH else { continue }
+                    let oh = offsetH / strideH
+                    for kw in 0..<kernelW {
                         let baseW = kw * g.dilationW - g.padW
-                        let columnRow = (c * g.kernelH + kh) * g.kernelW + kw
-                        let src = columns + columnRow * g.columnWidth + (n * outH + oh) * outW
-                        for ow in inside(base: baseW, stride: g.strideW, limit: g.width, count: outW) {
-                            dst[ow * g.strideW + baseW] += src[ow]
+                        let columnRow = (c * kernelH + kh) * kernelW + kw
+                        let src = columns + columnRow * columnWidth + (n * outH + oh) * outW
+                        let valid = inside(base: baseW, stride: strideW, limit: width, count: outW)
+                        if strideW == 1 {
+                            let (to, from) = (dst + baseW, src)
+                            for ow in valid { to[ow] += from[ow] }
+                        } else {
+                            for ow in valid { dst[ow * strideW + baseW] += src[ow] }
                         }
                     }
                 }

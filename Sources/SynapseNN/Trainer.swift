@@ -78,14 +78,11 @@ public final class Trainer {
         var rate = currentLearningRate
         for (b, indices) in batches.enumerated() {
             let (input, labels, _) = try Self.upload(data, indices, on: backend, input: &inputBuffer, labels: &labelBuffer)
-            let value = try backend.readScalar(loss.forward(model.forward(input, training: true), targets: labels))
+            rate = currentLearningRate
+            let value = try step(input, labels: labels)
             guard value.isFinite else {
                 throw NNError.nonFiniteLoss(epoch: thisEpoch, step: b + 1, loss: value, checkpoint: lastCheckpoint)
             }
-            try model.backward(loss.backward())
-            rate = currentLearningRate
-            try optimizer.step(model.parameters, learningRate: rate)
-            iteration += 1
             lossSum += Double(value) * Double(indices.count)
             seen += indices.count
             let elapsed = Date().timeIntervalSince(start)
@@ -98,6 +95,18 @@ public final class Trainer {
         let seconds = Date().timeIntervalSince(start)
         return EpochReport(epoch: thisEpoch, trainLoss: lossSum / Double(seen), learningRate: rate,
                            seconds: seconds, imagesPerSecond: Double(seen) / max(seconds, 1e-9))
+    }
+
+    /// One optimizer step on a batch already on the device (`labels` int32): forward, loss, backward and
+    /// update at the schedule's rate. Returns the batch's mean loss; a NaN or infinite loss leaves the
+    /// weights untouched.
+    public func step(_ input: Tensor, labels: Buffer) throws -> Float {
+        let value = try backend.readScalar(loss.forward(model.forward(input, training: true), targets: labels))
+        guard value.isFinite else { return value }
+        try model.backward(loss.backward())
+        try optimizer.step(model.parameters, learningRate: currentLearningRate)
+        iteration += 1
+        return value
     }
 
     /// Trains until `epochs` epochs are complete (continuing from `epoch` after a resume), evaluating on

@@ -15,6 +15,7 @@ public struct OpenCLDevice {
     public let vendor: String
     public let kind: Kind
     public let computeUnits: Int
+    public let maxClockMHz: Int
     public let globalMemoryBytes: Int
     public let maxAllocationBytes: Int
     public let localMemoryBytes: Int
@@ -68,6 +69,7 @@ public struct OpenCLDevice {
         else if type & cl_device_type(CL_DEVICE_TYPE_ACCELERATOR) != 0 { kind = .accelerator }
         else { kind = .other }
         computeUnits = Int(Self.value(id, cl_device_info(CL_DEVICE_MAX_COMPUTE_UNITS)) as cl_uint)
+        maxClockMHz = Int(Self.value(id, cl_device_info(CL_DEVICE_MAX_CLOCK_FREQUENCY)) as cl_uint)
         globalMemoryBytes = Int(Self.value(id, cl_device_info(CL_DEVICE_GLOBAL_MEM_SIZE)) as cl_ulong)
         maxAllocationBytes = Int(Self.value(id, cl_device_info(CL_DEVICE_MAX_MEM_ALLOC_SIZE)) as cl_ulong)
         localMemoryBytes = Int(Self.value(id, cl_device_info(CL_DEVICE_LOCAL_MEM_SIZE)) as cl_ulong)

@@ -41,8 +41,14 @@ struct DeviceOption: ParsableArguments {
                                valueName: "device"))
     var device: String?
 
+    @Option(help: ArgumentHelp("Threads of the CPU backend (default: every core).", valueName: "n"))
+    var threads: Int?
+
     func backend() throws -> Backend {
-        try Devices.backend(device.map(DeviceChoice.init(parsing:)) ?? DeviceChoice.fromEnvironment())
+        if let threads, threads < 1 {
+            throw NNError.invalidSetting(name: "--threads", message: "must be at least 1, got \(threads)")
+        }
+        return try Devices.backend(device.map(DeviceChoice.init(parsing:)) ?? DeviceChoice.fromEnvironment(), threads: threads)
     }
 }
 

@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import Synapse
+
+struct BenchModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Training throughput of a model and each layer's forward and backward time (as `caffe time`).",
+        discussion: """
+            A step is what `synapse train` does per batch: forward, softmax cross-entropy, reading the loss, \
+            backward, and an SGD update (momentum 0.9, weight decay 5e-4), on one random batch kept on the device. \
+            Images per second are measured over --steps steps after --warmup; the per-layer times are medians of \
+            --reps runs of each layer alone, so their sum can differ from the step time.
+            """
+    )
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(help: ArgumentHelp("mlp, lenet, alexnet (227x227x3, 1000 classes) or alexnet-small.", valueName: "name"))
+    var model: String = "lenet"
+
+    @Option(help: ArgumentHelp("Images per batch.", valueName: "n"))
+    var batch: Int = 64
+
+    @Option(help: ArgumentHelp("Timed training steps.", valueName: "n"))
+    var steps: Int = 20
+
+    @Option(help: ArgumentHelp("Untimed training steps first (kernel builds, allocations, caches).", valueName: "n"))
+    var warmup: Int = 3
+
+    @Flag(help: "Time the whole step only, not each layer.")
+    var noLayers = false
+
+    func validate() throws {
+        guard batch > 0, steps > 0, warmup >= 0 else {
+            throw ValidationError("--batch and --steps must be at least 1 and --warmup at least 0")
+        }
+    }
+
+    func run() throws {
+        let kind = try ModelKind(parsing: model)
+        let backend = try options.deviceOption.backend()
+        let (sampleShape, classes) = kind == .alexnet ? ([3, 227, 227], 1000) : ([1, 28, 28], 10)
+        let network = try kind.build(inputShape: sampleShape, classes: classes, backend: backend, seed: 1)
+        let trainer = try Trainer(model: network, optimizer: try SGD(momentum: 0.9, weightDecay: 5e-4),
+                                  learningRate: 0.01, batchSize: batch)
+        let inputShape = [batch] + sampleShape
+        let input = Tensor(try backend.buffer(benchmarkValues(inputShape.reduce(1, *))), shape: inputShape)
+        let labels = try backend.buffer(int32: (0..<batch).map { Int32($0 % classes) })
+
+        for _ in 0..<warmup { _ = try trainer.step(input, labels: labels) }
+        try backend.synchronize()
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<steps { _ = try trainer.step(input, labels: labels) }
+        try backend.synchronize()
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let layers = noLayers ? [] : try profileLayers(network, input: input, labels: labels)
+
+        let report = ModelReport(device: backend.name, description: backend.deviceDescription, model: kind.rawValue,
+                                 batch: batch, threads: (backend as? CPUBackend)?.threads, steps: steps,
+                                 stepSeconds: seconds / Double(steps), imagesPerSecond: Double(batch * steps) / seconds,
+                                 kernelBuildSeconds: kernelBuildSeconds(backend), layers: layers)
+        if options.json {
+            try printJSON(report)
+        } else {
+            report.printTable()
+        }
+    }
+
+    /// Each layer's forward in order, then each backward in reverse, timed alone.
+    private func profileLayers(_ network: Sequential, input: Tensor, labels: Buffer) throws -> [LayerTime] {
+        let backend = network.backend
+        var x = input
+        var forward: [Double] = []
+        for layer in network.layers {
+            var y = x
+            forward.append(try medianSeconds(backend, reps: options.reps) { y = try layer.forward(x, training: true) })
+            x = y
+        }
+        let loss = SoftmaxCrossEntropy()
+        _ = try loss.forward(x, targets: labels)
+        var gradient = try loss.backward()
+        var backward: [Double] = []
+        for layer in network.layers.reversed() {
+            var dx = gradient
+            backward.append(try medianSeconds(backend, reps: options.reps) { dx = try layer.backward(gradient) })
+            gradient = dx
+        }
+        backward.reverse()
+        return network.layers.indices.map { i in
+            LayerTime(name: network.layers[i].name, summary: network.layers[i].summary,
+                      output: network.layerShapes[i], forwardMs: forward[i] * 1e3, backwardMs: backward[i] * 1e3)
+        }
+    }
+}
+
+struct LayerTime: Encodable {
+    let name: String
+    let summary: String
+    let output: [Int]
+    let forwardMs: Double
+    let backwardMs: Double
+}
+
+struct ModelReport: Encodable {
+    let device: String
+    let description: String
+    let model: String
+    let batch: Int
+    let threads: Int?
+    let steps: Int
+    let stepSeconds: Double
+    let imagesPerSecond: Double
+    let kernelBuildSeconds: Double
+    let layers: [LayerTime]
+
+    func printTable() {
+        print("\(model), batch \(batch), on \(device): \(description)")
+        if !layers.isEmpty {
+            print(column("layer", 10) + column("", 40) + column("output", 16) + column("forward ms", 12, right: true)
+                  + column("backward ms", 13, right: true))
+            for l in layers {
+                print(column(l.name, 10) + column(l.summary, 40) + column(describe(l.output), 16)
+                      + column(String(format: "%.3f", l.forwardMs), 12, right: true)
+                      + column(String(format: "%.3f", l.backwardMs), 13, right: true))
+            }
+            let forward = layers.reduce(0) { $0 + $1.forwardMs }, backward = layers.reduce(0) { $0 + $1.backwardMs }
+            print(column("total", 66) + column(String(format: "%.3f", forward), 12, right: true)
+                  + column(String(format: "%.3f", backward), 13, right: true))
+        }
+        print(String(format: "training step: %.2f ms, %.1f images/s over %d steps", stepSeconds * 1e3, imagesPerSecond, steps))
+        print(String(format: "kernel build (compile or cache load), excluded above: %.2f s", kernelBuildSeconds))
+    }
+}
