@@ -1,5 +1,9 @@
 // Row-major SGEMM: C = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T.
 //
+// Split K: work-groups along dimension 2 each take k_slice of the K dimension and write their partial
+// product (beta = 0) to their own copy of C, c_slice_stride elements apart; gemm_sum_slices then adds the
+// copies into C. Without split, there is one slice with k_slice = k.
+//
 // One work-group computes an MWG x NWG tile of C. For each KWG-deep slice of the K dimension it
 // copies the matching tiles of op(A) and op(B) into local memory (zero-padded at the matrix edges,
 // so the inner loop has no bounds checks), then each of its MDIMC x NDIMC work-items accumulates an
@@ -77,12 +81,14 @@ __kernel __attribute__((reqd_work_group_size(NDIMC, MDIMC, 1)))
 void gemm(const int m, const int n, const int k, const float alpha,
           __global const float* restrict a, const int a_offset, const int lda,
           __global const float* restrict b, const int b_offset, const int ldb,
-          const float beta, __global float* c, const int c_offset, const int ldc) {
+          const float beta, __global float* c, const int c_offset, const int ldc,
+          const int k_slice, const int c_slice_stride) {
     __local float a_tile[KWG * MWG];  // [k][m]
     __local float b_tile[KWG * NWG];  // [k][n]
     a += a_offset;
     b += b_offset;
-    c += c_offset;
+    c += c_offset + get_group_id(2) * c_slice_stride;
+    const int k_begin = get_group_id(2) * k_slice, k_end = min(k, k_begin + k_slice);
 
     const int tx = get_local_id(0), ty = get_local_id(1);
     const int thread = ty * NDIMC + tx;
@@ -93,8 +99,8 @@ void gemm(const int m, const int n, const int k, const float alpha,
     for (int i = 0; i < MWI; i++)
         for (int j = 0; j < NVEC; j++) acc[i][j] = (floatN)(0.0f);
 
-    for (int k0 = 0; k0 < k; k0 += KWG) {
-        if (interior_mn && k0 + KWG <= k) {
+    for (int k0 = k_begin; k0 < k_end; k0 += KWG) {
+        if (interior_mn && k0 + KWG <= k_end) {
             for (int e = thread; e < KWG * MWG; e += MDIMC * NDIMC) {
 #if TRANS_A
                 const int kk = e / MWG, mm = e % MWG;   // consecutive threads read along M
@@ -114,12 +120,12 @@ void gemm(const int m, const int n, const int k, const float alpha,
         } else {
             for (int e = thread; e < KWG * MWG; e += MDIMC * NDIMC) {
                 const int kk = e / MWG, mm = e % MWG;
-                const bool inside = m0 + mm < m && k0 + kk < k;
+                const bool inside = m0 + mm < m && k0 + kk < k_end;
                 a_tile[kk * MWG + mm] = inside ? A_AT(m0 + mm, k0 + kk) : 0.0f;
             }
             for (int e = thread; e < KWG * NWG; e += MDIMC * NDIMC) {
                 const int kk = e / NWG, nn = e % NWG;
-                const bool inside = n0 + nn < n && k0 + kk < k;
+                const bool inside = n0 + nn < n && k0 + kk < k_end;
                 b_tile[kk * NWG + nn] = inside ? B_AT(k0 + kk, n0 + nn) : 0.0f;
             }
         }
@@ -153,4 +159,16 @@ void gemm(const int m, const int n, const int k, const float alpha,
             }
         }
     }
+}
+
+// C = alpha * (sum of the slices' partial products, each [m, n] with leading dimension n) + beta * C.
+__kernel void gemm_sum_slices(__global const float* partial, const int slices, const int m, const int n,
+                              const float alpha, const float beta, __global float* c, const int c_offset,
+                              const int ldc) {
+    const int index = get_global_id(0);
+    if (index >= m * n) return;
+    float sum = 0.0f;
+    for (int s = 0; s < slices; s++) sum += partial[s * m * n + index];
+    __global float* out = c + c_offset + (index / n) * ldc + index % n;
+    *out = beta == 0.0f ? alpha * sum : alpha * sum + beta * *out;
 }

@@ -76,7 +76,7 @@ do {
     print("GEMM benchmark, FP32, row-major, median of \(reps) runs; GFLOP/s (higher is better)")
     print("CPU: \(cpu.deviceDescription)")
     if let opencl {
-        print("OpenCL: \(opencl.deviceDescription), kernel parameters \(opencl.gemmParameters)")
+        print("OpenCL: \(opencl.deviceDescription), GEMM parameters \(opencl.gemmPlan.large) (\(opencl.gemmPlanSource))")
     } else {
         print("OpenCL: no device; OpenCL columns skipped")
     }

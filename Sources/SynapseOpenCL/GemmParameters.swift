@@ -1,7 +1,7 @@
 import SynapseCore
 
 /// The `-D` parameters of Kernels/gemm.cl (see the comment at its top).
-public struct GemmParameters: Equatable, Sendable, CustomStringConvertible {
+public struct GemmParameters: Equatable, Sendable, Codable, CustomStringConvertible {
     public var mwg, nwg, kwg: Int
     public var mdimc, ndimc: Int
     public var vwn: Int
@@ -10,8 +10,8 @@ public struct GemmParameters: Equatable, Sendable, CustomStringConvertible {
         self.mwg = mwg; self.nwg = nwg; self.kwg = kwg; self.mdimc = mdimc; self.ndimc = ndimc; self.vwn = vwn
     }
 
-    /// Per device class. CPU values were measured on PoCL (2-core Haswell: 23 GFLOP/s at 1024 against
-    /// 13-16 for smaller tiles); big work-groups let PoCL vectorise across work-items.
+    /// Per device class, for square-ish matrices. CPU values were measured on PoCL (2-core Haswell: 23 GFLOP/s
+    /// at 1024 against 13-16 for smaller tiles); big work-groups let PoCL vectorise across work-items.
     public static func defaults(for kind: OpenCLDevice.Kind) -> GemmParameters {
         switch kind {
         case .cpu: return GemmParameters(mwg: 128, nwg: 128, kwg: 32, mdimc: 16, ndimc: 16, vwn: 8)
@@ -46,5 +46,70 @@ public struct GemmParameters: Equatable, Sendable, CustomStringConvertible {
             throw SynapseError.invalidArgument(op: op, message:
                 "tiles need \(localBytes) bytes of local memory, \(device.name) has \(device.localMemoryBytes)")
         }
+    }
+}
+
+/// GEMM parameters per shape: a tile shaped for the matrix, so that a product with few rows (a
+/// convolution with 6 filters) or few columns is not padded to a 128x128 tile.
+public struct GemmPlan: Equatable, Sendable, Codable {
+    /// Both dimensions above `narrowLimit`.
+    public var large: GemmParameters
+    /// At most `narrowLimit` rows (m), and no more rows than columns.
+    public var fewRows: GemmParameters
+    /// At most `narrowLimit` columns (n), and fewer columns than rows.
+    public var fewColumns: GemmParameters
+
+    public static let narrowLimit = 32
+
+    public init(large: GemmParameters, fewRows: GemmParameters, fewColumns: GemmParameters) {
+        self.large = large; self.fewRows = fewRows; self.fewColumns = fewColumns
+    }
+
+    /// One set of parameters for every shape.
+    public init(uniform parameters: GemmParameters) {
+        self.init(large: parameters, fewRows: parameters, fewColumns: parameters)
+    }
+
+    public static func defaults(for kind: OpenCLDevice.Kind) -> GemmPlan {
+        switch kind {
+        case .cpu:
+            return GemmPlan(large: .defaults(for: kind),
+                            fewRows: GemmParameters(mwg: 16, nwg: 256, kwg: 16, mdimc: 4, ndimc: 32, vwn: 8),
+                            fewColumns: GemmParameters(mwg: 256, nwg: 16, kwg: 16, mdimc: 32, ndimc: 4, vwn: 4))
+        default:
+            return GemmPlan(large: .defaults(for: kind),
+                            fewRows: GemmParameters(mwg: 16, nwg: 128, kwg: 16, mdimc: 4, ndimc: 32, vwn: 4),
+                            fewColumns: GemmParameters(mwg: 128, nwg: 16, kwg: 16, mdimc: 32, ndimc: 4, vwn: 4))
+        }
+    }
+
+    public enum Shape: String, CaseIterable, Sendable {
+        case large, fewRows = "few-rows", fewColumns = "few-columns"
+    }
+
+    public static func shape(m: Int, n: Int) -> Shape {
+        if min(m, n) > narrowLimit { return .large }
+        return m <= n ? .fewRows : .fewColumns
+    }
+
+    public subscript(shape: Shape) -> GemmParameters {
+        get {
+            switch shape {
+            case .large: return large
+            case .fewRows: return fewRows
+            case .fewColumns: return fewColumns
+            }
+        }
+        set {
+            switch shape {
+            case .large: large = newValue
+            case .fewRows: fewRows = newValue
+            case .fewColumns: fewColumns = newValue
+            }
+        }
+    }
+
+    func validate(for device: OpenCLDevice) throws {
+        for shape in Shape.allCases { try self[shape].validate(for: device) }
     }
 }

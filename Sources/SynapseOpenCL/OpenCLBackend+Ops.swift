@@ -7,13 +7,47 @@ extension OpenCLBackend {
                      beta: Float, c: Buffer, cOffset: Int, ldc: Int) throws {
         try Check.gemm(on: self, transA: transA, transB: transB, m: m, n: n, k: k, a: a, aOffset: aOffset, lda: lda,
                        b: b, bOffset: bOffset, ldb: ldb, c: c, cOffset: cOffset, ldc: ldc)
-        let p = gemmParameters
+        try gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, aOffset: aOffset, lda: lda,
+                 b: b, bOffset: bOffset, ldb: ldb, beta: beta, c: c, cOffset: cOffset, ldc: ldc,
+                 parameters: gemmPlan[GemmPlan.shape(m: m, n: n)])
+    }
+
+    /// The GEMM launch with explicit tile parameters (the tuner tries its candidates through this), for
+    /// arguments `Check.gemm` has accepted. When the output has too few tiles to keep every compute unit
+    /// busy, K is split across work-groups and the slices' partial products are added afterwards.
+    func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+              a: Buffer, aOffset: Int, lda: Int, b: Buffer, bOffset: Int, ldb: Int,
+              beta: Float, c: Buffer, cOffset: Int, ldc: Int, parameters p: GemmParameters) throws {
         let program = try program(.gemm, options: p.buildOptions(transA: transA, transB: transB))
-        try launch(program, "gemm",
-                   global: [(n + p.nwg - 1) / p.nwg * p.ndimc, (m + p.mwg - 1) / p.mwg * p.mdimc],
-                   local: [p.ndimc, p.mdimc],
-                   [.int(m), .int(n), .int(k), .float(alpha), .buffer(a), .int(aOffset), .int(lda),
-                    .buffer(b), .int(bOffset), .int(ldb), .float(beta), .buffer(c), .int(cOffset), .int(ldc)])
+        let (rowTiles, columnTiles) = ((m + p.mwg - 1) / p.mwg, (n + p.nwg - 1) / p.nwg)
+        let kSlice = sliceDepth(m: m, n: n, k: k, tiles: rowTiles * columnTiles, kwg: p.kwg)
+        let slices = (k + kSlice - 1) / kSlice
+        let operands: [Argument] = [.int(m), .int(n), .int(k), .buffer(a), .int(aOffset), .int(lda),
+                                    .buffer(b), .int(bOffset), .int(ldb)]
+        func launchGemm(alpha: Float, beta: Float, c: Buffer, cOffset: Int, ldc: Int) throws {
+            try launch(program, "gemm", global: [columnTiles * p.ndimc, rowTiles * p.mdimc, slices], local: [p.ndimc, p.mdimc, 1],
+                       Array(operands[0..<3]) + [.float(alpha)] + Array(operands[3...])
+                       + [.float(beta), .buffer(c), .int(cOffset), .int(ldc), .int(kSlice), .int(m * n)])
+        }
+        guard slices > 1 else {
+            return try launchGemm(alpha: alpha, beta: beta, c: c, cOffset: cOffset, ldc: ldc)
+        }
+        if (splitScratch?.count ?? 0) < slices * m * n { splitScratch = try allocate(slices * m * n, .float32) }
+        let partial = splitScratch!
+        try launchGemm(alpha: 1, beta: 0, c: partial, cOffset: 0, ldc: n)
+        try launch(program, "gemm_sum_slices", global: [m * n],
+                   [.buffer(partial), .int(slices), .int(m), .int(n), .float(alpha), .float(beta),
+                    .buffer(c), .int(cOffset), .int(ldc)])
+    }
+
+    /// How deep a slice of K each work-group takes: all of K, unless the output has fewer tiles than two
+    /// per compute unit; then enough slices to make up the difference, each at least 256 deep (shallower
+    /// slices cost more in adding partial products than they gain), with the partials within 64 MiB.
+    private func sliceDepth(m: Int, n: Int, k: Int, tiles: Int, kwg: Int) -> Int {
+        let wanted = 2 * device.computeUnits
+        let slices = min((wanted + tiles - 1) / tiles, k / 256, (16 << 20) / (m * n))
+        guard tiles < wanted, slices > 1 else { return k }
+        return ((k + slices - 1) / slices + kwg - 1) / kwg * kwg
     }
 
     // MARK: Convolution support

@@ -19,7 +19,10 @@ final class OpenCLBuffer: Buffer {
 /// Not thread-safe: use one backend per thread.
 public final class OpenCLBackend: Backend {
     public let device: OpenCLDevice
-    public let gemmParameters: GemmParameters
+    /// The GEMM tile parameters per matrix shape: given, tuned (`synapse tune`) or the device class's defaults.
+    public let gemmPlan: GemmPlan
+    /// Where `gemmPlan` came from, for reports: "given", "tuned (<file>)" or "defaults for <kind> devices".
+    public let gemmPlanSource: String
     public var name: String { "opencl:\(device.index)" }
     public var deviceDescription: String { "\(device.name) (\(device.kind.rawValue), \(device.platformName))" }
     /// Seconds spent compiling or loading programs so far; benchmarks report it apart from run times.
@@ -28,14 +31,19 @@ public final class OpenCLBackend: Backend {
     let context: cl_context
     let queue: cl_command_queue
     private let cache = KernelCache.standard()
+    /// Partial products of split-K GEMMs (see Kernels/gemm.cl), grown as needed.
+    var splitScratch: Buffer?
     private var programs: [String: (source: String, program: Program)] = [:]
 
-    /// Opens `device`; `gemm` overrides the GEMM tile parameters chosen for its device class.
+    /// Opens `device`. GEMM uses `gemm` for every shape when given, else the plan `synapse tune` stored for
+    /// this device, else the defaults for its class.
     public init(device: OpenCLDevice, gemm: GemmParameters? = nil) throws {
         self.device = device
-        let parameters = gemm ?? GemmParameters.defaults(for: device.kind)
-        try parameters.validate(for: device)
-        gemmParameters = parameters
+        let tuned = gemm == nil ? GemmTuning.load(for: device) : nil
+        let plan = gemm.map(GemmPlan.init(uniform:)) ?? tuned?.plan ?? GemmPlan.defaults(for: device.kind)
+        try plan.validate(for: device)
+        gemmPlan = plan
+        gemmPlanSource = gemm != nil ? "given" : tuned.map { "tuned (\($0.file))" } ?? "defaults for \(device.kind.rawValue) devices"
         var status: cl_int = 0
         var id: cl_device_id? = device.id
         guard let context = clCreateContext(nil, 1, &id, nil, nil, &status) else {
@@ -50,6 +58,7 @@ public final class OpenCLBackend: Backend {
     }
 
     deinit {
+        splitScratch = nil
         programs.removeAll()
         clReleaseCommandQueue(queue)
         clReleaseContext(context)

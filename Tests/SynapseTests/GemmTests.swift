@@ -124,6 +124,20 @@ final class GemmTests: SynapseTestCase {
         }
     }
 
+    /// Products with few output tiles and a deep K (a convolution's weight gradient) are split along K
+    /// on OpenCL, the slices' partial products added by a second kernel.
+    func testSplitKProducts() {
+        var random = TestRandom(seed: 4)
+        for (m, n, k) in [(6, 25, 3000), (3, 200, 1100), (40, 9, 777)] {
+            for (transA, transB) in [(false, true), (true, false)] {
+                for beta: Float in [0, -0.5] {
+                    check(GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.75, beta: beta,
+                                      padded: true, random: &random))
+                }
+            }
+        }
+    }
+
     /// PoCL runs the CPU tile parameters; GPUs get others. Run those too, and a small configuration with
     /// scalar loads (VWN 1), so that CI on a CPU-only machine still checks the kernel as GPUs compile it.
     func testOtherTileParameters() throws {

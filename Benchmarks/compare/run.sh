@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# End-to-end speed comparison: Synapse against PyTorch (CPU) and tinygrad (OpenCL).
+#
+# Usage: Benchmarks/compare/run.sh [--threads T] [--quick] [--json FILE]
+#   --threads T   CPU threads for Synapse's CPU backend and PyTorch (default: every core)
+#   --quick       fewer steps (a smoke test; figures are noisier)
+#   --json FILE   also write every row, with versions, to FILE
+#
+# Each row runs Synapse and its reference back to back so both see the same machine
+# load. Run it on an otherwise idle machine: with --threads equal to the core count,
+# PyTorch's OpenMP threads slow down many times over when another process holds a core.
+set -euo pipefail
+
+die() { echo "run.sh: error: $*" >&2; exit 1; }
+
+threads=$(nproc)
+quick=0
+json_file=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --threads) [ $# -ge 2 ] || die "--threads needs a value"; threads=$2; shift 2 ;;
+        --quick) quick=1; shift ;;
+        --json) [ $# -ge 2 ] || die "--json needs a file name"; json_file=$2; shift 2 ;;
+        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument '$1' (see --help)" ;;
+    esac
+done
+[[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "--threads must be a positive integer, got '$threads'"
+[ -z "$json_file" ] || json_file=$(realpath -m "$json_file")
+
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/../.."   # the repository root
+synapse=${SYNAPSE:-.build/release/synapse}   # SYNAPSE=path uses that binary as it is, no build
+venv=.build-py
+py=$venv/bin/python
+
+# --- Python side: a venv with PyTorch and tinygrad -----------------------------------------
+# Plain PyPI torch: the CPU-only wheel index is not reachable from every machine this runs
+# on, so this pulls the default wheel and its CUDA libraries (about 5 GB, unused here).
+if ! "$py" -c 'import torch, tinygrad, numpy' 2>/dev/null; then
+    echo "Setting up $venv (PyTorch, tinygrad; several GB on first install)..." >&2
+    [ -x "$py" ] || python3 -m venv "$venv" || die "could not create $venv (is python3-venv installed?)"
+    "$py" -m pip install -q --upgrade pip || die "pip upgrade failed in $venv"
+    "$py" -m pip install -q torch tinygrad numpy || die "pip install torch tinygrad numpy failed"
+fi
+
+# --- Synapse: release build when missing or older than any source ----------------------------
+if [ -z "${SYNAPSE:-}" ] && { [ ! -x "$synapse" ] || [ -n "$(find Sources Package.swift -newer "$synapse" -print -quit)" ]; }; then
+    echo "Building $synapse (swift build -c release --product synapse)..." >&2
+    swift build -c release --product synapse || die "swift build failed"
+fi
+[ -x "$synapse" ] || die "$synapse is not an executable"
+
+# Steps per model: "steps warmup". PyTorch times three blocks of that many steps.
+if [ "$quick" = 1 ]; then
+    declare -A steps=([mlp]="10 2" [lenet]="5 1" [alexnet]="1 1")
+    gemm_repeats=2
+else
+    declare -A steps=([mlp]="50 5" [lenet]="30 3" [alexnet]="3 1")
+    gemm_repeats=5
+fi
+
+load=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
+    echo "warning: load average is $load; other processes will distort these figures" >&2
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+rows=$tmp/rows.jsonl
+
+# run NAME CMD...: runs CMD, keeping its stdout in $tmp/NAME.json; stops with its stderr on failure.
+run() {
+    local name=$1; shift
+    local start=$SECONDS
+    if ! "$@" >"$tmp/$name.json" 2>"$tmp/$name.err"; then
+        echo "run.sh: error: '$*' failed:" >&2
+        tail -n 20 "$tmp/$name.err" "$tmp/$name.json" >&2
+        exit 1
+    fi
+    echo "  $name: $((SECONDS - start)) s" >&2
+}
+
+# field FILE KEY: one number from the JSON object FILE holds (pretty-printed or not; anything
+# printed before the object is skipped). KEY is images_per_second (camelCase accepted too),
+# gflops, or kernel:NAME for the gflops of the named entry of a `bench kernels` report.
+field() {
+    "$py" - "$@" <<'EOF' || die "no '$2' in the output of $(basename "$1" .json): $(head -c 300 "$1")"
+import json, sys
+path, key = sys.argv[1], sys.argv[2]
+try:
+    text = open(path).read()
+    obj, _ = json.JSONDecoder().raw_decode(text[text.index("{"):])
+    if key.startswith("kernel:"):
+        value = next(k["gflops"] for k in obj["kernels"] if k["name"] == key[7:])
+    elif key == "images_per_second":
+        value = obj.get("images_per_second", obj.get("imagesPerSecond"))
+    else:
+        value = obj[key]
+    print(float(value))
+except (ValueError, KeyError, TypeError, StopIteration):
+    sys.exit(1)
+EOF
+}
+
+# row KEY=VALUE...: appends one result row.
+row() { "$py" -c 'import json, sys; print(json.dumps(dict(a.split("=", 1) for a in sys.argv[1:])))' "$@" >>"$rows"; }
+
+for spec in mlp:64:1.0 lenet:64:1.5 alexnet:16:1.3; do
+    IFS=: read -r model batch target <<<"$spec"
+    read -r s w <<<"${steps[$model]}"
+    echo "$model (batch $batch, $s steps, $threads threads):" >&2
+    run "synapse-$model" "$synapse" bench model --model "$model" --batch "$batch" --steps "$s" --warmup "$w" \
+        --device cpu --threads "$threads" --json
+    run "pytorch-$model" "$py" Benchmarks/compare/pytorch_train.py --model "$model" --batch "$batch" \
+        --steps "$s" --warmup "$w" --threads "$threads" --json
+    # (assignments first: set -e does not see a failure inside a command's arguments)
+    syn=$(field "$tmp/synapse-$model.json" images_per_second)
+    ref=$(field "$tmp/pytorch-$model.json" images_per_second)
+    row kind=cpu model="$model" batch="$batch" threads="$threads" target="$target" reference=pytorch \
+        synapse="$syn" ref="$ref" unit=img/s
+done
+
+read -r s w <<<"${steps[mlp]}"
+echo "mlp on OpenCL (batch 64, $s steps):" >&2
+run synapse-cl-mlp "$synapse" bench model --model mlp --batch 64 --steps "$s" --warmup "$w" --device opencl --json
+run tinygrad-mlp "$py" Benchmarks/compare/tinygrad_bench.py mlp --batch 64 --steps "$s" --warmup "$w" --json
+syn=$(field "$tmp/synapse-cl-mlp.json" images_per_second)
+ref=$(field "$tmp/tinygrad-mlp.json" images_per_second)
+row kind=opencl model=mlp batch=64 threads=- target=1.0 reference=tinygrad synapse="$syn" ref="$ref" unit=img/s
+
+echo "gemm 1024 on OpenCL:" >&2
+run synapse-cl-gemm "$synapse" bench kernels --device opencl --sizes 1024 --filter gemm-1024 --json
+run tinygrad-gemm "$py" Benchmarks/compare/tinygrad_bench.py gemm --size 1024 --repeats "$gemm_repeats" --json
+syn=$(field "$tmp/synapse-cl-gemm.json" kernel:gemm-1024)
+ref=$(field "$tmp/tinygrad-gemm.json" gflops)
+row kind=opencl model=gemm-1024 batch=- threads=- target=- reference=tinygrad synapse="$syn" ref="$ref" unit=GFLOP/s
+
+# The table, and the JSON file with versions and the raw outputs' key figures.
+"$py" - "$rows" "$json_file" "$tmp" "$load" <<'EOF'
+import json, subprocess, sys
+rows_path, json_file, tmp, load = sys.argv[1:]
+rows = [json.loads(line) for line in open(rows_path)]
+print(f"{'backend':8}{'model':11}{'batch':>6}{'threads':>8}  {'Synapse':>10}  {'reference':>19}"
+      f"{'ratio':>7}{'target':>8}")
+for r in rows:
+    # Numbers as numbers in the JSON file; "-" (not applicable) as null.
+    for k in ("batch", "threads"):
+        r[k] = None if r[k] == "-" else int(r[k])
+    for k in ("target", "synapse", "ref"):
+        r[k] = None if r[k] == "-" else float(r[k])
+    r["ratio"] = round(r["synapse"] / r["ref"], 3)
+    verdict = "" if r["target"] is None else (" ok" if r["ratio"] >= r["target"] else " BELOW")
+    target = "-" if r["target"] is None else f">= {r['target']}"
+    print(f"{r['kind']:8}{r['model']:11}{r['batch'] or '-':>6}{r['threads'] or '-':>8}  {r['synapse']:10.1f}  "
+          f"{r['reference'] + ' ' + format(r['ref'], '.1f'):>19}{r['ratio']:7.2f}{target:>8}{verdict}")
+print("(img/s for models, GFLOP/s for gemm; ratio = Synapse / reference)")
+if json_file:
+    def version(name):
+        return json.loads(open(f"{tmp}/{name}.json").read())["version"]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    report = {"synapse_commit": commit, "pytorch": version("pytorch-mlp"), "tinygrad": version("tinygrad-mlp"),
+              "load_average_at_start": float(load), "rows": rows}
+    with open(json_file, "w") as f:
+        json.dump(report, f, indent=2)
+    print(f"wrote {json_file}")
+EOF
