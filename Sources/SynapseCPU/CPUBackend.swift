@@ -19,6 +19,9 @@ public final class CPUBackend: Backend {
 
     public var name: String { "cpu" }
 
+    /// 1 MiB of columns: a chunk's columns, filter and output stay in the L2 cache between im2col and GEMM.
+    public var convolutionChunkElements: Int { 1 << 18 }
+
     public var deviceDescription: String {
         "CPU, \(blasDescription), \(threads) thread\(threads == 1 ? "" : "s")"
     }

@@ -11,6 +11,10 @@ public protocol Backend: AnyObject {
     /// A human description of the device behind the backend.
     var deviceDescription: String { get }
 
+    /// How many elements of im2col columns a convolution should unfold at once: a CPU wants them to stay
+    /// in its caches, a GPU wants few, large GEMMs.
+    var convolutionChunkElements: Int { get }
+
     // MARK: Memory
     /// Whether `buffer` is memory this backend allocated (and so of its own buffer type).
     func owns(_ buffer: Buffer) -> Bool

@@ -24,6 +24,8 @@ public final class OpenCLBackend: Backend {
     /// Where `gemmPlan` came from, for reports: "given", "tuned (<file>)" or "defaults for <kind> devices".
     public let gemmPlanSource: String
     public var name: String { "opencl:\(device.index)" }
+    /// 64 MiB of columns, or less on a device whose buffers are smaller.
+    public var convolutionChunkElements: Int { min(1 << 24, device.maxAllocationBytes / 16) }
     public var deviceDescription: String { "\(device.name) (\(device.kind.rawValue), \(device.platformName))" }
     /// Seconds spent compiling or loading programs so far; benchmarks report it apart from run times.
     public private(set) var kernelBuildSeconds: Double = 0

@@ -55,9 +55,6 @@ public final class Conv2D: Layer {
 
     public var parameters: [Parameter] { weight.map { [$0, bias] } ?? [] }
 
-    /// Column matrices are kept below this many elements (64 MiB) by unfolding a large batch in chunks.
-    static let columnBudget = 1 << 24
-
     private var outPerGroup: Int { outChannels / groups }
     private var outputPlane: Int { geometry.outputH * geometry.outputW }
 
@@ -138,10 +135,10 @@ public final class Conv2D: Layer {
     }
 
     /// Calls `body(first image, geometry of the chunk, columns, transposed)` for each chunk of the batch,
-    /// as many images at a time as keep the column matrix within `columnBudget`.
+    /// as many images at a time as keep the column matrix within the backend's `convolutionChunkElements`.
     private func forEachChunk(of x: Tensor, _ body: (Int, ConvGeometry, Buffer, Buffer) throws -> Void) throws {
         let perImage = geometry.columnCount
-        let chunk = max(1, min(x.batch, Self.columnBudget / perImage))
+        let chunk = max(1, min(x.batch, x.backend.convolutionChunkElements / perImage))
         let cols = try reuse(&columns, count: chunk * perImage, on: x.backend)
         let cnhw = try reuse(&transposed, count: chunk * outChannels * outputPlane, on: x.backend)
         for first in Swift.stride(from: 0, to: x.batch, by: chunk) {
