@@ -1,17 +1,38 @@
 #!/usr/bin/env bash
-# End-to-end check of the command-line tool on a small Fashion-MNIST subset: train, interrupt-free resume,
-# refusal of conflicting or overwriting runs, evaluate. Run by scripts/test.sh after the XCTest suite.
+# End-to-end check of the command-line tool: bench and tune, then on a small Fashion-MNIST subset: train,
+# resume, refusal of conflicting or overwriting runs, evaluate. Run by scripts/test.sh after the XCTest suite.
 set -euo pipefail
 synapse="${1:-.build/release/synapse}"
-data=/usr/share/datasets/fashion-mnist
-if [ ! -d "$data" ]; then
-    echo "cli-smoke: skipped, $data is missing (apt-get install dataset-fashion-mnist)"
-    exit 0
-fi
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-small=(--train-limit 600 --test-limit 200 --batch-size 50 --device cpu)
 fail() { echo "cli-smoke: $*" >&2; exit 1; }
+
+# bench and tune: JSON with the fields the comparison scripts read, typed refusals, a tuning that later runs use.
+"$synapse" bench kernels --device cpu --sizes 64 --batch 1 --reps 1 --filter gemm --json > "$dir/kernels.json"
+python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); assert r["kernels"][0]["name"] == "gemm-64" and r["kernels"][0]["gflops"] > 0, r' \
+    "$dir/kernels.json" || fail "bench kernels JSON: $(cat "$dir/kernels.json")"
+"$synapse" bench model --model mlp --batch 8 --steps 2 --warmup 1 --reps 1 --device cpu --threads 1 --json > "$dir/model.json"
+python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); assert r["images_per_second"] > 0 and len(r["layers"]) == 8, r' \
+    "$dir/model.json" || fail "bench model JSON: $(cat "$dir/model.json")"
+if "$synapse" bench model --threads 0 > "$dir/threads.log" 2>&1; then fail "--threads 0 was accepted"; fi
+grep -q "threads.*must be at least 1" "$dir/threads.log" || fail "unexpected --threads error: $(cat "$dir/threads.log")"
+if "$synapse" tune --device cpu > "$dir/tune-cpu.log" 2>&1; then fail "tune accepted the CPU backend"; fi
+grep -q "uses OpenBLAS" "$dir/tune-cpu.log" || fail "unexpected tune error: $(cat "$dir/tune-cpu.log")"
+if "$synapse" devices | grep -q "opencl:0"; then
+    export SYNAPSE_CACHE_DIR="$dir/cache"
+    "$synapse" tune --candidates 1 > "$dir/tune.log" || fail "tune: $(cat "$dir/tune.log")"
+    "$synapse" bench kernels --device opencl --sizes 64 --reps 1 --filter gemm > "$dir/tuned.log"
+    grep -q "GEMM parameters: tuned" "$dir/tuned.log" || fail "the tuned plan was not used: $(cat "$dir/tuned.log")"
+    unset SYNAPSE_CACHE_DIR
+fi
+echo "cli-smoke: bench and tune passed"
+
+data=/usr/share/datasets/fashion-mnist
+if [ ! -d "$data" ]; then
+    echo "cli-smoke: training checks skipped, $data is missing (apt-get install dataset-fashion-mnist)"
+    exit 0
+fi
+small=(--train-limit 600 --test-limit 200 --batch-size 50 --device cpu)
 
 "$synapse" train "${small[@]}" --epochs 1 --checkpoint "$dir/run.safetensors" > "$dir/train.log"
 grep -q "epoch 1/1  train loss" "$dir/train.log" || fail "no epoch summary in: $(cat "$dir/train.log")"

@@ -47,6 +47,7 @@ struct BenchKernelsCommand: ParsableCommand {
         if !options.json {
             print("\(backend.name): \(backend.deviceDescription)")
             print("peak: \(peak.flopsText); \(peak.bandwidthText)")
+            if let opencl = backend as? OpenCLBackend { print("GEMM parameters: \(opencl.gemmPlanSource)") }
             print(column("benchmark", 18) + column("shape", 34) + column("ms", 10, right: true)
                   + column("rate", 16, right: true) + column("of peak", 9, right: true))
         }
