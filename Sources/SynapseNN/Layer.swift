@@ -16,10 +16,15 @@ public protocol Layer: AnyObject {
     func forward(_ input: Tensor, training: Bool) throws -> Tensor
     /// Writes (overwrites) the gradients of `parameters` and returns the gradient for the input.
     func backward(_ gradOutput: Tensor) throws -> Tensor
+    /// Writes the gradients of `parameters` only: for the first layer of a network, whose input is data
+    /// and needs no gradient. Layers for which the input gradient is real work (GEMMs) skip it.
+    func backwardParameters(_ gradOutput: Tensor) throws
 }
 
 extension Layer {
     public var parameters: [Parameter] { [] }
+
+    public func backwardParameters(_ gradOutput: Tensor) throws { _ = try backward(gradOutput) }
 }
 
 /// What a layer needs while it is being built: the device, and the run's seed and random streams.

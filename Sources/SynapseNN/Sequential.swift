@@ -79,28 +79,39 @@ public final class Sequential {
         }
         var x = input
         for layer in layers {
-            do {
-                x = try layer.forward(x, training: training)
-            } catch let error as SynapseError {
-                throw NNError.layerFailed(layer: layer.name, phase: "forward", error: error.description)
-            }
+            x = try failing(layer, phase: "forward") { try layer.forward(x, training: training) }
         }
         return x
     }
 
     /// Backpropagates from the gradient of the loss with respect to the last output; afterwards every
-    /// parameter's `gradient` holds the gradient of this step.
+    /// parameter's `gradient` holds the gradient of this step. Returns the gradient for the input.
     @discardableResult
     public func backward(_ gradOutput: Tensor) throws -> Tensor {
         var g = gradOutput
         for layer in layers.reversed() {
-            do {
-                g = try layer.backward(g)
-            } catch let error as SynapseError {
-                throw NNError.layerFailed(layer: layer.name, phase: "backward", error: error.description)
-            }
+            g = try failing(layer, phase: "backward") { try layer.backward(g) }
         }
         return g
+    }
+
+    /// `backward` without the gradient for the input, which training does not need: the first layer
+    /// skips that work (for a convolution, a GEMM and a col2im).
+    public func backwardParameters(_ gradOutput: Tensor) throws {
+        var g = gradOutput
+        for layer in layers.dropFirst().reversed() {
+            g = try failing(layer, phase: "backward") { try layer.backward(g) }
+        }
+        try failing(layers[0], phase: "backward") { try layers[0].backwardParameters(g) }
+    }
+
+    /// Runs one layer's pass, naming the layer in a device error.
+    private func failing<T>(_ layer: Layer, phase: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as SynapseError {
+            throw NNError.layerFailed(layer: layer.name, phase: phase, error: error.description)
+        }
     }
 
     /// Positions of the dropout layers in their random streams, keyed by layer name.

@@ -103,7 +103,7 @@ public final class Trainer {
     public func step(_ input: Tensor, labels: Buffer) throws -> Float {
         let value = try backend.readScalar(loss.forward(model.forward(input, training: true), targets: labels))
         guard value.isFinite else { return value }
-        try model.backward(loss.backward())
+        try model.backwardParameters(loss.backward())
         try optimizer.step(model.parameters, learningRate: currentLearningRate)
         iteration += 1
         return value

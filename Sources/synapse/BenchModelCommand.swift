@@ -81,9 +81,12 @@ struct BenchModelCommand: ParsableCommand {
         _ = try loss.forward(x, targets: labels)
         var gradient = try loss.backward()
         var backward: [Double] = []
-        for layer in network.layers.reversed() {
+        for (i, layer) in network.layers.enumerated().reversed() {
             var dx = gradient
-            backward.append(try medianSeconds(backend, reps: options.reps) { dx = try layer.backward(gradient) })
+            // As in training, the first layer computes no gradient for the data.
+            backward.append(try medianSeconds(backend, reps: options.reps) {
+                if i == 0 { try layer.backwardParameters(gradient) } else { dx = try layer.backward(gradient) }
+            })
             gradient = dx
         }
         backward.reverse()

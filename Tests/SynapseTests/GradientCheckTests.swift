@@ -148,6 +148,30 @@ final class GradientCheckTests: SynapseTestCase {
         }
     }
 
+    /// Training skips the first layer's input gradient; the parameter gradients must not change with it.
+    func testBackwardParametersGivesTheSameParameterGradients() {
+        let layers: [(String, () -> Layer, [Int])] = [
+            ("Conv2D", { Conv2D(4, kernel: 3, padding: 1, groups: 2) }, [2, 5, 5]),
+            ("Dense", { Dense(3) }, [7]),
+        ]
+        forEachBackend { backend in
+            for (kind, make, shape) in layers {
+                var gradients: [[[Float]]] = []
+                for parametersOnly in [false, true] {
+                    let model = try Sequential(inputShape: shape, layers: [make()], backend: backend, seed: 5)
+                    var random = TestRandom(seed: 6)
+                    let x = random.floats(3 * shape.reduce(1, *)), dy = random.floats(3 * model.outputShape.reduce(1, *))
+                    _ = try model.forward(Tensor(backend.buffer(x), shape: [3] + shape), training: true)
+                    let gradient = Tensor(try backend.buffer(dy), shape: [3] + model.outputShape)
+                    if parametersOnly { try model.backwardParameters(gradient) } else { try model.backward(gradient) }
+                    gradients.append(try model.parameters.map { try backend.download($0.gradient) })
+                }
+                XCTAssertEqual(gradients[0].map { $0.map(\.bitPattern) }, gradients[1].map { $0.map(\.bitPattern) },
+                               "\(backend.name) \(kind)")
+            }
+        }
+    }
+
     func testLRN() {
         // A large alpha, so that the normaliser's own gradient is visible in the check.
         checkLayer(LRN(size: 3, alpha: 0.5, beta: 0.75, k: 2), inputShape: [5, 3, 3])

@@ -106,8 +106,17 @@ public final class Conv2D: Layer {
 
     public func backward(_ dy: Tensor) throws -> Tensor {
         let x = try lastInput(input, layer: name)
+        let dx = try reuse(&gradInput, count: x.count, on: x.backend)
+        try backward(dy, input: x, gradInput: dx)
+        return Tensor(dx, shape: x.shape)
+    }
+
+    public func backwardParameters(_ dy: Tensor) throws {
+        try backward(dy, input: lastInput(input, layer: name), gradInput: nil)
+    }
+
+    private func backward(_ dy: Tensor, input x: Tensor, gradInput dx: Buffer?) throws {
         let backend = x.backend
-        let dx = try reuse(&gradInput, count: x.count, on: backend)
         try backend.biasGradient(gradOutput: dy.buffer, gradBias: bias.gradient, outer: x.batch,
                                  channels: outChannels, inner: outputPlane)
         try forEachChunk(of: x) { first, g, cols, dyT in
@@ -122,6 +131,7 @@ public final class Conv2D: Layer {
                                  alpha: 1, a: dyT, aOffset: dyOffset, lda: g.columnWidth, b: cols, bOffset: 0,
                                  ldb: g.columnWidth, beta: first == 0 ? 0 : 1,
                                  c: weight.gradient, cOffset: weightOffset(group), ldc: g.columnRows)
+                guard let dx else { continue }
                 // dcols = W_g^T dY_g, folded back into the image gradient.
                 try backend.gemm(transA: true, transB: false, m: g.columnRows, n: g.columnWidth, k: outPerGroup,
                                  alpha: 1, a: weight.value, aOffset: weightOffset(group), lda: g.columnRows,
@@ -131,7 +141,6 @@ public final class Conv2D: Layer {
                                    imageOffset: inputOffset(first, group))
             }
         }
-        return Tensor(dx, shape: x.shape)
     }
 
     /// Calls `body(first image, geometry of the chunk, columns, transposed)` for each chunk of the batch,

@@ -51,17 +51,26 @@ public final class Dense: Layer {
 
     public func backward(_ dy: Tensor) throws -> Tensor {
         let x = try lastInput(input, layer: name)
+        let dx = try reuse(&gradInput, count: x.count, on: x.backend)
+        try backward(dy, input: x, gradInput: dx)
+        return Tensor(dx, shape: x.shape)
+    }
+
+    public func backwardParameters(_ dy: Tensor) throws {
+        try backward(dy, input: lastInput(input, layer: name), gradInput: nil)
+    }
+
+    private func backward(_ dy: Tensor, input x: Tensor, gradInput dx: Buffer?) throws {
         let backend = x.backend, batch = x.batch
         // dW = dY^T X, db = column sums of dY, dX = dY W.
         try backend.gemm(transA: true, transB: false, m: outputs, n: inputs, k: batch, alpha: 1,
                          a: dy.buffer, aOffset: 0, lda: outputs, b: x.buffer, bOffset: 0, ldb: inputs,
                          beta: 0, c: weight.gradient, cOffset: 0, ldc: inputs)
         try backend.biasGradient(gradOutput: dy.buffer, gradBias: bias.gradient, outer: batch, channels: outputs, inner: 1)
-        let dx = try reuse(&gradInput, count: batch * inputs, on: backend)
+        guard let dx else { return }
         try backend.gemm(transA: false, transB: false, m: batch, n: inputs, k: outputs, alpha: 1,
                          a: dy.buffer, aOffset: 0, lda: outputs, b: weight.value, bOffset: 0, ldb: inputs,
                          beta: 0, c: dx, cOffset: 0, ldc: inputs)
-        return Tensor(dx, shape: x.shape)
     }
 }
 
