@@ -98,9 +98,11 @@ extension CPUBackend {
                     for i in 0..<s { acc[i] += xn[i] * xn[i] }
                 }
                 let (x, y) = (x + row * s, y + row * s)
-                for i in 0..<s {
-                    acc[i] = g.k + alphaOverSize * acc[i]
-                    y[i] = x[i] * pow(acc[i], -g.beta)
+                for i in 0..<s { acc[i] = g.k + alphaOverSize * acc[i] }
+                if g.beta == 0.75 {
+                    for i in 0..<s { y[i] = x[i] * inverseThreeQuarterPower(acc[i]) }
+                } else {
+                    for i in 0..<s { y[i] = x[i] * pow(acc[i], -g.beta) }
                 }
             }
         }
@@ -126,9 +128,21 @@ extension CPUBackend {
                     for i in 0..<s { acc[i] += dyn[i] * yn[i] / sn[i] }
                 }
                 let (x, dy, scale) = (x + row * s, dy + row * s, scale + row * s)
-                for i in 0..<s { acc[i] = dy[i] * pow(scale[i], -g.beta) - coefficient * x[i] * acc[i] }
+                if g.beta == 0.75 {
+                    for i in 0..<s { acc[i] = dy[i] * inverseThreeQuarterPower(scale[i]) - coefficient * x[i] * acc[i] }
+                } else {
+                    for i in 0..<s { acc[i] = dy[i] * pow(scale[i], -g.beta) - coefficient * x[i] * acc[i] }
+                }
             }
         }
+    }
+
+    /// `v^-0.75` (AlexNet's beta) as `1 / (sqrt(v) * sqrt(sqrt(v)))`: square roots vectorise, `powf` does
+    /// not, and took 8.6% of an AlexNet-style training step. Within 2 ulp of `powf` for the scales LRN sees.
+    @inline(__always)
+    private func inverseThreeQuarterPower(_ v: Float) -> Float {
+        let root = v.squareRoot()
+        return 1 / (root * root.squareRoot())
     }
 
     /// The rows `(n, c')` with `c'` within `size / 2` channels of row `(n, c)`, clipped to the tensor.
