@@ -51,7 +51,9 @@ if [ -z "${SYNAPSE:-}" ] && { [ ! -x "$synapse" ] || [ -n "$(find Sources Packag
 fi
 [ -x "$synapse" ] || die "$synapse is not an executable"
 
-# Steps per model: "steps warmup". PyTorch times three blocks of that many steps.
+# Steps per model: "steps warmup". Synapse times one block of that many steps (--no-layers skips
+# its per-layer profile, which the table does not use); PyTorch and tinygrad time three blocks
+# and report the median.
 if [ "$quick" = 1 ]; then
     declare -A steps=([mlp]="10 2" [lenet]="5 1" [alexnet]="1 1")
     gemm_repeats=2
@@ -60,9 +62,13 @@ else
     gemm_repeats=5
 fi
 
-load=$(cut -d' ' -f1 /proc/loadavg)
-if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
-    echo "warning: load average is $load; other processes will distort these figures" >&2
+# How busy the machine is right now, in cores: CPU time used by everyone over 2 s (/proc/stat;
+# the load average lags by minutes).
+cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+b0=$(cpu_busy); sleep 2; b1=$(cpu_busy)
+load=$(awk -v d=$((b1 - b0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", d / hz / 2 }')
+if awk -v l="$load" 'BEGIN { exit !(l > 0.1) }'; then
+    echo "warning: other processes are using $load cores; they will distort these figures" >&2
 fi
 
 tmp=$(mktemp -d)
@@ -111,7 +117,7 @@ for spec in mlp:64:1.0 lenet:64:1.5 alexnet:16:1.3; do
     read -r s w <<<"${steps[$model]}"
     echo "$model (batch $batch, $s steps, $threads threads):" >&2
     run "synapse-$model" "$synapse" bench model --model "$model" --batch "$batch" --steps "$s" --warmup "$w" \
-        --device cpu --threads "$threads" --json
+        --device cpu --threads "$threads" --no-layers --json
     run "pytorch-$model" "$py" Benchmarks/compare/pytorch_train.py --model "$model" --batch "$batch" \
         --steps "$s" --warmup "$w" --threads "$threads" --json
     # (assignments first: set -e does not see a failure inside a command's arguments)
@@ -123,7 +129,7 @@ done
 
 read -r s w <<<"${steps[mlp]}"
 echo "mlp on OpenCL (batch 64, $s steps):" >&2
-run synapse-cl-mlp "$synapse" bench model --model mlp --batch 64 --steps "$s" --warmup "$w" --device opencl --json
+run synapse-cl-mlp "$synapse" bench model --model mlp --batch 64 --steps "$s" --warmup "$w" --device opencl --no-layers --json
 run tinygrad-mlp "$py" Benchmarks/compare/tinygrad_bench.py mlp --batch 64 --steps "$s" --warmup "$w" --json
 syn=$(field "$tmp/synapse-cl-mlp.json" images_per_second)
 ref=$(field "$tmp/tinygrad-mlp.json" images_per_second)
@@ -160,7 +166,7 @@ if json_file:
         return json.loads(open(f"{tmp}/{name}.json").read())["version"]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     report = {"synapse_commit": commit, "pytorch": version("pytorch-mlp"), "tinygrad": version("tinygrad-mlp"),
-              "load_average_at_start": float(load), "rows": rows}
+              "busy_cores_at_start": float(load), "rows": rows}
     with open(json_file, "w") as f:
         json.dump(report, f, indent=2)
     print(f"wrote {json_file}")
