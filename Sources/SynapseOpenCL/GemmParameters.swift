@@ -50,45 +50,52 @@ public struct GemmParameters: Equatable, Sendable, Codable, CustomStringConverti
 }
 
 /// GEMM parameters per shape: a tile shaped for the matrix, so that a product with few rows (a
-/// convolution with 6 filters) or few columns is not padded to a 128x128 tile.
+/// convolution with 6 filters, a dense layer's batch of 64) is not padded to a 128-row tile.
 public struct GemmPlan: Equatable, Sendable, Codable {
-    /// Both dimensions above `narrowLimit`.
+    /// Both dimensions above `mediumLimit`.
     public var large: GemmParameters
+    /// The smaller dimension above `narrowLimit`, at most `mediumLimit`: a batch of rows, as in a dense
+    /// layer's forward pass.
+    public var medium: GemmParameters
     /// At most `narrowLimit` rows (m), and no more rows than columns.
     public var fewRows: GemmParameters
     /// At most `narrowLimit` columns (n), and fewer columns than rows.
     public var fewColumns: GemmParameters
 
     public static let narrowLimit = 32
+    public static let mediumLimit = 128
 
-    public init(large: GemmParameters, fewRows: GemmParameters, fewColumns: GemmParameters) {
-        self.large = large; self.fewRows = fewRows; self.fewColumns = fewColumns
+    public init(large: GemmParameters, medium: GemmParameters, fewRows: GemmParameters, fewColumns: GemmParameters) {
+        self.large = large; self.medium = medium; self.fewRows = fewRows; self.fewColumns = fewColumns
     }
 
     /// One set of parameters for every shape.
     public init(uniform parameters: GemmParameters) {
-        self.init(large: parameters, fewRows: parameters, fewColumns: parameters)
+        self.init(large: parameters, medium: parameters, fewRows: parameters, fewColumns: parameters)
     }
 
     public static func defaults(for kind: OpenCLDevice.Kind) -> GemmPlan {
         switch kind {
         case .cpu:
+            // medium: the MLP trains 2x faster on PoCL with it than with the large tile (64 of 128 rows idle).
             return GemmPlan(large: .defaults(for: kind),
+                            medium: GemmParameters(mwg: 64, nwg: 128, kwg: 32, mdimc: 16, ndimc: 16, vwn: 8),
                             fewRows: GemmParameters(mwg: 16, nwg: 256, kwg: 16, mdimc: 4, ndimc: 32, vwn: 8),
                             fewColumns: GemmParameters(mwg: 256, nwg: 16, kwg: 16, mdimc: 32, ndimc: 4, vwn: 4))
         default:
-            return GemmPlan(large: .defaults(for: kind),
+            return GemmPlan(large: .defaults(for: kind), medium: .defaults(for: kind),
                             fewRows: GemmParameters(mwg: 16, nwg: 128, kwg: 16, mdimc: 4, ndimc: 32, vwn: 4),
                             fewColumns: GemmParameters(mwg: 128, nwg: 16, kwg: 16, mdimc: 32, ndimc: 4, vwn: 4))
         }
     }
 
     public enum Shape: String, CaseIterable, Sendable {
-        case large, fewRows = "few-rows", fewColumns = "few-columns"
+        case large, medium, fewRows = "few-rows", fewColumns = "few-columns"
     }
 
     public static func shape(m: Int, n: Int) -> Shape {
-        if min(m, n) > narrowLimit { return .large }
+        if min(m, n) > mediumLimit { return .large }
+        if min(m, n) > narrowLimit { return .medium }
         return m <= n ? .fewRows : .fewColumns
     }
 
@@ -96,6 +103,7 @@ public struct GemmPlan: Equatable, Sendable, Codable {
         get {
             switch shape {
             case .large: return large
+            case .medium: return medium
             case .fewRows: return fewRows
             case .fewColumns: return fewColumns
             }
@@ -103,6 +111,7 @@ public struct GemmPlan: Equatable, Sendable, Codable {
         set {
             switch shape {
             case .large: large = newValue
+            case .medium: medium = newValue
             case .fewRows: fewRows = newValue
             case .fewColumns: fewColumns = newValue
             }

@@ -43,12 +43,14 @@ public struct GemmTuner {
         self.candidates = candidates
     }
 
-    /// The problem each shape is tuned on: square for `large`, a convolution-like wide product for few rows,
-    /// its transpose for few columns. GPUs get larger problems, which they need to be timed meaningfully.
+    /// The problem each shape is tuned on: square for `large`, a batch of 64 (128 on GPUs) rows for `medium`,
+    /// a convolution-like wide product for few rows, its transpose for few columns. GPUs get larger
+    /// problems, which they need to be timed meaningfully.
     public func problem(_ shape: GemmPlan.Shape) -> (m: Int, n: Int, k: Int) {
         let big = backend.device.kind == .cpu ? 1024 : 4096
         switch shape {
         case .large: return (big, big, big)
+        case .medium: return (backend.device.kind == .cpu ? 64 : 128, big * 2, big)
         case .fewRows: return (16, big * 16, 256)
         case .fewColumns: return (big * 16, 16, 256)
         }
@@ -116,8 +118,9 @@ public struct GemmTuner {
 
     /// `count` distinct valid parameter sets for `shape`, drawn at random from the grid.
     func sample(_ shape: GemmPlan.Shape, count: Int, random: inout SplitMix) -> [GemmParameters] {
-        let narrow = [8, 16, 32], wide = [32, 64, 128, 256]
-        let rows = shape == .fewRows ? narrow : wide, columns = shape == .fewColumns ? narrow : wide
+        let narrow = [8, 16, 32], medium = [16, 32, 64], wide = [32, 64, 128, 256]
+        let rows = shape == .fewRows ? narrow : shape == .medium ? medium : wide
+        let columns = shape == .fewColumns ? narrow : wide
         var grid: [GemmParameters] = []
         for mwg in rows { for nwg in columns { for kwg in [8, 16, 32] {
             for mdimc in [2, 4, 8, 16, 32] { for ndimc in [2, 4, 8, 16, 32] { for vwn in [1, 2, 4, 8] {
