@@ -109,28 +109,30 @@ extension CPUBackend {
                        argmax: argmax)
         let x = floats(input), y = floats(output)
         let argmax = int32s(argmax)
-        let (outH, outW, plane) = (g.outputH, g.outputW, g.height * g.width)
-        parallelFor(g.planes * outH, cost: outW * g.kernelH * g.kernelW) { rows in
+        let (outH, outW, height, width) = (g.outputH, g.outputW, g.height, g.width)
+        let (kernelH, kernelW, strideH, strideW, padH, padW) = (g.kernelH, g.kernelW, g.strideH, g.strideW, g.padH, g.padW)
+        parallelFor(g.planes * outH, cost: outW * kernelH * kernelW) { rows in
             for row in rows {
                 let (p, oh) = (row / outH, row % outH)
-                let x = x + p * plane
-                let hStart = max(oh * g.strideH - g.padH, 0)
-                let hEnd = min(oh * g.strideH - g.padH + g.kernelH, g.height)
+                let x = x + p * height * width
+                let (y, argmax) = (y + row * outW, argmax + row * outW)
+                let hStart = max(oh * strideH - padH, 0)
+                let hEnd = min(oh * strideH - padH + kernelH, height)
                 for ow in 0..<outW {
-                    let wStart = max(ow * g.strideW - g.padW, 0)
-                    let wEnd = min(ow * g.strideW - g.padW + g.kernelW, g.width)
+                    let wStart = max(ow * strideW - padW, 0)
+                    let wEnd = min(ow * strideW - padW + kernelW, width)
                     // Starting at the window's first pixel keeps the argmax real even if no value beats -inf.
-                    var best = -Float.infinity, index = hStart * g.width + wStart
+                    var best = -Float.infinity, index = hStart * width + wStart
                     for h in hStart..<hEnd {
                         for w in wStart..<wEnd {
                             // Selects rather than a branch: on real data the comparison is a coin flip.
-                            let value = x[h * g.width + w], better = value > best
+                            let value = x[h * width + w], better = value > best
                             best = better ? value : best
-                            index = better ? h * g.width + w : index
+                            index = better ? h * width + w : index
                         }
                     }
-                    y[row * outW + ow] = best
-                    argmax[row * outW + ow] = Int32(index)
+                    y[ow] = best
+                    argmax[ow] = Int32(truncatingIfNeeded: index)
                 }
             }
         }

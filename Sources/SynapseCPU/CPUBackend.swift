@@ -19,6 +19,9 @@ public final class CPUBackend: Backend {
 
     public var name: String { "cpu" }
 
+    /// GEMMs with m * n * k below this run on the calling thread alone.
+    static let singleThreadedGemmVolume = 1 << 22
+
     /// 1 MiB of columns: a chunk's columns, filter and output stay in the L2 cache between im2col and GEMM.
     public var convolutionChunkElements: Int { 1 << 18 }
 
@@ -100,10 +103,11 @@ public final class CPUBackend: Backend {
             return value
         }
         let a = floats(a), b = floats(b), c = floats(c)
-        // The thread count is process-wide in OpenBLAS: another backend may have changed it.
-        if openblas_get_num_threads() != Int32(clamping: threads) {
-            openblas_set_num_threads(Int32(clamping: threads))
-        }
+        // Below a few MFLOP, waking OpenBLAS's threads (which then spin in sched_yield until the next call)
+        // costs more than the second core saves: LeNet spent a quarter of its step in the scheduler.
+        // The count is process-wide in OpenBLAS, so it is set on every call.
+        let wanted = m * n * k < Self.singleThreadedGemmVolume ? 1 : Int32(clamping: threads)
+        if openblas_get_num_threads() != wanted { openblas_set_num_threads(wanted) }
         // OpenBLAS stores zeros rather than scaling C when beta == 0, so NaN in C cannot leak through.
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     sizes[0], sizes[1], sizes[2], alpha, a + aOffset, sizes[3], b + bOffset, sizes[4],
