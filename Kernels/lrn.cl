@@ -1,9 +1,10 @@
 // Local response normalisation across channels (Caffe's ACROSS_CHANNELS) of a [batch, channels, spatial]
 // tensor: scale = k + alpha/size * sum of x^2 over the `size` channels centred on c; y = x * scale^-beta.
 
-// scale^-beta, with AlexNet's beta = 0.75 as two square roots (cheaper than pow, as in the CPU backend).
-float inverse_power(const float scale, const float beta) {
-    return beta == 0.75f ? 1.0f / (sqrt(scale) * sqrt(sqrt(scale))) : pow(scale, -beta);
+// value * scale^-beta, with AlexNet's beta = 0.75 as a division by two square roots (cheaper than pow, and
+// the CPU backend's formula).
+float times_inverse_power(const float value, const float scale, const float beta) {
+    return beta == 0.75f ? value / (sqrt(scale) * sqrt(sqrt(scale))) : value * pow(scale, -beta);
 }
 
 __kernel void lrn_forward(__global const float* x, __global float* y, __global float* scale, const int batch,
@@ -19,7 +20,7 @@ __kernel void lrn_forward(__global const float* x, __global float* y, __global f
         }
         const float sc = k + alpha / (float)size * sum;
         scale[index] = sc;
-        y[index] = x[index] * inverse_power(sc, beta);
+        y[index] = times_inverse_power(x[index], sc, beta);
     }
 }
 
@@ -35,6 +36,6 @@ __kernel void lrn_backward(__global const float* x, __global const float* y, __g
             const int e = (n * channels + j) * spatial + s;
             sum += dy[e] * y[e] / scale[e];
         }
-        dx[index] = dy[index] * inverse_power(scale[index], beta) - 2.0f * alpha * beta / (float)size * x[index] * sum;
+        dx[index] = times_inverse_power(dy[index], scale[index], beta) - 2.0f * alpha * beta / (float)size * x[index] * sum;
     }
 }
