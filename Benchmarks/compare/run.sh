@@ -88,8 +88,8 @@ run() {
 }
 
 # field FILE KEY: one number from the JSON object FILE holds (pretty-printed or not; anything
-# printed before the object is skipped). KEY is images_per_second (camelCase accepted too),
-# gflops, or kernel:NAME for the gflops of the named entry of a `bench kernels` report.
+# printed before the object is skipped). KEY is images_per_second, gflops, or kernel:NAME for the
+# gflops of the named entry of a `bench kernels` report.
 field() {
     "$py" - "$@" <<'EOF' || die "no '$2' in the output of $(basename "$1" .json): $(head -c 300 "$1")"
 import json, sys
@@ -99,8 +99,6 @@ try:
     obj, _ = json.JSONDecoder().raw_decode(text[text.index("{"):])
     if key.startswith("kernel:"):
         value = next(k["gflops"] for k in obj["kernels"] if k["name"] == key[7:])
-    elif key == "images_per_second":
-        value = obj.get("images_per_second", obj.get("imagesPerSecond"))
     else:
         value = obj[key]
     print(float(value))

@@ -30,10 +30,10 @@ struct BenchOptions: ParsableArguments {
     }
 }
 
-/// Median seconds of `reps` runs of `body` after one untimed run (which builds any kernel it needs);
-/// every run is waited for.
-func medianSeconds(_ backend: Backend, reps: Int, _ body: () throws -> Void) throws -> Double {
-    try body()
+/// Median seconds of `reps` runs of `body`, after one untimed run (which builds any kernel it needs)
+/// unless `untimedFirst` is false; every run is waited for.
+func medianSeconds(_ backend: Backend, reps: Int, untimedFirst: Bool = true, _ body: () throws -> Void) throws -> Double {
+    if untimedFirst { try body() }
     try backend.synchronize()
     var times: [Double] = []
     for _ in 0..<reps {

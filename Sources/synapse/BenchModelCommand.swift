@@ -9,8 +9,9 @@ struct BenchModelCommand: ParsableCommand {
         discussion: """
             A step is what `synapse train` does per batch: forward, softmax cross-entropy, reading the loss, \
             backward, and an SGD update (momentum 0.9, weight decay 5e-4), on one random batch kept on the device. \
-            Images per second are measured over --steps steps after --warmup; the per-layer times are medians of \
-            --reps runs of each layer alone, so their sum can differ from the step time.
+            After --warmup steps, three blocks of --steps steps are timed and the median block gives images per \
+            second; the per-layer times are medians of --reps runs of each layer alone, so their sum can differ \
+            from the step time.
             """
     )
 
@@ -22,7 +23,7 @@ struct BenchModelCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Images per batch.", valueName: "n"))
     var batch: Int = 64
 
-    @Option(help: ArgumentHelp("Timed training steps.", valueName: "n"))
+    @Option(help: ArgumentHelp("Training steps per timed block (three blocks are timed).", valueName: "n"))
     var steps: Int = 20
 
     @Option(help: ArgumentHelp("Untimed training steps first (kernel builds, allocations, caches).", valueName: "n"))
@@ -49,11 +50,10 @@ struct BenchModelCommand: ParsableCommand {
         let labels = try backend.buffer(int32: (0..<batch).map { Int32($0 % classes) })
 
         for _ in 0..<warmup { _ = try trainer.step(input, labels: labels) }
-        try backend.synchronize()
-        let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<steps { _ = try trainer.step(input, labels: labels) }
-        try backend.synchronize()
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        // The median of three blocks of --steps steps, as Benchmarks/compare/pytorch_train.py times PyTorch.
+        let seconds = try medianSeconds(backend, reps: 3, untimedFirst: false) {
+            for _ in 0..<steps { _ = try trainer.step(input, labels: labels) }
+        }
         let layers = noLayers ? [] : try profileLayers(network, input: input, labels: labels)
 
         let report = ModelReport(device: backend.name, description: backend.deviceDescription, model: kind.rawValue,
@@ -131,7 +131,8 @@ struct ModelReport: Encodable {
             print(column("total", 66) + column(String(format: "%.3f", forward), 12, right: true)
                   + column(String(format: "%.3f", backward), 13, right: true))
         }
-        print(String(format: "training step: %.2f ms, %.1f images/s over %d steps", stepSeconds * 1e3, imagesPerSecond, steps))
+        print(String(format: "training step: %.2f ms, %.1f images/s (median of 3 blocks of %d steps)", stepSeconds * 1e3,
+                     imagesPerSecond, steps))
         print(String(format: "kernel build (compile or cache load), excluded above: %.2f s", kernelBuildSeconds))
     }
 }
