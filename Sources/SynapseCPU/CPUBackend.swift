@@ -20,7 +20,7 @@ public final class CPUBackend: Backend {
     public var name: String { "cpu" }
 
     /// GEMMs with m * n * k below this run on the calling thread alone.
-    static let singleThreadedGemmVolume = 1 << 22
+    static let singleThreadedGemmVolume = 1 << 20
 
     /// 1 MiB of columns: a chunk's columns, filter and output stay in the L2 cache between im2col and GEMM.
     public var convolutionChunkElements: Int { 1 << 18 }
@@ -103,7 +103,7 @@ public final class CPUBackend: Backend {
             return value
         }
         let a = floats(a), b = floats(b), c = floats(c)
-        // Below a few MFLOP, waking OpenBLAS's threads (which then spin in sched_yield until the next call)
+        // Below about 2 MFLOP, waking OpenBLAS's threads (which then spin in sched_yield until the next call)
         // costs more than the second core saves: LeNet spent a quarter of its step in the scheduler.
         // The count is process-wide in OpenBLAS, so it is set on every call.
         let wanted = m * n * k < Self.singleThreadedGemmVolume ? 1 : Int32(clamping: threads)
