@@ -1,5 +1,5 @@
 # The commands a new user runs. Each installs the Debian packages it needs when they are missing.
-.PHONY: train test devices bench build
+.PHONY: train test devices bench compare build
 
 build:
 	scripts/install-deps.sh
@@ -18,7 +18,12 @@ test:
 devices: build
 	.build/release/synapse devices
 
-# GEMM and elementwise-bandwidth benchmarks (release build).
+# GEMM against OpenBLAS and CLBlast, elementwise bandwidth, and every kernel on the best device (release build).
 bench: build
 	.build/release/gemm-bench
 	.build/release/bandwidth-bench
+	.build/release/synapse bench kernels
+
+# Training throughput against PyTorch (CPU) and tinygrad (OpenCL); installs both into .build-py.
+compare: build
+	Benchmarks/compare/run.sh

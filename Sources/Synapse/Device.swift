@@ -49,8 +49,8 @@ public enum Devices {
 
     /// The backend for `choice`. `auto` prefers an OpenCL GPU or accelerator, then the CPU backend, logging
     /// one line when it does not use OpenCL. An OpenCL device of type CPU (PoCL, Intel's CPU runtime) is not
-    /// picked by `auto`: it runs on the same cores as the CPU backend, which trains LeNet about 20x faster
-    /// (4,400-5,000 vs 220-245 images/s measured with PoCL 3.1); ask for it with `opencl` or `opencl:N`.
+    /// picked by `auto`: it runs on the same cores as the CPU backend, which trains LeNet about 8x faster
+    /// (5,100-8,500 vs 610-700 images/s in `synapse bench model` with PoCL 3.1); ask for it with `opencl` or `opencl:N`.
     /// An explicit OpenCL choice that cannot be met is an error naming the devices that do exist.
     /// `threads` sets the CPU backend's thread count (default: every core).
     public static func backend(_ choice: DeviceChoice, threads: Int? = nil) throws -> Backend {
