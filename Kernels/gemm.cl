@@ -9,7 +9,8 @@
 // so the inner loop has no bounds checks), then each of its MDIMC x NDIMC work-items accumulates an
 // MWI x NWI block of C in registers, NWI columns at a time as float vectors of width VWN.
 //
-// Parameters (-D), with defaults; the backend picks per-device-class values:
+// Parameters (-D), with defaults; the backend picks them per matrix shape (GemmPlan: tuned by
+// `synapse tune`, else defaults per device class):
 //   TRANS_A, TRANS_B   0 or 1: whether A (resp. B) is stored transposed
 //   MWG, NWG, KWG      tile of C per work-group, and depth of the K slice held in local memory
 //   MDIMC, NDIMC       work-items per work-group along M and N

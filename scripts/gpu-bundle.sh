@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs Synapse for a GPU machine that has no Swift toolchain (DESIGN.md, "Running on a GPU"): the synapse
+# Packs Synapse for a GPU machine that has no Swift toolchain (README.md, "Running on a GPU"): the synapse
 # tool, gemm-bench and the test binary, every shared library they load but glibc's (the Swift runtime and
 # Foundation, XCTest, the OpenCL ICD loader, OpenBLAS, gfortran, ...), Fashion-MNIST, the PyTorch reference
 # scripts and scripts/gpu-run.sh, which does the GPU run there. The Swift runtime travels as shared

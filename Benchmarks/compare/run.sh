@@ -45,15 +45,14 @@ if ! "$py" -c 'import torch, tinygrad, numpy' 2>/dev/null; then
 fi
 
 # --- Synapse: release build when missing or older than any source ----------------------------
-if [ -z "${SYNAPSE:-}" ] && { [ ! -x "$synapse" ] || [ -n "$(find Sources Package.swift -newer "$synapse" -print -quit)" ]; }; then
+if [ -z "${SYNAPSE:-}" ] && { [ ! -x "$synapse" ] || [ -n "$(find Sources Kernels Package.swift -newer "$synapse" -print -quit)" ]; }; then
     echo "Building $synapse (swift build -c release --product synapse)..." >&2
     swift build -c release --product synapse || die "swift build failed"
 fi
 [ -x "$synapse" ] || die "$synapse is not an executable"
 
-# Steps per model: "steps warmup". Synapse times one block of that many steps (--no-layers skips
-# its per-layer profile, which the table does not use); PyTorch and tinygrad time three blocks
-# and report the median.
+# Steps per model: "steps warmup". Synapse, PyTorch and tinygrad each time three blocks of that many
+# steps and report the median (--no-layers skips Synapse's per-layer profile, which the table does not use).
 if [ "$quick" = 1 ]; then
     declare -A steps=([mlp]="10 2" [lenet]="5 1" [alexnet]="1 1")
     gemm_repeats=2

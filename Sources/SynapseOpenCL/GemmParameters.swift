@@ -31,6 +31,10 @@ public struct GemmParameters: Equatable, Sendable, Codable, CustomStringConverti
     func validate(for device: OpenCLDevice) throws {
         let op = "gemm parameters"
         try Check.positive(op: op, ["MWG": mwg, "NWG": nwg, "KWG": kwg, "MDIMC": mdimc, "NDIMC": ndimc])
+        // Bounded first, so that the products below cannot overflow on a hand-edited tuning file.
+        guard [mwg, nwg, kwg, mdimc, ndimc].allSatisfy({ $0 <= 4096 }) else {
+            throw SynapseError.invalidArgument(op: op, message: "tile parameters above 4096 (\(self))")
+        }
         guard mwg % mdimc == 0, nwg % ndimc == 0 else {
             throw SynapseError.invalidArgument(op: op, message: "MDIMC must divide MWG and NDIMC must divide NWG (\(self))")
         }

@@ -131,10 +131,10 @@ public struct GemmTuner {
                 grid.append(p)
             } } }
         } } }
+        grid.removeAll { $0 == GemmPlan.defaults(for: backend.device.kind)[shape] }
         var chosen: [GemmParameters] = []
-        while chosen.count < min(count, grid.count) {
-            let p = grid.remove(at: Int(random.next() % UInt64(grid.count)))
-            if p != GemmPlan.defaults(for: backend.device.kind)[shape] { chosen.append(p) }
+        while chosen.count < count, !grid.isEmpty {
+            chosen.append(grid.remove(at: Int(random.next() % UInt64(grid.count))))
         }
         return chosen
     }

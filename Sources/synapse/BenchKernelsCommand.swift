@@ -174,7 +174,11 @@ struct KernelBenchmarks {
             list.append(KernelBenchmark(name: "\(spec.name)-fwd", shape: shape, flops: 2 * macs) {
                 _ = try conv.forward(x, training: true)
             })
+            // Backward needs a forward first, which --filter may have left out: the untimed first run does it.
+            var forwardDone = false
             list.append(KernelBenchmark(name: "\(spec.name)-bwd", shape: shape, flops: 4 * macs) {
+                if !forwardDone { _ = try conv.forward(x, training: true) }
+                forwardDone = true
                 _ = try conv.backward(dy)
             })
         }

@@ -7,7 +7,8 @@ struct TuneCommand: ParsableCommand {
         commandName: "tune",
         abstract: "Search the OpenCL GEMM kernel's tile parameters on a device and store the fastest for later runs.",
         discussion: """
-            Three matrix shapes are tuned: large, few rows (convolutions with few filters) and few columns. Each \
+            Four matrix shapes are tuned: large, medium (a batch of rows), few rows (convolutions with few \
+            filters) and few columns. Each \
             candidate is compiled, checked against the current defaults' result and timed; the winners are written \
             to the kernel cache directory ($SYNAPSE_CACHE_DIR, else $XDG_CACHE_HOME/synapse, else ~/.cache/synapse) \
             and used by every later run on this device, driver and kernel source.
