@@ -9,6 +9,17 @@ __kernel void bias_add(__global float* data, __global const float* bias, const i
     FOR_EACH_INDEX(i, outer * channels * inner) data[i] += bias[(i / inner) % channels];
 }
 
+// Dense layers' bias gradient (inner = 1): one work-item per channel sums its column; neighbouring
+// work-items read neighbouring addresses. A work-group per channel with a tree reduction costs PoCL
+// more in barriers than the sum itself.
+__kernel void bias_gradient_columns(__global const float* dy, __global float* db, const int outer, const int channels) {
+    const int c = get_global_id(0);
+    if (c >= channels) return;
+    float sum = 0.0f;
+    for (int o = 0; o < outer; o++) sum += dy[o * channels + c];
+    db[c] = sum;
+}
+
 // One work-group per channel: strided partial sums, then a tree reduction in local memory.
 __kernel __attribute__((reqd_work_group_size(GROUP_SIZE, 1, 1)))
 void bias_gradient(__global const float* dy, __global float* db, const int outer, const int channels, const int inner) {

@@ -158,6 +158,10 @@ extension OpenCLBackend {
     public func biasGradient(gradOutput: Buffer, gradBias: Buffer, outer: Int, channels: Int, inner: Int) throws {
         try Check.bias(on: self, op: "biasGradient", data: ("gradOutput", gradOutput), bias: ("gradBias", gradBias),
                        outer: outer, channels: channels, inner: inner)
+        guard inner > 1 else {
+            return try launch(program(.bias, options: groupSizeOption), "bias_gradient_columns", global: [channels],
+                              [.buffer(gradOutput), .buffer(gradBias), .int(outer), .int(channels)])
+        }
         try launch(program(.bias, options: groupSizeOption), "bias_gradient", global: [channels * reductionGroupSize],
                    local: [reductionGroupSize],
                    [.buffer(gradOutput), .buffer(gradBias), .int(outer), .int(channels), .int(inner)])
