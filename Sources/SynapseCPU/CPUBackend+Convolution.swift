@@ -41,7 +41,8 @@ extension CPUBackend {
                     (dst + validW.upperBound).update(repeating: 0, count: outW - validW.upperBound)
                     let src = plane + (oh * strideH + baseH) * width + baseW
                     if strideW == 1 {
-                        (dst + validW.lowerBound).update(from: src + validW.lowerBound, count: validW.count)
+                        // A plain loop: runs are a few dozen floats, too short to pay for a memmove call.
+                        for ow in validW { dst[ow] = src[ow] }
                     } else {
                         for ow in validW { dst[ow] = src[ow * strideW] }
                     }
