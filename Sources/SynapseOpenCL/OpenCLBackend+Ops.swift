@@ -22,12 +22,11 @@ extension OpenCLBackend {
         let (rowTiles, columnTiles) = ((m + p.mwg - 1) / p.mwg, (n + p.nwg - 1) / p.nwg)
         let kSlice = sliceDepth(m: m, n: n, k: k, tiles: rowTiles * columnTiles, kwg: p.kwg)
         let slices = (k + kSlice - 1) / kSlice
-        let operands: [Argument] = [.int(m), .int(n), .int(k), .buffer(a), .int(aOffset), .int(lda),
-                                    .buffer(b), .int(bOffset), .int(ldb)]
         func launchGemm(alpha: Float, beta: Float, c: Buffer, cOffset: Int, ldc: Int) throws {
             try launch(program, "gemm", global: [columnTiles * p.ndimc, rowTiles * p.mdimc, slices], local: [p.ndimc, p.mdimc, 1],
-                       Array(operands[0..<3]) + [.float(alpha)] + Array(operands[3...])
-                       + [.float(beta), .buffer(c), .int(cOffset), .int(ldc), .int(kSlice), .int(m * n)])
+                       [.int(m), .int(n), .int(k), .float(alpha), .buffer(a), .int(aOffset), .int(lda),
+                        .buffer(b), .int(bOffset), .int(ldb), .float(beta), .buffer(c), .int(cOffset), .int(ldc),
+                        .int(kSlice), .int(m * n)])
         }
         guard slices > 1 else {
             return try launchGemm(alpha: alpha, beta: beta, c: c, cOffset: cOffset, ldc: ldc)
