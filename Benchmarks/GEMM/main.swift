@@ -67,7 +67,7 @@ struct CLBlast {
 }
 
 do {
-    let cpu = CPUBackend()
+    let cpu = try CPUBackend()
     let devices = OpenCLDevice.all()
     let chosen = try option("--device").map { try DeviceChoice(parsing: $0) } ?? .opencl(index: nil)
     let opencl = devices.isEmpty ? nil : try Devices.backend(chosen) as? OpenCLBackend

@@ -54,24 +54,26 @@ public enum Devices {
     /// An explicit OpenCL choice that cannot be met is an error naming the devices that do exist.
     /// `threads` sets the CPU backend's thread count (default: every core).
     public static func backend(_ choice: DeviceChoice, threads: Int? = nil) throws -> Backend {
-        let devices = OpenCLDevice.all()
         switch choice {
         case .cpu:
-            return CPUBackend(threads: threads)
+            return try CPUBackend(threads: threads)
         case .auto:
+            let devices = OpenCLDevice.all()
             guard let device = devices.first(where: { $0.kind == .gpu || $0.kind == .accelerator }) else {
                 logger.notice(devices.isEmpty
                     ? "no OpenCL device found (no platform, or the ICD loader found none); using the CPU backend"
                     : "no OpenCL GPU; using the CPU backend, faster than OpenCL on the CPU (choose that with opencl:N)")
-                return CPUBackend(threads: threads)
+                return try CPUBackend(threads: threads)
             }
             do {
                 return try OpenCLBackend(device: device)
             } catch {
                 logger.warning("could not open opencl:\(device.index) (\(device.name)): \(error); using the CPU backend")
-                return CPUBackend(threads: threads)
+                return try CPUBackend(threads: threads)
             }
         case .opencl(let index):
+            let devices = OpenCLDevice.all()
+            guard !devices.isEmpty else { throw SynapseError.noOpenCLPlatform }
             let available = ["cpu"] + devices.map { "opencl:\($0.index) (\($0.name))" }
             let device = index.map { i in devices.first { $0.index == i } } ?? OpenCLDevice.preferred(among: devices)
             guard let device else {
@@ -83,6 +85,6 @@ public enum Devices {
 
     /// The CPU backend and one backend per OpenCL device: what the parity tests compare.
     public static func allBackends() throws -> [Backend] {
-        [CPUBackend()] + (try OpenCLDevice.all().map { try OpenCLBackend(device: $0) })
+        [try CPUBackend()] + (try OpenCLDevice.all().map { try OpenCLBackend(device: $0) })
     }
 }

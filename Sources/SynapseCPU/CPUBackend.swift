@@ -3,19 +3,26 @@ import Foundation
 import SynapseCore
 
 /// The reference backend: host memory, OpenBLAS for GEMM, every other op a multi-threaded loop.
+/// Safe to share between threads: the ops keep no state between calls, and OpenBLAS, whose thread count
+/// is process-wide, is entered by one call at a time (`blasLock`).
 public final class CPUBackend: Backend {
     /// Worker threads for OpenBLAS and for this backend's own loops.
     public let threads: Int
     /// OpenBLAS's build configuration: version, target CPU, thread limit.
     public let blasDescription: String
 
-    public init(threads: Int? = nil) {
+    public init(threads: Int? = nil) throws {
         let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        precondition(threads > 0, "CPUBackend needs at least one thread, got \(threads)")
+        guard threads > 0 else {
+            throw SynapseError.invalidArgument(op: "CPUBackend", message: "needs at least one thread, got \(threads)")
+        }
         self.threads = threads
         blasDescription = String(cString: openblas_get_config()).trimmingCharacters(in: .whitespaces)
-        openblas_set_num_threads(Int32(clamping: threads))
     }
+
+    /// OpenBLAS's thread count is one setting for the whole process, which a call changes while another
+    /// thread's call may be running; so every backend's GEMMs take turns.
+    private static let blasLock = NSLock()
 
     public var name: String { "cpu" }
 
@@ -107,6 +114,8 @@ public final class CPUBackend: Backend {
         // costs more than the second core saves: LeNet spent a quarter of its step in the scheduler.
         // The count is process-wide in OpenBLAS, so it is set on every call.
         let wanted = m * n * k < Self.singleThreadedGemmVolume ? 1 : Int32(clamping: threads)
+        Self.blasLock.lock()
+        defer { Self.blasLock.unlock() }
         if openblas_get_num_threads() != wanted { openblas_set_num_threads(wanted) }
         // OpenBLAS stores zeros rather than scaling C when beta == 0, so NaN in C cannot leak through.
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,

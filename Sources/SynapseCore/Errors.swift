@@ -15,6 +15,8 @@ public enum SynapseError: Error, Equatable, CustomStringConvertible {
     case openCL(call: String, code: Int32)
     /// A device name that matches no available device.
     case unknownDevice(name: String, available: [String])
+    /// An OpenCL device was asked for, but the ICD loader found no platform at all.
+    case noOpenCLPlatform
 
     public var description: String {
         switch self {
@@ -32,6 +34,9 @@ public enum SynapseError: Error, Equatable, CustomStringConvertible {
             return "\(call) failed with \(openCLErrorName(code)) (\(code))"
         case let .unknownDevice(name, available):
             return "unknown device '\(name)'; available: \(available.joined(separator: ", "))"
+        case .noOpenCLPlatform:
+            return "no OpenCL platform was found: the ICD loader lists none (install a driver such as "
+                + "pocl-opencl-icd or the GPU vendor's; `clinfo` shows what it sees), or use --device cpu"
         }
     }
 }

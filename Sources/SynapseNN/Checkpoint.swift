@@ -44,13 +44,16 @@ public enum Checkpoint {
             throw NNError.checkpoint(path: path, message:
                 "it was trained with seed \(file.metadata["seed"] ?? "?"), this model was built with seed \(model.seed); resume with the same seed")
         }
-        func integer(_ key: String) throws -> Int {
-            guard let text = file.metadata[key], let value = Int(text), value >= 0 else {
-                throw NNError.checkpoint(path: path, message: "metadata field '\(key)' is missing or not a count")
+        func integer(_ key: String, in range: ClosedRange<Int>) throws -> Int {
+            guard let text = file.metadata[key], let value = Int(text) else {
+                throw NNError.checkpoint(path: path, message: "metadata field '\(key)' is missing or not an integer")
+            }
+            guard range.contains(value) else {
+                throw NNError.checkpoint(path: path, message: "metadata field '\(key)' is \(value), outside \(range)")
             }
             return value
         }
-        let epoch = try integer("epoch"), iteration = try integer("iteration")
+        let epoch = try integer("epoch", in: 0...maxEpochs), iteration = try integer("iteration", in: 0...maxIterations)
         var counters: [String: UInt64] = [:]
         for layer in model.randomCounters.keys {
             guard let value = file.metadata[randomPrefix + layer].flatMap(UInt64.init) else {
@@ -64,29 +67,43 @@ public enum Checkpoint {
         }
         // Everything is checked before anything is uploaded, so a refused checkpoint leaves the trainer as it was.
         let state = try trainer.optimizer.stateBuffers(for: model.parameters)
-        for (key, buffer) in state where file.tensors[optimizerPrefix + key]?.values.count != buffer.count {
-            throw NNError.checkpoint(path: path, message:
-                "optimizer state '\(optimizerPrefix + key)' is missing or does not hold \(buffer.count) values")
+        for (key, buffer) in state.sorted(by: { $0.key < $1.key }) {
+            guard let entry = file.tensors[optimizerPrefix + key], entry.values.count == buffer.count else {
+                throw NNError.checkpoint(path: path, message:
+                    "optimizer state '\(optimizerPrefix + key)' is missing or does not hold \(buffer.count) values")
+            }
+            try checkFinite(entry, name: optimizerPrefix + key, path: path)
         }
-        try load(file, into: model, path: path)
-        for (key, buffer) in state {
-            try buffer.backend.upload(file.tensors[optimizerPrefix + key]!.values, to: buffer, offset: 0)
-        }
+        try checkParameters(file, of: model, path: path)
         var scalars: [String: String] = [:]
         for (key, value) in file.metadata where key.hasPrefix(optimizerScalarPrefix) {
             scalars[String(key.dropFirst(optimizerScalarPrefix.count))] = value
         }
-        trainer.optimizer.scalarState = scalars
+        do {
+            try trainer.optimizer.restore(scalarState: scalars)
+        } catch NNError.invalidSetting(let name, let message) {
+            throw NNError.checkpoint(path: path, message: "optimizer state '\(optimizerScalarPrefix + name)': \(message)")
+        }
+        try upload(file, into: model)
+        for (key, buffer) in state {
+            try buffer.backend.upload(file.tensors[optimizerPrefix + key]!.values, to: buffer, offset: 0)
+        }
         model.randomCounters = counters
         trainer.epoch = epoch
         trainer.iteration = iteration
     }
 
+    /// The largest epoch and step a checkpoint may claim: far beyond any real run, and far enough below
+    /// `Int.max` that counting on from them cannot overflow (and exact as Doubles, which schedules use).
+    public static let maxEpochs = 1_000_000
+    public static let maxIterations = 1 << 53
+
     /// Loads only the weights of a Synapse checkpoint (for evaluation or fine-tuning).
     public static func loadWeights(into model: Sequential, from path: String) throws {
         let file = try SafeTensors.read(from: path)
         try checkSynapseFile(file, model: model, path: path)
-        try load(file, into: model, path: path)
+        try checkParameters(file, of: model, path: path)
+        try upload(file, into: model)
     }
 
     /// Imports a safetensors file of weights saved from PyTorch (`safetensors.torch.save_file(model.state_dict())`)
@@ -100,7 +117,8 @@ public enum Checkpoint {
             throw NNError.checkpoint(path: path, message:
                 "tensors the model does not have: \(unexpected.joined(separator: ", ")); the model's parameters are \(model.parameters.map(\.name).joined(separator: ", "))")
         }
-        try load(file, into: model, path: path)
+        try checkParameters(file, of: model, path: path)
+        try upload(file, into: model)
     }
 
     /// The metadata of a checkpoint (settings, seed, epoch), to rebuild the model before resuming.
@@ -124,9 +142,9 @@ public enum Checkpoint {
         }
     }
 
-    /// Uploads every parameter from `file`, after checking that all are present with the right shapes
-    /// (so a failed load leaves the model untouched).
-    private static func load(_ file: SafeTensors, into model: Sequential, path: String) throws {
+    /// Checks that `file` holds every parameter of `model` with the right shape and only finite values, so
+    /// that a refused file leaves the model untouched and a damaged one never trains or evaluates silently.
+    private static func checkParameters(_ file: SafeTensors, of model: Sequential, path: String) throws {
         for p in model.parameters {
             guard let entry = file.tensors[p.name] else {
                 throw NNError.checkpoint(path: path, message: "it has no tensor '\(p.name)' (shape \(describe(p.shape)))")
@@ -135,7 +153,20 @@ public enum Checkpoint {
                 throw NNError.checkpoint(path: path, message:
                     "tensor '\(p.name)' has shape \(describe(entry.shape)), the model needs \(describe(p.shape))")
             }
+            try checkFinite(entry, name: p.name, path: path)
         }
+    }
+
+    private static func checkFinite(_ entry: SafeTensors.Entry, name: String, path: String) throws {
+        if let index = entry.values.firstIndex(where: { !$0.isFinite }) {
+            let count = entry.values.lazy.filter { !$0.isFinite }.count
+            throw NNError.checkpoint(path: path, message:
+                "tensor '\(name)' holds \(count) NaN or infinite value\(count == 1 ? "" : "s") (the first at element \(index), \(entry.values[index]))")
+        }
+    }
+
+    /// Uploads every parameter from a file `checkParameters` has accepted.
+    private static func upload(_ file: SafeTensors, into model: Sequential) throws {
         for p in model.parameters { try p.value.backend.upload(file.tensors[p.name]!.values, to: p.value, offset: 0) }
     }
 }

@@ -9,8 +9,11 @@ public protocol Optimizer: AnyObject {
     /// The optimizer's per-parameter state for checkpoints, keyed "<parameter name>.<slot>" (e.g. "fc1.weight.momentum",
     /// "fc1.weight.adam_m", "fc1.weight.adam_v"), allocating zeroed buffers when absent so a loader can upload into them.
     func stateBuffers(for parameters: [Parameter]) throws -> [String: Buffer]
-    /// Scalar state (Adam's step count) as strings for a checkpoint's metadata, and restoring it.
-    var scalarState: [String: String] { get set }
+    /// Scalar state (Adam's step count) as strings, for a checkpoint's metadata.
+    var scalarState: [String: String] { get }
+    /// Replaces the scalar state with one read back from a checkpoint; a value that is unreadable or out of
+    /// range throws and leaves the optimizer as it was.
+    func restore(scalarState: [String: String]) throws
     /// A one-line description, e.g. "SGD(momentum 0.9, nesterov, weight decay 0.0005)".
     var summary: String { get }
 }
@@ -67,10 +70,9 @@ public final class SGD: Optimizer {
     }
 
     /// SGD has no scalar state; restoring ignores what it is given.
-    public var scalarState: [String: String] {
-        get { [:] }
-        set {}
-    }
+    public var scalarState: [String: String] { [:] }
+
+    public func restore(scalarState: [String: String]) throws {}
 
     public var summary: String {
         var parts = ["momentum \(momentum)"]
@@ -94,12 +96,12 @@ public final class Adam: Optimizer {
     public private(set) var stepCount = 0
 
     private var firstMoment = StateSlots(), secondMoment = StateSlots()
-    /// Set when `scalarState` was given something unreadable: the setter cannot throw, so the next `step`
-    /// does, rather than training on with a wrong bias correction.
-    private var restoreError: NNError?
 
     /// The scalar-state key of the step count.
     public static let stepKey = "adam.step"
+    /// The most steps a restored count may hold: every count up to it is exact as a Double (the bias
+    /// correction's exponent), and counting on from it cannot overflow.
+    public static let maxStepCount = 1 << 53
 
     public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0) throws {
         for (name, beta) in [("beta1", beta1), ("beta2", beta2)] where !(beta >= 0 && beta < 1) {
@@ -116,7 +118,6 @@ public final class Adam: Optimizer {
     }
 
     public func step(_ parameters: [Parameter], learningRate: Float) throws {
-        if let restoreError { throw restoreError }
         try checkStep(parameters, learningRate: learningRate)
         let ms = try parameters.map { try firstMoment.buffer(for: $0) }
         let vs = try parameters.map { try secondMoment.buffer(for: $0) }
@@ -142,23 +143,20 @@ public final class Adam: Optimizer {
         return buffers
     }
 
-    /// `["adam.step": "<completed steps>"]`. Setting it replaces the state: a missing key means a fresh
-    /// optimizer (step 0); an unreadable value makes the next `step` throw.
-    public var scalarState: [String: String] {
-        get { [Self.stepKey: String(stepCount)] }
-        set {
-            restoreError = nil
-            guard let text = newValue[Self.stepKey] else {
-                stepCount = 0
-                return
-            }
-            guard let count = Int(text), count >= 0 else {
-                restoreError = .invalidSetting(name: Self.stepKey, message:
-                    "the restored step count must be a non-negative integer, got '\(text)'")
-                return
-            }
-            stepCount = count
+    /// `["adam.step": "<completed steps>"]`.
+    public var scalarState: [String: String] { [Self.stepKey: String(stepCount)] }
+
+    /// A missing key means a fresh optimizer (step 0).
+    public func restore(scalarState: [String: String]) throws {
+        guard let text = scalarState[Self.stepKey] else {
+            stepCount = 0
+            return
         }
+        guard let count = Int(text), (0...Self.maxStepCount).contains(count) else {
+            throw NNError.invalidSetting(name: Self.stepKey, message:
+                "the restored step count must be an integer in 0...\(Self.maxStepCount), got '\(text)'")
+        }
+        stepCount = count
     }
 
     public var summary: String {

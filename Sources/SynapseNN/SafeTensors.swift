@@ -39,42 +39,25 @@ public struct SafeTensors: Equatable {
 
     /// Writes the checkpoint with tensors sorted by name, so the same contents always give the same bytes.
     ///
-    /// The write is atomic: the bytes go to a temporary file in the same directory, which is fsync'd and then
-    /// renamed over `path`. An interrupted write therefore never leaves a half-written checkpoint, and the
-    /// previous file at `path` survives until the new one is complete.
+    /// The write is atomic (`AtomicFile`): an interrupted write never leaves a half-written checkpoint, and
+    /// the previous file at `path` survives until the new one is complete.
     public func write(to path: String) throws {
         let names = tensors.keys.sorted()
         for name in names {
             try Self.validate(name: name, entry: tensors[name]!, path: path)
         }
         let header = headerBytes(names: names)
-
-        // Same directory as the target: rename is atomic only within one file system. O_EXCL: never write
-        // through a file or link that someone else put at this name.
-        let temporary = path + ".tmp-" + UUID().uuidString
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o666)
-        guard descriptor >= 0 else {
-            let reason = String(cString: strerror(errno))
-            throw NNError.checkpoint(path: path, message: "cannot create the temporary file \(temporary): \(reason)")
-        }
-        do {
-            try writeContents(to: FileHandle(fileDescriptor: descriptor, closeOnDealloc: true), header: header,
-                              names: names)
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw NNError.checkpoint(path: path, message: "cannot write the file: \(error.localizedDescription)")
-        }
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw NNError.checkpoint(path: path, message: "cannot move the finished file into place: \(reason)")
-        }
-        // The rename itself is durable only once the directory is synced; if that fails the new file is
-        // still complete and in place, so there is nothing to report.
-        let directory = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY)
-        if directory >= 0 {
-            fsync(directory)
-            close(directory)
+        try AtomicFile.write(to: path, fail: { NNError.checkpoint(path: path, message: $0) }) { file in
+            try file.write(header)
+            // Each tensor's bytes straight from its array: no copy of the whole file in memory.
+            for name in names where !tensors[name]!.values.isEmpty {
+                #if _endian(big)
+                let littleEndian = tensors[name]!.values.map { $0.bitPattern.littleEndian }
+                try littleEndian.withUnsafeBytes { try file.write($0) }
+                #else
+                try tensors[name]!.values.withUnsafeBytes { try file.write($0) }
+                #endif
+            }
         }
     }
 
@@ -129,22 +112,6 @@ public struct SafeTensors: Equatable {
         return result + "\""
     }
 
-    /// Writes the header and then each tensor's bytes straight from its array (no copy of the whole file in
-    /// memory), and fsyncs before returning so the rename that follows never exposes unwritten blocks.
-    private func writeContents(to handle: FileHandle, header: [UInt8], names: [String]) throws {
-        defer { try? handle.close() }
-        try handle.write(contentsOf: header)
-        for name in names where !tensors[name]!.values.isEmpty {
-            #if _endian(big)
-            let littleEndian = tensors[name]!.values.map { $0.bitPattern.littleEndian }
-            try littleEndian.withUnsafeBytes { try handle.write(contentsOf: $0) }
-            #else
-            try tensors[name]!.values.withUnsafeBytes { try handle.write(contentsOf: $0) }
-            #endif
-        }
-        try handle.synchronize()
-    }
-
     // MARK: Reading
 
     /// Reads a checkpoint, validating the header and converting F64, F16 and BF16 tensors to Float.
@@ -159,19 +126,10 @@ public struct SafeTensors: Equatable {
     }
 
     private static func read(from path: String, values: Bool) throws -> SafeTensors {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw NNError.checkpoint(path: path, message: "no such file")
-        }
-        let data: Data
-        do {
-            // Mapped, as the reference implementation does, so a checkpoint of hundreds of MB is not first
-            // copied whole into memory (on Linux, .mappedIfSafe reads instead: 2-3x slower for AlexNet's 240 MB).
-            // `write` replaces files by rename, never in place, so a mapped file is not truncated under us.
-            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-        } catch {
-            throw NNError.checkpoint(path: path, message: "cannot read the file: \(error.localizedDescription)")
-        }
-        return try data.withUnsafeBytes { try decode($0, path: path, values: values) }
+        // Mapped, as the reference implementation does, so a checkpoint of hundreds of MB is not first
+        // copied whole into memory.
+        let file = try MappedFile(path: path, fail: { NNError.checkpoint(path: path, message: $0) })
+        return try decode(file.bytes, path: path, values: values)
     }
 
     /// Where one tensor lies in the data buffer, as the header says.

@@ -53,6 +53,10 @@ public final class Trainer {
         guard learningRate > 0, learningRate.isFinite else {
             throw NNError.invalidSetting(name: "--lr", message: "must be positive, got \(learningRate)")
         }
+        if case let .cosine(_, minimum) = schedule, minimum > learningRate {
+            throw NNError.invalidSetting(name: "--schedule", message:
+                "the cosine schedule's minimum rate \(minimum) is above the base rate \(learningRate); the rate would rise")
+        }
         self.model = model
         self.optimizer = optimizer
         self.learningRate = learningRate
@@ -110,22 +114,28 @@ public final class Trainer {
     }
 
     /// Trains until `epochs` epochs are complete (continuing from `epoch` after a resume), evaluating on
-    /// `test` and saving a checkpoint to `checkpoint` (atomically) after every epoch. When the loss turns
-    /// NaN the run stops with `NNError.nonFiniteLoss` and the checkpoint of the last good epoch is kept.
-    /// `metadata` is asked for after `epochDone` has seen the epoch, so it can include the epoch's results.
+    /// `test` and saving a checkpoint to `checkpoint` (atomically) after every epoch. The checkpoint's path is
+    /// checked before the first epoch, so a path that cannot be written fails at once, not after an epoch.
+    /// When the loss turns NaN the run stops with `NNError.nonFiniteLoss` and the checkpoint of the last good
+    /// epoch is kept. `metadata` gives the caller's keys for the epoch's checkpoint; `epochDone` is called
+    /// once that checkpoint is saved, so nothing it records can show an epoch the checkpoint lacks.
     public func fit(train: Dataset, test: Dataset?, epochs: Int, checkpoint: String? = nil,
-                    metadata: () -> [String: String] = { [:] }, progress: ((BatchProgress) -> Void)? = nil,
-                    epochDone: ((EpochReport, Evaluation?) -> Void)? = nil) throws {
+                    metadata: (EpochReport, Evaluation?) -> [String: String] = { _, _ in [:] },
+                    progress: ((BatchProgress) -> Void)? = nil,
+                    epochDone: ((EpochReport, Evaluation?) throws -> Void)? = nil) throws {
+        if let checkpoint {
+            try AtomicFile.checkWritable(checkpoint, fail: { NNError.checkpoint(path: checkpoint, message: $0) })
+        }
         // Only a checkpoint this run resumed from is its "last good" one; a stray file at the path is not.
         var lastGood = epoch > 0 ? checkpoint : nil
         while epoch < epochs {
             let report = try trainEpoch(on: train, lastCheckpoint: lastGood, progress: progress)
             let evaluation = try test.map { try evaluate($0) }
-            epochDone?(report, evaluation)
             if let checkpoint {
-                try Checkpoint.save(self, to: checkpoint, metadata: metadata())
+                try Checkpoint.save(self, to: checkpoint, metadata: metadata(report, evaluation))
                 lastGood = checkpoint
             }
+            try epochDone?(report, evaluation)
         }
     }
 

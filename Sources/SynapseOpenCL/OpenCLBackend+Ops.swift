@@ -22,21 +22,26 @@ extension OpenCLBackend {
         let (rowTiles, columnTiles) = ((m + p.mwg - 1) / p.mwg, (n + p.nwg - 1) / p.nwg)
         let kSlice = sliceDepth(m: m, n: n, k: k, tiles: rowTiles * columnTiles, kwg: p.kwg)
         let slices = (k + kSlice - 1) / kSlice
-        func launchGemm(alpha: Float, beta: Float, c: Buffer, cOffset: Int, ldc: Int) throws {
+        func launchGemm(alpha: Float, beta: Float, c: Argument, cOffset: Int, ldc: Int) throws {
             try launch(program, "gemm", global: [columnTiles * p.ndimc, rowTiles * p.mdimc, slices], local: [p.ndimc, p.mdimc, 1],
                        [.int(m), .int(n), .int(k), .float(alpha), .buffer(a), .int(aOffset), .int(lda),
-                        .buffer(b), .int(bOffset), .int(ldb), .float(beta), .buffer(c), .int(cOffset), .int(ldc),
+                        .buffer(b), .int(bOffset), .int(ldb), .float(beta), c, .int(cOffset), .int(ldc),
                         .int(kSlice), .int(m * n)])
         }
         guard slices > 1 else {
-            return try launchGemm(alpha: alpha, beta: beta, c: c, cOffset: cOffset, ldc: ldc)
+            return try launchGemm(alpha: alpha, beta: beta, c: .buffer(c), cOffset: cOffset, ldc: ldc)
         }
-        if (splitScratch?.count ?? 0) < slices * m * n { splitScratch = try allocate(slices * m * n, .float32) }
-        let partial = splitScratch!
-        try launchGemm(alpha: 1, beta: 0, c: partial, cOffset: 0, ldc: n)
-        try launch(program, "gemm_sum_slices", global: [m * n],
-                   [.buffer(partial), .int(slices), .int(m), .int(n), .float(alpha), .float(beta),
-                    .buffer(c), .int(cOffset), .int(ldc)])
+        // The scratch is shared by every caller: held from its allocation until the slices are added.
+        try serialized {
+            if (splitScratch?.count ?? 0) < slices * m * n {
+                splitScratch = ScratchMemory(mem: try createMemory(slices * m * n, .float32), count: slices * m * n)
+            }
+            let partial = splitScratch!
+            try launchGemm(alpha: 1, beta: 0, c: .scratch(partial), cOffset: 0, ldc: n)
+            try launch(program, "gemm_sum_slices", global: [m * n],
+                       [.scratch(partial), .int(slices), .int(m), .int(n), .float(alpha), .float(beta),
+                        .buffer(c), .int(cOffset), .int(ldc)])
+        }
     }
 
     /// How deep a slice of K each work-group takes: all of K, unless the output has fewer tiles than two

@@ -15,8 +15,23 @@ final class OpenCLBuffer: Buffer {
     deinit { clReleaseMemObject(mem) }
 }
 
+/// Device memory the backend keeps for its own use (split-K partial products). Not a `Buffer`: every buffer
+/// holds its backend, so one held by the backend would keep both alive forever.
+final class ScratchMemory {
+    let mem: cl_mem
+    let count: Int
+
+    init(mem: cl_mem, count: Int) {
+        self.mem = mem
+        self.count = count
+    }
+
+    deinit { clReleaseMemObject(mem) }
+}
+
 /// The backend for one OpenCL device: a context, one in-order queue, and the programs built for it.
-/// Not thread-safe: use one backend per thread.
+/// Safe to share between threads: every call is atomic with respect to the others (see `serialized`),
+/// and the in-order queue runs the work in the order the calls were made.
 public final class OpenCLBackend: Backend {
     public let device: OpenCLDevice
     /// The GEMM tile parameters per matrix shape: given, tuned (`synapse tune`) or the device class's defaults.
@@ -34,7 +49,7 @@ public final class OpenCLBackend: Backend {
     let queue: cl_command_queue
     private let cache = KernelCache.standard()
     /// Partial products of split-K GEMMs (see Kernels/gemm.cl), grown as needed.
-    var splitScratch: Buffer?
+    var splitScratch: ScratchMemory?
     private var programs: [String: (source: String, program: Program)] = [:]
 
     /// Opens `device`. GEMM uses `gemm` for every shape when given, else the plan `synapse tune` stored for
@@ -66,11 +81,27 @@ public final class OpenCLBackend: Backend {
         clReleaseContext(context)
     }
 
+    /// Held while a call touches shared state: a kernel object keeps its arguments from `clSetKernelArg` to
+    /// the enqueue, and the program table and the split-K scratch belong to every caller. Recursive, because
+    /// a GEMM that splits K holds it across its allocation, program lookup and two launches.
+    private let lock = NSRecursiveLock()
+
+    func serialized<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
     // MARK: Memory
 
     public func owns(_ buffer: Buffer) -> Bool { buffer.backend === self && buffer is OpenCLBuffer }
 
     public func allocate(_ count: Int, _ dtype: DType) throws -> Buffer {
+        OpenCLBuffer(mem: try createMemory(count, dtype), count: count, dtype: dtype, backend: self)
+    }
+
+    /// Zeroed device memory for `count` elements, after the checks every allocation makes.
+    func createMemory(_ count: Int, _ dtype: DType) throws -> cl_mem {
         try Check.positive(op: "allocate", ["count": count])
         guard count <= Self.maxElements else {
             throw SynapseError.invalidArgument(op: "allocate", message:
@@ -89,10 +120,13 @@ public final class OpenCLBackend: Backend {
             }
             throw SynapseError.openCL(call: "clCreateBuffer(\(bytes) bytes)", code: status)
         }
-        let buffer = OpenCLBuffer(mem: mem, count: count, dtype: dtype, backend: self)
         var zero: Int32 = 0
-        try check(clEnqueueFillBuffer(queue, mem, &zero, 4, 0, bytes, 0, nil, nil), "clEnqueueFillBuffer")
-        return buffer
+        let filled = clEnqueueFillBuffer(queue, mem, &zero, 4, 0, bytes, 0, nil, nil)
+        guard filled == CL_SUCCESS else {
+            clReleaseMemObject(mem)
+            throw SynapseError.openCL(call: "clEnqueueFillBuffer", code: filled)
+        }
+        return mem
     }
 
     /// Every index a kernel computes within a buffer, plus a work-item's run of ELEMENTS_PER_ITEM, fits in
@@ -181,6 +215,10 @@ public final class OpenCLBackend: Backend {
     }
 
     func program(name: String, source: String, options: String) throws -> Program {
+        try serialized { try lookUpOrBuild(name: name, source: source, options: options) }
+    }
+
+    private func lookUpOrBuild(name: String, source: String, options: String) throws -> Program {
         let memoKey = "\(name)|\(options)"
         // The source is compared too, so that a program rebuilt under the same name is not stale.
         if let (builtSource, existing) = programs[memoKey], builtSource == source { return existing }
@@ -213,6 +251,7 @@ public final class OpenCLBackend: Backend {
 
     enum Argument {
         case buffer(Buffer)
+        case scratch(ScratchMemory)
         case int(Int)
         case float(Float)
         case ulong(UInt64)
@@ -229,12 +268,20 @@ public final class OpenCLBackend: Backend {
 
     func launch(_ program: Program, _ kernelName: String, global: [Int], local: [Int]? = nil,
                 _ arguments: [Argument]) throws {
+        try serialized { try setArgumentsAndEnqueue(program, kernelName, global: global, local: local, arguments) }
+    }
+
+    private func setArgumentsAndEnqueue(_ program: Program, _ kernelName: String, global: [Int], local: [Int]?,
+                                        _ arguments: [Argument]) throws {
         let kernel = try program.kernel(kernelName)
         for (index, argument) in arguments.enumerated() {
             let status: cl_int
             switch argument {
             case .buffer(let buffer):
                 var m: cl_mem? = mem(buffer)
+                status = clSetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_mem>.size, &m)
+            case .scratch(let scratch):
+                var m: cl_mem? = scratch.mem
                 status = clSetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_mem>.size, &m)
             case .int(let value):
                 guard let narrowed = cl_int(exactly: value) else {

@@ -26,7 +26,13 @@ public struct OpenCLDevice {
 
     /// Every device of every platform, in platform order. Empty when no ICD is installed or none
     /// reports a device; never throws, because "no OpenCL" is a normal state to fall back from.
-    public static func all() -> [OpenCLDevice] {
+    /// Discovered once per process, whichever thread asks first: ICD loaders are not safe to initialise
+    /// from two threads at once.
+    public static func all() -> [OpenCLDevice] { discovered }
+
+    private static let discovered = discover()
+
+    private static func discover() -> [OpenCLDevice] {
         var platformCount: cl_uint = 0
         guard clGetPlatformIDs(0, nil, &platformCount) == CL_SUCCESS, platformCount > 0 else { return [] }
         var platforms = [cl_platform_id?](repeating: nil, count: Int(platformCount))

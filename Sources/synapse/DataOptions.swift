@@ -2,30 +2,33 @@ import ArgumentParser
 import Foundation
 import Synapse
 
-/// Where the training and test sets come from, shared by `train` and `evaluate`.
+/// Where the training and test sets come from, shared by `train` and `evaluate`. Each option is nil unless
+/// typed, so that a resumed run can tell a flag the user gave from a default.
 struct DataOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("A directory of IDX files (MNIST, Fashion-MNIST; plain or .gz) or of CIFAR-10 binary files.",
+    @Option(help: ArgumentHelp("A directory of IDX files (MNIST, Fashion-MNIST; plain or .gz) or of CIFAR-10 binary files (default \(Dataset.defaultDirectory)).",
                                valueName: "dir"))
-    var data: String = Dataset.defaultDirectory
+    var data: String?
 
-    @Option(help: ArgumentHelp("Use only the first N training images (0: all).", valueName: "n"))
-    var trainLimit: Int = 0
+    @Option(help: ArgumentHelp("Use only the first N training images (default 0: all).", valueName: "n"))
+    var trainLimit: Int?
 
-    @Option(help: ArgumentHelp("Use only the first N test images (0: all).", valueName: "n"))
-    var testLimit: Int = 0
+    @Option(help: ArgumentHelp("Use only the first N test images (default 0: all).", valueName: "n"))
+    var testLimit: Int?
 
-    /// The training and test sets, normalised per channel with `normalization` (fitted to the training set
-    /// when nil) and the normalisation used.
-    func load(normalization given: Normalization? = nil) throws -> (train: Dataset, test: Dataset, normalization: Normalization) {
-        guard trainLimit >= 0, testLimit >= 0 else {
-            throw NNError.invalidSetting(name: trainLimit < 0 ? "--train-limit" : "--test-limit", message: "must not be negative")
+    /// The training and test sets in `directory`, cut to the limits (0: all), normalised per channel with
+    /// `normalization` (fitted to the training set when nil), and the normalisation used.
+    static func load(directory: String, trainLimit: Int, testLimit: Int, normalization given: Normalization?) throws
+        -> (train: Dataset, test: Dataset, normalization: Normalization) {
+        for (flag, limit) in [("--train-limit", trainLimit), ("--test-limit", testLimit)]
+        where !RunSettings.limitRange.contains(limit) {
+            throw NNError.invalidSetting(name: flag, message: "must be in \(RunSettings.limitRange), got \(limit)")
         }
-        guard FileManager.default.fileExists(atPath: data) else {
-            let hint = data == Dataset.defaultDirectory ? " (install it with: sudo apt-get install dataset-fashion-mnist)" : ""
-            throw NNError.dataFile(path: data, message: "no such directory\(hint)")
+        guard FileManager.default.fileExists(atPath: directory) else {
+            let hint = directory == Dataset.defaultDirectory ? " (install it with: sudo apt-get install dataset-fashion-mnist)" : ""
+            throw NNError.dataFile(path: directory, message: "no such directory\(hint)")
         }
-        let isCIFAR = FileManager.default.fileExists(atPath: (data as NSString).appendingPathComponent("test_batch.bin"))
-        var (train, test) = isCIFAR ? try Dataset.loadCIFAR10(directory: data) : try Dataset.loadIDX(directory: data)
+        let isCIFAR = FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("test_batch.bin"))
+        var (train, test) = isCIFAR ? try Dataset.loadCIFAR10(directory: directory) : try Dataset.loadIDX(directory: directory)
         if trainLimit > 0 { train = try train.subset(first: trainLimit) }
         if testLimit > 0 { test = try test.subset(first: testLimit) }
         let normalization = given ?? Normalization.fit(train)
@@ -49,25 +52,5 @@ struct DeviceOption: ParsableArguments {
             throw NNError.invalidSetting(name: "--threads", message: "must be at least 1, got \(threads)")
         }
         return try Devices.backend(device.map(DeviceChoice.init(parsing:)) ?? DeviceChoice.fromEnvironment(), threads: threads)
-    }
-}
-
-extension Normalization {
-    /// As checkpoint metadata: comma-separated per-channel values.
-    var metadata: [String: String] {
-        ["normalization.mean": mean.map { "\($0)" }.joined(separator: ","),
-         "normalization.std": std.map { "\($0)" }.joined(separator: ",")]
-    }
-
-    init?(metadata: [String: String]) {
-        func floats(_ key: String) -> [Float]? {
-            metadata[key].flatMap { text in
-                let values = text.split(separator: ",").compactMap { Float($0) }
-                return values.isEmpty ? nil : values
-            }
-        }
-        guard let mean = floats("normalization.mean"), let std = floats("normalization.std"),
-              let normalization = try? Normalization(mean: mean, std: std) else { return nil }
-        self = normalization
     }
 }

@@ -6,7 +6,7 @@ struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
         abstract: "Test accuracy, loss and confusion matrix of a checkpoint written by `synapse train`.",
-        discussion: "A safetensors file of PyTorch weights can be evaluated too: give --model, and the test set is normalised with the training set's statistics."
+        discussion: "A safetensors file of PyTorch weights can be evaluated too: give --model, and the test set is normalised with statistics fitted to the training set (a note says so)."
     )
 
     @Argument(help: "The checkpoint (.safetensors).") var checkpoint: String
@@ -24,11 +24,16 @@ struct EvaluateCommand: ParsableCommand {
         let kind = try ModelKind(parsing: name)
         let backend = try deviceOption.backend()
         // The data set the checkpoint was trained on, unless --data names another one.
-        var dataOptions = dataOptions
-        if dataOptions.data == Dataset.defaultDirectory, let trainedOn = metadata["settings.data"] {
-            dataOptions.data = trainedOn
+        let directory = dataOptions.data ?? metadata["settings.data"] ?? Dataset.defaultDirectory
+        let normalization = try Normalization.stored(in: metadata, path: checkpoint)
+        if normalization == nil {
+            guard !isSynapse else {
+                throw NNError.checkpoint(path: checkpoint, message: "metadata 'normalization.mean'/'normalization.std' are missing, so its inputs cannot be normalised as in training")
+            }
+            print("note: \(checkpoint) holds no normalisation; fitting it to the training set of \(directory)")
         }
-        let (_, test, _) = try dataOptions.load(normalization: Normalization(metadata: metadata))
+        let (_, test, _) = try DataOptions.load(directory: directory, trainLimit: dataOptions.trainLimit ?? 0,
+                                                testLimit: dataOptions.testLimit ?? 0, normalization: normalization)
         let seed = metadata["seed"].flatMap(UInt64.init) ?? 1
         let network = try kind.build(inputShape: test.sampleShape, classes: test.classCount, backend: backend, seed: seed)
         if isSynapse {

@@ -34,7 +34,7 @@ struct DevicesCommand: ParsableCommand {
                   + "\(device.localMemoryBytes / 1024) KiB local memory")
             print("      \(device.openCLCVersion), driver \(device.driverVersion), vendor \(device.vendor)")
         }
-        let cpu = CPUBackend()
+        let cpu = try CPUBackend()
         print("CPU backend: cpu  \(cpu.threads) threads, \(cpu.blasDescription)")
         let choice = try DeviceChoice.fromEnvironment()
         let chosen = try Devices.backend(choice)

@@ -31,33 +31,21 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Initialise from a safetensors file of PyTorch weights with the same parameter names.",
                                valueName: "file")) var importWeights: String?
 
-    /// Settings a run is defined by; stored in the checkpoint, and read back on --resume.
-    struct Settings {
-        var model = "lenet", batchSize = 64, optimizer = "sgd", schedule = "cosine"
-        var learningRate: Float?, momentum: Float = 0.9, weightDecay: Float = 5e-4, nesterov = false
-        var seed: UInt64 = 1, epochs = 15
-        var data = Dataset.defaultDirectory, trainLimit = 0, testLimit = 0
-
-        var metadata: [String: String] {
-            ["settings.model": model, "settings.batch_size": String(batchSize), "settings.optimizer": optimizer,
-             "settings.schedule": schedule, "settings.lr": learningRate.map { "\($0)" } ?? "",
-             "settings.momentum": "\(momentum)", "settings.weight_decay": "\(weightDecay)",
-             "settings.nesterov": String(nesterov), "settings.seed": String(seed), "settings.epochs": String(epochs),
-             "settings.data": data, "settings.train_limit": String(trainLimit), "settings.test_limit": String(testLimit)]
-        }
-    }
-
     func run() throws {
         let checkpointPath = checkpoint ?? "\(model ?? "lenet").safetensors"
-        let curvesBase = (checkpointPath as NSString).deletingPathExtension
-        guard curvesBase + ".csv" != checkpointPath, curvesBase + ".svg" != checkpointPath else {
-            throw NNError.invalidSetting(name: "--checkpoint", message: "\(checkpointPath) would be overwritten by the curves; use a .safetensors name")
+        guard !checkpointPath.isEmpty, !checkpointPath.hasSuffix("/") else {
+            throw NNError.invalidSetting(name: "--checkpoint", message: "'\(checkpointPath)' is not a file name")
         }
-        var settings = Settings()
+        let curvesBase = (checkpointPath as NSString).deletingPathExtension
+        guard !(curvesBase as NSString).lastPathComponent.isEmpty, curvesBase + ".csv" != checkpointPath,
+              curvesBase + ".svg" != checkpointPath else {
+            throw NNError.invalidSetting(name: "--checkpoint", message: "\(checkpointPath) would be overwritten by the curves (or they would have no name); use a name such as run.safetensors")
+        }
+        var settings = RunSettings()
         var saved: [String: String] = [:]
         if resume {
             saved = try Checkpoint.metadata(at: checkpointPath)
-            settings = try Self.settings(from: saved, path: checkpointPath)
+            settings = try RunSettings(metadata: saved, path: checkpointPath)
             try checkNoConflict(with: settings)
             if let epochs { settings.epochs = epochs }
         } else {
@@ -75,30 +63,24 @@ struct TrainCommand: ParsableCommand {
             settings.nesterov = nesterov
             if let seed { settings.seed = seed }
             if let epochs { settings.epochs = epochs }
-            settings.data = dataOptions.data
-            settings.trainLimit = dataOptions.trainLimit
-            settings.testLimit = dataOptions.testLimit
+            if let data = dataOptions.data { settings.data = data }
+            if let trainLimit = dataOptions.trainLimit { settings.trainLimit = trainLimit }
+            if let testLimit = dataOptions.testLimit { settings.testLimit = testLimit }
         }
+        try settings.validate()
         let epochs = settings.epochs
-        guard epochs > 0, epochs <= 1_000_000 else {
-            throw NNError.invalidSetting(name: "--epochs", message: "must be in 1...1000000, got \(epochs)")
-        }
-        guard settings.batchSize > 0, settings.batchSize <= 1 << 24 else {
-            throw NNError.invalidSetting(name: "--batch-size", message: "must be in 1...16777216, got \(settings.batchSize)")
-        }
-        var dataOptions = dataOptions
-        (dataOptions.data, dataOptions.trainLimit, dataOptions.testLimit) = (settings.data, settings.trainLimit, settings.testLimit)
         var savedNormalization: Normalization?
         if resume {
-            guard let normalization = Normalization(metadata: saved) else {
-                throw NNError.checkpoint(path: checkpointPath, message: "metadata 'normalization.mean'/'normalization.std' are missing or unreadable")
+            guard let normalization = try Normalization.stored(in: saved, path: checkpointPath) else {
+                throw NNError.checkpoint(path: checkpointPath, message: "metadata 'normalization.mean'/'normalization.std' are missing")
             }
             savedNormalization = normalization
         }
 
         let kind = try ModelKind(parsing: settings.model)
         let backend = try deviceOption.backend()
-        let (train, test, normalization) = try dataOptions.load(normalization: savedNormalization)
+        let (train, test, normalization) = try DataOptions.load(directory: settings.data, trainLimit: settings.trainLimit,
+                                                                testLimit: settings.testLimit, normalization: savedNormalization)
         print("data: \(train.name) \(train.count) images, \(test.name) \(test.count) images, \(describe(train.sampleShape))")
         print("device: \(backend.name)  \(backend.deviceDescription)")
         let network = try kind.build(inputShape: train.sampleShape, classes: train.classCount, backend: backend, seed: settings.seed)
@@ -139,10 +121,15 @@ struct TrainCommand: ParsableCommand {
         print("training: \(optimizer.summary), lr \(baseRate), schedule \(lrSchedule), batch \(settings.batchSize), seed \(settings.seed)")
 
         var bar: ProgressBar?
+        func point(_ report: EpochReport, _ e: Evaluation) -> CurvePoint {
+            CurvePoint(epoch: report.epoch, trainLoss: report.trainLoss, testLoss: e.loss, testAccuracy: e.accuracy,
+                       learningRate: Double(report.learningRate), seconds: report.seconds,
+                       imagesPerSecond: report.imagesPerSecond)
+        }
         try trainer.fit(train: train, test: test, epochs: epochs, checkpoint: checkpointPath,
-                        metadata: {
+                        metadata: { report, evaluation in
                             settings.metadata.merging(normalization.metadata) { $1 }
-                                .merging(["curves": Curves.csv(points)]) { $1 }
+                                .merging(["curves": Curves.csv(points + [point(report, evaluation!)])]) { $1 }
                         },
                         progress: { p in
                             if p.batch == 1 { bar = ProgressBar(title: "epoch \(p.epoch)/\(epochs)", total: p.batches) }
@@ -153,9 +140,7 @@ struct TrainCommand: ParsableCommand {
                             bar?.finish(String(format: "epoch %d/%d  train loss %.4f  test loss %.4f  test accuracy %.2f%%  %.1f s  %.0f img/s  lr %.3g",
                                                report.epoch, epochs, report.trainLoss, e.loss, 100 * e.accuracy,
                                                report.seconds, report.imagesPerSecond, report.learningRate))
-                            points.append(CurvePoint(epoch: report.epoch, trainLoss: report.trainLoss, testLoss: e.loss,
-                                                     testAccuracy: e.accuracy, learningRate: Double(report.learningRate),
-                                                     seconds: report.seconds, imagesPerSecond: report.imagesPerSecond))
+                            points.append(point(report, e))
                             do {
                                 try Curves.write(Curves.csv(points), to: curvesBase + ".csv")
                                 try Curves.write(Curves.svg(points, title: "\(kind.rawValue) on \(train.name), \(backend.name)"),
@@ -167,8 +152,9 @@ struct TrainCommand: ParsableCommand {
         print("checkpoint: \(checkpointPath)  curves: \(curvesBase).csv, \(curvesBase).svg")
     }
 
-    /// A resumed run continues with the checkpoint's settings; an explicit flag that disagrees is a mistake.
-    private func checkNoConflict(with saved: Settings) throws {
+    /// A resumed run continues with the checkpoint's settings; a flag the user typed that disagrees is a
+    /// mistake, even when it equals a default.
+    private func checkNoConflict(with saved: RunSettings) throws {
         let given: [(String, String?, String)] = [
             ("--model", model, saved.model), ("--batch-size", batchSize.map(String.init), String(saved.batchSize)),
             ("--optimizer", optimizer?.lowercased(), saved.optimizer), ("--schedule", schedule, saved.schedule),
@@ -177,9 +163,9 @@ struct TrainCommand: ParsableCommand {
             ("--weight-decay", weightDecay.map { "\($0)" }, "\(saved.weightDecay)"),
             ("--seed", seed.map(String.init), String(saved.seed)),
             ("--nesterov", nesterov ? "true" : nil, String(saved.nesterov)),
-            ("--data", dataOptions.data == Dataset.defaultDirectory ? nil : dataOptions.data, saved.data),
-            ("--train-limit", dataOptions.trainLimit == 0 ? nil : String(dataOptions.trainLimit), String(saved.trainLimit)),
-            ("--test-limit", dataOptions.testLimit == 0 ? nil : String(dataOptions.testLimit), String(saved.testLimit)),
+            ("--data", dataOptions.data, saved.data),
+            ("--train-limit", dataOptions.trainLimit.map(String.init), String(saved.trainLimit)),
+            ("--test-limit", dataOptions.testLimit.map(String.init), String(saved.testLimit)),
         ]
         for (flag, value, savedValue) in given where value != nil && value != savedValue {
             throw NNError.invalidSetting(name: flag, message:
@@ -188,37 +174,5 @@ struct TrainCommand: ParsableCommand {
         if importWeights != nil {
             throw NNError.invalidSetting(name: "--import-weights", message: "cannot be combined with --resume")
         }
-    }
-
-    private static func settings(from metadata: [String: String], path: String) throws -> Settings {
-        func value(_ key: String) throws -> String {
-            guard let text = metadata["settings." + key] else {
-                throw NNError.checkpoint(path: path, message: "metadata field 'settings.\(key)' is missing (not written by synapse train?)")
-            }
-            return text
-        }
-        func parsed<T>(_ key: String, _ parse: (String) -> T?) throws -> T {
-            let text = try value(key)
-            guard let v = parse(text) else {
-                throw NNError.checkpoint(path: path, message: "metadata field 'settings.\(key)' has an unreadable value '\(text)'")
-            }
-            return v
-        }
-        var s = Settings()
-        s.model = try value("model")
-        s.batchSize = try parsed("batch_size") { Int($0) }
-        s.optimizer = try value("optimizer")
-        s.schedule = try value("schedule")
-        let rate = try value("lr")
-        s.learningRate = rate.isEmpty ? nil : try parsed("lr") { Float($0) }
-        s.momentum = try parsed("momentum") { Float($0) }
-        s.weightDecay = try parsed("weight_decay") { Float($0) }
-        s.nesterov = try parsed("nesterov") { Bool($0) }
-        s.seed = try parsed("seed") { UInt64($0) }
-        s.epochs = try parsed("epochs") { Int($0) }
-        s.data = try value("data")
-        s.trainLimit = try parsed("train_limit") { Int($0) }
-        s.testLimit = try parsed("test_limit") { Int($0) }
-        return s
     }
 }

@@ -27,7 +27,7 @@ final class CheckpointTests: SynapseTestCase {
     func testRoundTripRestoresWeights() throws {
         let dir = try TrainingTests.temporaryDirectory()
         let path = dir.appendingPathComponent("net.safetensors").path
-        let backend = CPUBackend()
+        let backend = try CPUBackend()
         let trainer = try Trainer(model: Self.smallNet(backend), optimizer: SGD(momentum: 0.9), learningRate: 0.05, batchSize: 16)
         try trainer.fit(train: Self.data, test: nil, epochs: 1, checkpoint: path)
         let restored = try Self.smallNet(backend, seed: 99)
@@ -64,7 +64,7 @@ final class CheckpointTests: SynapseTestCase {
 
     func testCheckpointOfAnotherArchitectureIsRefused() throws {
         let path = try TrainingTests.temporaryDirectory().appendingPathComponent("lenet.safetensors").path
-        let backend = CPUBackend()
+        let backend = try CPUBackend()
         let lenet = try Trainer(model: ModelKind.lenet.build(inputShape: [1, 28, 28], classes: 10, backend: backend, seed: 1),
                                 optimizer: SGD(), learningRate: 0.01, batchSize: 8)
         try Checkpoint.save(lenet, to: path)
@@ -82,7 +82,7 @@ final class CheckpointTests: SynapseTestCase {
     /// the last good epoch is left as it was.
     func testNaNLossStopsTrainingAndKeepsTheLastCheckpoint() throws {
         let path = try TrainingTests.temporaryDirectory().appendingPathComponent("nan.safetensors").path
-        let backend = CPUBackend()
+        let backend = try CPUBackend()
         let trainer = try Trainer(model: Self.smallNet(backend), optimizer: SGD(momentum: 0.9), learningRate: 0.05, batchSize: 16)
         try trainer.fit(train: Self.data, test: nil, epochs: 1, checkpoint: path)
         let good = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -104,7 +104,7 @@ final class CheckpointTests: SynapseTestCase {
 
     func testImportRefusesMissingMisshapenAndUnknownTensors() throws {
         let dir = try TrainingTests.temporaryDirectory()
-        let model = try Sequential(inputShape: [4], layers: Models.mlp(hidden: [8], classes: 3), backend: CPUBackend(), seed: 1)
+        let model = try Sequential(inputShape: [4], layers: Models.mlp(hidden: [8], classes: 3), backend: try CPUBackend(), seed: 1)
         let good: [String: SafeTensors.Entry] = [
             "fc1.weight": .init(shape: [8, 4], values: .init(repeating: 0.5, count: 32)),
             "fc1.bias": .init(shape: [8], values: .init(repeating: 0, count: 8)),
@@ -139,7 +139,7 @@ final class CheckpointTests: SynapseTestCase {
     func testPythonSafetensorsReadsACheckpoint() throws {
         try Python.requireSafetensors()
         let path = try TrainingTests.temporaryDirectory().appendingPathComponent("py.safetensors").path
-        let trainer = try Trainer(model: Self.smallNet(CPUBackend()), optimizer: SGD(momentum: 0.9), learningRate: 0.05, batchSize: 16)
+        let trainer = try Trainer(model: Self.smallNet(try CPUBackend()), optimizer: SGD(momentum: 0.9), learningRate: 0.05, batchSize: 16)
         try trainer.fit(train: Self.data, test: nil, epochs: 1, checkpoint: path)
         let output = try Python.output("""
             import sys

@@ -186,7 +186,7 @@ func assertClose(_ got: [Float], _ expected: [SumReference], k: Int, _ call: OpC
 
 /// The cases of `SynapseError`, without their payloads.
 enum ErrorKind: String {
-    case invalidArgument, shapeMismatch, foreignBuffer, outOfMemory, kernelBuildFailed, openCL, unknownDevice
+    case invalidArgument, shapeMismatch, foreignBuffer, outOfMemory, kernelBuildFailed, openCL, unknownDevice, noOpenCLPlatform
 }
 
 extension SynapseError {
@@ -199,6 +199,7 @@ extension SynapseError {
         case .kernelBuildFailed: return .kernelBuildFailed
         case .openCL: return .openCL
         case .unknownDevice: return .unknownDevice
+        case .noOpenCLPlatform: return .noOpenCLPlatform
         }
     }
 }

@@ -197,7 +197,7 @@ final class OptimizerTests: SynapseTestCase {
                     let buffers = try optimizer.stateBuffers(for: params)
                     XCTAssertEqual(Set(buffers.keys), Set(state.keys), label)
                     for (key, values) in state { try backend.upload(values, to: buffers[key]!, offset: 0) }
-                    if withScalars { optimizer.scalarState = scalars }
+                    if withScalars { try optimizer.restore(scalarState: scalars) }
                     return (optimizer, params)
                 }
                 let (resumed, resumedParams) = try restored(withScalars: true)
@@ -230,16 +230,23 @@ final class OptimizerTests: SynapseTestCase {
 
     func testAdamScalarStateRestore() throws {
         let adam = try Adam()
-        adam.scalarState = [Adam.stepKey: "41"]
+        try adam.restore(scalarState: [Adam.stepKey: "41"])
         XCTAssertEqual(adam.stepCount, 41)
-        adam.scalarState = [:]
+        try adam.restore(scalarState: [:])
         XCTAssertEqual(adam.stepCount, 0, "a missing key means a fresh optimizer")
-        // An unreadable count cannot throw from the setter, so the next step does, before any update.
-        adam.scalarState = [Adam.stepKey: "-3"]
+        // Unreadable or out of range (a count near Int.max would overflow at the next step): refused, and
+        // the optimizer keeps what it had.
+        try adam.restore(scalarState: [Adam.stepKey: "7"])
+        for bad in ["-3", "x", "\(Int.max)", "\(Int.max - 1)", "\(Adam.maxStepCount + 1)"] {
+            assertNNError(name: Adam.stepKey, mentioning: bad) { try adam.restore(scalarState: [Adam.stepKey: bad]) }
+            XCTAssertEqual(adam.stepCount, 7)
+        }
         forEachBackend { backend in
+            let adam = try Adam()
+            try adam.restore(scalarState: [Adam.stepKey: "\(Adam.maxStepCount)"])
             let params = try parameters(on: backend, values: specs.map { [Float](repeating: 1, count: $0.count) })
-            assertNNError(name: Adam.stepKey, mentioning: "-3") { try adam.step(params, learningRate: 0.1) }
-            XCTAssertEqual(try backend.download(params[0].value), [Float](repeating: 1, count: specs[0].count))
+            try adam.step(params, learningRate: 0.1)
+            XCTAssertEqual(adam.stepCount, Adam.maxStepCount + 1)
         }
     }
 

@@ -102,7 +102,7 @@ final class SafeTensorsTests: XCTestCase {
 
     func testWriteIntoAMissingDirectoryFails() {
         let target = path("missing/model.safetensors")
-        assertCheckpointError(path: target, mentioning: "cannot create the temporary file") {
+        assertCheckpointError(path: target, mentioning: "missing does not exist") {
             try sample.write(to: target)
         }
     }

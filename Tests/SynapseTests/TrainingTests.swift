@@ -49,7 +49,7 @@ final class TrainingTests: SynapseTestCase {
         let normalization = Normalization.fit(train)
         try normalization.apply(to: &train)
         try normalization.apply(to: &test)
-        let model = try ModelKind.lenet.build(inputShape: [1, 28, 28], classes: 10, backend: CPUBackend(), seed: 1)
+        let model = try ModelKind.lenet.build(inputShape: [1, 28, 28], classes: 10, backend: try CPUBackend(), seed: 1)
         let epochs = 8, batchSize = 16
         let trainer = try Trainer(model: model, optimizer: SGD(momentum: 0.9, weightDecay: 5e-4), learningRate: 0.02,
                                   schedule: .cosine(maxIterations: epochs * train.count / batchSize), batchSize: batchSize)
@@ -126,19 +126,19 @@ final class ModelDefinitionTests: SynapseTestCase {
     func testShapeErrorNamesTheLayerAndBothShapes() {
         assertNNError(contains: ["'fc1'", "Dense", "[6, 24, 24]", "Flatten", "'conv1'"]) {
             _ = try Sequential(inputShape: [1, 28, 28], layers: [Conv2D(6, kernel: 5, name: "conv1"), Dense(10, name: "fc1")],
-                               backend: CPUBackend(), seed: 1)
+                               backend: try CPUBackend(), seed: 1)
         }
         assertNNError(contains: ["'pool'", "[4, 2, 2]"]) {
-            _ = try Sequential(inputShape: [4, 2, 2], layers: [Pool2D.max(3, name: "pool")], backend: CPUBackend(), seed: 1)
+            _ = try Sequential(inputShape: [4, 2, 2], layers: [Pool2D.max(3, name: "pool")], backend: try CPUBackend(), seed: 1)
         }
         assertNNError(contains: ["two layers are named 'a'"]) {
-            _ = try Sequential(inputShape: [3], layers: [Dense(3, name: "a"), Dense(3, name: "a")], backend: CPUBackend(), seed: 1)
+            _ = try Sequential(inputShape: [3], layers: [Dense(3, name: "a"), Dense(3, name: "a")], backend: try CPUBackend(), seed: 1)
         }
     }
 
     /// A device error inside a layer names the layer and the pass: here, input memory from another backend.
     func testDeviceErrorsNameTheLayer() throws {
-        let model = try Sequential(inputShape: [3], layers: [Dense(2, name: "fc1")], backend: CPUBackend(), seed: 1)
+        let model = try Sequential(inputShape: [3], layers: [Dense(2, name: "fc1")], backend: try CPUBackend(), seed: 1)
         let foreign = try CPUBackend().buffer([1, 2, 3])
         assertNNError(contains: ["layer 'fc1' failed in forward", "not allocated by cpu"]) {
             _ = try model.forward(Tensor(foreign, shape: [1, 3]), training: true)
@@ -146,7 +146,7 @@ final class ModelDefinitionTests: SynapseTestCase {
     }
 
     func testModelShapes() throws {
-        let backend = CPUBackend()
+        let backend = try CPUBackend()
         let expected: [(ModelKind, [Int], Int)] = [
             (.mlp, [1, 28, 28], 784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10),
             (.lenet, [1, 28, 28], 156 + 2416 + 400 * 120 + 120 + 120 * 84 + 84 + 850),

@@ -178,19 +178,26 @@ public struct Normalization: Equatable, Codable, Sendable {
     public let mean: [Float]
     public let std: [Float]
 
-    /// Throws `NNError.invalidSetting` unless there is one positive, finite `std` per `mean`.
+    /// The smallest standard deviation a channel may be divided by. Pixels in [0, 1] that vary less than this
+    /// are constant for every purpose (`fit` then only centres them); dividing by less would blow tiny
+    /// differences up into huge inputs, or into infinity for a std of 1e-45.
+    public static let minimumStd: Float = 1e-6
+
+    /// Throws `NNError.invalidSetting` unless there is one finite `mean` and one finite `std` of at least
+    /// `minimumStd` per channel.
     public init(mean: [Float], std: [Float]) throws {
         guard !mean.isEmpty, mean.count == std.count, mean.allSatisfy(\.isFinite),
-              std.allSatisfy({ $0.isFinite && $0 > 0 }) else {
-            throw NNError.invalidSetting(name: "normalization", message: "needs one finite mean and one positive "
-                + "standard deviation per channel, got mean \(mean) and std \(std)")
+              std.allSatisfy({ $0.isFinite && $0 >= Self.minimumStd }) else {
+            throw NNError.invalidSetting(name: "normalization", message: "needs one finite mean and one finite "
+                + "standard deviation of at least \(Self.minimumStd) per channel, got mean \(mean) and std \(std)")
         }
         self.mean = mean
         self.std = std
     }
 
     /// The mean and (population) standard deviation of each channel, accumulated in Double so that tens of
-    /// millions of values sum without drift. A constant channel gets std 1, so it is only centred.
+    /// millions of values sum without drift. A constant channel (std below `minimumStd`) gets std 1, so it is
+    /// only centred.
     /// An empty data set gives mean 0 and std 1.
     public static func fit(_ dataset: Dataset) -> Normalization {
         let channels = dataset.sampleShape[0]
@@ -219,7 +226,7 @@ public struct Normalization: Equatable, Codable, Sendable {
         }
         return Normalization(checkedMean: means.map { Float($0) }, std: squares.map { sumOfSquares in
             let std = Float((sumOfSquares / perChannel).squareRoot())
-            return std > 0 ? std : 1
+            return std >= minimumStd ? std : 1
         })
     }
 
@@ -227,6 +234,35 @@ public struct Normalization: Equatable, Codable, Sendable {
     private init(checkedMean mean: [Float], std: [Float]) {
         self.mean = mean
         self.std = std
+    }
+
+    /// As checkpoint metadata: comma-separated per-channel values.
+    public var metadata: [String: String] {
+        ["normalization.mean": mean.map { "\($0)" }.joined(separator: ","),
+         "normalization.std": std.map { "\($0)" }.joined(separator: ",")]
+    }
+
+    /// The normalisation stored in checkpoint `path`'s metadata; nil when the checkpoint has none, an error
+    /// naming the field when a value does not parse or is out of range.
+    public static func stored(in metadata: [String: String], path: String) throws -> Normalization? {
+        let keys = ["normalization.mean", "normalization.std"]
+        guard keys.contains(where: { metadata[$0] != nil }) else { return nil }
+        let fields = try keys.map { key in
+            guard let text = metadata[key] else {
+                throw NNError.checkpoint(path: path, message: "metadata field '\(key)' is missing")
+            }
+            return try text.split(separator: ",", omittingEmptySubsequences: false).map { field in
+                guard let value = Float(field) else {
+                    throw NNError.checkpoint(path: path, message: "metadata field '\(key)' holds '\(field)', not a number")
+                }
+                return value
+            }
+        }
+        do {
+            return try Normalization(mean: fields[0], std: fields[1])
+        } catch NNError.invalidSetting(_, let message) {
+            throw NNError.checkpoint(path: path, message: "its normalization \(message)")
+        }
     }
 
     /// Standardises `dataset.images` in place; throws `NNError.invalidSetting` when the channel counts differ.

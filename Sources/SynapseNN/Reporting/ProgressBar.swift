@@ -6,14 +6,19 @@ import Glibc
 /// One line per epoch that redraws in place on a terminal and degrades to plain periodic lines otherwise.
 ///
 /// On a terminal the line is rewritten with `\r` and cleared to its end, so a shorter redraw leaves no
-/// stale characters. In a pipe or CI log carriage returns would pile up as garbage, so there it prints
-/// a full line at every tenth of the batches instead.
-final class ProgressBar {
+/// stale characters, and it is fitted to the terminal's width at every redraw (a line that wrapped would
+/// scroll at every redraw instead). In a pipe or CI log carriage returns would pile up as garbage, so
+/// there it prints a full line at every tenth of the batches instead.
+public final class ProgressBar {
     private let title: String
     private let total: Int
     private let interactive: Bool
-    /// Cells in the terminal bar: wide enough to show progress, short enough for an 80-column line.
-    private let width = 30
+    /// The terminal's width in columns, asked at every redraw since the window may be resized.
+    private let columns: () -> Int
+    /// The most cells the bar takes when the terminal is wide.
+    private let maximumBarWidth = 30
+    /// Below this many cells a bar shows too little to be worth its room; it is left out.
+    private let minimumBarWidth = 10
     /// `elapsed` at the last terminal redraw, for throttling; redrawing every batch would cost more
     /// terminal time than the batch itself when batches are fast.
     private var lastDraw = -Double.infinity
@@ -22,40 +27,50 @@ final class ProgressBar {
     /// Tenths of the batches reported so far in plain mode.
     private var reportedTenths = 0
 
-    init(title: String, total: Int, interactive: Bool = ProgressBar.standardOutputIsTerminal) {
+    public init(title: String, total: Int, interactive: Bool = ProgressBar.standardOutputIsTerminal,
+                columns: @escaping () -> Int = ProgressBar.terminalColumns) {
         self.title = title
         self.total = total
         self.interactive = interactive
+        self.columns = columns
     }
 
     /// Whether redrawing in place will work: stdout is a terminal that understands the escape codes.
-    static var standardOutputIsTerminal: Bool {
+    public static var standardOutputIsTerminal: Bool {
         isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
     }
 
+    /// The width of the terminal on stdout, else `$COLUMNS`, else 80.
+    public static func terminalColumns() -> Int {
+        var size = winsize()
+        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        if let text = ProcessInfo.processInfo.environment["COLUMNS"], let columns = Int(text), columns > 0 { return columns }
+        return 80
+    }
+
     /// Batches done so far, the running mean loss, throughput and elapsed seconds; ETA is derived.
-    func update(done: Int, loss: Float, imagesPerSecond: Double, elapsed: Double) {
+    public func update(done: Int, loss: Float, imagesPerSecond: Double, elapsed: Double) {
         let last = done >= total
         if interactive {
             // At most ~10 redraws a second, but always the last one so the line ends complete.
             guard last || elapsed - lastDraw >= 0.1 else { return }
             lastDraw = elapsed
             drawn = true
-            print("\r" + line(done: done, loss: loss, imagesPerSecond: imagesPerSecond, elapsed: elapsed, bar: true)
-                  + "\u{1B}[K", terminator: "")
+            print("\r" + terminalLine(done: done, loss: loss, imagesPerSecond: imagesPerSecond, elapsed: elapsed,
+                                      columns: columns()) + "\u{1B}[K", terminator: "")
             fflush(stdout)
         } else {
             // Only the last batch reaches ten tenths, so it is always printed.
             let tenths = total > 0 ? min(10, done * 10 / total) : 10
             guard tenths > reportedTenths else { return }
             reportedTenths = tenths
-            print(line(done: done, loss: loss, imagesPerSecond: imagesPerSecond, elapsed: elapsed, bar: false))
+            print("\(title) " + stats(done: done, loss: loss, imagesPerSecond: imagesPerSecond, elapsed: elapsed))
             fflush(stdout)
         }
     }
 
     /// Ends the line (terminal) and prints `summary` on its own line.
-    func finish(_ summary: String) {
+    public func finish(_ summary: String) {
         if drawn {
             print("")
             drawn = false
@@ -64,25 +79,35 @@ final class ProgressBar {
         fflush(stdout)
     }
 
-    /// `epoch 3/15 [=========>     ] 312/469  loss 0.4123  5234 img/s  ETA 0:07`; the bar only on a terminal.
-    private func line(done: Int, loss: Float, imagesPerSecond: Double, elapsed: Double, bar: Bool) -> String {
+    /// `epoch 3/15 [=========>     ] 312/469  loss 0.4123  5234 img/s  ETA 0:07`, in fewer than `columns`
+    /// characters (a character in the last column makes some terminals wrap): the bar shrinks first, then
+    /// goes, then the line is cut.
+    func terminalLine(done: Int, loss: Float, imagesPerSecond: Double, elapsed: Double, columns: Int) -> String {
+        let stats = stats(done: done, loss: loss, imagesPerSecond: imagesPerSecond, elapsed: elapsed)
+        let room = columns - 1
+        let barWidth = min(maximumBarWidth, room - title.count - stats.count - 4)
+        let line = barWidth >= minimumBarWidth ? "\(title) [\(cells(done: done, width: barWidth))] \(stats)" : "\(title) \(stats)"
+        return String(line.prefix(max(0, room)))
+    }
+
+    /// `312/469  loss 0.4123  5234 img/s  ETA 0:07`
+    private func stats(done: Int, loss: Float, imagesPerSecond: Double, elapsed: Double) -> String {
         // Pad the count to the width of the total so the fields after it do not jitter as it grows.
         let count = String(done).leftPadded(to: String(total).count) + "/\(total)"
         let eta = done > 0 ? ProgressBar.clock(elapsed * Double(total - done) / Double(done)) : "-:--"
-        let stats = "\(count)  loss \(String(format: "%.4f", loss))  "
+        return "\(count)  loss \(String(format: "%.4f", loss))  "
             + "\(String(format: "%.0f", imagesPerSecond)) img/s  ETA \(eta)"
-        return bar ? "\(title) [\(cells(done: done))] \(stats)" : "\(title) \(stats)"
     }
 
     /// The bar's inside: `=` for work done, a `>` head while unfinished, spaces for the rest.
-    private func cells(done: Int) -> String {
+    private func cells(done: Int, width: Int) -> String {
         let filled = total > 0 ? min(width, max(0, done * width / total)) : width
         if filled == width { return String(repeating: "=", count: width) }
         return String(repeating: "=", count: filled) + ">" + String(repeating: " ", count: width - filled - 1)
     }
 
     /// Seconds as `m:ss`, or `h:mm:ss` from an hour up; `-:--` when there is nothing sensible to show.
-    static func clock(_ seconds: Double) -> String {
+    public static func clock(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "-:--" }
         // Capped below 100 hours so the conversion to Int can never trap.
         let total = Int(min(seconds, 359_999).rounded())

@@ -4,20 +4,39 @@ import Glibc
 #endif
 
 /// One epoch's measurements, as logged for the training curves.
-struct CurvePoint {
-    var epoch: Int
-    var trainLoss: Double
-    var testLoss: Double
+public struct CurvePoint: Equatable, Sendable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var testLoss: Double
     /// Fraction correct, 0...1.
-    var testAccuracy: Double
-    var learningRate: Double
-    var seconds: Double
-    var imagesPerSecond: Double
+    public var testAccuracy: Double
+    public var learningRate: Double
+    public var seconds: Double
+    public var imagesPerSecond: Double
+
+    public init(epoch: Int, trainLoss: Double, testLoss: Double, testAccuracy: Double, learningRate: Double,
+                seconds: Double, imagesPerSecond: Double) {
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.testLoss = testLoss
+        self.testAccuracy = testAccuracy
+        self.learningRate = learningRate
+        self.seconds = seconds
+        self.imagesPerSecond = imagesPerSecond
+    }
+
+    /// Whether every field is one a real epoch can produce. A diverged epoch never gets logged (training
+    /// stops first), so anything else came from a damaged or edited checkpoint.
+    var isPlausible: Bool {
+        RunSettings.epochRange.contains(epoch)
+            && [trainLoss, testLoss, learningRate, seconds, imagesPerSecond].allSatisfy { $0.isFinite && $0 >= 0 && $0 < 1e30 }
+            && (0...1).contains(testAccuracy)
+    }
 }
 
 /// Training curves as CSV (for other tools) and as a self-contained SVG plot (to look at).
-enum Curves {
-    static func csv(_ points: [CurvePoint]) -> String {
+public enum Curves {
+    public static func csv(_ points: [CurvePoint]) -> String {
         var text = "epoch,train_loss,test_loss,test_accuracy,learning_rate,seconds,images_per_second\n"
         for p in points {
             let values = [p.trainLoss, p.testLoss, p.testAccuracy, p.learningRate, p.seconds, p.imagesPerSecond]
@@ -28,19 +47,21 @@ enum Curves {
     }
 
     /// Reads back what `csv` wrote, so a resumed run keeps its earlier epochs; the header and any row
-    /// that does not parse are skipped rather than failing the resume over a plot.
-    static func parse(_ csv: String) -> [CurvePoint] {
+    /// that does not parse, or holds values no epoch can produce, are skipped rather than failing the resume
+    /// over a plot.
+    public static func parse(_ csv: String) -> [CurvePoint] {
         csv.split(whereSeparator: \.isNewline).compactMap { row in
-            let fields = row.split(separator: ",")
+            let fields = row.split(separator: ",", omittingEmptySubsequences: false)
             let v = fields.dropFirst().compactMap { Double($0) }
             guard fields.count == 7, let epoch = Int(fields[0]), v.count == 6 else { return nil }
-            return CurvePoint(epoch: epoch, trainLoss: v[0], testLoss: v[1], testAccuracy: v[2], learningRate: v[3],
-                              seconds: v[4], imagesPerSecond: v[5])
+            let point = CurvePoint(epoch: epoch, trainLoss: v[0], testLoss: v[1], testAccuracy: v[2], learningRate: v[3],
+                                   seconds: v[4], imagesPerSecond: v[5])
+            return point.isPlausible ? point : nil
         }
     }
 
     /// An 800x360 chart: loss (train and test) on the left, test accuracy in percent on the right.
-    static func svg(_ points: [CurvePoint], title: String) -> String {
+    public static func svg(_ points: [CurvePoint], title: String) -> String {
         let epochs = points.map { Double($0.epoch) }
         let x = Axis(epochs, limits: 0 ... .infinity, integral: true)
         let loss = Axis(finite(points.map(\.trainLoss) + points.map(\.testLoss)), limits: 0 ... .infinity)
@@ -64,23 +85,9 @@ enum Curves {
         return svg + "</svg>\n"
     }
 
-    /// Writes text atomically (temporary file in the same directory, then rename), so a crash never leaves half a file.
-    static func write(_ text: String, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        // Same directory, so the rename stays within one file system and is atomic; the pid keeps
-        // two runs writing the same path from sharing a temporary file.
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-        do {
-            try Data(text.utf8).write(to: temporary)
-            guard rename(temporary.path, url.path) == 0 else {
-                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
-            }
-        } catch {
-            // A leftover temporary would be exactly the half-written file this function exists to avoid.
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        }
+    /// Writes text atomically (`AtomicFile`), so a crash never leaves half a file.
+    public static func write(_ text: String, to path: String) throws {
+        try AtomicFile.write(to: path, fail: { NNError.dataFile(path: path, message: $0) }) { try $0.write(Array(text.utf8)) }
     }
 
     /// Plot area of each panel: `plotWidth` pixels from its `left`, between `top` and `bottom`; the
@@ -151,7 +158,10 @@ private struct Axis {
     /// `limits` keeps rounding from inventing impossible values (negative loss, accuracy over 100 %);
     /// `integral` keeps ticks on whole numbers (epochs).
     init(_ values: [Double], limits: ClosedRange<Double>, integral: Bool = false) {
+        // Only finite values reach here, but their range may still overflow (1e308 - -1e308); then, or when
+        // there is nothing to show, the axis falls back to 0...1.
         var lo = values.min() ?? 0, hi = values.max() ?? 1
+        if !(hi - lo).isFinite { (lo, hi) = (0, 1) }
         if hi <= lo {  // One distinct value: widen around it so the scale never divides by zero.
             let pad = integral || lo == 0 ? 1 : abs(lo) * 0.1
             (lo, hi) = (lo - pad, hi + pad)
@@ -165,9 +175,17 @@ private struct Axis {
         let inside = values.allSatisfy(limits.contains)
         self.lo = inside ? max(floor, limits.lowerBound) : floor
         self.hi = inside ? min(ceiling, limits.upperBound) : ceiling
+        // Values too close together for Double's precision can still leave no usable scale.
+        let intervals = (self.hi - self.lo) / step
+        if !(step > 0) || !(self.hi > self.lo) || !(intervals >= 1 && intervals <= 1000) { (self.lo, self.hi, step) = (0, 1, 0.2) }
     }
 
-    var ticks: [Double] { Array(stride(from: lo, through: hi + step * 1e-6, by: step)) }
+    /// Counted, not stepped: adding a step to a value far larger than it changes nothing, and a loop that
+    /// waits for it would never end.
+    var ticks: [Double] {
+        let intervals = min(50, Int(((hi - lo) / step + 1e-6).rounded(.down)))
+        return (0...max(0, intervals)).map { lo + Double($0) * step }
+    }
 
     /// Enough decimals to tell neighbouring ticks apart, and no more.
     func label(_ value: Double) -> String {
