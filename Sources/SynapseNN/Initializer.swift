@@ -17,6 +17,10 @@ public enum Initializer: Equatable, Sendable {
     case heNormal
     /// He et al.: U(-a, a) with a = sqrt(6 / fanIn).
     case heUniform
+    /// PyTorch's default for `nn.Linear` and `nn.Conv2d` weights (Kaiming uniform with a = sqrt(5)):
+    /// U(-a, a) with a = 1 / sqrt(fanIn). Small enough that a fresh classifier's logits start near zero, so
+    /// its first loss is close to ln(classes).
+    case pytorchDefault
 
     /// `count` values drawn from Philox words starting at `address`.
     public func values(count: Int, fanIn: Int, fanOut: Int, address: PhiloxAddress) -> [Float] {
@@ -36,6 +40,9 @@ public enum Initializer: Equatable, Sendable {
             return Self.gaussian(count: count, mean: 0, std: (2.0 / Double(fanIn)).squareRoot(), address: address)
         case .heUniform:
             let a = (6.0 / Double(fanIn)).squareRoot()
+            return Self.uniform(count: count, low: -a, high: a, address: address)
+        case .pytorchDefault:
+            let a = 1 / Double(fanIn).squareRoot()
             return Self.uniform(count: count, low: -a, high: a, address: address)
         }
     }

@@ -45,6 +45,11 @@ public enum ModelKind: String, CaseIterable, Sendable {
 
 /// Constructors for the standard networks.
 public enum Models {
+    /// The classifier layer's weights, as bvlc_alexnet draws fc8's: small enough that a fresh model's logits
+    /// are near zero and its first loss is ln(classes), whatever the scale of the features below it (He
+    /// initialisation keeps them at the input's scale, and max pooling enlarges them).
+    static let outputInit = Initializer.gaussian(mean: 0, std: 0.01)
+
     /// Flatten, then `Dense -> ReLU -> Dropout` per hidden width, then a `Dense` to `classes` logits.
     /// `dropout` 0 leaves the dropout layers out.
     public static func mlp(hidden: [Int], classes: Int, activation: Activation = .relu, dropout: Float = 0) -> [Layer] {
@@ -55,7 +60,7 @@ public enum Models {
             layers.append(ActivationLayer(activation, name: "act\(i + 1)"))
             if dropout > 0 { layers.append(Dropout(dropout, name: "drop\(i + 1)")) }
         }
-        layers.append(Dense(classes, name: "fc\(hidden.count + 1)"))
+        layers.append(Dense(classes, name: "fc\(hidden.count + 1)", weightInit: outputInit))
         return layers
     }
 
@@ -68,7 +73,7 @@ public enum Models {
             Flatten(name: "flatten"),
             Dense(120, name: "fc1", weightInit: .heNormal), ActivationLayer(.relu, name: "relu3"),
             Dense(84, name: "fc2", weightInit: .heNormal), ActivationLayer(.relu, name: "relu4"),
-            Dense(classes, name: "fc3"),
+            Dense(classes, name: "fc3", weightInit: outputInit),
         ]
     }
 
@@ -93,7 +98,7 @@ public enum Models {
             ActivationLayer(.relu, name: "relu6"), Dropout(0.5, name: "drop6"),
             Dense(4096, name: "fc7", weightInit: .gaussian(mean: 0, std: 0.005), biasInit: .constant(0.1)),
             ActivationLayer(.relu, name: "relu7"), Dropout(0.5, name: "drop7"),
-            Dense(classes, name: "fc8", weightInit: .gaussian(mean: 0, std: 0.01)),
+            Dense(classes, name: "fc8", weightInit: outputInit),
         ]
     }
 
@@ -107,7 +112,7 @@ public enum Models {
             Flatten(name: "flatten"),
             Dense(256, name: "fc3", weightInit: .heNormal, biasInit: .constant(0.1)), ActivationLayer(.relu, name: "relu3"),
             Dropout(0.5, name: "drop3"),
-            Dense(classes, name: "fc4"),
+            Dense(classes, name: "fc4", weightInit: outputInit),
         ]
     }
 

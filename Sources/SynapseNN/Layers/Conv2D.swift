@@ -24,7 +24,7 @@ public final class Conv2D: Layer {
     private var transposed: Buffer?   // [outC, images, H, W]: the GEMM's output, or dY for the backward GEMMs
 
     public convenience init(_ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
-                groups: Int = 1, name: String = "", weightInit: Initializer = .xavierUniform,
+                groups: Int = 1, name: String = "", weightInit: Initializer = .pytorchDefault,
                 biasInit: Initializer = .constant(0)) {
         self.init(outChannels, kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding),
                   dilation: (dilation, dilation), groups: groups, name: name, weightInit: weightInit, biasInit: biasInit)
@@ -32,7 +32,7 @@ public final class Conv2D: Layer {
 
     public init(_ outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
                 dilation: (Int, Int) = (1, 1), groups: Int = 1, name: String = "",
-                weightInit: Initializer = .xavierUniform, biasInit: Initializer = .constant(0)) {
+                weightInit: Initializer = .pytorchDefault, biasInit: Initializer = .constant(0)) {
         self.outChannels = outChannels
         self.kernel = (kernel.0, kernel.1)
         self.stride = (stride.0, stride.1)

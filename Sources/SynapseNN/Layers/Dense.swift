@@ -14,7 +14,7 @@ public final class Dense: Layer {
     private var output: Buffer?
     private var gradInput: Buffer?
 
-    public init(_ outputs: Int, name: String = "", weightInit: Initializer = .xavierUniform,
+    public init(_ outputs: Int, name: String = "", weightInit: Initializer = .pytorchDefault,
                 biasInit: Initializer = .constant(0)) {
         self.outputs = outputs
         self.name = name

@@ -82,7 +82,7 @@ public final class ProgressBar {
     /// `epoch 3/15 [=========>     ] 312/469  loss 0.4123  5234 img/s  ETA 0:07`, in fewer than `columns`
     /// characters (a character in the last column makes some terminals wrap): the bar shrinks first, then
     /// goes, then the line is cut.
-    func terminalLine(done: Int, loss: Float, imagesPerSecond: Double, elapsed: Double, columns: Int) -> String {
+    public func terminalLine(done: Int, loss: Float, imagesPerSecond: Double, elapsed: Double, columns: Int) -> String {
         let stats = stats(done: done, loss: loss, imagesPerSecond: imagesPerSecond, elapsed: elapsed)
         let room = columns - 1
         let barWidth = min(maximumBarWidth, room - title.count - stats.count - 4)
