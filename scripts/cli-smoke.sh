@@ -48,6 +48,25 @@ if "$synapse" train --resume --lr 0.5 --checkpoint "$dir/run.safetensors" > "$di
 fi
 grep -q "a resumed run keeps the checkpoint's settings" "$dir/conflict.log" || fail "unexpected error: $(cat "$dir/conflict.log")"
 
+# A flag typed on --resume conflicts even when it equals a default (the run used 600 images, 0 means all).
+if "$synapse" train --resume --train-limit 0 --checkpoint "$dir/run.safetensors" > "$dir/conflict0.log" 2>&1; then
+    fail "--resume accepted an explicit --train-limit 0 against the checkpoint's 600"
+fi
+grep -q "train-limit: 0 differs from the checkpoint's setting (600)" "$dir/conflict0.log" || fail "unexpected error: $(cat "$dir/conflict0.log")"
+# Paths that cannot be checkpoints, and no OpenCL platform, are told in words.
+expect_error() {
+    local needle="$1"; shift
+    if "$@" > "$dir/error.log" 2>&1; then fail "accepted: $*"; fi
+    grep -q "$needle" "$dir/error.log" || fail "'$*' did not say '$needle': $(cat "$dir/error.log")"
+    ! grep -q "NSCocoaErrorDomain\|Error Domain=" "$dir/error.log" || fail "'$*' gave Foundation's error text: $(cat "$dir/error.log")"
+}
+expect_error "is not a file name" "$synapse" train "${small[@]}" --checkpoint ""
+expect_error "is a directory" "$synapse" evaluate "$dir"
+expect_error "not a regular file" "$synapse" train "${small[@]}" --epochs 1 --checkpoint /dev/null --overwrite
+expect_error "is not a directory" "$synapse" train "${small[@]}" --data /dev/null --checkpoint "$dir/other.safetensors"
+mkdir "$dir/no-icd"
+expect_error "no OpenCL platform was found" env OCL_ICD_VENDORS="$dir/no-icd" "$synapse" train "${small[@]/cpu/opencl}" --checkpoint "$dir/other.safetensors"
+
 "$synapse" train --resume --epochs 2 --checkpoint "$dir/run.safetensors" > "$dir/resume.log"
 grep -q "resumed from .* after epoch 1" "$dir/resume.log" || fail "did not resume: $(cat "$dir/resume.log")"
 [ "$(wc -l < "$dir/run.csv")" -eq 3 ] || fail "the curves of a resumed run should hold both epochs: $(cat "$dir/run.csv")"
@@ -56,3 +75,4 @@ grep -q "resumed from .* after epoch 1" "$dir/resume.log" || fail "did not resum
 grep -q "test accuracy" "$dir/evaluate.log" && grep -q "confusion matrix" "$dir/evaluate.log" \
     || fail "evaluate output: $(cat "$dir/evaluate.log")"
 echo "cli-smoke: train, refusals, resume and evaluate passed"
+"$(dirname "$0")/kill-test.sh" "$synapse" 20

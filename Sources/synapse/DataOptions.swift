@@ -23,9 +23,13 @@ struct DataOptions: ParsableArguments {
         where !RunSettings.limitRange.contains(limit) {
             throw NNError.invalidSetting(name: flag, message: "must be in \(RunSettings.limitRange), got \(limit)")
         }
-        guard FileManager.default.fileExists(atPath: directory) else {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
             let hint = directory == Dataset.defaultDirectory ? " (install it with: sudo apt-get install dataset-fashion-mnist)" : ""
             throw NNError.dataFile(path: directory, message: "no such directory\(hint)")
+        }
+        guard isDirectory.boolValue else {
+            throw NNError.dataFile(path: directory, message: "is not a directory; --data names the directory that holds the data set's files")
         }
         let isCIFAR = FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("test_batch.bin"))
         var (train, test) = isCIFAR ? try Dataset.loadCIFAR10(directory: directory) : try Dataset.loadIDX(directory: directory)
