@@ -16,7 +16,8 @@ final class AdamTests: SynapseTestCase {
             AdamParameters(learningRate: 0.1, beta1: 0, beta2: 0.5, epsilon: 1e-3, step: 1),
         ]
         let steps = 5
-        for count in [1, 7, 257, 4099] {
+        // Under `SYNAPSE_TEST_SHAPES=small`: still one, a few and more than one work-group of elements.
+        for count in TestShapes.pick(full: [1, 7, 257, 4099], small: [1, 7, 257]) {
             let w0 = random.floats(count)
             let gradients = (0..<steps).map { _ in random.floats(count) }
             for setting in settings {

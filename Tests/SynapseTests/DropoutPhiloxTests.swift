@@ -52,7 +52,9 @@ final class PhiloxTests: SynapseTestCase {
 }
 
 final class DropoutTests: SynapseTestCase {
-    let count = 100_000
+    /// Under `SYNAPSE_TEST_SHAPES=small`: still several work-groups of Philox blocks, a ragged last block, and
+    /// enough elements for the kept-fraction check.
+    let count = TestShapes.pick(full: 100_000, small: 5003)
     let probability: Float = 0.3
     /// A counter that is not a multiple of 4, so the first element sits mid-block.
     let address = PhiloxAddress(seed: 42, stream: 7, counter: 1_000_003)

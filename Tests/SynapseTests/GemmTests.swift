@@ -99,9 +99,15 @@ final class GemmTests: SynapseTestCase {
     /// Sizes of 1, odd sizes, and sizes just off every tile multiple, each with all four transposes,
     /// in three forms: plain beta 0 over NaN; offsets and padded leading dimensions with beta 0; and the
     /// same with alpha != 1 and beta != 0 over known values.
+    ///
+    /// Under `SYNAPSE_TEST_SHAPES=small`, sized for the GPU tiles (GemmPlan.defaults(for: .gpu)): for each of
+    /// the few-rows (16x128), few-columns (128x16) and medium (64x64) tiles, a product with a whole tile (the
+    /// unchecked fast path), a ragged tile and a K tail; and sizes of 1 and products smaller than a tile.
     func testOddShapesAllTransposes() {
         var random = TestRandom(seed: 1)
-        let shapes = [(1, 1, 1), (3, 7, 33), (7, 3, 1), (257, 33, 255), (1, 257, 7), (129, 130, 131), (255, 1, 257)]
+        let shapes = TestShapes.pick(
+            full: [(1, 1, 1), (3, 7, 33), (7, 3, 1), (257, 33, 255), (1, 257, 7), (129, 130, 131), (255, 1, 257)],
+            small: [(1, 1, 1), (3, 7, 33), (7, 3, 1), (16, 129, 17), (129, 16, 17), (65, 66, 17)])
         for (m, n, k) in shapes {
             for transA in [false, true] {
                 for transB in [false, true] {
@@ -116,18 +122,38 @@ final class GemmTests: SynapseTestCase {
 
     /// Several full tiles plus ragged edges. Two transpose combinations keep the Float64 reference
     /// affordable in debug builds; the odd shapes above cover all four.
-    func testLargerShape() {
+    ///
+    /// Under `SYNAPSE_TEST_SHAPES=small`: 3x3 large tiles with a K tail, only where an OpenCL backend's
+    /// large tile differs from its medium one (which the odd shapes cover); else skipped.
+    func testLargerShape() throws {
+        if TestShapes.small {
+            let plans = try TestBackends.all.get().compactMap { ($0 as? OpenCLBackend)?.gemmPlan }
+            try TestShapes.skipWhenSmall("the large GEMM tile is the medium one, which testOddShapesAllTransposes checks",
+                                         if: plans.allSatisfy { $0.large == $0.medium })
+        }
         var random = TestRandom(seed: 2)
+        let (m, n, k) = TestShapes.pick(full: (300, 200, 500), small: (129, 130, 17))
         for (transA, transB) in [(false, false), (true, true)] {
-            check(GemmProblem(transA: transA, transB: transB, m: 300, n: 200, k: 500, alpha: 1, beta: 0.5,
+            check(GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, beta: 0.5,
                               padded: true, random: &random))
         }
     }
 
     /// Products with few output tiles and a deep K (a convolution's weight gradient) are split along K
     /// on OpenCL, the slices' partial products added by a second kernel.
+    ///
+    /// Under `SYNAPSE_TEST_SHAPES=small`: one product per narrow tile, each in one transpose and one beta,
+    /// just deep enough to split (K >= 512, see `sliceDepth`) with a ragged last slice; on a device with
+    /// one compute unit, as Oclgrind's, a product splits only when it fits in one tile.
     func testSplitKProducts() {
         var random = TestRandom(seed: 4)
+        if TestShapes.small {
+            for (m, n, k, transA, transB, beta) in [(6, 25, 520, false, true, Float(0)), (40, 9, 520, true, false, -0.5)] {
+                check(GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.75, beta: beta,
+                                  padded: true, random: &random))
+            }
+            return
+        }
         for (m, n, k) in [(6, 25, 3000), (3, 200, 1100), (40, 9, 777)] {
             for (transA, transB) in [(false, true), (true, false)] {
                 for beta: Float in [0, -0.5] {
@@ -140,14 +166,17 @@ final class GemmTests: SynapseTestCase {
 
     /// PoCL runs the CPU tile parameters; GPUs get others. Run those too, and a small configuration with
     /// scalar loads (VWN 1), so that CI on a CPU-only machine still checks the kernel as GPUs compile it.
+    ///
+    /// Under `SYNAPSE_TEST_SHAPES=small` (run on Oclgrind, a GPU, whose default plan the other tests use):
+    /// the scalar configuration only, with a whole tile, ragged tiles and a K tail.
     func testOtherTileParameters() throws {
         var random = TestRandom(seed: 3)
-        let configurations = [GemmParameters.defaults(for: .gpu),
-                              GemmParameters(mwg: 32, nwg: 16, kwg: 8, mdimc: 8, ndimc: 4, vwn: 1)]
+        let scalar = GemmParameters(mwg: 32, nwg: 16, kwg: 8, mdimc: 8, ndimc: 4, vwn: 1)
+        let configurations = TestShapes.pick(full: [GemmParameters.defaults(for: .gpu), scalar], small: [scalar])
         let backends = try openCLDevices().flatMap { device in
             try configurations.map { try OpenCLBackend(device: device, gemm: $0) as Backend }
         }
-        for (m, n, k) in [(1, 1, 1), (129, 130, 131), (33, 65, 17)] {
+        for (m, n, k) in TestShapes.pick(full: [(1, 1, 1), (129, 130, 131), (33, 65, 17)], small: [(1, 1, 1), (33, 17, 9)]) {
             for transA in [false, true] {
                 for transB in [false, true] {
                     check(GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1.25, beta: -0.5,

@@ -30,6 +30,29 @@ struct TestRandom {
     mutating func int(below bound: Int) -> Int { Int(word() % UInt32(bound)) }
 }
 
+// MARK: - Test sizes
+
+/// `SYNAPSE_TEST_SHAPES=small` (set by scripts/oclgrind.sh) makes the kernel parity tests use fewer and
+/// smaller cases that still launch every kernel and reach every code path (tile edges, offsets, transposes,
+/// split K, groups, strides, dilation, ...), so that a simulator such as Oclgrind runs them in minutes.
+/// Unset or `full`: every case, as always.
+enum TestShapes {
+    static let small: Bool = {
+        let value = ProcessInfo.processInfo.environment["SYNAPSE_TEST_SHAPES"] ?? ""
+        precondition(["", "full", "small"].contains(value), "SYNAPSE_TEST_SHAPES must be 'full' or 'small', not '\(value)'")
+        return value == "small"
+    }()
+
+    /// `full`, or `small` under `SYNAPSE_TEST_SHAPES=small`.
+    static func pick<T>(full: T, small reduced: T) -> T { small ? reduced : full }
+
+    /// Skips the calling test under `SYNAPSE_TEST_SHAPES=small` (when `condition` holds), saying why, e.g.
+    /// which tests launch its kernels there.
+    static func skipWhenSmall(_ reason: String, if condition: Bool = true) throws {
+        try XCTSkipIf(small && condition, "SYNAPSE_TEST_SHAPES=small: \(reason)")
+    }
+}
+
 // MARK: - Backends
 
 enum TestBackends {
