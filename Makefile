@@ -1,5 +1,5 @@
 # The commands a new user runs. Each installs the Debian packages it needs when they are missing.
-.PHONY: train test devices bench compare build
+.PHONY: train test check devices bench compare build
 
 build:
 	scripts/install-deps.sh
@@ -13,6 +13,13 @@ train:
 # Every test, on every device (the CPU backend and each OpenCL device).
 test:
 	scripts/test.sh
+
+# What CI runs after the tests (about 15 minutes on 2 cores): the kernel parity tests under Oclgrind, the
+# sanitizers with a leak check, and 60 s of each fuzzer. Needs the release test build that `make test` makes.
+check:
+	scripts/oclgrind.sh
+	scripts/sanitizers.sh
+	scripts/fuzz.sh 60
 
 # What OpenCL sees, and which device Synapse would use.
 devices: build
