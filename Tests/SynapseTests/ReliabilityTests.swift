@@ -206,4 +206,17 @@ final class ReliabilityTests: SynapseTestCase {
             XCTAssertEqual(loss, log(10), accuracy: 0.15, "\(kind.rawValue)")
         }
     }
+
+    /// Found by fuzz-idx: an image file of zero rows (and no images) loaded as a data set of shape
+    /// [1, 0, N], which Dataset's own initialiser refuses; the reader now says so.
+    func testIDXImagesWithoutPixelsAreRefused() throws {
+        let directory = try TrainingTests.temporaryDirectory()
+        let images: [UInt8] = [0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0]
+        let labels: [UInt8] = [0, 0, 8, 1, 0, 0, 0, 0]
+        for prefix in ["train", "t10k"] {
+            try Data(images).write(to: directory.appendingPathComponent("\(prefix)-images-idx3-ubyte"))
+            try Data(labels).write(to: directory.appendingPathComponent("\(prefix)-labels-idx1-ubyte"))
+        }
+        assertNNError(contains: ["train-images-idx3-ubyte", "0x131072 pixels"]) { _ = try Dataset.loadIDX(directory: directory.path) }
+    }
 }

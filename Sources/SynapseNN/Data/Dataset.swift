@@ -110,6 +110,10 @@ extension Dataset {
             throw NNError.dataFile(path: imagesPath, message: "expected 3 dimensions (images, rows, columns), "
                 + "found \(describe(images.shape))")
         }
+        guard images.shape[1] > 0, images.shape[2] > 0 else {
+            throw NNError.dataFile(path: imagesPath, message: "images of \(images.shape[1])x\(images.shape[2]) pixels; "
+                + "rows and columns must be positive")
+        }
         guard labels.shape.count == 1 else {
             throw NNError.dataFile(path: labelsPath, message: "expected 1 dimension (labels), "
                 + "found \(describe(labels.shape))")
