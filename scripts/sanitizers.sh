@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(address thread leaks)
 export SYNAPSE_CACHE_DIR="$(mktemp -d)"
+source scripts/python-env.sh   # CheckpointTests include the Python interop checks
 work=$(mktemp -d)
 trap 'rm -rf "$work" "$SYNAPSE_CACHE_DIR"' EXIT
 

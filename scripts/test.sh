@@ -6,18 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
+source scripts/python-env.sh
+
 # Release mode: the training tests (LeNet on Fashion-MNIST, whole-run parity) are CPU-bound Swift loops that
 # run 10-20x slower in a debug build. Assertions and preconditions stay on in release builds.
-# Python's safetensors and numpy, for the checkpoint interop tests: when python3 lacks them, a virtual
-# environment under .build/ gets them from PyPI (Debian's own python3 refuses pip installs).
-if ! python3 -c "import safetensors, numpy" 2>/dev/null; then
-    if python3 -m venv .build/python >/dev/null 2>&1 && .build/python/bin/pip install --quiet safetensors numpy; then
-        export PATH="$PWD/.build/python/bin:$PATH"
-    else
-        echo "note: could not set up Python's safetensors; the Python interop tests will be skipped"
-    fi
-fi
-
 swift build -c release --build-tests
 log=$(mktemp)
 set +e
