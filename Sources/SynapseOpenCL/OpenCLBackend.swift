@@ -131,7 +131,7 @@ public final class OpenCLBackend: Backend {
 
     /// Every index a kernel computes within a buffer, plus a work-item's run of ELEMENTS_PER_ITEM, fits in
     /// a 32-bit int below this bound.
-    static let maxElements = Int(Int32.max) - 4096
+    public static let maxElements = Int(Int32.max) - 4096
 
     public func upload(_ values: [Float], to buffer: Buffer, offset: Int) throws {
         try Check.buffer(buffer, "buffer", op: "upload", on: self, count: values.count, offset: offset)

@@ -129,6 +129,9 @@ final class DataTests: XCTestCase {
         assertNNError(contains: [path, "[4294967295, 4294967295, 4294967295]", "more than"]) {
             _ = try IDXFile(path: path)
         }
+        // No images, but rows times columns overflow: refused, not read as an empty file of impossible samples.
+        let empty = try write(idx(shape: [0, 0xFFFF_FFFF, 0xFFFF_FF15], data: []), "empty-idx3-ubyte")
+        assertNNError(contains: [empty, "[0, 4294967295, 4294967061]", "more than"]) { _ = try IDXFile(path: empty) }
         // Plausible dimensions but almost no data: reported as truncated, without allocating 2 GB first.
         let big = try write(idx(shape: [40_000, 40_000], data: [1, 2, 3]), "big-idx2-ubyte")
         assertNNError(contains: [big, "need 1600000000 bytes", "found 3"]) { _ = try IDXFile(path: big) }
@@ -276,6 +279,10 @@ final class DataTests: XCTestCase {
                                          classNames: ["a"]))
         XCTAssertThrowsError(try Dataset(name: "x", images: [0, .nan], labels: [0], sampleShape: [1, 1, 2],
                                          classNames: ["a"]))
+        XCTAssertThrowsError(try Dataset(name: "x", images: [], labels: [], sampleShape: [1, 1 << 32, 1 << 32],
+                                         classNames: ["a"])) { error in
+            XCTAssertTrue("\(error)".contains("more than"), "\(error)")
+        }
 
         let data = try indexedDataset(count: 5)
         let middle = try data.subset(1..<3)

@@ -39,12 +39,22 @@ final class RuntimeTests: SynapseTestCase {
         }
     }
 
+    /// Two limits, whichever is lower: the device's largest allocation, and the element count kernels can index
+    /// with 32-bit ints. A device that allows 8 GiB or more per buffer reaches the second first.
     func testAllocationBeyondTheDeviceLimitIsOutOfMemory() throws {
         try forEachOpenCLBackend { backend in
-            let count = backend.device.maxAllocationBytes / DType.float32.byteSize + 1
-            assertThrows(.outOfMemory, mentioning: [backend.name, "\(count * 4) bytes"],
-                         "\(backend.name) allocate(\(count))") {
-                _ = try backend.allocate(count, .float32)
+            let deviceLimit = min(backend.device.maxAllocationBytes, backend.device.globalMemoryBytes)
+            let count = deviceLimit / DType.float32.byteSize + 1
+            if count <= OpenCLBackend.maxElements {
+                assertThrows(.outOfMemory, mentioning: [backend.name, "\(count * 4) bytes"],
+                             "\(backend.name) allocate(\(count))") {
+                    _ = try backend.allocate(count, .float32)
+                }
+            }
+            let tooMany = OpenCLBackend.maxElements + 1
+            assertThrows(.invalidArgument, mentioning: ["\(tooMany) elements", "32-bit"],
+                         "\(backend.name) allocate(\(tooMany))") {
+                _ = try backend.allocate(tooMany, .float32)
             }
         }
     }

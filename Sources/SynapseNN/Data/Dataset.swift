@@ -27,7 +27,14 @@ public struct Dataset: Sendable {
             throw fail("sample shape \(describe(sampleShape)) must have positive dimensions")
         }
         guard !classNames.isEmpty else { throw fail("needs at least one class name") }
-        let sampleSize = sampleShape.reduce(1, *)
+        var sampleSize = 1
+        for dimension in sampleShape {
+            let (product, overflow) = sampleSize.multipliedReportingOverflow(by: dimension)
+            guard !overflow, product <= Int(Int32.max) else {
+                throw fail("sample shape \(describe(sampleShape)) has more than \(Int32.max) values")
+            }
+            sampleSize = product
+        }
         guard images.count == labels.count * sampleSize else {
             throw fail("\(images.count) image values are not \(labels.count) samples of \(describe(sampleShape))")
         }

@@ -39,14 +39,17 @@ public struct IDXFile {
         // Check the size before reading: a corrupt header must not overflow the element count. The cap is far
         // above any IDX data set and keeps the Float copy a loader makes (4 bytes per element) within reason;
         // below it, the reader allocates only as data arrives, so a plausible but false count costs nothing.
-        var count = 1
-        for dimension in shape {
-            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+        // A zero dimension does not excuse the others: the product of the non-zero ones is capped too, so that
+        // whatever multiplies a subset of the dimensions later (a sample's size, say) cannot overflow either.
+        var nonZeroProduct = 1
+        for dimension in shape where dimension > 0 {
+            let (product, overflow) = nonZeroProduct.multipliedReportingOverflow(by: dimension)
             guard !overflow, product <= Int(Int32.max) else {
                 throw fail("dimensions \(describe(shape)) describe more than \(Int32.max) elements")
             }
-            count = product
+            nonZeroProduct = product
         }
+        let count = shape.contains(0) ? 0 : nonZeroProduct
 
         let bytes = try reader.read(upTo: count)
         guard bytes.count == count else {
