@@ -1,8 +1,10 @@
 // Elementwise nonlinearities. `kind`: 0 ReLU, 1 leaky ReLU (uses `slope`), 2 sigmoid, 3 tanh.
 // The backward pass reads the derivative from the input (ReLU family) or the output (sigmoid, tanh).
 
-__kernel void activation_forward(const int kind, const float slope, __global const float* x, __global float* y,
-                                 const int count) {
+__kernel void activation_forward(const int kind, const float slope, __global const float* x, const int x_offset,
+                                 __global float* y, const int y_offset, const int count) {
+    x += x_offset;
+    y += y_offset;
     switch (kind) {
         case 0: FOR_EACH_INDEX(i, count) y[i] = x[i] > 0.0f ? x[i] : 0.0f; break;
         case 1: FOR_EACH_INDEX(i, count) y[i] = x[i] > 0.0f ? x[i] : slope * x[i]; break;
@@ -11,8 +13,13 @@ __kernel void activation_forward(const int kind, const float slope, __global con
     }
 }
 
-__kernel void activation_backward(const int kind, const float slope, __global const float* x, __global const float* y,
-                                  __global const float* dy, __global float* dx, const int count) {
+__kernel void activation_backward(const int kind, const float slope, __global const float* x, const int x_offset,
+                                  __global const float* y, const int y_offset, __global const float* dy,
+                                  const int dy_offset, __global float* dx, const int dx_offset, const int count) {
+    x += x_offset;
+    y += y_offset;
+    dy += dy_offset;
+    dx += dx_offset;
     switch (kind) {
         // dy is loaded unconditionally: read only under the condition, it kept PoCL from vectorising (7x slower).
         case 0: FOR_EACH_INDEX(i, count) { const float g = dy[i]; dx[i] = x[i] > 0.0f ? g : 0.0f; } break;

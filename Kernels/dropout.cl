@@ -5,8 +5,11 @@
 // same address rather than stored.
 //
 // One work-item per Philox block: block (counter / 4 + id) yields the four words of up to four elements.
-__kernel void dropout(__global const float* in, __global float* out, const int count, const float probability,
-                      const float scale, const ulong seed, const ulong stream, const ulong counter) {
+__kernel void dropout(__global const float* in, const int in_offset, __global float* out, const int out_offset,
+                      const int count, const float probability, const float scale, const ulong seed,
+                      const ulong stream, const ulong counter) {
+    in += in_offset;
+    out += out_offset;
     const ulong block = ((counter >> 2) + get_global_id(0)) & 0x3FFFFFFFFFFFFFFFul;
     const long first = (long)((block << 2) - counter);  // element of the block's first word; may be negative
     if (first >= count) return;

@@ -1,13 +1,30 @@
 // Elementwise vector operations.
 
-__kernel void axpy(const float alpha, __global const float* x, __global float* y, const int count) {
+__kernel void axpy(const float alpha, __global const float* x, const int x_offset, __global float* y,
+                   const int y_offset, const int count) {
+    x += x_offset;
+    y += y_offset;
     FOR_EACH_INDEX(i, count) y[i] += alpha * x[i];
 }
 
-__kernel void scale(__global float* x, const float alpha, const int count) {
+__kernel void scale(__global float* x, const int x_offset, const float alpha, const int count) {
+    x += x_offset;
     FOR_EACH_INDEX(i, count) x[i] *= alpha;
 }
 
-__kernel void multiply(__global const float* a, __global const float* b, __global float* out, const int count) {
+__kernel void multiply(__global const float* a, const int a_offset, __global const float* b, const int b_offset,
+                       __global float* out, const int out_offset, const int count) {
+    a += a_offset;
+    b += b_offset;
+    out += out_offset;
     FOR_EACH_INDEX(i, count) out[i] = a[i] * b[i];
+}
+
+// x *= min(1, max_norm / (sqrt(sum_sq[0]) + 1e-6)): PyTorch's clip_grad_norm_ scaling, the norm read on the device.
+__kernel void clip_to_norm(__global float* x, const int x_offset, __global const float* sum_sq, const int sum_sq_offset,
+                           const float max_norm, const int count) {
+    x += x_offset;
+    sum_sq += sum_sq_offset;
+    const float coefficient = fmin(1.0f, max_norm / (sqrt(sum_sq[0]) + 1e-6f));
+    FOR_EACH_INDEX(i, count) x[i] *= coefficient;
 }

@@ -163,9 +163,10 @@ void gemm(const int m, const int n, const int k, const float alpha,
 }
 
 // C = alpha * (sum of the slices' partial products, each [m, n] with leading dimension n) + beta * C.
-__kernel void gemm_sum_slices(__global const float* partial, const int slices, const int m, const int n,
-                              const float alpha, const float beta, __global float* c, const int c_offset,
+__kernel void gemm_sum_slices(__global const float* partial, const int partial_offset, const int slices, const int m,
+                              const int n, const float alpha, const float beta, __global float* c, const int c_offset,
                               const int ldc) {
+    partial += partial_offset;
     const int index = get_global_id(0);
     if (index >= m * n) return;
     float sum = 0.0f;

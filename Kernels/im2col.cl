@@ -8,8 +8,8 @@
     const int images, const int image_stride
 
 // One column element per index; positions in the padding read as zero.
-__kernel void im2col(__global const float* image, const int image_offset, GEOMETRY,
-                     __global float* columns, const int columns_offset) {
+__kernel void im2col(__global const float* image, const int image_offset, GEOMETRY, __global float* columns,
+                     const int columns_offset) {
     const int spatial = oh * ow;
     FOR_EACH_INDEX(index, channels * kh * kw * images * spatial) {
         const int x = index % ow, y = (index / ow) % oh, n = (index / spatial) % images;
@@ -23,8 +23,8 @@ __kernel void im2col(__global const float* image, const int image_offset, GEOMET
 }
 
 // One image pixel per index: gathers every column entry that maps to it (no atomics needed).
-__kernel void col2im(__global const float* columns, const int columns_offset, GEOMETRY,
-                     __global float* image, const int image_offset) {
+__kernel void col2im(__global const float* columns, const int columns_offset, GEOMETRY, __global float* image,
+                     const int image_offset) {
     const int pixels = channels * height * width, width_of_columns = images * oh * ow;
     FOR_EACH_INDEX(index, images * pixels) {
         const int n = index / pixels, pixel = index % pixels;
@@ -45,9 +45,8 @@ __kernel void col2im(__global const float* columns, const int columns_offset, GE
 }
 
 // output[c][r][i] = input[r][c][i] for a [rows, columns, block_size] input; reads are consecutive.
-__kernel void transpose_blocks(__global const float* input, const int input_offset,
-                               __global float* output, const int output_offset,
-                               const int rows, const int columns, const int block_size) {
+__kernel void transpose_blocks(__global const float* input, const int input_offset, __global float* output,
+                               const int output_offset, const int rows, const int columns, const int block_size) {
     FOR_EACH_INDEX(index, rows * columns * block_size) {
         const int i = index % block_size, c = (index / block_size) % columns, r = index / (block_size * columns);
         output[output_offset + (c * rows + r) * block_size + i] = input[input_offset + index];

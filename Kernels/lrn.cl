@@ -7,9 +7,12 @@ float times_inverse_power(const float value, const float scale, const float beta
     return beta == 0.75f ? value / (sqrt(scale) * sqrt(sqrt(scale))) : value * pow(scale, -beta);
 }
 
-__kernel void lrn_forward(__global const float* x, __global float* y, __global float* scale, const int batch,
-                          const int channels, const int spatial, const int size, const float alpha,
-                          const float beta, const float k) {
+__kernel void lrn_forward(__global const float* x, const int x_offset, __global float* y, const int y_offset,
+                          __global float* scale, const int scale_offset, const int batch, const int channels,
+                          const int spatial, const int size, const float alpha, const float beta, const float k) {
+    x += x_offset;
+    y += y_offset;
+    scale += scale_offset;
     FOR_EACH_INDEX(index, batch * channels * spatial) {
         const int s = index % spatial, c = (index / spatial) % channels, n = index / (spatial * channels);
         const int c0 = max(c - size / 2, 0), c1 = min(c + size / 2, channels - 1);
@@ -25,9 +28,16 @@ __kernel void lrn_forward(__global const float* x, __global float* y, __global f
 }
 
 // dx = dy * scale^-beta - 2*alpha*beta/size * x * sum over the window of dy * y / scale.
-__kernel void lrn_backward(__global const float* x, __global const float* y, __global const float* scale,
-                           __global const float* dy, __global float* dx, const int batch, const int channels,
-                           const int spatial, const int size, const float alpha, const float beta) {
+__kernel void lrn_backward(__global const float* x, const int x_offset, __global const float* y, const int y_offset,
+                           __global const float* scale, const int scale_offset, __global const float* dy,
+                           const int dy_offset, __global float* dx, const int dx_offset, const int batch,
+                           const int channels, const int spatial, const int size, const float alpha,
+                           const float beta) {
+    x += x_offset;
+    y += y_offset;
+    scale += scale_offset;
+    dy += dy_offset;
+    dx += dx_offset;
     FOR_EACH_INDEX(index, batch * channels * spatial) {
         const int s = index % spatial, c = (index / spatial) % channels, n = index / (spatial * channels);
         const int c0 = max(c - size / 2, 0), c1 = min(c + size / 2, channels - 1);

@@ -18,7 +18,10 @@ uint4 philox4x32_10(uint4 counter, uint2 key) {
 float philox_uniform(uint word) { return (float)(word >> 8) * (1.0f / 16777216.0f); }
 
 // Raw blocks for given counters and keys (known-answer tests): in[i] = (c0, c1, c2, c3, k0, k1).
-__kernel void philox_blocks(__global const uint* in, __global uint* out, const int count) {
+__kernel void philox_blocks(__global const uint* in, const int in_offset, __global uint* out,
+                            const int out_offset, const int count) {
+    in += in_offset;
+    out += out_offset;
     const int i = get_global_id(0);
     if (i >= count) return;
     __global const uint* p = in + 6 * i;

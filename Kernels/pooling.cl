@@ -9,7 +9,11 @@
     const int first = ((x) + (pad) < (k)) ? 0 : ((x) + (pad) - (k)) / (s) + 1; \
     const int last = min(((x) + (pad)) / (s) + 1, (limit))
 
-__kernel void max_pool_forward(__global const float* x, __global float* y, __global int* argmax, GEOMETRY) {
+__kernel void max_pool_forward(__global const float* x, const int x_offset, __global float* y, const int y_offset,
+                               __global int* argmax, const int argmax_offset, GEOMETRY) {
+    x += x_offset;
+    y += y_offset;
+    argmax += argmax_offset;
     FOR_EACH_INDEX(index, planes * oh * ow) {
         const int ox = index % ow, oy = (index / ow) % oh, plane = index / (ow * oh);
         const int h0 = max(oy * sh - ph, 0), h1 = min(oy * sh - ph + kh, height);
@@ -28,7 +32,11 @@ __kernel void max_pool_forward(__global const float* x, __global float* y, __glo
     }
 }
 
-__kernel void max_pool_backward(__global const float* dy, __global const int* argmax, __global float* dx, GEOMETRY) {
+__kernel void max_pool_backward(__global const float* dy, const int dy_offset, __global const int* argmax,
+                                const int argmax_offset, __global float* dx, const int dx_offset, GEOMETRY) {
+    dy += dy_offset;
+    argmax += argmax_offset;
+    dx += dx_offset;
     FOR_EACH_INDEX(index, planes * height * width) {
         const int w = index % width, h = (index / width) % height, plane = index / (width * height);
         COVERING(h, ph, kh, sh, oh, oy0, oy1);
@@ -48,7 +56,10 @@ int pool_size(int oy, int ox, int height, int width, int kh, int kw, int sh, int
     return (min(h0 + kh, height + ph) - h0) * (min(w0 + kw, width + pw) - w0);
 }
 
-__kernel void avg_pool_forward(__global const float* x, __global float* y, GEOMETRY) {
+__kernel void avg_pool_forward(__global const float* x, const int x_offset, __global float* y, const int y_offset,
+                               GEOMETRY) {
+    x += x_offset;
+    y += y_offset;
     FOR_EACH_INDEX(index, planes * oh * ow) {
         const int ox = index % ow, oy = (index / ow) % oh, plane = index / (ow * oh);
         const int h0 = max(oy * sh - ph, 0), h1 = min(oy * sh - ph + kh, height);
@@ -61,7 +72,10 @@ __kernel void avg_pool_forward(__global const float* x, __global float* y, GEOME
     }
 }
 
-__kernel void avg_pool_backward(__global const float* dy, __global float* dx, GEOMETRY) {
+__kernel void avg_pool_backward(__global const float* dy, const int dy_offset, __global float* dx,
+                                const int dx_offset, GEOMETRY) {
+    dy += dy_offset;
+    dx += dx_offset;
     FOR_EACH_INDEX(index, planes * height * width) {
         const int w = index % width, h = (index / width) % height, plane = index / (width * height);
         COVERING(h, ph, kh, sh, oh, oy0, oy1);

@@ -25,7 +25,10 @@ float group_sum(float value, __local float* scratch) {
 }
 
 __kernel __attribute__((reqd_work_group_size(GROUP_SIZE, 1, 1)))
-void reduce_partial(__global const float* x, const int count, __global float* partials) {
+void reduce_partial(__global const float* x, const int x_offset, const int count, __global float* partials,
+                    const int partials_offset) {
+    x += x_offset;
+    partials += partials_offset;
     __local float scratch[GROUP_SIZE];
     float sum = 0.0f;
 #if ELEMENTS_PER_ITEM > 1
@@ -42,7 +45,10 @@ void reduce_partial(__global const float* x, const int count, __global float* pa
 }
 
 __kernel __attribute__((reqd_work_group_size(GROUP_SIZE, 1, 1)))
-void reduce_final(__global const float* partials, const int count, __global float* result) {
+void reduce_final(__global const float* partials, const int partials_offset, const int count, __global float* result,
+                  const int result_offset) {
+    partials += partials_offset;
+    result += result_offset;
     __local float scratch[GROUP_SIZE];
     float sum = 0.0f;
     for (int i = get_local_id(0); i < count; i += GROUP_SIZE) sum += partials[i];

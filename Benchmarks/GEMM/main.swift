@@ -95,10 +95,10 @@ do {
         let aHost = random(shape.m * shape.k, seed: 1), bHost = random(shape.k * shape.n, seed: 2)
         let lda = shape.k, ldb = shape.transB ? shape.k : shape.n
 
-        let a = try cpu.buffer(aHost), b = try cpu.buffer(bHost), c = try cpu.allocate(shape.m * shape.n, .float32)
+        let a = try cpu.tensor(aHost), b = try cpu.tensor(bHost), c = try cpu.tensor(shape: [shape.m * shape.n])
         let ours = try median {
             try cpu.gemm(transA: false, transB: shape.transB, m: shape.m, n: shape.n, k: shape.k, alpha: 1,
-                         a: a, aOffset: 0, lda: lda, b: b, bOffset: 0, ldb: ldb, beta: 0, c: c, cOffset: 0, ldc: shape.n)
+                         a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: shape.n)
         }
         var cHost = [Float](repeating: 0, count: shape.m * shape.n)
         let blas = median {
@@ -108,11 +108,10 @@ do {
 
         var oclGflops: Double?, clblastGflops: Double?
         if let opencl {
-            let a = try opencl.buffer(aHost), b = try opencl.buffer(bHost), c = try opencl.allocate(shape.m * shape.n, .float32)
+            let a = try opencl.tensor(aHost), b = try opencl.tensor(bHost), c = try opencl.tensor(shape: [shape.m * shape.n])
             func run() throws {
                 try opencl.gemm(transA: false, transB: shape.transB, m: shape.m, n: shape.n, k: shape.k, alpha: 1,
-                                a: a, aOffset: 0, lda: lda, b: b, bOffset: 0, ldb: ldb, beta: 0, c: c, cOffset: 0,
-                                ldc: shape.n)
+                                a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: shape.n)
                 try opencl.synchronize()
             }
             let before = opencl.kernelBuildSeconds

@@ -11,12 +11,9 @@ private func inside(base: Int, stride: Int, limit: Int, count: Int) -> Range<Int
 extension CPUBackend {
     // MARK: Convolution support
 
-    public func im2col(image: Buffer, imageOffset: Int, geometry g: ConvGeometry, columns: Buffer,
-                       columnsOffset: Int) throws {
-        try Check.im2col(on: self, image: image, imageOffset: imageOffset, geometry: g, columns: columns,
-                         columnsOffset: columnsOffset)
-        let image = floats(image) + imageOffset
-        let columns = floats(columns) + columnsOffset
+    public func uncheckedIm2col(image: Tensor, geometry g: ConvGeometry, columns: Tensor) throws {
+        let image = floats(image)
+        let columns = floats(columns)
         let (outH, outW, images, imageStride) = (g.outputH, g.outputW, g.images, g.imageStride)
         let (height, width, kernelH, kernelW) = (g.height, g.width, g.kernelH, g.kernelW)
         let (strideH, strideW) = (g.strideH, g.strideW)
@@ -51,12 +48,9 @@ extension CPUBackend {
         }
     }
 
-    public func col2im(columns: Buffer, columnsOffset: Int, geometry g: ConvGeometry, image: Buffer,
-                       imageOffset: Int) throws {
-        try Check.col2im(on: self, columns: columns, columnsOffset: columnsOffset, geometry: g, image: image,
-                         imageOffset: imageOffset)
-        let columns = floats(columns) + columnsOffset
-        let image = floats(image) + imageOffset
+    public func uncheckedCol2im(columns: Tensor, geometry g: ConvGeometry, image: Tensor) throws {
+        let columns = floats(columns)
+        let image = floats(image)
         let (outH, outW, columnWidth) = (g.outputH, g.outputW, g.columnWidth)
         let (channels, height, width, kernelH, kernelW) = (g.channels, g.height, g.width, g.kernelH, g.kernelW)
         let (strideH, strideW) = (g.strideH, g.strideW)
@@ -89,11 +83,8 @@ extension CPUBackend {
         }
     }
 
-    public func transposeBlocks(input: Buffer, inputOffset: Int, output: Buffer, outputOffset: Int,
-                                rows: Int, columns: Int, blockSize: Int) throws {
-        try Check.transposeBlocks(on: self, input: input, inputOffset: inputOffset, output: output,
-                                  outputOffset: outputOffset, rows: rows, columns: columns, blockSize: blockSize)
-        let x = floats(input) + inputOffset, y = floats(output) + outputOffset
+    public func uncheckedTransposeBlocks(input: Tensor, output: Tensor, rows: Int, columns: Int, blockSize: Int) throws {
+        let x = floats(input), y = floats(output)
         parallelFor(rows * columns, cost: blockSize) { blocks in
             for block in blocks {
                 let (r, c) = (block / columns, block % columns)
@@ -104,10 +95,7 @@ extension CPUBackend {
 
     // MARK: Pooling
 
-    public func maxPoolForward(input: Buffer, output: Buffer, argmax: Buffer, geometry g: PoolGeometry) throws {
-        let op = "maxPoolForward"
-        try Check.pool(on: self, op: op, geometry: g, inputSized: ["input": input], outputSized: ["output": output],
-                       argmax: argmax)
+    public func uncheckedMaxPoolForward(input: Tensor, output: Tensor, argmax: Tensor, geometry g: PoolGeometry) throws {
         let x = floats(input), y = floats(output)
         let argmax = int32s(argmax)
         let (outH, outW, height, width) = (g.outputH, g.outputW, g.height, g.width)
@@ -139,11 +127,8 @@ extension CPUBackend {
         }
     }
 
-    public func maxPoolBackward(gradOutput: Buffer, argmax: Buffer, gradInput: Buffer,
-                                geometry g: PoolGeometry) throws {
-        let op = "maxPoolBackward"
-        try Check.pool(on: self, op: op, geometry: g, inputSized: ["gradInput": gradInput],
-                       outputSized: ["gradOutput": gradOutput], argmax: argmax)
+    public func uncheckedMaxPoolBackward(gradOutput: Tensor, argmax: Tensor, gradInput: Tensor,
+                                         geometry g: PoolGeometry) throws {
         let dy = floats(gradOutput), argmax = int32s(argmax)
         let dx = floats(gradInput)
         let (outPlane, plane) = (g.outputH * g.outputW, g.height * g.width)
@@ -170,9 +155,7 @@ extension CPUBackend {
         return (max(hStart, 0)..<min(hEnd, g.height), max(wStart, 0)..<min(wEnd, g.width), poolSize)
     }
 
-    public func avgPoolForward(input: Buffer, output: Buffer, geometry g: PoolGeometry) throws {
-        let op = "avgPoolForward"
-        try Check.pool(on: self, op: op, geometry: g, inputSized: ["input": input], outputSized: ["output": output])
+    public func uncheckedAvgPoolForward(input: Tensor, output: Tensor, geometry g: PoolGeometry) throws {
         let x = floats(input), y = floats(output)
         let (outH, outW, plane) = (g.outputH, g.outputW, g.height * g.width)
         parallelFor(g.planes * outH, cost: outW * g.kernelH * g.kernelW) { rows in
@@ -191,10 +174,7 @@ extension CPUBackend {
         }
     }
 
-    public func avgPoolBackward(gradOutput: Buffer, gradInput: Buffer, geometry g: PoolGeometry) throws {
-        let op = "avgPoolBackward"
-        try Check.pool(on: self, op: op, geometry: g, inputSized: ["gradInput": gradInput],
-                       outputSized: ["gradOutput": gradOutput])
+    public func uncheckedAvgPoolBackward(gradOutput: Tensor, gradInput: Tensor, geometry g: PoolGeometry) throws {
         let dy = floats(gradOutput), dx = floats(gradInput)
         let (outH, outW, plane) = (g.outputH, g.outputW, g.height * g.width)
         // One plane per item, so each input pixel has a single writer; windows are visited in order.

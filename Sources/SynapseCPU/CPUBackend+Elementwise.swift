@@ -4,9 +4,8 @@ import SynapseCore
 extension CPUBackend {
     // MARK: Activations
 
-    public func activationForward(_ activation: Activation, input: Buffer, output: Buffer, count: Int) throws {
-        let op = "activationForward"
-        try Check.elementwise(on: self, op: op, count: count, ["input": input, "output": output])
+    public func uncheckedActivationForward(_ activation: Activation, input: Tensor, output: Tensor) throws {
+        let count = input.count
         let x = floats(input), y = floats(output)
         // The switch sits outside the loops so that each loop is a plain, vectorisable kernel.
         switch activation {
@@ -21,11 +20,9 @@ extension CPUBackend {
         }
     }
 
-    public func activationBackward(_ activation: Activation, input: Buffer, output: Buffer, gradOutput: Buffer,
-                                   gradInput: Buffer, count: Int) throws {
-        let op = "activationBackward"
-        try Check.elementwise(on: self, op: op, count: count, ["input": input, "output": output,
-                                                               "gradOutput": gradOutput, "gradInput": gradInput])
+    public func uncheckedActivationBackward(_ activation: Activation, input: Tensor, output: Tensor, gradOutput: Tensor,
+                                   gradInput: Tensor) throws {
+        let count = input.count
         let x = floats(input), y = floats(output)
         let dy = floats(gradOutput), dx = floats(gradInput)
         switch activation {
@@ -52,10 +49,7 @@ extension CPUBackend {
 
     // MARK: Bias
 
-    public func biasAdd(data: Buffer, bias: Buffer, outer: Int, channels: Int, inner: Int) throws {
-        let op = "biasAdd"
-        try Check.bias(on: self, op: op, data: ("data", data), bias: ("bias", bias), outer: outer, channels: channels,
-                       inner: inner)
+    public func uncheckedBiasAdd(data: Tensor, bias: Tensor, outer: Int, channels: Int, inner: Int) throws {
         let data = floats(data), bias = floats(bias)
         parallelFor(outer * channels, cost: inner) { rows in
             for row in rows {
@@ -65,44 +59,24 @@ extension CPUBackend {
         }
     }
 
-    public func biasGradient(gradOutput: Buffer, gradBias: Buffer, outer: Int, channels: Int, inner: Int) throws {
-        let op = "biasGradient"
-        try Check.bias(on: self, op: op, data: ("gradOutput", gradOutput), bias: ("gradBias", gradBias), outer: outer,
-                       channels: channels, inner: inner)
+    public func uncheckedBiasGradient(gradOutput: Tensor, gradBias: Tensor, outer: Int, channels: Int, inner: Int,
+                                      accumulate: Bool) throws {
         let dy = floats(gradOutput), db = floats(gradBias)
         parallelFor(channels, cost: outer * inner) { cs in
             for c in cs {
                 var total: Double = 0
                 for o in 0..<outer { total += doubleSum(dy + (o * channels + c) * inner, 0..<inner) }
-                db[c] = Float(total)
+                db[c] = accumulate ? db[c] + Float(total) : Float(total)
             }
         }
     }
 
     // MARK: Dropout
 
-    public func dropoutForward(input: Buffer, output: Buffer, count: Int, probability: Float,
-                               address: PhiloxAddress) throws {
-        let op = "dropoutForward"
-        try Check.dropout(on: self, op: op, count: count, probability: probability, ["input": input, "output": output])
-        dropout(floats(input), into: floats(output), count: count,
-                probability: probability, address: address)
-    }
-
-    public func dropoutBackward(gradOutput: Buffer, gradInput: Buffer, count: Int, probability: Float,
-                                address: PhiloxAddress) throws {
-        let op = "dropoutBackward"
-        try Check.dropout(on: self, op: op, count: count, probability: probability,
-                          ["gradOutput": gradOutput, "gradInput": gradInput])
-        dropout(floats(gradOutput), into: floats(gradInput),
-                count: count, probability: probability, address: address)
-    }
-
-    /// `y[i] = x[i] * scale` where word `i` from `address` keeps element `i`, else 0: the forward pass on
-    /// activations, and the backward pass on gradients. Equal to `Philox.word` element by element, but
-    /// each Philox block is computed once for its four words.
-    private func dropout(_ x: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int,
-                         probability: Float, address: PhiloxAddress) {
+    /// Equal to `Philox.word` element by element, but each Philox block is computed once for its four words.
+    public func uncheckedDropout(input: Tensor, output: Tensor, probability: Float, address: PhiloxAddress) throws {
+        let count = input.count
+        let x = floats(input), y = floats(output)
         let scale = 1 / (1 - probability)
         func halves(_ v: UInt64) -> (UInt32, UInt32) {
             (UInt32(truncatingIfNeeded: v), UInt32(truncatingIfNeeded: v >> 32))
@@ -127,88 +101,94 @@ extension CPUBackend {
 
     // MARK: Elementwise
 
-    public func axpy(alpha: Float, x: Buffer, y: Buffer, count: Int) throws {
-        let op = "axpy"
-        try Check.elementwise(on: self, op: op, count: count, ["x": x, "y": y])
+    public func uncheckedAxpy(alpha: Float, x: Tensor, y: Tensor) throws {
+        let count = x.count
         let x = floats(x), y = floats(y)
         parallelFor(count) { r in for i in r { y[i] += alpha * x[i] } }
     }
 
-    public func scale(_ x: Buffer, by alpha: Float, count: Int) throws {
-        let op = "scale"
-        try Check.elementwise(on: self, op: op, count: count, ["x": x])
+    public func uncheckedScale(_ x: Tensor, by alpha: Float) throws {
+        let count = x.count
         let x = floats(x)
         parallelFor(count) { r in for i in r { x[i] *= alpha } }
     }
 
-    public func multiply(_ a: Buffer, _ b: Buffer, output: Buffer, count: Int) throws {
-        let op = "multiply"
-        try Check.elementwise(on: self, op: op, count: count, ["a": a, "b": b, "output": output])
+    public func uncheckedMultiply(_ a: Tensor, _ b: Tensor, output: Tensor) throws {
+        let count = a.count
         let a = floats(a), b = floats(b), y = floats(output)
         parallelFor(count) { r in for i in r { y[i] = a[i] * b[i] } }
     }
 
+    public func uncheckedClipToNorm(_ x: Tensor, sumOfSquares: Tensor, maxNorm: Float) throws {
+        let coefficient = min(1, maxNorm / (floats(sumOfSquares)[0].squareRoot() + 1e-6))
+        let count = x.count, x = floats(x)
+        parallelFor(count) { r in for i in r { x[i] *= coefficient } }
+    }
+
     // MARK: Reductions
 
-    public func sum(_ x: Buffer, count: Int, result: Buffer) throws {
-        try reduce(x, count: count, result: result, op: "sum", squared: false)
-    }
-
-    public func sumOfSquares(_ x: Buffer, count: Int, result: Buffer) throws {
-        try reduce(x, count: count, result: result, op: "sumOfSquares", squared: true)
-    }
-
-    private func reduce(_ x: Buffer, count: Int, result: Buffer, op: String, squared: Bool) throws {
-        try Check.reduction(on: self, op: op, x: x, count: count, result: result)
+    public func uncheckedSum(_ x: Tensor, squares: Bool, result: Tensor) throws {
+        let count = x.count
         let x = floats(x), result = floats(result)
-        result[0] = Float(parallelSum(count) { doubleSum(x, $0, squared: squared) })
+        result[0] = Float(parallelSum(count) { doubleSum(x, $0, squared: squares) })
     }
 
     // MARK: Optimizers
 
-    public func sgdMomentumUpdate(weights: Buffer, gradients: Buffer, velocity: Buffer, count: Int,
-                                  parameters: SGDParameters) throws {
-        let op = "sgdMomentumUpdate"
-        try Check.elementwise(on: self, op: op, count: count,
-                              ["weights": weights, "gradients": gradients, "velocity": velocity])
-        let w = floats(weights), g = floats(gradients)
-        let v = floats(velocity)
-        let (lr, mu, wd) = (parameters.learningRate, parameters.momentum, parameters.weightDecay)
-        if parameters.nesterov {
-            parallelFor(count) { r in
-                for i in r {
-                    let g2 = g[i] + wd * w[i]
-                    v[i] = mu * v[i] + g2
-                    w[i] -= lr * (g2 + mu * v[i])
+    /// Calls `body(range, learning rate, weight decay)` for each run of `segments`, with the run's multiples of
+    /// `learningRate` and `weightDecay`, computed as the OpenCL kernels compute them.
+    private func forEachRun(_ segments: UpdateSegments, learningRate: Float, weightDecay: Float,
+                            _ body: (Range<Int>, Float, Float) -> Void) {
+        var start = 0
+        for run in segments.runs {
+            body(start..<start + run.count, learningRate * run.learningRateMultiplier,
+                 weightDecay * run.weightDecayMultiplier)
+            start += run.count
+        }
+    }
+
+    public func uncheckedSGDUpdate(weights: Tensor, gradients: Tensor, velocity: Tensor, parameters: SGDParameters,
+                                   segments: UpdateSegments) throws {
+        let w = floats(weights), g = floats(gradients), v = floats(velocity)
+        let (mu, nesterov) = (parameters.momentum, parameters.nesterov)
+        forEachRun(segments, learningRate: parameters.learningRate, weightDecay: parameters.weightDecay) { run, lr, wd in
+            let (w, g, v) = (w + run.lowerBound, g + run.lowerBound, v + run.lowerBound)
+            if nesterov {
+                parallelFor(run.count) { r in
+                    for i in r {
+                        let g2 = g[i] + wd * w[i]
+                        v[i] = mu * v[i] + g2
+                        w[i] -= lr * (g2 + mu * v[i])
+                    }
                 }
-            }
-        } else {
-            parallelFor(count) { r in
-                for i in r {
-                    v[i] = mu * v[i] + (g[i] + wd * w[i])
-                    w[i] -= lr * v[i]
+            } else {
+                parallelFor(run.count) { r in
+                    for i in r {
+                        v[i] = mu * v[i] + (g[i] + wd * w[i])
+                        w[i] -= lr * v[i]
+                    }
                 }
             }
         }
     }
 
-    public func adamUpdate(weights: Buffer, gradients: Buffer, firstMoment: Buffer, secondMoment: Buffer,
-                           count: Int, parameters p: AdamParameters) throws {
-        try Check.adam(on: self, weights: weights, gradients: gradients, firstMoment: firstMoment,
-                       secondMoment: secondMoment, count: count, parameters: p)
-        let w = floats(weights), g = floats(gradients)
-        let m = floats(firstMoment), v = floats(secondMoment)
-        let (lr, b1, b2, eps, wd) = (p.learningRate, p.beta1, p.beta2, p.epsilon, p.weightDecay)
+    public func uncheckedAdamUpdate(weights: Tensor, gradients: Tensor, firstMoment: Tensor, secondMoment: Tensor,
+                                    parameters p: AdamParameters, segments: UpdateSegments) throws {
+        let w = floats(weights), g = floats(gradients), m = floats(firstMoment), v = floats(secondMoment)
+        let (b1, b2, eps) = (p.beta1, p.beta2, p.epsilon)
         let (bc1, sqrtBC2) = (p.biasCorrection1, p.sqrtBiasCorrection2)
-        // The same operations in the same order as Kernels/adam.cl, so both devices round alike.
-        parallelFor(count) { r in
-            for i in r {
-                let grad = g[i] + wd * w[i]
-                let mean = b1 * m[i] + (1 - b1) * grad
-                let variance = b2 * v[i] + (1 - b2) * grad * grad
-                m[i] = mean
-                v[i] = variance
-                w[i] -= (lr / bc1) * mean / (variance.squareRoot() / sqrtBC2 + eps)
+        forEachRun(segments, learningRate: p.learningRate, weightDecay: p.weightDecay) { run, lr, wd in
+            let (w, g, m, v) = (w + run.lowerBound, g + run.lowerBound, m + run.lowerBound, v + run.lowerBound)
+            // The same operations in the same order as Kernels/adam.cl, so both devices round alike.
+            parallelFor(run.count) { r in
+                for i in r {
+                    let grad = g[i] + wd * w[i]
+                    let mean = b1 * m[i] + (1 - b1) * grad
+                    let variance = b2 * v[i] + (1 - b2) * grad * grad
+                    m[i] = mean
+                    v[i] = variance
+                    w[i] -= (lr / bc1) * mean / (variance.squareRoot() / sqrtBC2 + eps)
+                }
             }
         }
     }

@@ -4,19 +4,14 @@ import SynapseCore
 extension CPUBackend {
     // MARK: Softmax
 
-    public func softmaxForward(input: Buffer, output: Buffer, rows: Int, cols: Int) throws {
-        let op = "softmaxForward"
-        try Check.rows(on: self, op: op, rows: rows, cols: cols, matrices: ["input": input, "output": output])
+    public func uncheckedSoftmaxForward(input: Tensor, output: Tensor, rows: Int, cols: Int) throws {
         let x = floats(input), y = floats(output)
         parallelFor(rows, cost: 8 * cols) { rs in
             for r in rs { softmaxRow(x + r * cols, into: y + r * cols, cols) }
         }
     }
 
-    public func softmaxBackward(output: Buffer, gradOutput: Buffer, gradInput: Buffer, rows: Int, cols: Int) throws {
-        let op = "softmaxBackward"
-        try Check.rows(on: self, op: op, rows: rows, cols: cols,
-                       matrices: ["output": output, "gradOutput": gradOutput, "gradInput": gradInput])
+    public func uncheckedSoftmaxBackward(output: Tensor, gradOutput: Tensor, gradInput: Tensor, rows: Int, cols: Int) throws {
         let y = floats(output), dy = floats(gradOutput)
         let dx = floats(gradInput)
         parallelFor(rows, cost: 2 * cols) { rs in
@@ -29,11 +24,8 @@ extension CPUBackend {
         }
     }
 
-    public func softmaxCrossEntropyForward(logits: Buffer, labels: Buffer, probabilities: Buffer, losses: Buffer,
+    public func uncheckedSoftmaxCrossEntropyForward(logits: Tensor, labels: Tensor, probabilities: Tensor, losses: Tensor,
                                            rows: Int, cols: Int) throws {
-        let op = "softmaxCrossEntropyForward"
-        try Check.rows(on: self, op: op, rows: rows, cols: cols, matrices: ["logits": logits, "probabilities": probabilities],
-                       labels: labels, losses: losses)
         let x = floats(logits), labels = int32s(labels)
         let p = floats(probabilities), loss = floats(losses)
         parallelFor(rows, cost: 8 * cols) { rs in
@@ -47,11 +39,8 @@ extension CPUBackend {
         }
     }
 
-    public func softmaxCrossEntropyBackward(probabilities: Buffer, labels: Buffer, gradLogits: Buffer,
+    public func uncheckedSoftmaxCrossEntropyBackward(probabilities: Tensor, labels: Tensor, gradLogits: Tensor,
                                             rows: Int, cols: Int) throws {
-        let op = "softmaxCrossEntropyBackward"
-        try Check.rows(on: self, op: op, rows: rows, cols: cols,
-                       matrices: ["probabilities": probabilities, "gradLogits": gradLogits], labels: labels)
         let p = floats(probabilities), labels = int32s(labels)
         let dx = floats(gradLogits)
         let n = Float(rows)
@@ -82,9 +71,7 @@ extension CPUBackend {
 
     // MARK: Local response normalisation
 
-    public func lrnForward(input: Buffer, output: Buffer, scale: Buffer, geometry g: LRNGeometry) throws {
-        let op = "lrnForward"
-        try Check.lrn(on: self, op: op, geometry: g, ["input": input, "output": output, "scale": scale])
+    public func uncheckedLRNForward(input: Tensor, output: Tensor, scale: Tensor, geometry g: LRNGeometry) throws {
         let x = floats(input), y = floats(output)
         let scale = floats(scale)
         let (s, k, alphaOverSize, beta) = (g.spatial, g.k, g.alpha / Float(g.size), g.beta)
@@ -111,11 +98,8 @@ extension CPUBackend {
         }
     }
 
-    public func lrnBackward(input: Buffer, output: Buffer, scale: Buffer, gradOutput: Buffer, gradInput: Buffer,
+    public func uncheckedLRNBackward(input: Tensor, output: Tensor, scale: Tensor, gradOutput: Tensor, gradInput: Tensor,
                             geometry g: LRNGeometry) throws {
-        let op = "lrnBackward"
-        try Check.lrn(on: self, op: op, geometry: g, ["input": input, "output": output, "scale": scale,
-                                                      "gradOutput": gradOutput, "gradInput": gradInput])
         let x = floats(input), y = floats(output)
         let scale = floats(scale), dy = floats(gradOutput)
         let dx = floats(gradInput)

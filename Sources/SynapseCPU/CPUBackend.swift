@@ -29,17 +29,18 @@ public final class CPUBackend: Backend {
     /// GEMMs with m * n * k below this run on the calling thread alone.
     static let singleThreadedGemmVolume = 1 << 20
 
-    /// 1 MiB of columns: a chunk's columns, filter and output stay in the L2 cache between im2col and GEMM.
-    public var convolutionChunkElements: Int { 1 << 18 }
+    public var properties: DeviceProperties {
+        DeviceProperties(execution: .immediate, maxBufferBytes: Int(clamping: ProcessInfo.processInfo.physicalMemory))
+    }
 
     public var deviceDescription: String {
         "CPU, \(blasDescription), \(threads) thread\(threads == 1 ? "" : "s")"
     }
 
-    /// The memory behind `buffer`, which `Check.buffer` (through `owns`) has matched to this backend.
-    func floats(_ buffer: Buffer) -> UnsafeMutablePointer<Float> { cpuBuffer(buffer).floats }
+    /// The memory of `view`, whose buffer the front-end's checks (through `owns`) have matched to this backend.
+    func floats(_ view: Tensor) -> UnsafeMutablePointer<Float> { cpuBuffer(view.buffer).floats + view.offset }
 
-    func int32s(_ buffer: Buffer) -> UnsafeMutablePointer<Int32> { cpuBuffer(buffer).int32s }
+    func int32s(_ view: Tensor) -> UnsafeMutablePointer<Int32> { cpuBuffer(view.buffer).int32s + view.offset }
 
     func cpuBuffer(_ buffer: Buffer) -> CPUBuffer { buffer as! CPUBuffer }
 
@@ -47,65 +48,38 @@ public final class CPUBackend: Backend {
 
     public func owns(_ buffer: Buffer) -> Bool { buffer.backend === self && buffer is CPUBuffer }
 
-    public func allocate(_ count: Int, _ dtype: DType) throws -> Buffer {
-        try Check.positive(op: "allocate", ["count": count])
-        return try CPUBuffer(count: count, dtype: dtype, backend: self)
+    public func uncheckedAllocate(_ count: Int, _ dtype: DType) throws -> Buffer {
+        try CPUBuffer(count: count, dtype: dtype, backend: self)
     }
 
-    public func upload(_ values: [Float], to buffer: Buffer, offset: Int) throws {
-        try Check.buffer(buffer, "buffer", op: "upload", on: self, count: values.count, offset: offset)
-        let p = floats(buffer)
-        values.withUnsafeBufferPointer { values in
-            if let base = values.baseAddress { (p + offset).update(from: base, count: values.count) }
-        }
+    public func uncheckedUpload(_ values: UnsafeRawBufferPointer, to view: Tensor) throws {
+        guard let base = values.baseAddress else { return }
+        (cpuBuffer(view.buffer).memory + view.offset * view.dtype.byteSize).copyMemory(from: base, byteCount: values.count)
     }
 
-    public func uploadInt32(_ values: [Int32], to buffer: Buffer, offset: Int) throws {
-        try Check.buffer(buffer, "buffer", op: "upload", on: self, count: values.count, offset: offset, dtype: .int32)
-        let p = int32s(buffer)
-        values.withUnsafeBufferPointer { values in
-            if let base = values.baseAddress { (p + offset).update(from: base, count: values.count) }
-        }
+    public func uncheckedDownload(_ view: Tensor, into values: UnsafeMutableRawBufferPointer) throws {
+        guard let base = values.baseAddress else { return }
+        base.copyMemory(from: cpuBuffer(view.buffer).memory + view.offset * view.dtype.byteSize, byteCount: values.count)
     }
 
-    public func download(_ buffer: Buffer, offset: Int, count: Int) throws -> [Float] {
-        try Check.buffer(buffer, "buffer", op: "download", on: self, count: count, offset: offset)
-        return Array(UnsafeBufferPointer(start: floats(buffer) + offset, count: count))
-    }
-
-    public func downloadInt32(_ buffer: Buffer, offset: Int, count: Int) throws -> [Int32] {
-        try Check.buffer(buffer, "buffer", op: "downloadInt32", on: self, count: count, offset: offset, dtype: .int32)
-        return Array(UnsafeBufferPointer(start: int32s(buffer) + offset,
-                                         count: count))
-    }
-
-    public func copy(from source: Buffer, offset sourceOffset: Int, to destination: Buffer,
-                     offset destinationOffset: Int, count: Int) throws {
-        try Check.copy(on: self, source: source, sourceOffset: sourceOffset, destination: destination,
-                       destinationOffset: destinationOffset, count: count)
-        let from = cpuBuffer(source).memory
-        let to = cpuBuffer(destination).memory
+    public func uncheckedCopy(from source: Tensor, to destination: Tensor) throws {
         let size = source.dtype.byteSize
-        memcpy(to + destinationOffset * size, from + sourceOffset * size, count * size)
+        memcpy(cpuBuffer(destination.buffer).memory + destination.offset * size,
+               cpuBuffer(source.buffer).memory + source.offset * size, source.count * size)
     }
 
-    public func fill(_ buffer: Buffer, value: Float, offset: Int, count: Int) throws {
-        try Check.fill(on: self, buffer: buffer, offset: offset, count: count)
-        let p = floats(buffer) + offset
-        parallelFor(count) { r in (p + r.lowerBound).update(repeating: value, count: r.count) }
+    public func uncheckedFill(_ view: Tensor, value: Float) throws {
+        let p = floats(view)
+        parallelFor(view.count) { r in (p + r.lowerBound).update(repeating: value, count: r.count) }
     }
 
     // MARK: Linear algebra
 
-    public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-                     a: Buffer, aOffset: Int, lda: Int, b: Buffer, bOffset: Int, ldb: Int,
-                     beta: Float, c: Buffer, cOffset: Int, ldc: Int) throws {
-        let op = "gemm"
-        try Check.gemm(on: self, transA: transA, transB: transB, m: m, n: n, k: k, a: a, aOffset: aOffset, lda: lda,
-                       b: b, bOffset: bOffset, ldb: ldb, c: c, cOffset: cOffset, ldc: ldc)
+    public func uncheckedGEMM(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: Tensor, lda: Int,
+                              b: Tensor, ldb: Int, beta: Float, c: Tensor, ldc: Int) throws {
         let sizes = try [m, n, k, lda, ldb, ldc].map { value -> Int32 in
             guard let value = Int32(exactly: value) else {
-                throw SynapseError.invalidArgument(op: op, message: "\(value) exceeds OpenBLAS's 32-bit sizes")
+                throw SynapseError.invalidArgument(op: "gemm", message: "\(value) exceeds OpenBLAS's 32-bit sizes")
             }
             return value
         }
@@ -119,8 +93,7 @@ public final class CPUBackend: Backend {
         if openblas_get_num_threads() != wanted { openblas_set_num_threads(wanted) }
         // OpenBLAS stores zeros rather than scaling C when beta == 0, so NaN in C cannot leak through.
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    sizes[0], sizes[1], sizes[2], alpha, a + aOffset, sizes[3], b + bOffset, sizes[4],
-                    beta, c + cOffset, sizes[5])
+                    sizes[0], sizes[1], sizes[2], alpha, a, sizes[3], b, sizes[4], beta, c, sizes[5])
     }
 
     public func synchronize() throws {}

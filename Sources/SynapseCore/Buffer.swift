@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Element types a device buffer can hold.
 public enum DType: String, Sendable {
     case float32, int32
@@ -5,8 +7,8 @@ public enum DType: String, Sendable {
     public var byteSize: Int { 4 }
 }
 
-/// Memory owned by one backend. Backends subclass it; model code only passes it around.
-/// The memory is released when the last reference goes away. A fresh buffer holds zeros.
+/// Memory owned by one backend. Backends subclass it; model code only passes it around, through views
+/// (`Tensor`). The memory is released when the last reference goes away. A fresh buffer holds zeros.
 open class Buffer {
     public let count: Int
     public let dtype: DType
@@ -18,7 +20,14 @@ open class Buffer {
         self.count = count
         self.dtype = dtype
         self.backend = backend
+        Self.created.add(1, ordering: .relaxed)
     }
 
     public var byteCount: Int { count * dtype.byteSize }
+
+    private static let created = Atomic<Int>(0)
+
+    /// Buffers allocated in this process so far, on every backend: benchmarks check that a training step
+    /// allocates nothing after its first.
+    public static var allocationCount: Int { created.load(ordering: .relaxed) }
 }

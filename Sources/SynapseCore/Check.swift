@@ -1,5 +1,6 @@
-/// Argument validation shared by every backend, so that all devices reject the same bad input with
-/// the same error before any kernel runs.
+/// The argument checks of the checking front-end (`Backend`'s extension methods), so that every device
+/// rejects the same bad call with the same error before any work is queued. Backends never call these:
+/// they implement unchecked kernels that the front-end reaches only after its checks.
 public enum Check {
     public static func positive(op: String, _ values: KeyValuePairs<String, Int>) throws {
         for (name, value) in values where value <= 0 {
@@ -28,80 +29,63 @@ public enum Check {
         }
     }
 
-    /// `buffer` belongs to `backend`, holds `dtype`, and has room for `count` elements from `offset`.
-    public static func buffer(_ buffer: Buffer, _ name: String, op: String, on backend: Backend,
-                              count: Int, offset: Int = 0, dtype: DType = .float32) throws {
-        guard backend.owns(buffer) else {
+    /// `view` is memory of `backend` holding `dtype`, lies within its buffer, and has room for `count`
+    /// elements (exactly `count` when `exact`).
+    public static func view(_ view: Tensor, _ name: String, op: String, on backend: Backend, count: Int,
+                            exact: Bool = false, dtype: DType = .float32) throws {
+        guard backend.owns(view.buffer) else {
             throw SynapseError.foreignBuffer(op: op, buffer: name, expected: backend.name)
         }
-        guard buffer.dtype == dtype else {
-            throw SynapseError.shapeMismatch(op: op, message: "\(name) holds \(buffer.dtype), expected \(dtype)")
+        guard view.dtype == dtype else {
+            throw SynapseError.shapeMismatch(op: op, message: "\(name) holds \(view.dtype), expected \(dtype)")
         }
-        guard offset >= 0 else {
-            throw SynapseError.invalidArgument(op: op, message: "\(name) offset must not be negative, got \(offset)")
+        guard view.offset >= 0, view.count < Int.max, view.range.upperBound <= view.buffer.count else {
+            throw SynapseError.shapeMismatch(op: op, message: "\(name) is a view of \(describe(view.shape)) from offset "
+                + "\(view.offset), outside its buffer of \(view.buffer.count) elements")
         }
-        let (end, overflow) = offset.addingReportingOverflow(count)
-        guard count >= 0, !overflow, end <= buffer.count else {
+        guard exact ? view.count == count : view.count >= count else {
             throw SynapseError.shapeMismatch(op: op, message:
-                "\(name) needs \(count) elements from offset \(offset) but holds \(buffer.count)")
+                "\(name) needs \(count) elements but holds \(view.count) (\(describe(view.shape)))")
         }
     }
 
-    /// Row-major GEMM: `op(A)` is `m x k`, `op(B)` is `k x n`, `C` is `m x n`.
-    public static func gemm(on backend: Backend, transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-                            a: Buffer, aOffset: Int, lda: Int, b: Buffer, bOffset: Int, ldb: Int,
-                            c: Buffer, cOffset: Int, ldc: Int) throws {
-        let op = "gemm"
-        try positive(op: op, ["m": m, "n": n, "k": k])
-        try matrix(a, "A", rows: transA ? k : m, cols: transA ? m : k, offset: aOffset, ld: lda, on: backend)
-        try matrix(b, "B", rows: transB ? n : k, cols: transB ? k : n, offset: bOffset, ld: ldb, on: backend)
-        try matrix(c, "C", rows: m, cols: n, offset: cOffset, ld: ldc, on: backend)
-        try distinct(op: op, [("A", a), ("C", c)])
-        try distinct(op: op, [("B", b), ("C", c)])
-    }
-
-    private static func matrix(_ m: Buffer, _ name: String, rows: Int, cols: Int, offset: Int, ld: Int,
-                               on backend: Backend) throws {
-        guard ld >= cols else {
-            throw SynapseError.invalidArgument(op: "gemm", message:
-                "leading dimension of \(name) is \(ld), less than its \(cols) columns")
-        }
-        let (span, overflow) = (rows - 1).multipliedReportingOverflow(by: ld)
-        guard !overflow, span <= Int(Int32.max) else {
-            throw SynapseError.invalidArgument(op: "gemm", message: "\(name) spans more than 2^31 elements (\(rows) rows of stride \(ld))")
-        }
-        try buffer(m, name, op: "gemm", on: backend, count: span + cols, offset: offset)
-    }
-
-    /// A copy of `count` elements between two buffers of one element type; overlapping ranges of one
-    /// buffer are refused, because OpenCL cannot copy them.
-    public static func copy(on backend: Backend, source: Buffer, sourceOffset: Int, destination: Buffer,
-                            destinationOffset: Int, count: Int) throws {
-        let op = "copy"
-        try positive(op: op, ["count": count])
-        try buffer(source, "source", op: op, on: backend, count: count, offset: sourceOffset, dtype: source.dtype)
-        try buffer(destination, "destination", op: op, on: backend, count: count, offset: destinationOffset,
-                   dtype: source.dtype)
-        if source === destination, abs(sourceOffset - destinationOffset) < count {
-            throw SynapseError.invalidArgument(op: op, message:
-                "source range \(sourceOffset)..<\(sourceOffset + count) overlaps destination range \(destinationOffset)..<\(destinationOffset + count) of the same buffer")
-        }
-    }
-
-    /// The ops that read neighbouring elements cannot run in place: refuse one buffer in two roles.
-    public static func distinct(op: String, _ buffers: [(String, Buffer)]) throws {
-        for i in buffers.indices {
-            for j in buffers.indices where j > i && buffers[i].1 === buffers[j].1 {
-                throw SynapseError.invalidArgument(op: op, message:
-                    "\(buffers[i].0) and \(buffers[j].0) are the same buffer; this op cannot run in place")
+    /// The ops that read neighbouring elements cannot run in place: no two views may share an element.
+    public static func disjoint(op: String, _ views: [(String, Tensor)]) throws {
+        for i in views.indices {
+            for j in views.indices where j > i && views[i].1.overlaps(views[j].1) {
+                throw overlapError(op: op, views[i], views[j], "this op cannot run in place")
             }
         }
     }
 
-    public static func elementwise(on backend: Backend, op: String, count: Int,
-                                   _ buffers: KeyValuePairs<String, Buffer>) throws {
+    /// Elementwise ops may run in place: two views either coincide or share no element.
+    public static func inPlaceOrDisjoint(op: String, _ views: [(String, Tensor)]) throws {
+        for i in views.indices {
+            for j in views.indices where j > i && views[i].1.overlaps(views[j].1) && !views[i].1.coincides(with: views[j].1) {
+                throw overlapError(op: op, views[i], views[j], "elementwise ops run in place only on identical views")
+            }
+        }
+    }
+
+    private static func overlapError(op: String, _ a: (String, Tensor), _ b: (String, Tensor), _ why: String)
+        -> SynapseError {
+        .invalidArgument(op: op, message: "\(a.0) and \(b.0) overlap (elements \(a.1.range) and \(b.1.range) of one "
+            + "buffer); \(why)")
+    }
+
+    /// Views of one element count (the first view's), each checked as `view` does, in place or disjoint.
+    public static func elementwise(on backend: Backend, op: String, _ views: KeyValuePairs<String, Tensor>,
+                                   dtypes: [String: DType] = [:]) throws {
+        guard let count = views.first?.value.count else { return }
+        for (name, v) in views {
+            try Check.view(v, name, op: op, on: backend, count: min(count, v.count), dtype: dtypes[name] ?? .float32)
+        }
         try positive(op: op, ["count": count])
-        for (name, b) in buffers { try buffer(b, name, op: op, on: backend, count: count) }
+        for (name, v) in views where v.count != count {
+            throw SynapseError.shapeMismatch(op: op, message: "\(name) needs \(count) elements (as \(views.first!.key)) but "
+                + "holds \(v.count) (\(describe(v.shape)))")
+        }
+        try inPlaceOrDisjoint(op: op, Array(views))
     }
 
     public static func probability(op: String, _ p: Float) throws {

@@ -17,10 +17,8 @@ public enum Checkpoint {
         for p in model.parameters {
             tensors[p.name] = SafeTensors.Entry(shape: p.shape, values: try backend.download(p.value))
         }
-        let parameterShapes = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0.shape) })
-        for (key, buffer) in try trainer.optimizer.stateBuffers(for: model.parameters) {
-            let shape = parameterShapes[String(key[..<key.lastIndex(of: ".")!])] ?? [buffer.count]
-            tensors[optimizerPrefix + key] = SafeTensors.Entry(shape: shape, values: try backend.download(buffer))
+        for (key, view) in try trainer.optimizer.state(for: model.arena) {
+            tensors[optimizerPrefix + key] = SafeTensors.Entry(shape: view.shape, values: try backend.download(view))
         }
         var metadata = extra
         metadata["format"] = format
@@ -66,11 +64,11 @@ public enum Checkpoint {
                 "it was saved with \(file.metadata["optimizer"] ?? "no optimizer"), not \(trainer.optimizer.summary)")
         }
         // Everything is checked before anything is uploaded, so a refused checkpoint leaves the trainer as it was.
-        let state = try trainer.optimizer.stateBuffers(for: model.parameters)
-        for (key, buffer) in state.sorted(by: { $0.key < $1.key }) {
-            guard let entry = file.tensors[optimizerPrefix + key], entry.values.count == buffer.count else {
+        let state = try trainer.optimizer.state(for: model.arena)
+        for (key, view) in state.sorted(by: { $0.key < $1.key }) {
+            guard let entry = file.tensors[optimizerPrefix + key], entry.values.count == view.count else {
                 throw NNError.checkpoint(path: path, message:
-                    "optimizer state '\(optimizerPrefix + key)' is missing or does not hold \(buffer.count) values")
+                    "optimizer state '\(optimizerPrefix + key)' is missing or does not hold \(view.count) values")
             }
             try checkFinite(entry, name: optimizerPrefix + key, path: path)
         }
@@ -85,8 +83,8 @@ public enum Checkpoint {
             throw NNError.checkpoint(path: path, message: "optimizer state '\(optimizerScalarPrefix + name)': \(message)")
         }
         try upload(file, into: model)
-        for (key, buffer) in state {
-            try buffer.backend.upload(file.tensors[optimizerPrefix + key]!.values, to: buffer, offset: 0)
+        for (key, view) in state {
+            try view.backend.upload(file.tensors[optimizerPrefix + key]!.values, to: view)
         }
         model.randomCounters = counters
         trainer.epoch = epoch
@@ -99,7 +97,7 @@ public enum Checkpoint {
     public static let maxIterations = 1 << 53
 
     /// Loads only the weights of a Synapse checkpoint (for evaluation or fine-tuning).
-    public static func loadWeights(into model: Sequential, from path: String) throws {
+    public static func loadWeights(into model: Graph, from path: String) throws {
         let file = try SafeTensors.read(from: path)
         try checkSynapseFile(file, model: model, path: path)
         try checkParameters(file, of: model, path: path)
@@ -109,7 +107,7 @@ public enum Checkpoint {
     /// Imports a safetensors file of weights saved from PyTorch (`safetensors.torch.save_file(model.state_dict())`)
     /// for a module with the same parameter names and shapes. Every parameter must be present; tensors the
     /// model does not have are refused by name, as PyTorch's strict `load_state_dict` does.
-    public static func importWeights(into model: Sequential, from path: String) throws {
+    public static func importWeights(into model: Graph, from path: String) throws {
         let file = try SafeTensors.read(from: path)
         let names = Set(model.parameters.map(\.name))
         let unexpected = file.tensors.keys.filter { !names.contains($0) && !$0.hasPrefix(optimizerPrefix) }.sorted()
@@ -126,7 +124,7 @@ public enum Checkpoint {
         try SafeTensors.readMetadata(from: path)
     }
 
-    private static func checkSynapseFile(_ file: SafeTensors, model: Sequential, path: String) throws {
+    private static func checkSynapseFile(_ file: SafeTensors, model: Graph, path: String) throws {
         guard file.metadata["format"] == format else {
             throw NNError.checkpoint(path: path, message:
                 "not a Synapse checkpoint (metadata 'format' is \(file.metadata["format"].map { "'\($0)'" } ?? "missing"); to load PyTorch weights use importWeights)")
@@ -144,7 +142,7 @@ public enum Checkpoint {
 
     /// Checks that `file` holds every parameter of `model` with the right shape and only finite values, so
     /// that a refused file leaves the model untouched and a damaged one never trains or evaluates silently.
-    private static func checkParameters(_ file: SafeTensors, of model: Sequential, path: String) throws {
+    private static func checkParameters(_ file: SafeTensors, of model: Graph, path: String) throws {
         for p in model.parameters {
             guard let entry = file.tensors[p.name] else {
                 throw NNError.checkpoint(path: path, message: "it has no tensor '\(p.name)' (shape \(describe(p.shape)))")
@@ -166,7 +164,7 @@ public enum Checkpoint {
     }
 
     /// Uploads every parameter from a file `checkParameters` has accepted.
-    private static func upload(_ file: SafeTensors, into model: Sequential) throws {
-        for p in model.parameters { try p.value.backend.upload(file.tensors[p.name]!.values, to: p.value, offset: 0) }
+    private static func upload(_ file: SafeTensors, into model: Graph) throws {
+        for p in model.parameters { try p.value.backend.upload(file.tensors[p.name]!.values, to: p.value) }
     }
 }

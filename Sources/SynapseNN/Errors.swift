@@ -1,10 +1,13 @@
+import SynapseCore
+
 /// Errors raised by model code: building a network, reading data and checkpoints, training.
 /// Each names the layer, file or field at fault.
 public enum NNError: Error, Equatable, CustomStringConvertible {
     /// A layer cannot take the shape the previous layer (or the model input) produces.
     case layerShape(layer: String, summary: String, expected: String, got: [Int], producer: String)
-    /// A device error (out of memory, an OpenCL failure) while a layer was being built or run.
-    case layerFailed(layer: String, phase: String, error: String)
+    /// A device error (out of memory, an OpenCL failure, a bad argument) while a layer was being built or run;
+    /// `cause` is the error itself, so a caller can still match it (`.outOfMemory`).
+    case layerFailed(layer: String, phase: String, cause: SynapseError)
     /// A model definition that cannot be built (duplicate layer names, no layers, bad hyper-parameters).
     case invalidModel(String)
     /// A data file that is missing, truncated, or not what its name says.
@@ -20,8 +23,8 @@ public enum NNError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .layerShape(layer, summary, expected, got, producer):
             return "layer '\(layer)' (\(summary)) expects input \(expected) but \(producer) produces \(describe(got))"
-        case let .layerFailed(layer, phase, error):
-            return "layer '\(layer)' failed in \(phase): \(error)"
+        case let .layerFailed(layer, phase, cause):
+            return "layer '\(layer)' failed in \(phase): \(cause)"
         case let .invalidModel(message):
             return "invalid model: \(message)"
         case let .dataFile(path, message):
@@ -37,7 +40,7 @@ public enum NNError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// Thrown by `Layer.build` when the input shape does not fit; `Sequential` adds the layer names.
+/// Thrown by `Layer.build` when the input shape does not fit; the model adds the layer names.
 public struct UnexpectedInputShape: Error {
     /// What the layer accepts, e.g. `[400] (a flat vector; add Flatten before Dense)`.
     public let expected: String

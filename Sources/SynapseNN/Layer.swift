@@ -1,37 +1,116 @@
 import SynapseCore
 
-/// One stage of a network, Caffe-style: `build` once, then `forward` and `backward` per step.
-/// Shapes passed to `build` are per sample (no batch dimension); tensors passed to `forward` carry
-/// the batch first. A layer keeps what its backward pass needs (its input, masks, argmax) from the
-/// last forward, so `backward` must follow the `forward` it differentiates.
+/// One stage of a network, Caffe-style: `build` once, then `forward` and `backward` per call. A layer holds
+/// its parameters and settings only; everything one call needs for its backward pass (its inputs, masks,
+/// argmax, output buffers) lives in that call's `LayerCall`, so one layer may run several times per step (a
+/// recurrent cell at every time step, a layer shared by two branches) and each call differentiates its own
+/// inputs. Shapes passed to `build` are per sample; tensors passed to `forward` carry the batch first.
 public protocol Layer: AnyObject {
     /// Unique within a model; prefixes parameter names (`conv1` -> `conv1.weight`).
     var name: String { get set }
     /// One line for model summaries and checkpoint headers, e.g. `Conv2D(1->6, 5x5, pad 2)`.
     var summary: String { get }
-    /// Checks the per-sample input shape, creates the parameters and returns the per-sample output shape.
-    /// Throws `UnexpectedInputShape` when the input does not fit.
-    func build(inputShape: [Int], context: BuildContext) throws -> [Int]
+    /// The parameters this layer created or shares; a shared one is trained once, with the summed gradient.
     var parameters: [Parameter] { get }
-    func forward(_ input: Tensor, training: Bool) throws -> Tensor
-    /// Writes (overwrites) the gradients of `parameters` and returns the gradient for the input.
-    func backward(_ gradOutput: Tensor) throws -> Tensor
-    /// Writes the gradients of `parameters` only: for the first layer of a network, whose input is data
-    /// and needs no gradient. Layers for which the input gradient is real work (GEMMs) skip it.
-    func backwardParameters(_ gradOutput: Tensor) throws
+    /// Checks the per-sample input shapes, creates the parameters and returns the per-sample output shapes.
+    /// Throws `UnexpectedInputShape` when an input does not fit.
+    func build(inputShapes: [[Int]], context: BuildContext) throws -> [[Int]]
+    /// The outputs for `call.inputs`, keeping in `call` what `backward` needs.
+    func forward(_ call: LayerCall) throws -> [Tensor]
+    /// Adds this call's contribution to the parameters' gradients and returns the gradients of the inputs
+    /// (nil where `call.needsInputGradients` is false). An output gradient is nil when that output fed nothing
+    /// that needs a gradient: it counts as zero.
+    func backward(_ call: LayerCall, outputGradients: [Tensor?]) throws -> [Tensor?]
+}
+
+/// A layer with one input and one output, which most are; it implements `Layer` through these.
+public protocol UnaryLayer: Layer {
+    func build(inputShape: [Int], context: BuildContext) throws -> [Int]
+    func forward(_ input: Tensor, _ call: LayerCall) throws -> Tensor
+    /// The gradient of the input when `call.needsInputGradient`, else nil (after the parameters' gradients).
+    func backward(_ gradOutput: Tensor, _ call: LayerCall) throws -> Tensor?
 }
 
 extension Layer {
     public var parameters: [Parameter] { [] }
-
-    public func backwardParameters(_ gradOutput: Tensor) throws { _ = try backward(gradOutput) }
 }
 
-/// What a layer needs while it is being built: the device, and the run's seed and random streams.
+extension UnaryLayer {
+    public func build(inputShapes: [[Int]], context: BuildContext) throws -> [[Int]] {
+        guard inputShapes.count == 1 else {
+            throw NNError.invalidModel("layer '\(name)' (\(summary)) takes one input, got \(inputShapes.count)")
+        }
+        return [try build(inputShape: inputShapes[0], context: context)]
+    }
+
+    public func forward(_ call: LayerCall) throws -> [Tensor] { [try forward(call.input, call)] }
+
+    public func backward(_ call: LayerCall, outputGradients: [Tensor?]) throws -> [Tensor?] {
+        guard let gradient = outputGradients.first ?? nil else {
+            throw NNError.invalidModel("layer '\(name)': backward without a gradient for its output")
+        }
+        return [try backward(gradient, call)]
+    }
+}
+
+/// One call of a layer: its inputs, whether their gradients are wanted, what its backward pass needs, and
+/// the buffers it writes. A model keeps each call from one step to the next, so buffers are allocated in
+/// the first step and reused after (a smaller batch uses the front of a buffer).
+public final class LayerCall {
+    public let backend: Backend
+    public internal(set) var inputs: [Tensor] = []
+    public internal(set) var training = false
+    /// Per input: whether `backward` must return its gradient.
+    public internal(set) var needsInputGradients: [Bool] = []
+    /// Where the call drew its random numbers (dropout), for `backward` to draw the same.
+    public var randomAddress: PhiloxAddress?
+    private var buffers: [String: Buffer] = [:]
+    private var children: [LayerCall] = []
+
+    public init(backend: Backend) { self.backend = backend }
+
+    /// Sets up the call for a forward pass on `inputs`.
+    public func prepare(inputs: [Tensor], training: Bool, needsInputGradients: [Bool]) {
+        self.inputs = inputs
+        self.training = training
+        self.needsInputGradients = needsInputGradients
+        randomAddress = nil
+    }
+
+    public var input: Tensor { inputs[0] }
+    public var needsInputGradient: Bool { needsInputGradients[0] }
+
+    /// A view of `shape` at the start of this call's buffer `key`, which is allocated the first time and again
+    /// only when it is too small. The same key in `backward` gives the same memory `forward` wrote.
+    public func tensor(_ key: String, shape: [Int], dtype: DType = .float32) throws -> Tensor {
+        let count = shape.reduce(1, *)
+        if let existing = buffers[key], existing.count >= count, existing.dtype == dtype {
+            return Tensor(existing, shape: shape)
+        }
+        let fresh = try backend.allocate(max(count, 1), dtype)
+        buffers[key] = fresh
+        return Tensor(fresh, shape: shape)
+    }
+
+    /// The `index`-th call a composite layer makes of a layer inside it (an LSTM's cell at each time step),
+    /// kept like this one.
+    public func child(_ index: Int) -> LayerCall {
+        while children.count <= index { children.append(LayerCall(backend: backend)) }
+        return children[index]
+    }
+
+    /// Bytes of device memory this call and its children hold.
+    public var bytes: Int {
+        buffers.values.reduce(0) { $0 + $1.byteCount } + children.reduce(0) { $0 + $1.bytes }
+    }
+}
+
+/// What layers need while they are built: the device, and the run's seed. Parameters created here are
+/// allocated together, in one arena, when the model is complete.
 public final class BuildContext {
     public let backend: Backend
     public let seed: UInt64
-    private var parameterCount = 0
+    private(set) var createdParameters: [Parameter] = []
     private var randomLayerCount = 0
 
     public init(backend: Backend, seed: UInt64) {
@@ -39,14 +118,10 @@ public final class BuildContext {
         self.seed = seed
     }
 
-    /// A new parameter filled from `initializer`, drawn from the next parameter stream.
-    public func parameter(_ name: String, shape: [Int], initializer: Initializer,
-                          fanIn: Int, fanOut: Int) throws -> Parameter {
-        let p = try Parameter(name: name, shape: shape, backend: backend)
-        let address = PhiloxAddress(seed: seed, stream: RandomStream.parameter(parameterCount))
-        parameterCount += 1
-        try backend.upload(initializer.values(count: p.count, fanIn: fanIn, fanOut: fanOut, address: address),
-                           to: p.value, offset: 0)
+    /// A new parameter whose initial values `initializer` draws from the next parameter stream.
+    public func parameter(_ name: String, shape: [Int], initializer: Initializer, fanIn: Int, fanOut: Int) -> Parameter {
+        let p = Parameter(name: name, shape: shape, initializer: initializer, fanIn: fanIn, fanOut: fanOut)
+        createdParameters.append(p)
         return p
     }
 
@@ -54,6 +129,11 @@ public final class BuildContext {
     public func dropoutAddress() -> PhiloxAddress {
         defer { randomLayerCount += 1 }
         return PhiloxAddress(seed: seed, stream: RandomStream.dropout(randomLayerCount))
+    }
+
+    /// The arena of every parameter created so far, with their initial values.
+    func allocateArena() throws -> ParameterArena {
+        try ParameterArena(parameters: createdParameters, backend: backend, seed: seed)
     }
 }
 

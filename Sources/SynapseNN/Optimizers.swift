@@ -1,14 +1,16 @@
 import SynapseCore
 
-/// Updates parameters from their gradients. Implementations keep per-parameter state (momentum, Adam's
-/// moments) on each parameter's own backend, keyed by parameter name, so an optimizer never moves data
-/// between devices and a checkpoint can name every state buffer.
+/// Updates a model's parameters from their gradients: one launch over its whole `ParameterArena` per step.
+/// Per-parameter state (momentum, Adam's moments) lives in arenas of the same layout on the same device,
+/// so an optimizer never moves data between devices and a checkpoint can name every state tensor.
 public protocol Optimizer: AnyObject {
-    /// One update of every parameter from its `gradient`, at `learningRate` (the schedule's value for this step).
-    func step(_ parameters: [Parameter], learningRate: Float) throws
-    /// The optimizer's per-parameter state for checkpoints, keyed "<parameter name>.<slot>" (e.g. "fc1.weight.momentum",
-    /// "fc1.weight.adam_m", "fc1.weight.adam_v"), allocating zeroed buffers when absent so a loader can upload into them.
-    func stateBuffers(for parameters: [Parameter]) throws -> [String: Buffer]
+    /// One update of every parameter from its gradient, at `learningRate` (the schedule's value for this step)
+    /// times each parameter's multiplier. An optimizer keeps state for one arena: another one is refused.
+    func step(_ arena: ParameterArena, learningRate: Float) throws
+    /// The optimizer's per-parameter state for checkpoints, keyed "<parameter name>.<slot>" (e.g.
+    /// "fc1.weight.momentum", "fc1.weight.adam_m", "fc1.weight.adam_v"): views into its state arenas, which are
+    /// allocated (zeroed) when absent so that a loader can upload into them.
+    func state(for arena: ParameterArena) throws -> [String: Tensor]
     /// Scalar state (Adam's step count) as strings, for a checkpoint's metadata.
     var scalarState: [String: String] { get }
     /// Replaces the scalar state with one read back from a checkpoint; a value that is unreadable or out of
@@ -28,9 +30,9 @@ public final class SGD: Optimizer {
     public let weightDecay: Float
     public let nesterov: Bool
 
-    /// Velocity buffers by parameter name. With momentum 0 they are still needed, as scratch space the
-    /// update kernel writes, but they carry nothing from one step to the next.
-    private var velocity = StateSlots()
+    /// The velocity of every parameter, laid out as the arena. With momentum 0 it is still needed, as scratch
+    /// space the update kernel writes, but it carries nothing from one step to the next.
+    private var velocity = StateArenas(slots: 1)
 
     public init(momentum: Float = 0, weightDecay: Float = 0, nesterov: Bool = false) throws {
         guard momentum.isFinite, momentum >= 0, momentum < 1 else {
@@ -47,26 +49,22 @@ public final class SGD: Optimizer {
         self.nesterov = nesterov
     }
 
-    public func step(_ parameters: [Parameter], learningRate: Float) throws {
-        // Everything that can be refused is checked before the first parameter changes, so a bad call
-        // leaves the model as it was.
-        try checkStep(parameters, learningRate: learningRate)
-        let velocities = try parameters.map { try velocity.buffer(for: $0) }
-        for (p, v) in zip(parameters, velocities) {
-            let settings = SGDParameters(learningRate: learningRate * p.learningRateMultiplier, momentum: momentum,
-                                         weightDecay: weightDecay * p.weightDecayMultiplier, nesterov: nesterov)
-            try p.value.backend.sgdMomentumUpdate(weights: p.value, gradients: p.gradient, velocity: v,
-                                                  count: p.count, parameters: settings)
-        }
+    public func step(_ arena: ParameterArena, learningRate: Float) throws {
+        // Everything that can be refused is checked before any parameter changes, so a bad call leaves the
+        // model as it was.
+        try checkLearningRate(learningRate)
+        let segments = try velocity.segments(for: arena)
+        let v = try velocity.slot(0, for: arena)
+        let settings = SGDParameters(learningRate: learningRate, momentum: momentum, weightDecay: weightDecay,
+                                     nesterov: nesterov)
+        try arena.backend.sgdMomentumUpdate(weights: arena.values, gradients: arena.gradients, velocity: v,
+                                            parameters: settings, segments: segments)
     }
 
     /// "<name>.momentum" per parameter; empty without momentum, whose velocity is rewritten every step.
-    public func stateBuffers(for parameters: [Parameter]) throws -> [String: Buffer] {
+    public func state(for arena: ParameterArena) throws -> [String: Tensor] {
         guard momentum > 0 else { return [:] }
-        try checkNames(parameters)
-        var buffers = [String: Buffer]()
-        for p in parameters { buffers[p.name + ".momentum"] = try velocity.buffer(for: p) }
-        return buffers
+        return try velocity.views(for: arena, suffixes: ["momentum"])
     }
 
     /// SGD has no scalar state; restoring ignores what it is given.
@@ -95,7 +93,8 @@ public final class Adam: Optimizer {
     /// Completed steps; the next update is step `stepCount + 1` (Adam's 1-based `t`).
     public private(set) var stepCount = 0
 
-    private var firstMoment = StateSlots(), secondMoment = StateSlots()
+    /// The first (m) and second (v) moments of every parameter, laid out as the arena.
+    private var moments = StateArenas(slots: 2)
 
     /// The scalar-state key of the step count.
     public static let stepKey = "adam.step"
@@ -117,30 +116,21 @@ public final class Adam: Optimizer {
         self.weightDecay = weightDecay
     }
 
-    public func step(_ parameters: [Parameter], learningRate: Float) throws {
-        try checkStep(parameters, learningRate: learningRate)
-        let ms = try parameters.map { try firstMoment.buffer(for: $0) }
-        let vs = try parameters.map { try secondMoment.buffer(for: $0) }
+    public func step(_ arena: ParameterArena, learningRate: Float) throws {
+        try checkLearningRate(learningRate)
+        let segments = try moments.segments(for: arena)
+        let m = try moments.slot(0, for: arena), v = try moments.slot(1, for: arena)
         let t = stepCount + 1
-        for (i, p) in parameters.enumerated() {
-            let settings = AdamParameters(learningRate: learningRate * p.learningRateMultiplier, beta1: beta1,
-                                          beta2: beta2, epsilon: epsilon,
-                                          weightDecay: weightDecay * p.weightDecayMultiplier, step: t)
-            try p.value.backend.adamUpdate(weights: p.value, gradients: p.gradient, firstMoment: ms[i],
-                                           secondMoment: vs[i], count: p.count, parameters: settings)
-        }
+        let settings = AdamParameters(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                                      weightDecay: weightDecay, step: t)
+        try arena.backend.adamUpdate(weights: arena.values, gradients: arena.gradients, firstMoment: m,
+                                     secondMoment: v, parameters: settings, segments: segments)
         stepCount = t
     }
 
     /// "<name>.adam_m" and "<name>.adam_v" per parameter.
-    public func stateBuffers(for parameters: [Parameter]) throws -> [String: Buffer] {
-        try checkNames(parameters)
-        var buffers = [String: Buffer]()
-        for p in parameters {
-            buffers[p.name + ".adam_m"] = try firstMoment.buffer(for: p)
-            buffers[p.name + ".adam_v"] = try secondMoment.buffer(for: p)
-        }
-        return buffers
+    public func state(for arena: ParameterArena) throws -> [String: Tensor] {
+        try moments.views(for: arena, suffixes: ["adam_m", "adam_v"])
     }
 
     /// `["adam.step": "<completed steps>"]`.
@@ -168,25 +158,70 @@ public final class Adam: Optimizer {
 
 // MARK: - Shared pieces
 
-/// One kind of per-parameter state (a velocity, a moment): a zeroed buffer per parameter name, on the
-/// parameter's own backend, allocated on first use.
-private struct StateSlots {
-    private var buffers = [String: Buffer]()
+/// An optimizer's per-parameter state: `slots` tensors laid out as the arena they belong to (zeroed when
+/// first needed), and the arena's update segments, remade when a parameter's multipliers change. Bound to the
+/// first arena it serves.
+private struct StateArenas {
+    let slots: Int
+    private weak var arena: ParameterArena?
+    private var tensors: [Tensor] = []
+    private var segments: (runs: [UpdateSegments.Run], device: UpdateSegments)?
 
-    mutating func buffer(for p: Parameter) throws -> Buffer {
-        if let existing = buffers[p.name] {
-            // A different size or device under the same name is a different parameter: carrying the
-            // state over would be wrong, and silently resetting it would hide the mix-up.
-            guard existing.count == p.count, existing.backend === p.value.backend else {
-                throw NNError.invalidSetting(name: p.name, message:
-                    "the optimizer holds state for a parameter of this name with \(existing.count) elements on "
-                    + "\(existing.backend.name), but this one has \(p.count) on \(p.value.backend.name)")
+    init(slots: Int) { self.slots = slots }
+
+    private mutating func bind(_ arena: ParameterArena) throws {
+        if let bound = self.arena {
+            guard bound === arena else {
+                throw NNError.invalidSetting(name: "optimizer", message:
+                    "it holds state for another model's parameters (\(bound.parameters.count) of them); use one optimizer per model")
             }
-            return existing
+            return
         }
-        let fresh = try p.value.backend.allocate(p.count, .float32)  // a fresh buffer holds zeros
-        buffers[p.name] = fresh
-        return fresh
+        tensors = try (0..<slots).map { _ in try arena.backend.tensor(shape: arena.values.shape) }
+        self.arena = arena
+    }
+
+    mutating func slot(_ index: Int, for arena: ParameterArena) throws -> Tensor {
+        try bind(arena)
+        return tensors[index]
+    }
+
+    /// Each parameter's extent in the arena, at its multipliers; consecutive alike parameters share a run.
+    mutating func segments(for arena: ParameterArena) throws -> UpdateSegments {
+        try bind(arena)
+        var runs: [UpdateSegments.Run] = []
+        for (i, p) in arena.parameters.enumerated() {
+            for (what, value) in [("learning-rate", p.learningRateMultiplier), ("weight-decay", p.weightDecayMultiplier)]
+            where !(value.isFinite && value >= 0) {
+                throw NNError.invalidSetting(name: p.name, message: "the \(what) multiplier must be finite and not negative, got \(value)")
+            }
+            let end = i + 1 < arena.parameters.count ? arena.parameters[i + 1].value.offset : arena.values.count
+            let run = UpdateSegments.Run(count: end - p.value.offset, learningRateMultiplier: p.learningRateMultiplier,
+                                         weightDecayMultiplier: p.weightDecayMultiplier)
+            if let last = runs.last, last.learningRateMultiplier == run.learningRateMultiplier,
+               last.weightDecayMultiplier == run.weightDecayMultiplier {
+                runs[runs.count - 1].count += run.count
+            } else {
+                runs.append(run)
+            }
+        }
+        if runs.isEmpty { runs = [UpdateSegments.Run(count: arena.values.count)] }
+        if let cached = segments, cached.runs == runs { return cached.device }
+        let device = try arena.backend.updateSegments(runs)
+        segments = (runs, device)
+        return device
+    }
+
+    /// The views of each parameter in each slot, keyed "<name>.<suffix>".
+    mutating func views(for arena: ParameterArena, suffixes: [String]) throws -> [String: Tensor] {
+        try bind(arena)
+        var views: [String: Tensor] = [:]
+        for p in arena.parameters {
+            for (slot, suffix) in suffixes.enumerated() {
+                views["\(p.name).\(suffix)"] = Tensor(tensors[slot].buffer, offset: p.value.offset, shape: p.shape)
+            }
+        }
+        return views
     }
 }
 
@@ -197,25 +232,8 @@ private func checkWeightDecay(_ weightDecay: Float, optimizer: String) throws {
     }
 }
 
-/// State is keyed by name, so two parameters of one name would share (and corrupt) one state buffer.
-private func checkNames(_ parameters: [Parameter]) throws {
-    var seen = Set<String>()
-    for p in parameters where !seen.insert(p.name).inserted {
-        throw NNError.invalidSetting(name: p.name, message: "two parameters share this name; optimizer state is kept by name")
-    }
-}
-
-/// The checks every update makes before touching any parameter: unique names, and a learning rate and
-/// weight-decay multiplier that give each parameter a finite, non-negative step.
-private func checkStep(_ parameters: [Parameter], learningRate: Float) throws {
+private func checkLearningRate(_ learningRate: Float) throws {
     guard learningRate.isFinite, learningRate >= 0 else {
         throw NNError.invalidSetting(name: "learning rate", message: "must be finite and not negative, got \(learningRate)")
-    }
-    try checkNames(parameters)
-    for p in parameters {
-        for (what, value) in [("learning-rate", p.learningRateMultiplier), ("weight-decay", p.weightDecayMultiplier)]
-        where !(value.isFinite && value >= 0) {
-            throw NNError.invalidSetting(name: p.name, message: "the \(what) multiplier must be finite and not negative, got \(value)")
-        }
     }
 }

@@ -6,9 +6,9 @@ public struct BatchProgress {
     public var epoch: Int          // 1-based
     public var batch: Int          // batches done in this epoch
     public var batches: Int        // batches per epoch
-    public var loss: Float         // this batch's loss
-    public var meanLoss: Float     // mean training loss over the batches done
-    public var imagesPerSecond: Double
+    public var loss: Float         // the loss of the last batch read (batch `batch`)
+    public var meanLoss: Float     // mean training loss over the batches whose loss has been read
+    public var examplesPerSecond: Double
     public var elapsed: Double     // seconds since the epoch started
 }
 
@@ -18,37 +18,64 @@ public struct EpochReport {
     public var trainLoss: Double
     public var learningRate: Float   // at the epoch's last step
     public var seconds: Double
-    public var imagesPerSecond: Double
+    public var examplesPerSecond: Double
 }
 
-/// Loss, accuracy and confusion matrix of a model on a data set.
-public struct Evaluation {
-    public var loss: Double
-    public var accuracy: Double
-    /// `confusion[truth][prediction]` counts.
-    public var confusion: [[Int]]
+/// Runs between backward and the optimizer's update, on the summed gradients of the step: gradient clipping,
+/// and the all-reduce of data-parallel training.
+public protocol GradientHook: AnyObject {
+    func apply(to arena: ParameterArena) throws
 }
 
-/// Mini-batch training of a classifier with the fused softmax cross-entropy loss. The sample order of
-/// epoch e and every dropout mask come from Philox streams under `seed`, so a run is reproducible and
-/// a run resumed from a checkpoint continues exactly as the uninterrupted run would have.
+/// Scales all gradients together so that their global L2 norm is at most `maxNorm`, as PyTorch's
+/// `clip_grad_norm_`: `g *= min(1, maxNorm / (||g|| + 1e-6))`, computed on the device (no synchronisation).
+public final class GradientClipping: GradientHook {
+    public let maxNorm: Float
+    private var total: Tensor?
+
+    public init(maxNorm: Float) throws {
+        guard maxNorm.isFinite, maxNorm > 0 else {
+            throw NNError.invalidSetting(name: "gradient clipping", message: "the maximum norm must be positive, got \(maxNorm)")
+        }
+        self.maxNorm = maxNorm
+    }
+
+    public func apply(to arena: ParameterArena) throws {
+        let backend = arena.backend
+        let total = try self.total.flatMap { $0.backend === backend ? $0 : nil } ?? backend.tensor(shape: [1])
+        self.total = total
+        try backend.sumOfSquares(arena.gradients, result: total)
+        try backend.clipToNorm(arena.gradients, sumOfSquares: total, maxNorm: maxNorm)
+    }
+}
+
+/// Mini-batch training of a model on an objective. The trainer drives the objective (which owns the data, the
+/// loss and the metrics), the learning-rate schedule, the gradient hooks between backward and update,
+/// checkpoints and progress. The batches of epoch e and every dropout mask come from Philox streams under the
+/// model's seed, so a run is reproducible and a run resumed from a checkpoint continues exactly as the
+/// uninterrupted run would have.
 public final class Trainer {
-    public let model: Sequential
+    public let model: Graph
+    public let objective: Objective
     public let optimizer: Optimizer
     public let learningRate: Float
     public let schedule: LearningRateSchedule
     public let batchSize: Int
-    public let shuffle: Bool
+    /// Applied in order to the summed gradients of every step, before the update.
+    public var gradientHooks: [GradientHook] = []
+    /// The loss is read from the device every this many steps (and at the end of an epoch): reading waits for
+    /// the device, which a GPU should not do every step. A NaN or infinite loss is still caught, and named by
+    /// its step. Defaults to 1 on a backend that runs ops on the host (reading costs nothing there), else 16.
+    public var lossInterval: Int
     /// Epochs completed.
     public internal(set) var epoch = 0
     /// Optimizer steps taken; the schedule's iteration.
     public internal(set) var iteration = 0
-    private let loss = SoftmaxCrossEntropy()
-    private var inputBuffer: Buffer?
-    private var labelBuffer: Buffer?
+    /// The losses of the steps since the last read, on the device.
+    private var pendingLosses: Tensor?
 
-    public init(model: Sequential, optimizer: Optimizer, learningRate: Float,
-                schedule: LearningRateSchedule = .fixed, batchSize: Int, shuffle: Bool = true) throws {
+    public init(model: Graph, objective: Objective, optimizer: Optimizer, learningRate: Float,
+                schedule: LearningRateSchedule = .fixed, batchSize: Int) throws {
         guard batchSize > 0 else { throw NNError.invalidSetting(name: "--batch-size", message: "must be positive, got \(batchSize)") }
         guard learningRate > 0, learningRate.isFinite else {
             throw NNError.invalidSetting(name: "--lr", message: "must be positive, got \(learningRate)")
@@ -57,12 +84,14 @@ public final class Trainer {
             throw NNError.invalidSetting(name: "--schedule", message:
                 "the cosine schedule's minimum rate \(minimum) is above the base rate \(learningRate); the rate would rise")
         }
+        try objective.check(model: model)
         self.model = model
+        self.objective = objective
         self.optimizer = optimizer
         self.learningRate = learningRate
         self.schedule = schedule
         self.batchSize = batchSize
-        self.shuffle = shuffle
+        lossInterval = model.backend.properties.execution == .immediate ? 1 : 16
     }
 
     public var backend: Backend { model.backend }
@@ -70,56 +99,68 @@ public final class Trainer {
     /// The learning rate of the next step.
     public var currentLearningRate: Float { schedule.rate(base: learningRate, iteration: iteration) }
 
-    /// Trains one epoch (the next one). Reads the loss after every step, and stops with
-    /// `NNError.nonFiniteLoss` the moment it is NaN or infinite.
-    public func trainEpoch(on data: Dataset, lastCheckpoint: String? = nil,
-                           progress: ((BatchProgress) -> Void)? = nil) throws -> EpochReport {
-        try Self.checkCompatible(data, model)
+    /// One optimizer step on the loss `forward` computes on the device (the objective's training forward
+    /// pass): zero the gradients, forward, backward, the gradient hooks, and the update at the schedule's rate.
+    /// Returns the loss, still on the device.
+    @discardableResult
+    public func step(forward: () throws -> Tensor) throws -> Tensor {
+        let loss = try forward()
+        model.zeroGradients()
+        try objective.backward(model: model)
+        for hook in gradientHooks { try hook.apply(to: model.arena) }
+        try optimizer.step(model.arena, learningRate: currentLearningRate)
+        iteration += 1
+        return loss
+    }
+
+    /// Trains one epoch (the next one). The loss is read every `lossInterval` steps; the moment one is NaN or
+    /// infinite, training stops with `NNError.nonFiniteLoss` naming the epoch and step.
+    public func trainEpoch(lastCheckpoint: String? = nil, progress: ((BatchProgress) -> Void)? = nil) throws -> EpochReport {
         let thisEpoch = epoch + 1
-        let batches = try data.batches(epoch: thisEpoch, seed: model.seed, batchSize: batchSize, shuffle: shuffle)
+        let batches = try objective.batches(epoch: thisEpoch, seed: model.seed, batchSize: batchSize)
+        let interval = max(1, lossInterval)
+        let window = try pendingLosses.flatMap { $0.count >= interval && $0.backend === backend ? $0 : nil }
+            ?? backend.tensor(shape: [interval])
+        pendingLosses = window
         let start = Date()
-        var lossSum = 0.0, seen = 0
+        var lossSum = 0.0, counted = 0, seen = 0
+        var pending: [Batch] = []
         var rate = currentLearningRate
-        for (b, indices) in batches.enumerated() {
-            let (input, labels, _) = try Self.upload(data, indices, on: backend, input: &inputBuffer, labels: &labelBuffer)
+        for batch in batches {
             rate = currentLearningRate
-            let value = try step(input, labels: labels)
-            guard value.isFinite else {
-                throw NNError.nonFiniteLoss(epoch: thisEpoch, step: b + 1, loss: value, checkpoint: lastCheckpoint)
+            let loss = try step { try objective.forward(batch, model: model) }
+            try backend.copy(from: loss.elements(0..<1), to: window.elements(pending.count..<pending.count + 1))
+            pending.append(batch)
+            seen += batch.examples
+            guard pending.count == interval || batch.index == batches.count - 1 else { continue }
+            let values = try backend.download(window.elements(0..<pending.count))
+            for (value, read) in zip(values, pending) {
+                guard value.isFinite else {
+                    throw NNError.nonFiniteLoss(epoch: thisEpoch, step: read.index + 1, loss: value, checkpoint: lastCheckpoint)
+                }
+                lossSum += Double(value) * Double(read.examples)
+                counted += read.examples
             }
-            lossSum += Double(value) * Double(indices.count)
-            seen += indices.count
+            pending.removeAll(keepingCapacity: true)
             let elapsed = Date().timeIntervalSince(start)
-            progress?(BatchProgress(epoch: thisEpoch, batch: b + 1, batches: batches.count, loss: value,
-                                    meanLoss: Float(lossSum / Double(seen)),
-                                    imagesPerSecond: Double(seen) / max(elapsed, 1e-9), elapsed: elapsed))
+            progress?(BatchProgress(epoch: thisEpoch, batch: batch.index + 1, batches: batches.count, loss: values.last!,
+                                    meanLoss: Float(lossSum / Double(counted)),
+                                    examplesPerSecond: Double(seen) / max(elapsed, 1e-9), elapsed: elapsed))
         }
         try backend.synchronize()
         epoch = thisEpoch
         let seconds = Date().timeIntervalSince(start)
-        return EpochReport(epoch: thisEpoch, trainLoss: lossSum / Double(seen), learningRate: rate,
-                           seconds: seconds, imagesPerSecond: Double(seen) / max(seconds, 1e-9))
+        return EpochReport(epoch: thisEpoch, trainLoss: lossSum / Double(max(counted, 1)), learningRate: rate,
+                           seconds: seconds, examplesPerSecond: Double(seen) / max(seconds, 1e-9))
     }
 
-    /// One optimizer step on a batch already on the device (`labels` int32): forward, loss, backward and
-    /// update at the schedule's rate. Returns the batch's mean loss; a NaN or infinite loss leaves the
-    /// weights untouched.
-    public func step(_ input: Tensor, labels: Buffer) throws -> Float {
-        let value = try backend.readScalar(loss.forward(model.forward(input, training: true), targets: labels))
-        guard value.isFinite else { return value }
-        try model.backwardParameters(loss.backward())
-        try optimizer.step(model.parameters, learningRate: currentLearningRate)
-        iteration += 1
-        return value
-    }
-
-    /// Trains until `epochs` epochs are complete (continuing from `epoch` after a resume), evaluating on
-    /// `test` and saving a checkpoint to `checkpoint` (atomically) after every epoch. The checkpoint's path is
-    /// checked before the first epoch, so a path that cannot be written fails at once, not after an epoch.
-    /// When the loss turns NaN the run stops with `NNError.nonFiniteLoss` and the checkpoint of the last good
-    /// epoch is kept. `metadata` gives the caller's keys for the epoch's checkpoint; `epochDone` is called
-    /// once that checkpoint is saved, so nothing it records can show an epoch the checkpoint lacks.
-    public func fit(train: Dataset, test: Dataset?, epochs: Int, checkpoint: String? = nil,
+    /// Trains until `epochs` epochs are complete (continuing from `epoch` after a resume), evaluating the
+    /// objective's held-out data and saving a checkpoint to `checkpoint` (atomically) after every epoch. The
+    /// checkpoint's path is checked before the first epoch, so a path that cannot be written fails at once, not
+    /// after an epoch. When the loss turns NaN the run stops with `NNError.nonFiniteLoss` and the checkpoint of
+    /// the last good epoch is kept. `metadata` gives the caller's keys for the epoch's checkpoint; `epochDone`
+    /// is called once that checkpoint is saved, so nothing it records can show an epoch the checkpoint lacks.
+    public func fit(epochs: Int, checkpoint: String? = nil,
                     metadata: (EpochReport, Evaluation?) -> [String: String] = { _, _ in [:] },
                     progress: ((BatchProgress) -> Void)? = nil,
                     epochDone: ((EpochReport, Evaluation?) throws -> Void)? = nil) throws {
@@ -129,8 +170,8 @@ public final class Trainer {
         // Only a checkpoint this run resumed from is its "last good" one; a stray file at the path is not.
         var lastGood = epoch > 0 ? checkpoint : nil
         while epoch < epochs {
-            let report = try trainEpoch(on: train, lastCheckpoint: lastGood, progress: progress)
-            let evaluation = try test.map { try evaluate($0) }
+            let report = try trainEpoch(lastCheckpoint: lastGood, progress: progress)
+            let evaluation = try objective.evaluate(model: model, batchSize: batchSize)
             if let checkpoint {
                 try Checkpoint.save(self, to: checkpoint, metadata: metadata(report, evaluation))
                 lastGood = checkpoint
@@ -139,52 +180,8 @@ public final class Trainer {
         }
     }
 
-    /// Loss, accuracy and confusion matrix on `data`, in evaluation mode (dropout off).
-    public func evaluate(_ data: Dataset) throws -> Evaluation {
-        try Self.evaluate(model, on: data, batchSize: batchSize)
-    }
-
-    public static func evaluate(_ model: Sequential, on data: Dataset, batchSize: Int) throws -> Evaluation {
-        guard batchSize > 0 else { throw NNError.invalidSetting(name: "--batch-size", message: "must be positive, got \(batchSize)") }
-        try checkCompatible(data, model)
-        let classes = model.outputShape.reduce(1, *)
-        let backend = model.backend
-        let loss = SoftmaxCrossEntropy()
-        var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
-        var lossSum = 0.0, correct = 0
-        var input: Buffer?, labels: Buffer?
-        for indices in try data.batches(epoch: 0, seed: 0, batchSize: batchSize, shuffle: false) {
-            let (x, y, truths) = try upload(data, indices, on: backend, input: &input, labels: &labels)
-            let logits = try model.forward(x, training: false)
-            lossSum += Double(try backend.readScalar(loss.forward(logits, targets: y))) * Double(indices.count)
-            let scores = try backend.download(logits.buffer, offset: 0, count: indices.count * classes)
-            for (row, truth) in truths.enumerated() {
-                let rowScores = scores[(row * classes)..<((row + 1) * classes)]
-                let predicted = rowScores.indices.max { rowScores[$0] < rowScores[$1] }! - row * classes
-                confusion[Int(truth)][predicted] += 1
-                if predicted == Int(truth) { correct += 1 }
-            }
-        }
-        return Evaluation(loss: lossSum / Double(max(data.count, 1)), accuracy: Double(correct) / Double(max(data.count, 1)),
-                          confusion: confusion)
-    }
-
-    /// Uploads the samples at `indices` into `input` and `labels` (reallocated when the batch size changes).
-    private static func upload(_ data: Dataset, _ indices: ArraySlice<Int>, on backend: Backend,
-                               input: inout Buffer?, labels: inout Buffer?) throws -> (Tensor, Buffer, [Int32]) {
-        let batch = data.batch(indices: indices)
-        let x = try reuse(&input, count: batch.images.count, on: backend)
-        try backend.upload(batch.images, to: x, offset: 0)
-        let y = try reuse(&labels, count: batch.labels.count, dtype: .int32, on: backend)
-        try backend.uploadInt32(batch.labels, to: y, offset: 0)
-        return (Tensor(x, shape: [indices.count] + data.sampleShape), y, batch.labels)
-    }
-
-    private static func checkCompatible(_ data: Dataset, _ model: Sequential) throws {
-        let classes = model.outputShape.reduce(1, *)
-        guard data.sampleShape == model.inputShape, classes >= data.classCount, data.count > 0 else {
-            throw NNError.invalidSetting(name: "data", message:
-                "\(data.name) has \(data.count) samples \(describe(data.sampleShape)) in \(data.classCount) classes; the model takes \(describe(model.inputShape)) and has \(classes) outputs")
-        }
+    /// The objective's loss and metrics on its held-out data, in evaluation mode (dropout off).
+    public func evaluate() throws -> Evaluation? {
+        try objective.evaluate(model: model, batchSize: batchSize)
     }
 }

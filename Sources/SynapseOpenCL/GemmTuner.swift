@@ -68,8 +68,8 @@ public struct GemmTuner {
         var random = SplitMix(seed: 0x5EED)
         for shape in GemmPlan.Shape.allCases {
             let (m, n, k) = problem(shape)
-            let a = try backend.buffer(values(m * k, seed: 1)), b = try backend.buffer(values(k * n, seed: 2))
-            let c = try backend.allocate(m * n, .float32)
+            let a = try backend.tensor(values(m * k, seed: 1)), b = try backend.tensor(values(k * n, seed: 2))
+            let c = try backend.tensor(shape: [m * n])
             let reference = plan[shape]
             try run(reference, m, n, k, a, b, c)
             let expected = try backend.download(c)
@@ -84,10 +84,10 @@ public struct GemmTuner {
         return plan
     }
 
-    private func trial(_ p: GemmParameters, _ m: Int, _ n: Int, _ k: Int, _ a: Buffer, _ b: Buffer, _ c: Buffer,
+    private func trial(_ p: GemmParameters, _ m: Int, _ n: Int, _ k: Int, _ a: Tensor, _ b: Tensor, _ c: Tensor,
                        expected: [Float]) throws -> Trial {
         do {
-            try backend.fill(c, value: .nan, offset: 0, count: m * n)
+            try backend.fill(c, value: .nan)
             try run(p, m, n, k, a, b, c)
             let got = try backend.download(c)
             // Inputs are in [-1, 1): sums of k products agree to a few ulps of sqrt(k) between orders.
@@ -109,9 +109,9 @@ public struct GemmTuner {
         }
     }
 
-    private func run(_ p: GemmParameters, _ m: Int, _ n: Int, _ k: Int, _ a: Buffer, _ b: Buffer, _ c: Buffer) throws {
-        try backend.gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, aOffset: 0, lda: k,
-                         b: b, bOffset: 0, ldb: n, beta: 0, c: c, cOffset: 0, ldc: n, parameters: p)
+    private func run(_ p: GemmParameters, _ m: Int, _ n: Int, _ k: Int, _ a: Tensor, _ b: Tensor, _ c: Tensor) throws {
+        try backend.gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n,
+                         beta: 0, c: c, ldc: n, parameters: p)
         try backend.synchronize()
     }
 

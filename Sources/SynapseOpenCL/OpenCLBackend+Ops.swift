@@ -1,46 +1,39 @@
 import SynapseCore
 
-/// Every primitive of `Backend` as a launch of a kernel in Kernels/. Each validates with `Check` first.
+/// Every kernel of `Backend` as a launch of a kernel in Kernels/, for arguments the front-end has checked.
 extension OpenCLBackend {
-    public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-                     a: Buffer, aOffset: Int, lda: Int, b: Buffer, bOffset: Int, ldb: Int,
-                     beta: Float, c: Buffer, cOffset: Int, ldc: Int) throws {
-        try Check.gemm(on: self, transA: transA, transB: transB, m: m, n: n, k: k, a: a, aOffset: aOffset, lda: lda,
-                       b: b, bOffset: bOffset, ldb: ldb, c: c, cOffset: cOffset, ldc: ldc)
-        try gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, aOffset: aOffset, lda: lda,
-                 b: b, bOffset: bOffset, ldb: ldb, beta: beta, c: c, cOffset: cOffset, ldc: ldc,
-                 parameters: gemmPlan[GemmPlan.shape(m: m, n: n)])
+    public func uncheckedGEMM(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: Tensor, lda: Int,
+                              b: Tensor, ldb: Int, beta: Float, c: Tensor, ldc: Int) throws {
+        try gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                 beta: beta, c: c, ldc: ldc, parameters: gemmPlan[GemmPlan.shape(m: m, n: n)])
     }
 
     /// The GEMM launch with explicit tile parameters (the tuner tries its candidates through this), for
-    /// arguments `Check.gemm` has accepted. When the output has too few tiles to keep every compute unit
+    /// arguments the front-end has accepted. When the output has too few tiles to keep every compute unit
     /// busy, K is split across work-groups and the slices' partial products are added afterwards.
     func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-              a: Buffer, aOffset: Int, lda: Int, b: Buffer, bOffset: Int, ldb: Int,
-              beta: Float, c: Buffer, cOffset: Int, ldc: Int, parameters p: GemmParameters) throws {
+              a: Tensor, lda: Int, b: Tensor, ldb: Int, beta: Float, c: Tensor, ldc: Int,
+              parameters p: GemmParameters) throws {
         let program = try program(.gemm, options: p.buildOptions(transA: transA, transB: transB))
         let (rowTiles, columnTiles) = ((m + p.mwg - 1) / p.mwg, (n + p.nwg - 1) / p.nwg)
         let kSlice = sliceDepth(m: m, n: n, k: k, tiles: rowTiles * columnTiles, kwg: p.kwg)
         let slices = (k + kSlice - 1) / kSlice
-        func launchGemm(alpha: Float, beta: Float, c: Argument, cOffset: Int, ldc: Int) throws {
+        func launchGemm(alpha: Float, beta: Float, c: Argument, ldc: Int) throws {
             try launch(program, "gemm", global: [columnTiles * p.ndimc, rowTiles * p.mdimc, slices], local: [p.ndimc, p.mdimc, 1],
-                       [.int(m), .int(n), .int(k), .float(alpha), .buffer(a), .int(aOffset), .int(lda),
-                        .buffer(b), .int(bOffset), .int(ldb), .float(beta), c, .int(cOffset), .int(ldc),
+                       [.int(m), .int(n), .int(k), .float(alpha), .view(a), .int(lda),
+                        .view(b), .int(ldb), .float(beta), c, .int(ldc),
                         .int(kSlice), .int(m * n)])
         }
         guard slices > 1 else {
-            return try launchGemm(alpha: alpha, beta: beta, c: .buffer(c), cOffset: cOffset, ldc: ldc)
+            return try launchGemm(alpha: alpha, beta: beta, c: .view(c), ldc: ldc)
         }
         // The scratch is shared by every caller: held from its allocation until the slices are added.
         try serialized {
-            if (splitScratch?.count ?? 0) < slices * m * n {
-                splitScratch = ScratchMemory(mem: try createMemory(slices * m * n, .float32), count: slices * m * n)
-            }
-            let partial = splitScratch!
-            try launchGemm(alpha: 1, beta: 0, c: .scratch(partial), cOffset: 0, ldc: n)
+            let partial = try scratch(.splitK, count: slices * m * n)
+            try launchGemm(alpha: 1, beta: 0, c: .scratch(partial), ldc: n)
             try launch(program, "gemm_sum_slices", global: [m * n],
                        [.scratch(partial), .int(slices), .int(m), .int(n), .float(alpha), .float(beta),
-                        .buffer(c), .int(cOffset), .int(ldc)])
+                        .view(c), .int(ldc)])
         }
     }
 
@@ -56,20 +49,14 @@ extension OpenCLBackend {
 
     // MARK: Convolution support
 
-    public func im2col(image: Buffer, imageOffset: Int, geometry g: ConvGeometry, columns: Buffer,
-                       columnsOffset: Int) throws {
-        try Check.im2col(on: self, image: image, imageOffset: imageOffset, geometry: g, columns: columns,
-                         columnsOffset: columnsOffset)
+    public func uncheckedIm2col(image: Tensor, geometry g: ConvGeometry, columns: Tensor) throws {
         try launch(program(.im2col), "im2col", elements: g.columnCount,
-                   [.buffer(image), .int(imageOffset)] + geometryArguments(g) + [.buffer(columns), .int(columnsOffset)])
+                   [.view(image)] + geometryArguments(g) + [.view(columns)])
     }
 
-    public func col2im(columns: Buffer, columnsOffset: Int, geometry g: ConvGeometry, image: Buffer,
-                       imageOffset: Int) throws {
-        try Check.col2im(on: self, columns: columns, columnsOffset: columnsOffset, geometry: g, image: image,
-                         imageOffset: imageOffset)
+    public func uncheckedCol2im(columns: Tensor, geometry g: ConvGeometry, image: Tensor) throws {
         try launch(program(.im2col), "col2im", elements: g.images * g.imageCount,
-                   [.buffer(columns), .int(columnsOffset)] + geometryArguments(g) + [.buffer(image), .int(imageOffset)])
+                   [.view(columns)] + geometryArguments(g) + [.view(image)])
     }
 
     private func geometryArguments(_ g: ConvGeometry) -> [Argument] {
@@ -77,43 +64,32 @@ extension OpenCLBackend {
          g.dilationH, g.dilationW, g.outputH, g.outputW, g.images, g.imageStride].map { .int($0) }
     }
 
-    public func transposeBlocks(input: Buffer, inputOffset: Int, output: Buffer, outputOffset: Int,
-                                rows: Int, columns: Int, blockSize: Int) throws {
-        try Check.transposeBlocks(on: self, input: input, inputOffset: inputOffset, output: output,
-                                  outputOffset: outputOffset, rows: rows, columns: columns, blockSize: blockSize)
+    public func uncheckedTransposeBlocks(input: Tensor, output: Tensor, rows: Int, columns: Int, blockSize: Int) throws {
         try launch(program(.im2col), "transpose_blocks", elements: rows * columns * blockSize,
-                   [.buffer(input), .int(inputOffset), .buffer(output), .int(outputOffset),
-                    .int(rows), .int(columns), .int(blockSize)])
+                   [.view(input), .view(output), .int(rows), .int(columns), .int(blockSize)])
     }
 
     // MARK: Pooling
 
-    public func maxPoolForward(input: Buffer, output: Buffer, argmax: Buffer, geometry g: PoolGeometry) throws {
-        try Check.pool(on: self, op: "maxPoolForward", geometry: g, inputSized: ["input": input],
-                       outputSized: ["output": output], argmax: argmax)
+    public func uncheckedMaxPoolForward(input: Tensor, output: Tensor, argmax: Tensor, geometry g: PoolGeometry) throws {
         try launch(program(.pooling), "max_pool_forward", elements: g.outputCount,
-                   [.buffer(input), .buffer(output), .buffer(argmax)] + poolArguments(g))
+                   [.view(input), .view(output), .view(argmax)] + poolArguments(g))
     }
 
-    public func maxPoolBackward(gradOutput: Buffer, argmax: Buffer, gradInput: Buffer, geometry g: PoolGeometry) throws {
-        try Check.pool(on: self, op: "maxPoolBackward", geometry: g, inputSized: ["gradInput": gradInput],
-                       outputSized: ["gradOutput": gradOutput], argmax: argmax)
+    public func uncheckedMaxPoolBackward(gradOutput: Tensor, argmax: Tensor, gradInput: Tensor,
+                                         geometry g: PoolGeometry) throws {
         try launch(program(.pooling), "max_pool_backward", elements: g.inputCount,
-                   [.buffer(gradOutput), .buffer(argmax), .buffer(gradInput)] + poolArguments(g))
+                   [.view(gradOutput), .view(argmax), .view(gradInput)] + poolArguments(g))
     }
 
-    public func avgPoolForward(input: Buffer, output: Buffer, geometry g: PoolGeometry) throws {
-        try Check.pool(on: self, op: "avgPoolForward", geometry: g, inputSized: ["input": input],
-                       outputSized: ["output": output])
+    public func uncheckedAvgPoolForward(input: Tensor, output: Tensor, geometry g: PoolGeometry) throws {
         try launch(program(.pooling), "avg_pool_forward", elements: g.outputCount,
-                   [.buffer(input), .buffer(output)] + poolArguments(g))
+                   [.view(input), .view(output)] + poolArguments(g))
     }
 
-    public func avgPoolBackward(gradOutput: Buffer, gradInput: Buffer, geometry g: PoolGeometry) throws {
-        try Check.pool(on: self, op: "avgPoolBackward", geometry: g, inputSized: ["gradInput": gradInput],
-                       outputSized: ["gradOutput": gradOutput])
+    public func uncheckedAvgPoolBackward(gradOutput: Tensor, gradInput: Tensor, geometry g: PoolGeometry) throws {
         try launch(program(.pooling), "avg_pool_backward", elements: g.inputCount,
-                   [.buffer(gradOutput), .buffer(gradInput)] + poolArguments(g))
+                   [.view(gradOutput), .view(gradInput)] + poolArguments(g))
     }
 
     private func poolArguments(_ g: PoolGeometry) -> [Argument] {
@@ -123,21 +99,18 @@ extension OpenCLBackend {
 
     // MARK: Activations
 
-    public func activationForward(_ activation: Activation, input: Buffer, output: Buffer, count: Int) throws {
-        try Check.elementwise(on: self, op: "activationForward", count: count, ["input": input, "output": output])
+    public func uncheckedActivationForward(_ activation: Activation, input: Tensor, output: Tensor) throws {
         let (kind, slope) = activationCode(activation)
-        try launch(program(.activation), "activation_forward", elements: count,
-                   [.int(kind), .float(slope), .buffer(input), .buffer(output), .int(count)])
+        try launch(program(.activation), "activation_forward", elements: input.count,
+                   [.int(kind), .float(slope), .view(input), .view(output), .int(input.count)])
     }
 
-    public func activationBackward(_ activation: Activation, input: Buffer, output: Buffer, gradOutput: Buffer,
-                                   gradInput: Buffer, count: Int) throws {
-        try Check.elementwise(on: self, op: "activationBackward", count: count,
-                              ["input": input, "output": output, "gradOutput": gradOutput, "gradInput": gradInput])
+    public func uncheckedActivationBackward(_ activation: Activation, input: Tensor, output: Tensor, gradOutput: Tensor,
+                                           gradInput: Tensor) throws {
         let (kind, slope) = activationCode(activation)
-        try launch(program(.activation), "activation_backward", elements: count,
-                   [.int(kind), .float(slope), .buffer(input), .buffer(output), .buffer(gradOutput),
-                    .buffer(gradInput), .int(count)])
+        try launch(program(.activation), "activation_backward", elements: input.count,
+                   [.int(kind), .float(slope), .view(input), .view(output), .view(gradOutput),
+                    .view(gradInput), .int(input.count)])
     }
 
     /// The `kind` argument of activation.cl.
@@ -152,23 +125,21 @@ extension OpenCLBackend {
 
     // MARK: Bias
 
-    public func biasAdd(data: Buffer, bias: Buffer, outer: Int, channels: Int, inner: Int) throws {
-        try Check.bias(on: self, op: "biasAdd", data: ("data", data), bias: ("bias", bias), outer: outer,
-                       channels: channels, inner: inner)
+    public func uncheckedBiasAdd(data: Tensor, bias: Tensor, outer: Int, channels: Int, inner: Int) throws {
         try launch(program(.bias, options: groupSizeOption), "bias_add", elements: outer * channels * inner,
-                   [.buffer(data), .buffer(bias), .int(outer), .int(channels), .int(inner)])
+                   [.view(data), .view(bias), .int(outer), .int(channels), .int(inner)])
     }
 
-    public func biasGradient(gradOutput: Buffer, gradBias: Buffer, outer: Int, channels: Int, inner: Int) throws {
-        try Check.bias(on: self, op: "biasGradient", data: ("gradOutput", gradOutput), bias: ("gradBias", gradBias),
-                       outer: outer, channels: channels, inner: inner)
+    public func uncheckedBiasGradient(gradOutput: Tensor, gradBias: Tensor, outer: Int, channels: Int, inner: Int,
+                                      accumulate: Bool) throws {
         guard inner > 1 else {
             return try launch(program(.bias, options: groupSizeOption), "bias_gradient_columns", global: [channels],
-                              [.buffer(gradOutput), .buffer(gradBias), .int(outer), .int(channels)])
+                              [.view(gradOutput), .view(gradBias), .int(outer), .int(channels), .int(accumulate ? 1 : 0)])
         }
         try launch(program(.bias, options: groupSizeOption), "bias_gradient", global: [channels * reductionGroupSize],
                    local: [reductionGroupSize],
-                   [.buffer(gradOutput), .buffer(gradBias), .int(outer), .int(channels), .int(inner)])
+                   [.view(gradOutput), .view(gradBias), .int(outer), .int(channels), .int(inner),
+                    .int(accumulate ? 1 : 0)])
     }
 
     /// The largest power of two up to 256 that the device allows in one work-group.
@@ -182,56 +153,34 @@ extension OpenCLBackend {
 
     // MARK: Softmax
 
-    public func softmaxForward(input: Buffer, output: Buffer, rows: Int, cols: Int) throws {
-        try Check.rows(on: self, op: "softmaxForward", rows: rows, cols: cols, matrices: ["input": input, "output": output])
+    public func uncheckedSoftmaxForward(input: Tensor, output: Tensor, rows: Int, cols: Int) throws {
         try launch(program(.softmax), "softmax_forward", global: [rows],
-                   [.buffer(input), .buffer(output), .int(rows), .int(cols)])
+                   [.view(input), .view(output), .int(rows), .int(cols)])
     }
 
-    public func softmaxBackward(output: Buffer, gradOutput: Buffer, gradInput: Buffer, rows: Int, cols: Int) throws {
-        try Check.rows(on: self, op: "softmaxBackward", rows: rows, cols: cols,
-                       matrices: ["output": output, "gradOutput": gradOutput, "gradInput": gradInput])
+    public func uncheckedSoftmaxBackward(output: Tensor, gradOutput: Tensor, gradInput: Tensor, rows: Int, cols: Int) throws {
         try launch(program(.softmax), "softmax_backward", global: [rows],
-                   [.buffer(output), .buffer(gradOutput), .buffer(gradInput), .int(rows), .int(cols)])
+                   [.view(output), .view(gradOutput), .view(gradInput), .int(rows), .int(cols)])
     }
 
-    public func softmaxCrossEntropyForward(logits: Buffer, labels: Buffer, probabilities: Buffer, losses: Buffer,
+    public func uncheckedSoftmaxCrossEntropyForward(logits: Tensor, labels: Tensor, probabilities: Tensor, losses: Tensor,
                                            rows: Int, cols: Int) throws {
-        try Check.rows(on: self, op: "softmaxCrossEntropyForward", rows: rows, cols: cols,
-                       matrices: ["logits": logits, "probabilities": probabilities], labels: labels, losses: losses)
         try launch(program(.softmax), "softmax_cross_entropy_forward", global: [rows],
-                   [.buffer(logits), .buffer(labels), .buffer(probabilities), .buffer(losses), .int(rows), .int(cols)])
+                   [.view(logits), .view(labels), .view(probabilities), .view(losses), .int(rows), .int(cols)])
     }
 
-    public func softmaxCrossEntropyBackward(probabilities: Buffer, labels: Buffer, gradLogits: Buffer,
+    public func uncheckedSoftmaxCrossEntropyBackward(probabilities: Tensor, labels: Tensor, gradLogits: Tensor,
                                             rows: Int, cols: Int) throws {
-        try Check.rows(on: self, op: "softmaxCrossEntropyBackward", rows: rows, cols: cols,
-                       matrices: ["probabilities": probabilities, "gradLogits": gradLogits], labels: labels)
         try launch(program(.softmax), "softmax_cross_entropy_backward", elements: rows * cols,
-                   [.buffer(probabilities), .buffer(labels), .buffer(gradLogits), .int(rows), .int(cols)])
+                   [.view(probabilities), .view(labels), .view(gradLogits), .int(rows), .int(cols)])
     }
 
     // MARK: Dropout
 
-    public func dropoutForward(input: Buffer, output: Buffer, count: Int, probability: Float,
-                               address: PhiloxAddress) throws {
-        try Check.dropout(on: self, op: "dropoutForward", count: count, probability: probability,
-                          ["input": input, "output": output])
-        try applyDropout(input, output, count, probability, address)
-    }
-
-    public func dropoutBackward(gradOutput: Buffer, gradInput: Buffer, count: Int, probability: Float,
-                                address: PhiloxAddress) throws {
-        try Check.dropout(on: self, op: "dropoutBackward", count: count, probability: probability,
-                          ["gradOutput": gradOutput, "gradInput": gradInput])
-        try applyDropout(gradOutput, gradInput, count, probability, address)
-    }
-
-    private func applyDropout(_ input: Buffer, _ output: Buffer, _ count: Int, _ probability: Float,
-                              _ address: PhiloxAddress) throws {
-        let blocks = (Int(address.counter % 4) + count + 3) / 4
+    public func uncheckedDropout(input: Tensor, output: Tensor, probability: Float, address: PhiloxAddress) throws {
+        let blocks = (Int(address.counter % 4) + input.count + 3) / 4
         try launch(program(.dropout), "dropout", global: [blocks],
-                   [.buffer(input), .buffer(output), .int(count), .float(probability), .float(1 / (1 - probability)),
+                   [.view(input), .view(output), .int(input.count), .float(probability), .float(1 / (1 - probability)),
                     .ulong(address.seed), .ulong(address.stream), .ulong(address.counter)])
     }
 
@@ -241,91 +190,86 @@ extension OpenCLBackend {
         guard inputs.allSatisfy({ $0.count == 6 }) else {
             throw SynapseError.invalidArgument(op: "philoxBlocks", message: "each input needs 4 counter and 2 key words")
         }
-        let input = try buffer(int32: inputs.flatMap { $0.map { Int32(bitPattern: $0) } })
-        let output = try allocate(4 * inputs.count, .int32)
+        let input = try tensor(int32: inputs.flatMap { $0.map { Int32(bitPattern: $0) } })
+        let output = try tensor(shape: [4 * inputs.count], dtype: .int32)
         try launch(program(.dropout), "philox_blocks", global: [inputs.count],
-                   [.buffer(input), .buffer(output), .int(inputs.count)])
+                   [.view(input), .view(output), .int(inputs.count)])
         let words = try downloadInt32(output).map { UInt32(bitPattern: $0) }
         return (0..<inputs.count).map { Array(words[4 * $0 ..< 4 * $0 + 4]) }
     }
 
     // MARK: Local response normalisation
 
-    public func lrnForward(input: Buffer, output: Buffer, scale: Buffer, geometry g: LRNGeometry) throws {
-        try Check.lrn(on: self, op: "lrnForward", geometry: g, ["input": input, "output": output, "scale": scale])
+    public func uncheckedLRNForward(input: Tensor, output: Tensor, scale: Tensor, geometry g: LRNGeometry) throws {
         try launch(program(.lrn), "lrn_forward", elements: g.count,
-                   [.buffer(input), .buffer(output), .buffer(scale), .int(g.batch), .int(g.channels), .int(g.spatial),
+                   [.view(input), .view(output), .view(scale), .int(g.batch), .int(g.channels), .int(g.spatial),
                     .int(g.size), .float(g.alpha), .float(g.beta), .float(g.k)])
     }
 
-    public func lrnBackward(input: Buffer, output: Buffer, scale: Buffer, gradOutput: Buffer, gradInput: Buffer,
+    public func uncheckedLRNBackward(input: Tensor, output: Tensor, scale: Tensor, gradOutput: Tensor, gradInput: Tensor,
                             geometry g: LRNGeometry) throws {
-        try Check.lrn(on: self, op: "lrnBackward", geometry: g, ["input": input, "output": output, "scale": scale,
-                                                                 "gradOutput": gradOutput, "gradInput": gradInput])
         try launch(program(.lrn), "lrn_backward", elements: g.count,
-                   [.buffer(input), .buffer(output), .buffer(scale), .buffer(gradOutput), .buffer(gradInput),
+                   [.view(input), .view(output), .view(scale), .view(gradOutput), .view(gradInput),
                     .int(g.batch), .int(g.channels), .int(g.spatial), .int(g.size), .float(g.alpha), .float(g.beta)])
     }
 
     // MARK: Elementwise
 
-    public func axpy(alpha: Float, x: Buffer, y: Buffer, count: Int) throws {
-        try Check.elementwise(on: self, op: "axpy", count: count, ["x": x, "y": y])
-        try launch(program(.elementwise), "axpy", elements: count, [.float(alpha), .buffer(x), .buffer(y), .int(count)])
+    public func uncheckedAxpy(alpha: Float, x: Tensor, y: Tensor) throws {
+        try launch(program(.elementwise), "axpy", elements: x.count, [.float(alpha), .view(x), .view(y), .int(x.count)])
     }
 
-    public func scale(_ x: Buffer, by alpha: Float, count: Int) throws {
-        try Check.elementwise(on: self, op: "scale", count: count, ["x": x])
-        try launch(program(.elementwise), "scale", elements: count, [.buffer(x), .float(alpha), .int(count)])
+    public func uncheckedScale(_ x: Tensor, by alpha: Float) throws {
+        try launch(program(.elementwise), "scale", elements: x.count, [.view(x), .float(alpha), .int(x.count)])
     }
 
-    public func multiply(_ a: Buffer, _ b: Buffer, output: Buffer, count: Int) throws {
-        try Check.elementwise(on: self, op: "multiply", count: count, ["a": a, "b": b, "output": output])
-        try launch(program(.elementwise), "multiply", elements: count,
-                   [.buffer(a), .buffer(b), .buffer(output), .int(count)])
+    public func uncheckedMultiply(_ a: Tensor, _ b: Tensor, output: Tensor) throws {
+        try launch(program(.elementwise), "multiply", elements: a.count,
+                   [.view(a), .view(b), .view(output), .int(a.count)])
+    }
+
+    public func uncheckedClipToNorm(_ x: Tensor, sumOfSquares: Tensor, maxNorm: Float) throws {
+        try launch(program(.elementwise), "clip_to_norm", elements: x.count,
+                   [.view(x), .view(sumOfSquares), .float(maxNorm), .int(x.count)])
     }
 
     // MARK: Reductions
 
-    public func sum(_ x: Buffer, count: Int, result: Buffer) throws {
-        try reduce(x, count: count, result: result, squares: false)
-    }
-
-    public func sumOfSquares(_ x: Buffer, count: Int, result: Buffer) throws {
-        try reduce(x, count: count, result: result, squares: true)
-    }
-
-    private func reduce(_ x: Buffer, count: Int, result: Buffer, squares: Bool) throws {
-        try Check.reduction(on: self, op: squares ? "sumOfSquares" : "sum", x: x, count: count, result: result)
+    /// Two launches: partial sums per work-group into scratch memory, then their total into `result`.
+    public func uncheckedSum(_ x: Tensor, squares: Bool, result: Tensor) throws {
         let group = reductionGroupSize
-        let groups = min(64, (count + group - 1) / group)
-        let partials = try allocate(groups, .float32)
+        let groups = min(64, (x.count + group - 1) / group)
         let program = try program(.reduce, options: "\(groupSizeOption) -DSQUARE=\(squares ? 1 : 0)")
-        try launch(program, "reduce_partial", global: [groups * group], local: [group],
-                   [.buffer(x), .int(count), .buffer(partials)])
-        try launch(program, "reduce_final", global: [group], local: [group],
-                   [.buffer(partials), .int(groups), .buffer(result)])
+        // The partials are shared by every caller: held from the first launch until the second has read them.
+        try serialized {
+            let partials = try scratch(.reduction, count: groups)
+            try launch(program, "reduce_partial", global: [groups * group], local: [group],
+                       [.view(x), .int(x.count), .scratch(partials)])
+            try launch(program, "reduce_final", global: [group], local: [group],
+                       [.scratch(partials), .int(groups), .view(result)])
+        }
     }
 
     // MARK: Optimizers
 
-    public func sgdMomentumUpdate(weights: Buffer, gradients: Buffer, velocity: Buffer, count: Int,
-                                  parameters p: SGDParameters) throws {
-        try Check.elementwise(on: self, op: "sgdMomentumUpdate", count: count,
-                              ["weights": weights, "gradients": gradients, "velocity": velocity])
-        try launch(program(.sgd), "sgd_momentum", elements: count,
-                   [.buffer(weights), .buffer(gradients), .buffer(velocity), .int(count), .float(p.learningRate),
-                    .float(p.momentum), .float(p.weightDecay), .int(p.nesterov ? 1 : 0)])
+    public func uncheckedSGDUpdate(weights: Tensor, gradients: Tensor, velocity: Tensor, parameters p: SGDParameters,
+                                   segments: UpdateSegments) throws {
+        try launch(program(.sgd), "sgd_momentum", elements: weights.count,
+                   [.view(weights), .view(gradients), .view(velocity), .int(weights.count), .float(p.learningRate),
+                    .float(p.momentum), .float(p.weightDecay), .int(p.nesterov ? 1 : 0)] + segmentArguments(segments))
     }
 
-    public func adamUpdate(weights: Buffer, gradients: Buffer, firstMoment: Buffer, secondMoment: Buffer,
-                           count: Int, parameters p: AdamParameters) throws {
-        try Check.adam(on: self, weights: weights, gradients: gradients, firstMoment: firstMoment,
-                       secondMoment: secondMoment, count: count, parameters: p)
+    public func uncheckedAdamUpdate(weights: Tensor, gradients: Tensor, firstMoment: Tensor, secondMoment: Tensor,
+                                    parameters p: AdamParameters, segments: UpdateSegments) throws {
         // Bias corrections come from the host so every device uses the same Float32 values.
-        try launch(program(.adam), "adam", elements: count,
-                   [.buffer(weights), .buffer(gradients), .buffer(firstMoment), .buffer(secondMoment), .int(count),
+        try launch(program(.adam), "adam", elements: weights.count,
+                   [.view(weights), .view(gradients), .view(firstMoment), .view(secondMoment), .int(weights.count),
                     .float(p.learningRate), .float(p.beta1), .float(p.beta2), .float(p.epsilon),
-                    .float(p.weightDecay), .float(p.biasCorrection1), .float(p.sqrtBiasCorrection2)])
+                    .float(p.weightDecay), .float(p.biasCorrection1), .float(p.sqrtBiasCorrection2)]
+                   + segmentArguments(segments))
+    }
+
+    private func segmentArguments(_ s: UpdateSegments) -> [Argument] {
+        [.view(s.ends), .view(s.learningRateMultipliers), .view(s.weightDecayMultipliers), .int(s.runs.count)]
     }
 }

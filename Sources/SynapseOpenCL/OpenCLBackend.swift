@@ -39,8 +39,9 @@ public final class OpenCLBackend: Backend {
     /// Where `gemmPlan` came from, for reports: "given", "tuned (<file>)" or "defaults for <kind> devices".
     public let gemmPlanSource: String
     public var name: String { "opencl:\(device.index)" }
-    /// 64 MiB of columns, or less on a device whose buffers are smaller.
-    public var convolutionChunkElements: Int { min(1 << 24, device.maxAllocationBytes / 16) }
+    public var properties: DeviceProperties {
+        DeviceProperties(execution: .queued, maxBufferBytes: min(device.maxAllocationBytes, Self.maxElements * 4))
+    }
     public var deviceDescription: String { "\(device.name) (\(device.kind.rawValue), \(device.platformName))" }
     /// Seconds spent compiling or loading programs so far; benchmarks report it apart from run times.
     public private(set) var kernelBuildSeconds: Double = 0
@@ -48,8 +49,8 @@ public final class OpenCLBackend: Backend {
     let context: cl_context
     let queue: cl_command_queue
     private let cache = KernelCache.standard()
-    /// Partial products of split-K GEMMs (see Kernels/gemm.cl), grown as needed.
-    var splitScratch: ScratchMemory?
+    /// Device memory for the backend's own intermediate results, by purpose, grown as needed (see `scratch`).
+    private var scratchMemory: [ScratchPurpose: ScratchMemory] = [:]
     private var programs: [String: (source: String, program: Program)] = [:]
 
     /// Opens `device`. GEMM uses `gemm` for every shape when given, else the plan `synapse tune` stored for
@@ -75,7 +76,7 @@ public final class OpenCLBackend: Backend {
     }
 
     deinit {
-        splitScratch = nil
+        scratchMemory.removeAll()
         programs.removeAll()
         clReleaseCommandQueue(queue)
         clReleaseContext(context)
@@ -92,17 +93,34 @@ public final class OpenCLBackend: Backend {
         return try body()
     }
 
+    /// What the backend keeps scratch memory for.
+    enum ScratchPurpose {
+        /// Partial products of split-K GEMMs (see Kernels/gemm.cl).
+        case splitK
+        /// Per-work-group partial sums of reductions (see Kernels/reduce.cl).
+        case reduction
+    }
+
+    /// Scratch memory of at least `count` floats for `purpose`, allocated once and grown when too small, so that
+    /// a training step allocates nothing after its first. Shared by every caller: call it, and use what it
+    /// returns, inside `serialized`.
+    func scratch(_ purpose: ScratchPurpose, count: Int) throws -> ScratchMemory {
+        if let existing = scratchMemory[purpose], existing.count >= count { return existing }
+        let fresh = ScratchMemory(mem: try createMemory(count, .float32), count: count)
+        scratchMemory[purpose] = fresh
+        return fresh
+    }
+
     // MARK: Memory
 
     public func owns(_ buffer: Buffer) -> Bool { buffer.backend === self && buffer is OpenCLBuffer }
 
-    public func allocate(_ count: Int, _ dtype: DType) throws -> Buffer {
+    public func uncheckedAllocate(_ count: Int, _ dtype: DType) throws -> Buffer {
         OpenCLBuffer(mem: try createMemory(count, dtype), count: count, dtype: dtype, backend: self)
     }
 
-    /// Zeroed device memory for `count` elements, after the checks every allocation makes.
+    /// Zeroed device memory for `count > 0` elements, within what the device and 32-bit kernel indices allow.
     func createMemory(_ count: Int, _ dtype: DType) throws -> cl_mem {
-        try Check.positive(op: "allocate", ["count": count])
         guard count <= Self.maxElements else {
             throw SynapseError.invalidArgument(op: "allocate", message:
                 "\(count) elements requested; OpenCL buffers hold at most \(Self.maxElements), as kernels index them with 32-bit ints")
@@ -133,39 +151,29 @@ public final class OpenCLBackend: Backend {
     /// a 32-bit int below this bound.
     public static let maxElements = Int(Int32.max) - 4096
 
-    public func upload(_ values: [Float], to buffer: Buffer, offset: Int) throws {
-        try Check.buffer(buffer, "buffer", op: "upload", on: self, count: values.count, offset: offset)
-        try write(values, to: buffer, offset: offset)
+    public func uncheckedUpload(_ values: UnsafeRawBufferPointer, to view: Tensor) throws {
+        guard values.count > 0 else { return }
+        let size = view.dtype.byteSize
+        try check(clEnqueueWriteBuffer(queue, mem(view), cl_bool(CL_TRUE), view.offset * size, values.count,
+                                       values.baseAddress, 0, nil, nil), "clEnqueueWriteBuffer")
     }
 
-    public func uploadInt32(_ values: [Int32], to buffer: Buffer, offset: Int) throws {
-        try Check.buffer(buffer, "buffer", op: "upload", on: self, count: values.count, offset: offset, dtype: .int32)
-        try write(values, to: buffer, offset: offset)
+    public func uncheckedDownload(_ view: Tensor, into values: UnsafeMutableRawBufferPointer) throws {
+        guard values.count > 0 else { return }
+        let size = view.dtype.byteSize
+        try check(clEnqueueReadBuffer(queue, mem(view), cl_bool(CL_TRUE), view.offset * size, values.count,
+                                      values.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
     }
 
-    public func download(_ buffer: Buffer, offset: Int, count: Int) throws -> [Float] {
-        try Check.buffer(buffer, "buffer", op: "download", on: self, count: count, offset: offset)
-        return try read(buffer, offset: offset, count: count, as: Float.self)
-    }
-
-    public func downloadInt32(_ buffer: Buffer, offset: Int, count: Int) throws -> [Int32] {
-        try Check.buffer(buffer, "buffer", op: "downloadInt32", on: self, count: count, offset: offset, dtype: .int32)
-        return try read(buffer, offset: offset, count: count, as: Int32.self)
-    }
-
-    public func copy(from source: Buffer, offset sourceOffset: Int, to destination: Buffer, offset destinationOffset: Int,
-                     count: Int) throws {
-        try Check.copy(on: self, source: source, sourceOffset: sourceOffset, destination: destination,
-                       destinationOffset: destinationOffset, count: count)
+    public func uncheckedCopy(from source: Tensor, to destination: Tensor) throws {
         let size = source.dtype.byteSize
-        try check(clEnqueueCopyBuffer(queue, mem(source), mem(destination), sourceOffset * size,
-                                      destinationOffset * size, count * size, 0, nil, nil), "clEnqueueCopyBuffer")
+        try check(clEnqueueCopyBuffer(queue, mem(source), mem(destination), source.offset * size,
+                                      destination.offset * size, source.count * size, 0, nil, nil), "clEnqueueCopyBuffer")
     }
 
-    public func fill(_ buffer: Buffer, value: Float, offset: Int, count: Int) throws {
-        try Check.fill(on: self, buffer: buffer, offset: offset, count: count)
+    public func uncheckedFill(_ view: Tensor, value: Float) throws {
         var pattern = value
-        try check(clEnqueueFillBuffer(queue, mem(buffer), &pattern, 4, offset * 4, count * 4, 0, nil, nil),
+        try check(clEnqueueFillBuffer(queue, mem(view), &pattern, 4, view.offset * 4, view.count * 4, 0, nil, nil),
                   "clEnqueueFillBuffer")
     }
 
@@ -173,38 +181,18 @@ public final class OpenCLBackend: Backend {
         try check(clFinish(queue), "clFinish")
     }
 
-    private func write<T>(_ values: [T], to buffer: Buffer, offset: Int) throws {
-        guard !values.isEmpty else { return }
-        let size = MemoryLayout<T>.stride
-        try values.withUnsafeBytes { raw in
-            try check(clEnqueueWriteBuffer(queue, mem(buffer), cl_bool(CL_TRUE), offset * size, values.count * size,
-                                           raw.baseAddress, 0, nil, nil), "clEnqueueWriteBuffer")
-        }
-    }
-
-    private func read<T: Numeric>(_ buffer: Buffer, offset: Int, count: Int, as: T.Type) throws -> [T] {
-        var values = [T](repeating: 0, count: count)
-        guard count > 0 else { return values }
-        let size = MemoryLayout<T>.stride
-        try values.withUnsafeMutableBytes { raw in
-            try check(clEnqueueReadBuffer(queue, mem(buffer), cl_bool(CL_TRUE), offset * size, count * size,
-                                          raw.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
-        }
-        return values
-    }
-
     /// The queue all of this backend's work is enqueued on, for interoperation with other OpenCL
     /// libraries (CLBlast, clFFT); work enqueued there is ordered with Synapse's.
     public var commandQueue: cl_command_queue { queue }
 
-    /// The `cl_mem` behind `buffer`, for the same interoperation.
-    public func memory(of buffer: Buffer) throws -> cl_mem {
-        try Check.buffer(buffer, "buffer", op: "memory(of:)", on: self, count: 0, dtype: buffer.dtype)
-        return mem(buffer)
+    /// The `cl_mem` behind `view` (its elements start `view.offset` elements in), for the same interoperation.
+    public func memory(of view: Tensor) throws -> cl_mem {
+        try Check.view(view, "view", op: "memory(of:)", on: self, count: view.count, dtype: view.dtype)
+        return mem(view)
     }
 
-    /// The `cl_mem` of a buffer that `Check.buffer` (through `owns`) has matched to this backend.
-    func mem(_ buffer: Buffer) -> cl_mem { (buffer as! OpenCLBuffer).mem }
+    /// The `cl_mem` of a view whose buffer the front-end's checks (through `owns`) have matched to this backend.
+    func mem(_ view: Tensor) -> cl_mem { (view.buffer as! OpenCLBuffer).mem }
 
     // MARK: Programs
 
@@ -249,8 +237,10 @@ public final class OpenCLBackend: Backend {
 
     // MARK: Launch
 
+    /// A kernel argument. Every `__global` pointer of a kernel is followed by its offset in elements (the
+    /// kernel adds it), so a view or scratch memory sets two arguments.
     enum Argument {
-        case buffer(Buffer)
+        case view(Tensor)
         case scratch(ScratchMemory)
         case int(Int)
         case float(Float)
@@ -274,29 +264,34 @@ public final class OpenCLBackend: Backend {
     private func setArgumentsAndEnqueue(_ program: Program, _ kernelName: String, global: [Int], local: [Int]?,
                                         _ arguments: [Argument]) throws {
         let kernel = try program.kernel(kernelName)
-        for (index, argument) in arguments.enumerated() {
-            let status: cl_int
+        var index = 0
+        func set(_ size: Int, _ value: UnsafeRawPointer) throws {
+            try check(clSetKernelArg(kernel, cl_uint(index), size, value), "clSetKernelArg(\(kernelName), \(index))")
+            index += 1
+        }
+        func setMemory(_ memory: cl_mem, offset: Int) throws {
+            var m: cl_mem? = memory
+            try set(MemoryLayout<cl_mem>.size, &m)
+            var o = cl_int(offset)
+            try set(4, &o)
+        }
+        for argument in arguments {
             switch argument {
-            case .buffer(let buffer):
-                var m: cl_mem? = mem(buffer)
-                status = clSetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_mem>.size, &m)
+            case .view(let view):
+                try setMemory(mem(view), offset: view.offset)
             case .scratch(let scratch):
-                var m: cl_mem? = scratch.mem
-                status = clSetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_mem>.size, &m)
+                try setMemory(scratch.mem, offset: 0)
             case .int(let value):
-                guard let narrowed = cl_int(exactly: value) else {
+                guard var narrowed = cl_int(exactly: value) else {
                     throw SynapseError.invalidArgument(op: kernelName, message: "argument \(index) = \(value) exceeds 32 bits")
                 }
-                var v = narrowed
-                status = clSetKernelArg(kernel, cl_uint(index), 4, &v)
-            case .float(let value):
-                var v = value
-                status = clSetKernelArg(kernel, cl_uint(index), 4, &v)
+                try set(4, &narrowed)
+            case .float(var value):
+                try set(4, &value)
             case .ulong(let value):
                 var v = cl_ulong(value)
-                status = clSetKernelArg(kernel, cl_uint(index), 8, &v)
+                try set(8, &v)
             }
-            try check(status, "clSetKernelArg(\(kernelName), \(index))")
         }
         let localSizes = local ?? global.map { _ in linearGroupSize }
         let globalSizes = zip(global, localSizes).map { ($0 + $1 - 1) / $1 * $1 }

@@ -91,11 +91,11 @@ struct KernelBenchmarks {
     init(backend: Backend, batch: Int, gemmSizes: [Int]) throws {
         var list: [KernelBenchmark] = []
         for n in gemmSizes {
-            let a = try backend.buffer(benchmarkValues(n * n, seed: 1)), b = try backend.buffer(benchmarkValues(n * n, seed: 2))
-            let c = try backend.allocate(n * n, .float32)
+            let a = try backend.tensor(benchmarkValues(n * n, seed: 1)), b = try backend.tensor(benchmarkValues(n * n, seed: 2))
+            let c = try backend.tensor(shape: [n * n])
             list.append(KernelBenchmark(name: "gemm-\(n)", shape: "\(n)x\(n)x\(n)", flops: 2 * pow(Double(n), 3)) {
-                try backend.gemm(transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: a, aOffset: 0, lda: n,
-                                 b: b, bOffset: 0, ldb: n, beta: 0, c: c, cOffset: 0, ldc: n)
+                try backend.gemm(transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: a, lda: n, b: b, ldb: n,
+                                 beta: 0, c: c, ldc: n)
             })
         }
         list += try Self.alexNetConvolutions(backend: backend, batch: batch)
@@ -103,12 +103,13 @@ struct KernelBenchmarks {
         // AlexNet's first pooling, LRN and activations: [batch, 96, 55, 55].
         let (channels, side) = (96, 55)
         let count = batch * channels * side * side
-        let x = try backend.buffer(benchmarkValues(count, seed: 3)), dy = try backend.buffer(benchmarkValues(count, seed: 4))
-        let y = try backend.allocate(count, .float32), dx = try backend.allocate(count, .float32)
+        let x = try backend.tensor(benchmarkValues(count, seed: 3)), dy = try backend.tensor(benchmarkValues(count, seed: 4))
+        let y = try backend.tensor(shape: [count]), dx = try backend.tensor(shape: [count])
         let shape = "[\(batch), \(channels), \(side), \(side)]"
         let pool = PoolGeometry(planes: batch * channels, height: side, width: side, kernelH: 3, kernelW: 3,
                                 strideH: 2, strideW: 2)
-        let pooled = try backend.allocate(pool.outputCount, .float32), argmax = try backend.allocate(pool.outputCount, .int32)
+        let pooled = try backend.tensor(shape: [pool.outputCount])
+        let argmax = try backend.tensor(shape: [pool.outputCount], dtype: .int32)
         let floatBytes = 4.0
         list.append(KernelBenchmark(name: "maxpool-fwd", shape: shape + " 3x3/2",
                                     bytes: floatBytes * Double(pool.inputCount + 2 * pool.outputCount)) {
@@ -120,14 +121,14 @@ struct KernelBenchmarks {
         })
         for (name, activation) in [("relu", Activation.relu), ("sigmoid", .sigmoid), ("tanh", .tanh)] {
             list.append(KernelBenchmark(name: "\(name)-fwd", shape: shape, bytes: floatBytes * 2 * Double(count)) {
-                try backend.activationForward(activation, input: x, output: y, count: count)
+                try backend.activationForward(activation, input: x, output: y)
             })
             list.append(KernelBenchmark(name: "\(name)-bwd", shape: shape, bytes: floatBytes * 3 * Double(count)) {
-                try backend.activationBackward(activation, input: x, output: y, gradOutput: dy, gradInput: dx, count: count)
+                try backend.activationBackward(activation, input: x, output: y, gradOutput: dy, gradInput: dx)
             })
         }
         let lrn = LRNGeometry(batch: batch, channels: channels, spatial: side * side)
-        let scale = try backend.allocate(count, .float32)
+        let scale = try backend.tensor(shape: [count])
         list.append(KernelBenchmark(name: "lrn-fwd", shape: shape + " size 5", bytes: floatBytes * 3 * Double(count)) {
             try backend.lrnForward(input: x, output: y, scale: scale, geometry: lrn)
         })
@@ -135,18 +136,19 @@ struct KernelBenchmarks {
             try backend.lrnBackward(input: x, output: y, scale: scale, gradOutput: dy, gradInput: dx, geometry: lrn)
         })
         list.append(KernelBenchmark(name: "dropout-fwd", shape: shape + " p 0.5", bytes: floatBytes * 2 * Double(count)) {
-            try backend.dropoutForward(input: x, output: y, count: count, probability: 0.5,
-                                       address: PhiloxAddress(seed: 1))
+            try backend.dropoutForward(input: x, output: y, probability: 0.5, address: PhiloxAddress(seed: 1))
         })
         // Softmax over ImageNet's 1000 classes, a batch of 256 rows per image in --batch.
         let (rows, classes) = (256 * batch, 1000)
+        let matrix = 0..<rows * classes
         list.append(KernelBenchmark(name: "softmax-fwd", shape: "[\(rows), \(classes)]",
                                     bytes: floatBytes * 2 * Double(rows * classes)) {
-            try backend.softmaxForward(input: x, output: y, rows: rows, cols: classes)
+            try backend.softmaxForward(input: x.elements(matrix), output: y.elements(matrix), rows: rows, cols: classes)
         })
         list.append(KernelBenchmark(name: "softmax-bwd", shape: "[\(rows), \(classes)]",
                                     bytes: floatBytes * 3 * Double(rows * classes)) {
-            try backend.softmaxBackward(output: y, gradOutput: dy, gradInput: dx, rows: rows, cols: classes)
+            try backend.softmaxBackward(output: y.elements(matrix), gradOutput: dy.elements(matrix),
+                                        gradInput: dx.elements(matrix), rows: rows, cols: classes)
         })
         all = list
     }
@@ -167,19 +169,21 @@ struct KernelBenchmarks {
                               name: spec.name)
             let model = try Sequential(inputShape: spec.input, layers: [conv], backend: backend, seed: 1)
             let inputShape = [batch] + spec.input, outputShape = [batch] + model.outputShape
-            let x = Tensor(try backend.buffer(benchmarkValues(inputShape.reduce(1, *), seed: 5)), shape: inputShape)
-            let dy = Tensor(try backend.buffer(benchmarkValues(outputShape.reduce(1, *), seed: 6)), shape: outputShape)
+            let x = try backend.tensor(benchmarkValues(inputShape.reduce(1, *), seed: 5), shape: inputShape)
+            let dy = try backend.tensor(benchmarkValues(outputShape.reduce(1, *), seed: 6), shape: outputShape)
+            let call = LayerCall(backend: backend)
+            call.prepare(inputs: [x], training: true, needsInputGradients: [true])
             let macs = Double(outputShape.reduce(1, *)) * Double(spec.input[0] / spec.groups * spec.kernel * spec.kernel)
             let shape = "\(describe(inputShape)) k\(spec.kernel)/\(spec.stride) g\(spec.groups) -> \(spec.out)"
             list.append(KernelBenchmark(name: "\(spec.name)-fwd", shape: shape, flops: 2 * macs) {
-                _ = try conv.forward(x, training: true)
+                _ = try conv.forward(x, call)
             })
             // Backward needs a forward first, which --filter may have left out: the untimed first run does it.
             var forwardDone = false
             list.append(KernelBenchmark(name: "\(spec.name)-bwd", shape: shape, flops: 4 * macs) {
-                if !forwardDone { _ = try conv.forward(x, training: true) }
+                if !forwardDone { _ = try conv.forward(x, call) }
                 forwardDone = true
-                _ = try conv.backward(dy)
+                _ = try conv.backward(dy, call)
             })
         }
         return list
@@ -245,11 +249,9 @@ struct Peak {
         // Both read and write every byte once. The CPU backend's copy is one memcpy on one core; its
         // scale runs on every thread. On OpenCL either may be the faster.
         let count = 32 << 20
-        let a = try backend.allocate(count, .float32), b = try backend.allocate(count, .float32)
-        let copy = try medianSeconds(backend, reps: 5) {
-            try backend.copy(from: a, offset: 0, to: b, offset: 0, count: count)
-        }
-        let scale = try medianSeconds(backend, reps: 5) { try backend.scale(a, by: 1, count: count) }
+        let a = try backend.tensor(shape: [count]), b = try backend.tensor(shape: [count])
+        let copy = try medianSeconds(backend, reps: 5) { try backend.copy(from: a, to: b) }
+        let scale = try medianSeconds(backend, reps: 5) { try backend.scale(a, by: 1) }
         return Peak(gflops: gflops, gflopsSource: source, bandwidthGBs: 8 * Double(count) / min(copy, scale) / 1e9,
                     bandwidthSource: "measured: the faster of a copy and an in-place scale of 128 MiB")
     }

@@ -7,8 +7,9 @@ struct BenchModelCommand: ParsableCommand {
         commandName: "model",
         abstract: "Training throughput of a model and each layer's forward and backward time (as `caffe time`).",
         discussion: """
-            A step is what `synapse train` does per batch: forward, softmax cross-entropy, reading the loss, \
-            backward, and an SGD update (momentum 0.9, weight decay 5e-4), on one random batch kept on the device. \
+            A step is what `synapse train` does per batch: forward, softmax cross-entropy, backward, and an SGD \
+            update (momentum 0.9, weight decay 5e-4), on one random batch kept on the device, reading the loss \
+            as often as training does. \
             After --warmup steps, three blocks of --steps steps are timed and the median block gives images per \
             second; the per-layer times are medians of --reps runs of each layer alone, so their sum can differ \
             from the step time.
@@ -43,23 +44,41 @@ struct BenchModelCommand: ParsableCommand {
         let backend = try options.deviceOption.backend()
         let (sampleShape, classes) = kind == .alexnet ? ([3, 227, 227], 1000) : ([1, 28, 28], 10)
         let network = try kind.build(inputShape: sampleShape, classes: classes, backend: backend, seed: 1)
-        let trainer = try Trainer(model: network, optimizer: try SGD(momentum: 0.9, weightDecay: 5e-4),
-                                  learningRate: 0.01, batchSize: batch)
         let inputShape = [batch] + sampleShape
-        let input = Tensor(try backend.buffer(benchmarkValues(inputShape.reduce(1, *))), shape: inputShape)
-        let labels = try backend.buffer(int32: (0..<batch).map { Int32($0 % classes) })
+        let values = benchmarkValues(inputShape.reduce(1, *)), labelValues = (0..<batch).map { Int32($0 % classes) }
+        // The objective's data is the one batch, which stays on the device: only the step is timed.
+        let objective = Classification(train: try Dataset(name: "benchmark", images: values, labels: labelValues,
+                                                          sampleShape: sampleShape,
+                                                          classNames: (0..<classes).map(String.init)))
+        let trainer = try Trainer(model: network, objective: objective, optimizer: try SGD(momentum: 0.9, weightDecay: 5e-4),
+                                  learningRate: 0.01, batchSize: batch)
+        let input = try backend.tensor(values, shape: inputShape)
+        let labels = try backend.tensor(int32: labelValues)
+        var steps = 0
+        func step() throws {
+            let loss = try trainer.step { try objective.loss(input: input, labels: labels, model: network) }
+            steps += 1
+            // As in training, the loss is read every `lossInterval` steps.
+            if steps % trainer.lossInterval == 0 { _ = try backend.readScalar(loss) }
+        }
 
-        for _ in 0..<warmup { _ = try trainer.step(input, labels: labels) }
+        for _ in 0..<warmup { try step() }
+        let allocationsBefore = Buffer.allocationCount
         // The median of three blocks of --steps steps, as Benchmarks/compare/pytorch_train.py times PyTorch.
         let seconds = try medianSeconds(backend, reps: 3, untimedFirst: false) {
-            for _ in 0..<steps { _ = try trainer.step(input, labels: labels) }
+            for _ in 0..<self.steps { try step() }
         }
+        let allocations = Buffer.allocationCount - allocationsBefore
         let layers = noLayers ? [] : try profileLayers(network, input: input, labels: labels)
+        let memory = network.memoryBytes
 
         let report = ModelReport(device: backend.name, description: backend.deviceDescription, model: kind.rawValue,
-                                 batch: batch, threads: (backend as? CPUBackend)?.threads, steps: steps,
-                                 stepSeconds: seconds / Double(steps), imagesPerSecond: Double(batch * steps) / seconds,
-                                 kernelBuildSeconds: kernelBuildSeconds(backend), layers: layers)
+                                 batch: batch, threads: (backend as? CPUBackend)?.threads, steps: self.steps,
+                                 stepSeconds: seconds / Double(self.steps),
+                                 imagesPerSecond: Double(batch * self.steps) / seconds,
+                                 kernelBuildSeconds: kernelBuildSeconds(backend), allocationsPerStep:
+                                     Double(allocations) / Double(3 * self.steps),
+                                 parameterBytes: memory.parameters, activationBytes: memory.activations, layers: layers)
         if options.json {
             try printJSON(report)
         } else {
@@ -67,27 +86,29 @@ struct BenchModelCommand: ParsableCommand {
         }
     }
 
-    /// Each layer's forward in order, then each backward in reverse, timed alone.
-    private func profileLayers(_ network: Sequential, input: Tensor, labels: Buffer) throws -> [LayerTime] {
+    /// Each layer's forward in order, then each backward in reverse, timed alone, each with a call of its own.
+    private func profileLayers(_ network: Sequential, input: Tensor, labels: Tensor) throws -> [LayerTime] {
         let backend = network.backend
+        let calls = network.layers.map { _ in LayerCall(backend: backend) }
         var x = input
         var forward: [Double] = []
-        for layer in network.layers {
+        for (layer, call) in zip(network.layers, calls) {
+            // As in training, the first layer computes no gradient for the data.
+            call.prepare(inputs: [x], training: true, needsInputGradients: [call !== calls[0]])
             var y = x
-            forward.append(try medianSeconds(backend, reps: options.reps) { y = try layer.forward(x, training: true) })
+            forward.append(try medianSeconds(backend, reps: options.reps) { y = try layer.forward(call)[0] })
             x = y
         }
-        let loss = SoftmaxCrossEntropy()
+        let loss = SoftmaxCrossEntropy(backend: backend)
         _ = try loss.forward(x, targets: labels)
         var gradient = try loss.backward()
         var backward: [Double] = []
-        for (i, layer) in network.layers.enumerated().reversed() {
-            var dx = gradient
-            // As in training, the first layer computes no gradient for the data.
+        for (layer, call) in zip(network.layers, calls).reversed() {
+            var dx: Tensor?
             backward.append(try medianSeconds(backend, reps: options.reps) {
-                if i == 0 { try layer.backwardParameters(gradient) } else { dx = try layer.backward(gradient) }
+                dx = try layer.backward(call, outputGradients: [gradient])[0]
             })
-            gradient = dx
+            gradient = dx ?? gradient
         }
         backward.reverse()
         return network.layers.indices.map { i in
@@ -115,6 +136,11 @@ struct ModelReport: Encodable {
     let stepSeconds: Double
     let imagesPerSecond: Double
     let kernelBuildSeconds: Double
+    /// Device allocations per training step after the warm-up steps.
+    let allocationsPerStep: Double
+    /// Parameter values and gradients (the arena), and the layers' activation buffers, in bytes.
+    let parameterBytes: Int
+    let activationBytes: Int
     let layers: [LayerTime]
 
     func printTable() {
@@ -134,5 +160,8 @@ struct ModelReport: Encodable {
         print(String(format: "training step: %.2f ms, %.1f images/s (median of 3 blocks of %d steps)", stepSeconds * 1e3,
                      imagesPerSecond, steps))
         print(String(format: "kernel build (compile or cache load), excluded above: %.2f s", kernelBuildSeconds))
+        print(String(format: "memory: parameter arena %.1f MiB (values and gradients), activations %.1f MiB; "
+                     + "%.0f device allocations per step after warm-up", Double(parameterBytes) / 1_048_576,
+                     Double(activationBytes) / 1_048_576, allocationsPerStep))
     }
 }

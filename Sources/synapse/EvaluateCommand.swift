@@ -41,7 +41,7 @@ struct EvaluateCommand: ParsableCommand {
         } else {
             try Checkpoint.importWeights(into: network, from: checkpoint)
         }
-        let result = try Trainer.evaluate(network, on: test, batchSize: batchSize)
+        let result = try Classification.report(model: network, on: test, batchSize: batchSize)
         print("\(kind.rawValue) from \(checkpoint)\(metadata["epoch"].map { " (epoch \($0))" } ?? "") on \(test.name), \(backend.name)")
         print(String(format: "test accuracy %.2f%%  test loss %.4f  (%d images)", 100 * result.accuracy, result.loss, test.count))
         print(confusionTable(result.confusion, names: test.classNames))

@@ -106,8 +106,8 @@ struct TrainCommand: ParsableCommand {
         let batchesPerEpoch = (train.count - 1) / settings.batchSize + 1
         let lrSchedule = try LearningRateSchedule(parsing: settings.schedule, iterationsPerEpoch: batchesPerEpoch,
                                                   totalIterations: batchesPerEpoch * epochs)
-        let trainer = try Trainer(model: network, optimizer: optimizer, learningRate: baseRate, schedule: lrSchedule,
-                                  batchSize: settings.batchSize)
+        let trainer = try Trainer(model: network, objective: Classification(train: train, test: test), optimizer: optimizer,
+                                  learningRate: baseRate, schedule: lrSchedule, batchSize: settings.batchSize)
         var points: [CurvePoint] = []
         if resume {
             try Checkpoint.resume(trainer, from: checkpointPath)
@@ -122,24 +122,24 @@ struct TrainCommand: ParsableCommand {
 
         var bar: ProgressBar?
         func point(_ report: EpochReport, _ e: Evaluation) -> CurvePoint {
-            CurvePoint(epoch: report.epoch, trainLoss: report.trainLoss, testLoss: e.loss, testAccuracy: e.accuracy,
+            CurvePoint(epoch: report.epoch, trainLoss: report.trainLoss, testLoss: e.loss, testAccuracy: e.accuracy ?? 0,
                        learningRate: Double(report.learningRate), seconds: report.seconds,
-                       imagesPerSecond: report.imagesPerSecond)
+                       imagesPerSecond: report.examplesPerSecond)
         }
-        try trainer.fit(train: train, test: test, epochs: epochs, checkpoint: checkpointPath,
+        try trainer.fit(epochs: epochs, checkpoint: checkpointPath,
                         metadata: { report, evaluation in
                             settings.metadata.merging(normalization.metadata) { $1 }
                                 .merging(["curves": Curves.csv(points + [point(report, evaluation!)])]) { $1 }
                         },
                         progress: { p in
                             if p.batch == 1 { bar = ProgressBar(title: "epoch \(p.epoch)/\(epochs)", total: p.batches) }
-                            bar?.update(done: p.batch, loss: p.meanLoss, imagesPerSecond: p.imagesPerSecond, elapsed: p.elapsed)
+                            bar?.update(done: p.batch, loss: p.meanLoss, imagesPerSecond: p.examplesPerSecond, elapsed: p.elapsed)
                         },
                         epochDone: { report, evaluation in
                             let e = evaluation!
                             bar?.finish(String(format: "epoch %d/%d  train loss %.4f  test loss %.4f  test accuracy %.2f%%  %.1f s  %.0f img/s  lr %.3g",
-                                               report.epoch, epochs, report.trainLoss, e.loss, 100 * e.accuracy,
-                                               report.seconds, report.imagesPerSecond, report.learningRate))
+                                               report.epoch, epochs, report.trainLoss, e.loss, 100 * (e.accuracy ?? 0),
+                                               report.seconds, report.examplesPerSecond, report.learningRate))
                             points.append(point(report, e))
                             do {
                                 try Curves.write(Curves.csv(points), to: curvesBase + ".csv")

@@ -44,9 +44,8 @@ final class ActivationTests: SynapseTestCase {
         for activation in Self.all {
             let expected = Self.input.map { referenceForward(activation, $0) }
             forEachBackend { backend in
-                let output = try backend.nanBuffer(Self.count)
-                try backend.activationForward(activation, input: try backend.buffer(Self.input), output: output,
-                                              count: Self.count)
+                let output = try backend.nanTensor(Self.count)
+                try backend.activationForward(activation, input: try backend.tensor(Self.input), output: output)
                 let got = try backend.download(output)
                 let call = OpCall(backend, "activationForward(\(activation))", "count=\(Self.count)")
                 if activation == .relu {
@@ -65,11 +64,8 @@ final class ActivationTests: SynapseTestCase {
                 referenceBackward(activation, x: Self.input[$0], y: output[$0], dy: Self.gradOutput[$0])
             }
             forEachBackend { backend in
-                let dx = try backend.nanBuffer(Self.count)
-                try backend.activationBackward(activation, input: try backend.buffer(Self.input),
-                                               output: try backend.buffer(output),
-                                               gradOutput: try backend.buffer(Self.gradOutput), gradInput: dx,
-                                               count: Self.count)
+                let dx = try backend.nanTensor(Self.count)
+                try backend.activationBackward(activation, input: try backend.tensor(Self.input), output: try backend.tensor(output), gradOutput: try backend.tensor(Self.gradOutput), gradInput: dx)
                 let got = try backend.download(dx)
                 let call = OpCall(backend, "activationBackward(\(activation))", "count=\(Self.count)")
                 if activation == .relu {

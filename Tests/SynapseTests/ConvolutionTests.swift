@@ -72,10 +72,9 @@ final class ConvolutionTests: SynapseTestCase {
             let stored = random.floats(imageOffset + g.imageSpan + tail)
             let expected = referenceIm2col(Array(stored[imageOffset..<imageOffset + g.imageSpan]), g)
             forEachBackend { backend in
-                let image = try backend.buffer(stored)
-                let columns = try backend.nanBuffer(columnsOffset + g.columnCount + tail)
-                try backend.im2col(image: image, imageOffset: imageOffset, geometry: g, columns: columns,
-                                   columnsOffset: columnsOffset)
+                let image = try backend.tensor(stored)
+                let columns = try backend.nanTensor(columnsOffset + g.columnCount + tail)
+                try backend.im2col(image: image.elements(imageOffset..<image.count), geometry: g, columns: columns.elements(columnsOffset..<columns.count))
                 let got = try backend.download(columns)
                 let call = OpCall(backend, "im2col", describe(g))
                 assertBitwiseEqual(Array(got[columnsOffset..<columnsOffset + g.columnCount]), expected, call, "columns")
@@ -93,10 +92,9 @@ final class ConvolutionTests: SynapseTestCase {
             let expected = referenceCol2im(Array(stored[columnsOffset..<columnsOffset + g.columnCount]), g)
             let inImages = (0..<g.imageSpan).filter { isInImage(g, $0) }
             forEachBackend { backend in
-                let columns = try backend.buffer(stored)
-                let image = try backend.nanBuffer(imageOffset + g.imageSpan + tail)
-                try backend.col2im(columns: columns, columnsOffset: columnsOffset, geometry: g, image: image,
-                                   imageOffset: imageOffset)
+                let columns = try backend.tensor(stored)
+                let image = try backend.nanTensor(imageOffset + g.imageSpan + tail)
+                try backend.col2im(columns: columns.elements(columnsOffset..<columns.count), geometry: g, image: image.elements(imageOffset..<image.count))
                 let got = try backend.download(image)
                 let call = OpCall(backend, "col2im", describe(g))
                 assertClose(inImages.map { got[imageOffset + $0] }, inImages.map { expected[$0] }, call, "images")
@@ -118,10 +116,9 @@ final class ConvolutionTests: SynapseTestCase {
                 expected[(c * rows + r) * blockSize + i] = stored[inputOffset + (r * columns + c) * blockSize + i]
             } } }
             forEachBackend { backend in
-                let input = try backend.buffer(stored)
-                let output = try backend.nanBuffer(outputOffset + count + tail)
-                try backend.transposeBlocks(input: input, inputOffset: inputOffset, output: output,
-                                            outputOffset: outputOffset, rows: rows, columns: columns, blockSize: blockSize)
+                let input = try backend.tensor(stored)
+                let output = try backend.nanTensor(outputOffset + count + tail)
+                try backend.transposeBlocks(input: input.elements(inputOffset..<input.count), output: output.elements(outputOffset..<output.count), rows: rows, columns: columns, blockSize: blockSize)
                 let got = try backend.download(output)
                 let call = OpCall(backend, "transposeBlocks", "rows=\(rows) columns=\(columns) blockSize=\(blockSize)")
                 assertBitwiseEqual(Array(got[outputOffset..<outputOffset + count]), expected, call)
@@ -161,20 +158,15 @@ final class ConvolutionTests: SynapseTestCase {
             } } } }
 
             forEachBackend { backend in
-                let input = try backend.buffer(x), filters = try backend.buffer(weights)
-                let columns = try backend.nanBuffer(g.columnCount)
-                let cnhw = try backend.nanBuffer(outChannels * g.columnWidth)
-                let output = try backend.nanBuffer(batch * outChannels * outH * outW)
+                let input = try backend.tensor(x), filters = try backend.tensor(weights)
+                let columns = try backend.nanTensor(g.columnCount)
+                let cnhw = try backend.nanTensor(outChannels * g.columnWidth)
+                let output = try backend.nanTensor(batch * outChannels * outH * outW)
                 for group in 0..<groups {
-                    try backend.im2col(image: input, imageOffset: group * g.imageCount, geometry: g,
-                                       columns: columns, columnsOffset: 0)
-                    try backend.gemm(transA: false, transB: false, m: outPerGroup, n: g.columnWidth, k: rows, alpha: 1,
-                                     a: filters, aOffset: group * outPerGroup * rows, lda: rows,
-                                     b: columns, bOffset: 0, ldb: g.columnWidth, beta: 0,
-                                     c: cnhw, cOffset: group * outPerGroup * g.columnWidth, ldc: g.columnWidth)
+                    try backend.im2col(image: input.elements(group * g.imageCount..<input.count), geometry: g, columns: columns)
+                    try backend.gemm(transA: false, transB: false, m: outPerGroup, n: g.columnWidth, k: rows, alpha: 1, a: filters.elements(group * outPerGroup * rows..<filters.count), lda: rows, b: columns, ldb: g.columnWidth, beta: 0, c: cnhw.elements(group * outPerGroup * g.columnWidth..<cnhw.count), ldc: g.columnWidth)
                 }
-                try backend.transposeBlocks(input: cnhw, inputOffset: 0, output: output, outputOffset: 0,
-                                            rows: outChannels, columns: batch, blockSize: outH * outW)
+                try backend.transposeBlocks(input: cnhw, output: output, rows: outChannels, columns: batch, blockSize: outH * outW)
                 assertClose(try backend.download(output), expected, k: rows,
                             OpCall(backend, "im2col+gemm convolution",
                                    "batch=\(batch) groups=\(groups) outC=\(outChannels) group \(describe(g))"))

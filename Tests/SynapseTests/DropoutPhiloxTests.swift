@@ -66,9 +66,8 @@ final class DropoutTests: SynapseTestCase {
     }
 
     func runForward(_ backend: Backend, _ x: [Float], probability: Float, address: PhiloxAddress) throws -> [Float] {
-        let output = try backend.nanBuffer(x.count)
-        try backend.dropoutForward(input: try backend.buffer(x), output: output, count: x.count,
-                                   probability: probability, address: address)
+        let output = try backend.nanTensor(x.count)
+        try backend.dropoutForward(input: try backend.tensor(x), output: output, probability: probability, address: address)
         return try backend.download(output)
     }
 
@@ -132,9 +131,8 @@ final class DropoutTests: SynapseTestCase {
         let dy = random.floats(count)
         let expected = referenceDropout(dy, probability: probability, address: address)
         forEachBackend { backend in
-            let dx = try backend.nanBuffer(count)
-            try backend.dropoutBackward(gradOutput: try backend.buffer(dy), gradInput: dx, count: count,
-                                        probability: probability, address: address)
+            let dx = try backend.nanTensor(count)
+            try backend.dropoutBackward(gradOutput: try backend.tensor(dy), gradInput: dx, probability: probability, address: address)
             assertBitwiseEqual(try backend.download(dx), expected,
                                OpCall(backend, "dropoutBackward", "count=\(count) p=\(probability) address=\(address)"))
         }

@@ -10,8 +10,8 @@ final class ElementwiseTests: SynapseTestCase {
         let alpha: Float = -0.75
         let expected = (0..<count).map { Double(y[$0]) + Double(alpha) * Double(x[$0]) }
         forEachBackend { backend in
-            let yBuffer = try backend.buffer(y)
-            try backend.axpy(alpha: alpha, x: try backend.buffer(x), y: yBuffer, count: count)
+            let yBuffer = try backend.tensor(y)
+            try backend.axpy(alpha: alpha, x: try backend.tensor(x), y: yBuffer)
             assertClose(try backend.download(yBuffer), expected, OpCall(backend, "axpy", "count=\(count) alpha=\(alpha)"))
         }
     }
@@ -21,8 +21,8 @@ final class ElementwiseTests: SynapseTestCase {
         let x = random.floats(count)
         let alpha: Float = 3.25
         forEachBackend { backend in
-            let xBuffer = try backend.buffer(x)
-            try backend.scale(xBuffer, by: alpha, count: count)
+            let xBuffer = try backend.tensor(x)
+            try backend.scale(xBuffer, by: alpha)
             assertClose(try backend.download(xBuffer), x.map { Double($0) * Double(alpha) },
                         OpCall(backend, "scale", "count=\(count) alpha=\(alpha)"))
         }
@@ -32,8 +32,8 @@ final class ElementwiseTests: SynapseTestCase {
         var random = TestRandom(seed: 72)
         let a = random.floats(count), b = random.floats(count)
         forEachBackend { backend in
-            let output = try backend.nanBuffer(count)
-            try backend.multiply(try backend.buffer(a), try backend.buffer(b), output: output, count: count)
+            let output = try backend.nanTensor(count)
+            try backend.multiply(try backend.tensor(a), try backend.tensor(b), output: output)
             assertClose(try backend.download(output), (0..<count).map { Double(a[$0]) * Double(b[$0]) },
                         OpCall(backend, "multiply", "count=\(count)"))
         }
@@ -47,11 +47,11 @@ final class ElementwiseTests: SynapseTestCase {
             let sum = SumReference(value: x.reduce(0.0) { $0 + Double($1) }, scale: x.reduce(0.0) { $0 + abs(Double($1)) })
             let squares = x.reduce(0.0) { $0 + Double($1) * Double($1) }
             forEachBackend { backend in
-                let input = try backend.buffer(x), result = try backend.nanBuffer(1)
-                try backend.sum(input, count: n, result: result)
+                let input = try backend.tensor(x), result = try backend.nanTensor(1)
+                try backend.sum(input, result: result)
                 assertClose([try backend.readScalar(result)], [sum], k: n, OpCall(backend, "sum", "count=\(n)"))
-                try backend.fill(result, value: .nan, offset: 0, count: 1)
-                try backend.sumOfSquares(input, count: n, result: result)
+                try backend.fill(result.elements(0..<1), value: .nan)
+                try backend.sumOfSquares(input, result: result)
                 assertClose([try backend.readScalar(result)], [SumReference(value: squares, scale: squares)], k: n,
                             OpCall(backend, "sumOfSquares", "count=\(n)"))
             }
@@ -79,9 +79,9 @@ final class ElementwiseTests: SynapseTestCase {
                 expectedW.append(Double(w[i]) - lr * (p.nesterov ? grad + mu * velocity : velocity))
             }
             forEachBackend { backend in
-                let weights = try backend.buffer(w), velocity = try backend.buffer(v)
-                try backend.sgdMomentumUpdate(weights: weights, gradients: try backend.buffer(g), velocity: velocity,
-                                              count: count, parameters: p)
+                let weights = try backend.tensor(w), velocity = try backend.tensor(v)
+                try backend.sgdMomentumUpdate(weights: weights, gradients: try backend.tensor(g), velocity: velocity,
+                                              parameters: p, segments: backend.segments(covering: weights))
                 let call = OpCall(backend, "sgdMomentumUpdate", "count=\(count) \(p)")
                 assertClose(try backend.download(weights), expectedW, call, "weights")
                 assertClose(try backend.download(velocity), expectedV, call, "velocity")
@@ -95,8 +95,8 @@ final class ElementwiseTests: SynapseTestCase {
             let data = random.floats(outer * channels * inner), bias = random.floats(channels)
             let expected = data.indices.map { Double(data[$0]) + Double(bias[($0 / inner) % channels]) }
             forEachBackend { backend in
-                let buffer = try backend.buffer(data)
-                try backend.biasAdd(data: buffer, bias: try backend.buffer(bias), outer: outer, channels: channels, inner: inner)
+                let buffer = try backend.tensor(data)
+                try backend.biasAdd(data: buffer, bias: try backend.tensor(bias), outer: outer, channels: channels, inner: inner)
                 assertClose(try backend.download(buffer), expected,
                             OpCall(backend, "biasAdd", "outer=\(outer) channels=\(channels) inner=\(inner)"))
             }
@@ -113,12 +113,46 @@ final class ElementwiseTests: SynapseTestCase {
                 expected[(i / inner) % channels].value += Double(value)
                 expected[(i / inner) % channels].scale += abs(Double(value))
             }
+            let previous = random.floats(channels)
+            let accumulated = expected.indices.map {
+                SumReference(value: expected[$0].value + Double(previous[$0]), scale: expected[$0].scale + abs(Double(previous[$0])))
+            }
             forEachBackend { backend in
-                let gradBias = try backend.nanBuffer(channels)
-                try backend.biasGradient(gradOutput: try backend.buffer(dy), gradBias: gradBias, outer: outer,
-                                         channels: channels, inner: inner)
-                assertClose(try backend.download(gradBias), expected, k: outer * inner,
-                            OpCall(backend, "biasGradient", "outer=\(outer) channels=\(channels) inner=\(inner)"))
+                let call = OpCall(backend, "biasGradient", "outer=\(outer) channels=\(channels) inner=\(inner)")
+                let gradBias = try backend.nanTensor(channels)
+                try backend.biasGradient(gradOutput: try backend.tensor(dy), gradBias: gradBias, outer: outer,
+                                         channels: channels, inner: inner, accumulate: false)
+                assertClose(try backend.download(gradBias), expected, k: outer * inner, call)
+                // Accumulating adds to what the gradient held.
+                try backend.upload(previous, to: gradBias)
+                try backend.biasGradient(gradOutput: try backend.tensor(dy), gradBias: gradBias, outer: outer,
+                                         channels: channels, inner: inner, accumulate: true)
+                assertClose(try backend.download(gradBias), accumulated, k: outer * inner + 1, call, "accumulated")
+            }
+        }
+    }
+
+    /// PyTorch's `clip_grad_norm_`: `x *= min(1, maxNorm / (||x|| + 1e-6))`, the squared norm read on the device.
+    func testClipToNorm() {
+        var random = TestRandom(seed: 77)
+        let x = random.floats(1031)
+        let norm = x.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        for maxNorm in [Float(norm / 4), Float(norm * 2)] {
+            let coefficient = min(1, Double(maxNorm) / (norm + 1e-6))
+            forEachBackend { backend in
+                let values = try backend.tensor(x), squares = try backend.nanTensor(1)
+                try backend.sumOfSquares(values, result: squares)
+                try backend.clipToNorm(values, sumOfSquares: squares, maxNorm: maxNorm)
+                assertClose(try backend.download(values), x.map { Double($0) * coefficient },
+                            OpCall(backend, "clipToNorm", "count=\(x.count) maxNorm=\(maxNorm), norm \(norm)"))
+            }
+        }
+        forEachBackend { backend in
+            let values = try backend.tensor(x), squares = try backend.tensor(shape: [1])
+            for bad in [Float(0), -1, .nan, .infinity] {
+                assertThrows(.invalidArgument, mentioning: ["clipToNorm", "maxNorm"], "\(backend.name) maxNorm \(bad)") {
+                    try backend.clipToNorm(values, sumOfSquares: squares, maxNorm: bad)
+                }
             }
         }
     }

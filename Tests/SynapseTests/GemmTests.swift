@@ -72,10 +72,8 @@ struct GemmProblem {
 
     /// Runs the GEMM on `backend` and returns the whole C buffer.
     func run(on backend: Backend) throws -> [Float] {
-        let aBuffer = try backend.buffer(a), bBuffer = try backend.buffer(b), cBuffer = try backend.buffer(c)
-        try backend.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                         a: aBuffer, aOffset: aOffset, lda: lda, b: bBuffer, bOffset: bOffset, ldb: ldb,
-                         beta: beta, c: cBuffer, cOffset: cOffset, ldc: ldc)
+        let aBuffer = try backend.tensor(a), bBuffer = try backend.tensor(b), cBuffer = try backend.tensor(c)
+        try backend.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: aBuffer.elements(aOffset..<aBuffer.count), lda: lda, b: bBuffer.elements(bOffset..<bBuffer.count), ldb: ldb, beta: beta, c: cBuffer.elements(cOffset..<cBuffer.count), ldc: ldc)
         return try backend.download(cBuffer)
     }
 }

@@ -16,6 +16,35 @@ enum InputKind {
     case distinct
 }
 
+/// Compares `analytic` with central differences of `objective` as elements of `view` move by ±step.
+func checkAgainstDifferences(analytic: [Float], of view: Tensor, _ what: String, maxPoints: Int,
+                             objective: () throws -> Double, file: StaticString, line: UInt) throws {
+    let backend = view.backend
+    let original = try backend.download(view)
+    let stride = max(1, original.count / maxPoints)
+    var failures = 0
+    for i in Swift.stride(from: 0, to: original.count, by: stride) {
+        let element = view.elements(i..<i + 1)
+        try backend.upload([original[i] + GradientCheckTests.step], to: element)
+        let plus = try objective()
+        try backend.upload([original[i] - GradientCheckTests.step], to: element)
+        let minus = try objective()
+        try backend.upload([original[i]], to: element)
+        let numeric = (plus - minus) / (2 * Double(GradientCheckTests.step))
+        let a = Double(analytic[i])
+        // Relative to the larger of the two, with a floor of 0.05 so that Float32 rounding in the
+        // objective (about 1e-4 here) cannot fail a gradient near zero.
+        let scale = max(abs(a), abs(numeric), 0.05)
+        if abs(a - numeric) > GradientCheckTests.threshold * scale {
+            failures += 1
+            if failures <= 3 {
+                XCTFail("\(what)[\(i)]: backward gives \(a), central differences \(numeric)", file: file, line: line)
+            }
+        }
+    }
+    _ = try objective()   // leave the layer's saved state consistent with the restored values
+}
+
 final class GradientCheckTests: SynapseTestCase {
     static let step: Float = 1e-2
     static let threshold: Double = 1e-2
@@ -31,21 +60,20 @@ final class GradientCheckTests: SynapseTestCase {
             let model = try Sequential(inputShape: inputShape, layers: [layer], backend: backend, seed: 11)
             let label = "\(backend.name) \(layer.summary)"
             var random = TestRandom(seed: 5)
-            let x = try backend.buffer(Self.inputValues(inputs, count: batch * inputShape.reduce(1, *), random: &random))
+            let x = try backend.tensor(Self.inputValues(inputs, count: batch * inputShape.reduce(1, *), random: &random),
+                                       shape: [batch] + inputShape)
             let r = random.floats(batch * model.outputShape.reduce(1, *))
             let counters = model.randomCounters
-            let input = Tensor(x, shape: [batch] + inputShape)
 
             // The objective, with the dropout masks of the analytic pass.
             let objective: () throws -> Double = {
                 model.randomCounters = counters
-                let y = try backend.download(model.forward(input, training: training).buffer,
-                                             offset: 0, count: r.count)
+                let y = try backend.download(model.forward(x, training: training))
                 return zip(y, r).reduce(0) { $0 + Double($1.0) * Double($1.1) }
             }
             _ = try objective()
-            let dx = try backend.download(model.backward(Tensor(backend.buffer(r), shape: [batch] + model.outputShape)).buffer,
-                                          offset: 0, count: x.count)
+            model.zeroGradients()
+            let dx = try backend.download(model.backward(backend.tensor(r, shape: [batch] + model.outputShape)))
             let parameterGradients = try model.parameters.map { try backend.download($0.gradient) }
 
             try checkAgainstDifferences(analytic: dx, of: x, "\(label) input", maxPoints: maxPoints,
@@ -55,34 +83,6 @@ final class GradientCheckTests: SynapseTestCase {
                                             objective: objective, file: file, line: line)
             }
         }
-    }
-
-    /// Compares `analytic` with central differences of `objective` as elements of `buffer` move by ±step.
-    func checkAgainstDifferences(analytic: [Float], of buffer: Buffer, _ what: String, maxPoints: Int,
-                                 objective: () throws -> Double, file: StaticString, line: UInt) throws {
-        let backend = buffer.backend
-        let original = try backend.download(buffer)
-        let stride = max(1, original.count / maxPoints)
-        var failures = 0
-        for i in Swift.stride(from: 0, to: original.count, by: stride) {
-            try backend.upload([original[i] + Self.step], to: buffer, offset: i)
-            let plus = try objective()
-            try backend.upload([original[i] - Self.step], to: buffer, offset: i)
-            let minus = try objective()
-            try backend.upload([original[i]], to: buffer, offset: i)
-            let numeric = (plus - minus) / (2 * Double(Self.step))
-            let a = Double(analytic[i])
-            // Relative to the larger of the two, with a floor of 0.05 so that Float32 rounding in the
-            // objective (about 1e-4 here) cannot fail a gradient near zero.
-            let scale = max(abs(a), abs(numeric), 0.05)
-            if abs(a - numeric) > Self.threshold * scale {
-                failures += 1
-                if failures <= 3 {
-                    XCTFail("\(what)[\(i)]: backward gives \(a), central differences \(numeric)", file: file, line: line)
-                }
-            }
-        }
-        _ = try objective()   // leave the layer's saved state consistent with the restored values
     }
 
     static func inputValues(_ kind: InputKind, count: Int, random: inout TestRandom) -> [Float] {
@@ -141,10 +141,10 @@ final class GradientCheckTests: SynapseTestCase {
             let model = try Sequential(inputShape: [9], layers: [Dropout(0.4)], backend: backend, seed: 1)
             var random = TestRandom(seed: 2)
             let x = random.floats(18), dy = random.floats(18)
-            let y = try model.forward(Tensor(backend.buffer(x), shape: [2, 9]), training: false)
-            XCTAssertEqual(try backend.download(y.buffer).map(\.bitPattern), x.map(\.bitPattern), "\(backend.name) forward")
-            let dx = try model.backward(Tensor(backend.buffer(dy), shape: [2, 9]))
-            XCTAssertEqual(try backend.download(dx.buffer).map(\.bitPattern), dy.map(\.bitPattern), "\(backend.name) backward")
+            let y = try model.forward(backend.tensor(x, shape: [2, 9]), training: false)
+            XCTAssertEqual(try backend.download(y).map(\.bitPattern), x.map(\.bitPattern), "\(backend.name) forward")
+            let dx = try model.backward(backend.tensor(dy, shape: [2, 9]))
+            XCTAssertEqual(try backend.download(dx).map(\.bitPattern), dy.map(\.bitPattern), "\(backend.name) backward")
         }
     }
 
@@ -161,8 +161,9 @@ final class GradientCheckTests: SynapseTestCase {
                     let model = try Sequential(inputShape: shape, layers: [make()], backend: backend, seed: 5)
                     var random = TestRandom(seed: 6)
                     let x = random.floats(3 * shape.reduce(1, *)), dy = random.floats(3 * model.outputShape.reduce(1, *))
-                    _ = try model.forward(Tensor(backend.buffer(x), shape: [3] + shape), training: true)
-                    let gradient = Tensor(try backend.buffer(dy), shape: [3] + model.outputShape)
+                    _ = try model.forward(backend.tensor(x, shape: [3] + shape), training: true)
+                    let gradient = try backend.tensor(dy, shape: [3] + model.outputShape)
+                    model.zeroGradients()
                     if parametersOnly { try model.backwardParameters(gradient) } else { try model.backward(gradient) }
                     gradients.append(try model.parameters.map { try backend.download($0.gradient) })
                 }
@@ -191,14 +192,14 @@ final class GradientCheckTests: SynapseTestCase {
                 Flatten(), Dense(4), ActivationLayer(.sigmoid), Dense(3),
             ], backend: backend, seed: 3)
             var random = TestRandom(seed: 9)
-            let x = try backend.buffer(random.floats(2 * 72))
-            let labels = try backend.buffer(int32: [2, 0])
-            let loss = SoftmaxCrossEntropy()
-            let input = Tensor(x, shape: [2, 2, 6, 6])
+            let input = try backend.tensor(random.floats(2 * 72), shape: [2, 2, 6, 6])
+            let labels = try backend.tensor(int32: [2, 0])
+            let loss = SoftmaxCrossEntropy(backend: backend)
             let objective: () throws -> Double = {
                 Double(try backend.readScalar(loss.forward(model.forward(input, training: true), targets: labels)))
             }
             _ = try objective()
+            model.zeroGradients()
             try model.backward(loss.backward())
             for p in model.parameters {
                 try checkAgainstDifferences(analytic: backend.download(p.gradient), of: p.value, "\(backend.name) \(p.name)",
@@ -212,13 +213,12 @@ final class GradientCheckTests: SynapseTestCase {
     func testSoftmaxCrossEntropy() {
         forEachBackend { backend in
             var random = TestRandom(seed: 21)
-            let logits = try backend.buffer(random.floats(4 * 7, in: -3...3))
-            let labels = try backend.buffer(int32: [0, 6, 3, 3])
-            let loss = SoftmaxCrossEntropy()
-            let input = Tensor(logits, shape: [4, 7])
-            let objective = { Double(try backend.readScalar(loss.forward(input, targets: labels))) }
+            let logits = try backend.tensor(random.floats(4 * 7, in: -3...3), shape: [4, 7])
+            let labels = try backend.tensor(int32: [0, 6, 3, 3])
+            let loss = SoftmaxCrossEntropy(backend: backend)
+            let objective = { Double(try backend.readScalar(loss.forward(logits, targets: labels))) }
             _ = try objective()
-            let analytic = try backend.download(loss.backward().buffer)
+            let analytic = try backend.download(loss.backward())
             try checkAgainstDifferences(analytic: analytic, of: logits, "\(backend.name) SoftmaxCrossEntropy", maxPoints: 100,
                                         objective: objective, file: #filePath, line: #line)
         }
@@ -227,13 +227,13 @@ final class GradientCheckTests: SynapseTestCase {
     func testSquaredError() {
         forEachBackend { backend in
             var random = TestRandom(seed: 22)
-            let output = try backend.buffer(random.floats(3 * 5))
-            let targets = try backend.buffer(random.floats(3 * 5))
-            let loss = SquaredError()
-            let input = Tensor(output, shape: [3, 5])
+            let output = try backend.tensor(random.floats(3 * 5), shape: [3, 5])
+            let targets = try backend.tensor(random.floats(3 * 5), shape: [3, 5])
+            let loss = SquaredError(backend: backend)
+            let input = output
             let objective = { Double(try backend.readScalar(loss.forward(input, targets: targets))) }
             _ = try objective()
-            let analytic = try backend.download(loss.backward().buffer, offset: 0, count: 15)
+            let analytic = try backend.download(loss.backward())
             try checkAgainstDifferences(analytic: analytic, of: output, "\(backend.name) SquaredError", maxPoints: 100,
                                         objective: objective, file: #filePath, line: #line)
             // The value itself: 1/2 sum of squares over the batch mean.

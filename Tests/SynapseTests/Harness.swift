@@ -63,9 +63,14 @@ enum TestBackends {
 extension Backend {
     var isOpenCL: Bool { self is OpenCLBackend }
 
-    /// A buffer of NaN: an element the op should overwrite but skips stays NaN and fails any comparison.
-    func nanBuffer(_ count: Int) throws -> Buffer {
-        try buffer([Float](repeating: .nan, count: count))
+    /// One update segment over all of `view`, at multipliers 1.
+    func segments(covering view: Tensor) throws -> UpdateSegments {
+        try updateSegments([UpdateSegments.Run(count: view.count)])
+    }
+
+    /// A tensor of NaN: an element the op should overwrite but skips stays NaN and fails any comparison.
+    func nanTensor(_ count: Int) throws -> Tensor {
+        try tensor([Float](repeating: .nan, count: count))
     }
 }
 

@@ -69,8 +69,8 @@ final class LRNTests: SynapseTestCase {
             let x = random.floats(g.count, in: -2...2)
             let expected = referenceForward(x.map { Double($0) }, g)
             forEachBackend { backend in
-                let output = try backend.nanBuffer(g.count), scale = try backend.nanBuffer(g.count)
-                try backend.lrnForward(input: try backend.buffer(x), output: output, scale: scale, geometry: g)
+                let output = try backend.nanTensor(g.count), scale = try backend.nanTensor(g.count)
+                try backend.lrnForward(input: try backend.tensor(x), output: output, scale: scale, geometry: g)
                 let call = OpCall(backend, "lrnForward", describe(g))
                 assertClose(try backend.download(output), expected.y, call, "output")
                 assertClose(try backend.download(scale), expected.scale, call, "scale")
@@ -88,11 +88,11 @@ final class LRNTests: SynapseTestCase {
             let analytic = referenceBackward(x64, dy64, g)
             let numeric = numericGradient(x64, dy64, g)
             forEachBackend { backend in
-                let input = try backend.buffer(x)
-                let output = try backend.nanBuffer(g.count), scale = try backend.nanBuffer(g.count)
-                let dx = try backend.nanBuffer(g.count)
+                let input = try backend.tensor(x)
+                let output = try backend.nanTensor(g.count), scale = try backend.nanTensor(g.count)
+                let dx = try backend.nanTensor(g.count)
                 try backend.lrnForward(input: input, output: output, scale: scale, geometry: g)
-                try backend.lrnBackward(input: input, output: output, scale: scale, gradOutput: try backend.buffer(dy),
+                try backend.lrnBackward(input: input, output: output, scale: scale, gradOutput: try backend.tensor(dy),
                                         gradInput: dx, geometry: g)
                 let got = try backend.download(dx)
                 let call = OpCall(backend, "lrnBackward", describe(g))

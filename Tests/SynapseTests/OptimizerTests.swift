@@ -38,22 +38,23 @@ final class OptimizerTests: SynapseTestCase {
         return Inputs(values: values, gradients: gradients)
     }
 
-    func parameters(on backend: Backend, values: [[Float]]) throws -> [Parameter] {
-        try zip(specs, values).map { spec, value in
-            let p = try Parameter(name: spec.name, shape: [spec.count], backend: backend)
+    /// The specs' parameters in an arena of their own, holding `values`.
+    func parameters(on backend: Backend, values: [[Float]]) throws -> ParameterArena {
+        let arena = try ParameterArena(specs.map { ($0.name, [$0.count]) }, backend: backend)
+        for ((spec, value), p) in zip(zip(specs, values), arena.parameters) {
             p.learningRateMultiplier = spec.lrMultiplier
             p.weightDecayMultiplier = spec.wdMultiplier
-            try backend.upload(value, to: p.value, offset: 0)
-            return p
+            try backend.upload(value, to: p.value)
         }
+        return arena
     }
 
     /// Uploads step `s`'s gradients and runs one update.
-    func step(_ optimizer: Optimizer, _ parameters: [Parameter], _ inputs: Inputs, _ s: Int) throws {
-        for (p, g) in zip(parameters, inputs.gradients[s]) {
-            try p.value.backend.upload(g, to: p.gradient, offset: 0)
+    func step(_ optimizer: Optimizer, _ arena: ParameterArena, _ inputs: Inputs, _ s: Int) throws {
+        for (p, g) in zip(arena.parameters, inputs.gradients[s]) {
+            try p.value.backend.upload(g, to: p.gradient)
         }
-        try optimizer.step(parameters, learningRate: rates[s])
+        try optimizer.step(arena, learningRate: rates[s])
     }
 
     // MARK: - SGD
@@ -88,7 +89,7 @@ final class OptimizerTests: SynapseTestCase {
                 let params = try parameters(on: backend, values: data.values)
                 for s in 0..<steps {
                     try step(optimizer, params, data, s)
-                    for (j, p) in params.enumerated() {
+                    for (j, p) in params.parameters.enumerated() {
                         assertClose(try backend.download(p.value), expected[s][j],
                                     OpCall(backend, optimizer.summary, "\(p.name) step \(s)"), "weights")
                     }
@@ -135,7 +136,7 @@ final class OptimizerTests: SynapseTestCase {
                 for s in 0..<steps {
                     try step(optimizer, params, data, s)
                     XCTAssertEqual(optimizer.stepCount, s + 1)
-                    for (j, p) in params.enumerated() {
+                    for (j, p) in params.parameters.enumerated() {
                         assertClose(try backend.download(p.value), expected[s][j],
                                     OpCall(backend, optimizer.summary, "\(p.name) step \(s + 1)"), "weights")
                     }
@@ -151,21 +152,23 @@ final class OptimizerTests: SynapseTestCase {
             let params = try parameters(on: backend, values: specs.map { [Float](repeating: 0, count: $0.count) })
             let names = specs.map(\.name)
             let sgd = try SGD(momentum: 0.9)
-            let sgdState = try sgd.stateBuffers(for: params)
+            let sgdState = try sgd.state(for: params)
             XCTAssertEqual(Set(sgdState.keys), Set(names.map { $0 + ".momentum" }))
-            let adamState = try Adam().stateBuffers(for: params)
+            let adamState = try Adam().state(for: params)
             XCTAssertEqual(Set(adamState.keys), Set(names.flatMap { [$0 + ".adam_m", $0 + ".adam_v"] }))
-            for (key, buffer) in sgdState.merging(adamState, uniquingKeysWith: { a, _ in a }) {
-                let p = params.first { key.hasPrefix($0.name + ".") }!
-                XCTAssertEqual(buffer.count, p.count, key)
-                XCTAssertTrue(buffer.backend === backend, key)
-                XCTAssertEqual(try backend.download(buffer), [Float](repeating: 0, count: p.count), "\(key) starts zeroed")
+            for (key, view) in sgdState.merging(adamState, uniquingKeysWith: { a, _ in a }) {
+                let p = params.parameters.first { key.hasPrefix($0.name + ".") }!
+                XCTAssertEqual(view.shape, p.shape, key)
+                XCTAssertTrue(view.backend === backend, key)
+                XCTAssertEqual(try backend.download(view), [Float](repeating: 0, count: p.count), "\(key) starts zeroed")
             }
-            // Asking again returns the same buffers, not fresh ones: a loader's upload must reach the optimizer.
-            let again = try sgd.stateBuffers(for: params)
-            for (key, buffer) in again { XCTAssertTrue(buffer === sgdState[key], key) }
+            // Asking again returns the same memory, not fresh: a loader's upload must reach the optimizer.
+            let again = try sgd.state(for: params)
+            for (key, view) in again {
+                XCTAssertTrue(view.buffer === sgdState[key]!.buffer && view.offset == sgdState[key]!.offset, key)
+            }
             // Without momentum nothing carries over between steps, so there is nothing to save.
-            XCTAssertTrue(try SGD().stateBuffers(for: params).isEmpty)
+            XCTAssertTrue(try SGD().state(for: params).isEmpty)
             XCTAssertEqual(try SGD(momentum: 0.9).scalarState, [:])
         }
     }
@@ -186,17 +189,17 @@ final class OptimizerTests: SynapseTestCase {
                 for s in 0..<saved { try step(original, originalParams, data, s) }
 
                 // The checkpoint: weights, state buffers and scalar state, as plain values.
-                let weights = try originalParams.map { try backend.download($0.value) }
-                let state = try original.stateBuffers(for: originalParams).mapValues { try backend.download($0) }
+                let weights = try originalParams.parameters.map { try backend.download($0.value) }
+                let state = try original.state(for: originalParams).mapValues { try backend.download($0) }
                 let scalars = original.scalarState
                 if label == "Adam" { XCTAssertEqual(scalars, [Adam.stepKey: "2"]) }
 
-                func restored(withScalars: Bool) throws -> (Optimizer, [Parameter]) {
+                func restored(withScalars: Bool) throws -> (Optimizer, ParameterArena) {
                     let optimizer = try make()
                     let params = try parameters(on: backend, values: weights)
-                    let buffers = try optimizer.stateBuffers(for: params)
+                    let buffers = try optimizer.state(for: params)
                     XCTAssertEqual(Set(buffers.keys), Set(state.keys), label)
-                    for (key, values) in state { try backend.upload(values, to: buffers[key]!, offset: 0) }
+                    for (key, values) in state { try backend.upload(values, to: buffers[key]!) }
                     if withScalars { try optimizer.restore(scalarState: scalars) }
                     return (optimizer, params)
                 }
@@ -207,9 +210,9 @@ final class OptimizerTests: SynapseTestCase {
                     try step(resumed, resumedParams, data, s)
                     try step(forgetful, forgetfulParams, data, s)
                 }
-                let originalState = try original.stateBuffers(for: originalParams)
-                let resumedState = try resumed.stateBuffers(for: resumedParams)
-                for (a, b) in zip(originalParams, resumedParams) {
+                let originalState = try original.state(for: originalParams)
+                let resumedState = try resumed.state(for: resumedParams)
+                for (a, b) in zip(originalParams.parameters, resumedParams.parameters) {
                     assertBitwiseEqual(try backend.download(b.value), try backend.download(a.value),
                                        OpCall(backend, "\(label) resumed", a.name), "weights")
                 }
@@ -219,7 +222,7 @@ final class OptimizerTests: SynapseTestCase {
                 }
                 XCTAssertEqual(resumed.scalarState, original.scalarState, label)
                 if label == "Adam" {
-                    let differs = try zip(originalParams, forgetfulParams).contains {
+                    let differs = try zip(originalParams.parameters, forgetfulParams.parameters).contains {
                         try backend.download($0.value) != backend.download($1.value)
                     }
                     XCTAssertTrue(differs, "\(backend.name): Adam without its step count should not match")
@@ -272,22 +275,23 @@ final class OptimizerTests: SynapseTestCase {
                 assertNNError(name: "learning rate", mentioning: "nan") {
                     try optimizer.step(params, learningRate: .nan)
                 }
-                params[1].learningRateMultiplier = -1
+                params.parameters[1].learningRateMultiplier = -1
                 assertNNError(name: "fc1.bias", mentioning: "learning-rate multiplier") {
                     try optimizer.step(params, learningRate: 0.1)
                 }
-                params[1].learningRateMultiplier = 1
-                assertNNError(name: "fc1.weight", mentioning: "share this name") {
-                    try optimizer.step([params[0], params[0]], learningRate: 0.1)
-                }
+                params.parameters[1].learningRateMultiplier = 1
                 // Nothing above touched a parameter: every check runs before the first update.
-                for (p, value) in zip(params, ones) { XCTAssertEqual(try backend.download(p.value), value, p.name) }
-                // State is kept by name: a different parameter under a known name is refused, not mixed up.
+                for (p, value) in zip(params.parameters, ones) { XCTAssertEqual(try backend.download(p.value), value, p.name) }
+                // State belongs to one arena: another model's parameters are refused, not mixed up.
                 try optimizer.step(params, learningRate: 0.1)
-                let impostor = try Parameter(name: "fc1.weight", shape: [3], backend: backend)
-                assertNNError(name: "fc1.weight", mentioning: "37 elements") {
-                    try optimizer.step([impostor], learningRate: 0.1)
+                let other = try parameters(on: backend, values: ones)
+                assertNNError(name: "optimizer", mentioning: "another model's parameters") {
+                    try optimizer.step(other, learningRate: 0.1)
                 }
+            }
+            // Optimizer state and checkpoints are kept by name: two parameters of one name are refused.
+            SynapseTests.assertNNError(contains: ["two parameters are named 'fc1.weight'"]) {
+                _ = try ParameterArena([("fc1.weight", [3]), ("fc1.weight", [4])], backend: backend)
             }
         }
     }

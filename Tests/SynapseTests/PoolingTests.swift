@@ -56,9 +56,9 @@ final class PoolingTests: SynapseTestCase {
             let x = random.floats(g.inputCount, in: -4...4)
             let expected = referenceMaxPool(x, g)
             forEachBackend { backend in
-                let output = try backend.nanBuffer(g.outputCount)
-                let argmax = try backend.buffer(int32: [Int32](repeating: -7, count: g.outputCount))
-                try backend.maxPoolForward(input: try backend.buffer(x), output: output, argmax: argmax, geometry: g)
+                let output = try backend.nanTensor(g.outputCount)
+                let argmax = try backend.tensor(int32: [Int32](repeating: -7, count: g.outputCount))
+                try backend.maxPoolForward(input: try backend.tensor(x), output: output, argmax: argmax, geometry: g)
                 let call = OpCall(backend, "maxPoolForward", describe(g))
                 assertBitwiseEqual(try backend.download(output), expected.values, call)
                 assertEqual(try backend.downloadInt32(argmax), expected.argmax, call, "argmax")
@@ -75,8 +75,8 @@ final class PoolingTests: SynapseTestCase {
             var expected = [Double](repeating: 0, count: g.inputCount)
             forEachOutput(g) { p, o, _ in expected[p * g.height * g.width + Int(argmax[o])] += Double(dy[o]) }
             forEachBackend { backend in
-                let dx = try backend.nanBuffer(g.inputCount)
-                try backend.maxPoolBackward(gradOutput: try backend.buffer(dy), argmax: try backend.buffer(int32: argmax),
+                let dx = try backend.nanTensor(g.inputCount)
+                try backend.maxPoolBackward(gradOutput: try backend.tensor(dy), argmax: try backend.tensor(int32: argmax),
                                             gradInput: dx, geometry: g)
                 assertClose(try backend.download(dx), expected, OpCall(backend, "maxPoolBackward", describe(g)))
             }
@@ -94,8 +94,8 @@ final class PoolingTests: SynapseTestCase {
                 expected.append(sum / Double(w.divisor))
             }
             forEachBackend { backend in
-                let output = try backend.nanBuffer(g.outputCount)
-                try backend.avgPoolForward(input: try backend.buffer(x), output: output, geometry: g)
+                let output = try backend.nanTensor(g.outputCount)
+                try backend.avgPoolForward(input: try backend.tensor(x), output: output, geometry: g)
                 assertClose(try backend.download(output), expected, OpCall(backend, "avgPoolForward", describe(g)))
             }
         }
@@ -112,8 +112,8 @@ final class PoolingTests: SynapseTestCase {
                 } }
             }
             forEachBackend { backend in
-                let dx = try backend.nanBuffer(g.inputCount)
-                try backend.avgPoolBackward(gradOutput: try backend.buffer(dy), gradInput: dx, geometry: g)
+                let dx = try backend.nanTensor(g.inputCount)
+                try backend.avgPoolBackward(gradOutput: try backend.tensor(dy), gradInput: dx, geometry: g)
                 assertClose(try backend.download(dx), expected, OpCall(backend, "avgPoolBackward", describe(g)))
             }
         }

@@ -13,11 +13,17 @@ final class ReliabilityTests: SynapseTestCase {
 
     static let data = try! TrainingTests.noise(count: 32, shape: [4], classes: 3, seed: 21)
 
+    /// A fresh `net` on the CPU backend, classifying `data` with `optimizer`.
+    static func trainer(_ optimizer: Optimizer, schedule: LearningRateSchedule = .fixed) throws -> Trainer {
+        try Trainer(model: net(try CPUBackend()), objective: Classification(train: data), optimizer: optimizer,
+                    learningRate: 0.1, schedule: schedule, batchSize: 8)
+    }
+
     /// A checkpoint after one epoch of `optimizer`, and the path it is at.
     func savedCheckpoint(_ optimizer: Optimizer) throws -> (SafeTensors, String) {
         let path = try TrainingTests.temporaryDirectory().appendingPathComponent("run.safetensors").path
-        let trainer = try Trainer(model: Self.net(try CPUBackend()), optimizer: optimizer, learningRate: 0.1, batchSize: 8)
-        try trainer.fit(train: Self.data, test: nil, epochs: 1, checkpoint: path)
+        let trainer = try Self.trainer(optimizer)
+        try trainer.fit(epochs: 1, checkpoint: path)
         return (try SafeTensors.read(from: path), path)
     }
 
@@ -26,7 +32,7 @@ final class ReliabilityTests: SynapseTestCase {
         var edited = file
         edit(&edited)
         try edited.write(to: path)
-        let trainer = try Trainer(model: Self.net(try CPUBackend()), optimizer: optimizer, learningRate: 0.1, batchSize: 8)
+        let trainer = try Self.trainer(optimizer)
         try Checkpoint.resume(trainer, from: path)
         return trainer
     }
@@ -45,8 +51,11 @@ final class ReliabilityTests: SynapseTestCase {
         let trainer = try resume(file, at: path, optimizer: try SGD(momentum: 0.9)) {
             $0.metadata["iteration"] = "\(Checkpoint.maxIterations)"
         }
-        let batch = try trainer.backend.buffer([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
-        _ = try trainer.step(Tensor(batch, shape: [2, 4]), labels: try trainer.backend.buffer(int32: [0, 2]))
+        let batch = try trainer.backend.tensor([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], shape: [2, 4])
+        let labels = try trainer.backend.tensor(int32: [0, 2])
+        try trainer.step {
+            try (trainer.objective as! Classification).loss(input: batch, labels: labels, model: trainer.model)
+        }
         XCTAssertEqual(trainer.iteration, Checkpoint.maxIterations + 1)
     }
 
@@ -71,8 +80,7 @@ final class ReliabilityTests: SynapseTestCase {
             damaged.tensors[tensor]!.values[1] = value
             try damaged.write(to: path)
             assertNNError(contains: [path, "'\(tensor)'", "NaN or infinite"]) {
-                let trainer = try Trainer(model: Self.net(try CPUBackend()), optimizer: try SGD(momentum: 0.9),
-                                          learningRate: 0.1, batchSize: 8)
+                let trainer = try Self.trainer(try SGD(momentum: 0.9))
                 try Checkpoint.resume(trainer, from: path)
             }
             guard !tensor.hasPrefix("optimizer.") else { continue }
@@ -117,8 +125,8 @@ final class ReliabilityTests: SynapseTestCase {
         let cases = [(directory.appendingPathComponent("missing/run.safetensors").path, "does not exist"),
                      (directory.path, "is a directory"), ("/dev/null", "not a regular file"), ("", "empty")]
         for (path, needle) in cases {
-            let trainer = try Trainer(model: Self.net(try CPUBackend()), optimizer: try SGD(), learningRate: 0.1, batchSize: 8)
-            assertNNError(contains: [needle]) { try trainer.fit(train: Self.data, test: nil, epochs: 1, checkpoint: path) }
+            let trainer = try Self.trainer(try SGD())
+            assertNNError(contains: [needle]) { try trainer.fit(epochs: 1, checkpoint: path) }
             XCTAssertEqual(trainer.iteration, 0, "\(path): refused before the first step")
         }
         for (path, needle) in [(directory.path, "is a directory"), ("/dev/null", "not a regular file"),
@@ -158,9 +166,9 @@ final class ReliabilityTests: SynapseTestCase {
     /// checkpoint is saved, so curves never show an epoch the checkpoint lacks.
     func testEpochDoneSeesTheSavedCheckpoint() throws {
         let path = try TrainingTests.temporaryDirectory().appendingPathComponent("run.safetensors").path
-        let trainer = try Trainer(model: Self.net(try CPUBackend()), optimizer: try SGD(), learningRate: 0.1, batchSize: 8)
+        let trainer = try Self.trainer(try SGD())
         var seen: [String] = []
-        try trainer.fit(train: Self.data, test: nil, epochs: 2, checkpoint: path, metadata: { report, _ in
+        try trainer.fit(epochs: 2, checkpoint: path, metadata: { report, _ in
             ["note": "epoch \(report.epoch)"]
         }, epochDone: { report, _ in
             let saved = try Checkpoint.metadata(at: path)
@@ -173,8 +181,7 @@ final class ReliabilityTests: SynapseTestCase {
     /// Defect 7: settings that cannot be right are refused where they are made.
     func testImpossibleSettingsAreRefused() throws {
         assertNNError(contains: ["--schedule", "minimum rate 0.5", "above the base rate 0.1"]) {
-            _ = try Trainer(model: Self.net(try CPUBackend()), optimizer: try SGD(), learningRate: 0.1,
-                            schedule: .cosine(maxIterations: 10, minimum: 0.5), batchSize: 8)
+            _ = try Self.trainer(try SGD(), schedule: .cosine(maxIterations: 10, minimum: 0.5))
         }
         XCTAssertThrowsError(try CPUBackend(threads: 0)) { error in
             XCTAssertTrue("\(error)".contains("at least one thread"), "\(error)")
@@ -202,7 +209,7 @@ final class ReliabilityTests: SynapseTestCase {
         try Normalization.fit(data).apply(to: &normalized)
         for kind in [ModelKind.mlp, .lenet, .alexnetSmall] {
             let model = try kind.build(inputShape: [1, 28, 28], classes: 10, backend: try CPUBackend(), seed: 1)
-            let loss = try Trainer.evaluate(model, on: normalized, batchSize: 64).loss
+            let loss = try Classification.report(model: model, on: normalized, batchSize: 64).loss
             XCTAssertEqual(loss, log(10), accuracy: 0.15, "\(kind.rawValue)")
         }
     }

@@ -48,13 +48,13 @@ final class RuntimeTests: SynapseTestCase {
             if count <= OpenCLBackend.maxElements {
                 assertThrows(.outOfMemory, mentioning: [backend.name, "\(count * 4) bytes"],
                              "\(backend.name) allocate(\(count))") {
-                    _ = try backend.allocate(count, .float32)
+                    _ = try backend.tensor(shape: [count])
                 }
             }
             let tooMany = OpenCLBackend.maxElements + 1
             assertThrows(.invalidArgument, mentioning: ["\(tooMany) elements", "32-bit"],
                          "\(backend.name) allocate(\(tooMany))") {
-                _ = try backend.allocate(tooMany, .float32)
+                _ = try backend.tensor(shape: [tooMany])
             }
         }
     }
@@ -84,16 +84,16 @@ final class RuntimeTests: SynapseTestCase {
         let first = try OpenCLBackend(device: device)
         try first.buildProgram(name: "cache_probe", source: source)
         XCTAssertEqual(try binaries().count, 1, "one .bin file in \(directory.path) after building one program")
-        let yFirst = try first.buffer(y)
-        try first.axpy(alpha: 2, x: try first.buffer(x), y: yFirst, count: 3)
+        let yFirst = try first.tensor(y)
+        try first.axpy(alpha: 2, x: try first.tensor(x), y: yFirst)
         assertClose(try first.download(yFirst), expected, OpCall(first, "axpy", "count=3, compiled into a fresh cache"))
         let stored = try binaries()
         XCTAssertEqual(stored.count, 2, "a .bin file per program built (cache_probe and elementwise)")
 
         let second = try OpenCLBackend(device: device)
         try second.buildProgram(name: "cache_probe", source: source)
-        let ySecond = try second.buffer(y)
-        try second.axpy(alpha: 2, x: try second.buffer(x), y: ySecond, count: 3)
+        let ySecond = try second.tensor(y)
+        try second.axpy(alpha: 2, x: try second.tensor(x), y: ySecond)
         assertClose(try second.download(ySecond), expected, OpCall(second, "axpy", "count=3, loaded from the cache"))
         XCTAssertEqual(try binaries(), stored, "the second backend rewrote cache files instead of loading them")
 
@@ -104,8 +104,8 @@ final class RuntimeTests: SynapseTestCase {
             try bytes.prefix(bytes.count / 2).write(to: file)
         }
         let third = try OpenCLBackend(device: device)
-        let yThird = try third.buffer(y)
-        try third.axpy(alpha: 2, x: try third.buffer(x), y: yThird, count: 3)
+        let yThird = try third.tensor(y)
+        try third.axpy(alpha: 2, x: try third.tensor(x), y: yThird)
         assertClose(try third.download(yThird), expected, OpCall(third, "axpy", "count=3, cache file damaged"))
     }
 }

@@ -36,8 +36,8 @@ final class SoftmaxTests: SynapseTestCase {
             let x = logits(rows, cols, &random)
             let expected = referenceSoftmax(x, rows, cols).p
             forEachBackend { backend in
-                let output = try backend.nanBuffer(rows * cols)
-                try backend.softmaxForward(input: try backend.buffer(x), output: output, rows: rows, cols: cols)
+                let output = try backend.nanTensor(rows * cols)
+                try backend.softmaxForward(input: try backend.tensor(x), output: output, rows: rows, cols: cols)
                 assertClose(try backend.download(output), expected, OpCall(backend, "softmaxForward", "\(rows)x\(cols)"))
             }
         }
@@ -55,8 +55,8 @@ final class SoftmaxTests: SynapseTestCase {
                 expected += range.map { Double(y[$0]) * (Double(dy[$0]) - dot) }
             }
             forEachBackend { backend in
-                let dx = try backend.nanBuffer(rows * cols)
-                try backend.softmaxBackward(output: try backend.buffer(y), gradOutput: try backend.buffer(dy),
+                let dx = try backend.nanTensor(rows * cols)
+                try backend.softmaxBackward(output: try backend.tensor(y), gradOutput: try backend.tensor(dy),
                                             gradInput: dx, rows: rows, cols: cols)
                 assertClose(try backend.download(dx), expected, OpCall(backend, "softmaxBackward", "\(rows)x\(cols)"))
             }
@@ -77,10 +77,10 @@ final class SoftmaxTests: SynapseTestCase {
                 return (0..<cols).contains(label) ? logSumExp[r] - Double(x[r * cols + label]) : .nan
             }
             forEachBackend { backend in
-                let probabilities = try backend.nanBuffer(rows * cols)
+                let probabilities = try backend.nanTensor(rows * cols)
                 // Not NaN: a NaN loss is the expected answer for the out-of-range row.
-                let losses = try backend.buffer([Float](repeating: 1e30, count: rows))
-                try backend.softmaxCrossEntropyForward(logits: try backend.buffer(x), labels: try backend.buffer(int32: labels),
+                let losses = try backend.tensor([Float](repeating: 1e30, count: rows))
+                try backend.softmaxCrossEntropyForward(logits: try backend.tensor(x), labels: try backend.tensor(int32: labels),
                                                        probabilities: probabilities, losses: losses,
                                                        rows: rows, cols: cols)
                 let call = OpCall(backend, "softmaxCrossEntropyForward", "\(rows)x\(cols) labels=\(labels)")
@@ -99,15 +99,15 @@ final class SoftmaxTests: SynapseTestCase {
                 (Double(p[i]) - (Int(labels[i / cols]) == i % cols ? 1 : 0)) / Double(rows)
             }
             forEachBackend { backend in
-                let dx = try backend.nanBuffer(rows * cols)
-                try backend.softmaxCrossEntropyBackward(probabilities: try backend.buffer(p),
-                                                        labels: try backend.buffer(int32: labels), gradLogits: dx,
+                let dx = try backend.nanTensor(rows * cols)
+                try backend.softmaxCrossEntropyBackward(probabilities: try backend.tensor(p),
+                                                        labels: try backend.tensor(int32: labels), gradLogits: dx,
                                                         rows: rows, cols: cols)
                 assertClose(try backend.download(dx), expected,
                             OpCall(backend, "softmaxCrossEntropyBackward", "\(rows)x\(cols)"))
                 // In place: the gradient overwrites the probabilities it is computed from.
-                let inPlace = try backend.buffer(p)
-                try backend.softmaxCrossEntropyBackward(probabilities: inPlace, labels: try backend.buffer(int32: labels),
+                let inPlace = try backend.tensor(p)
+                try backend.softmaxCrossEntropyBackward(probabilities: inPlace, labels: try backend.tensor(int32: labels),
                                                         gradLogits: inPlace, rows: rows, cols: cols)
                 assertClose(try backend.download(inPlace), expected,
                             OpCall(backend, "softmaxCrossEntropyBackward", "\(rows)x\(cols) in place"))

@@ -29,9 +29,10 @@ final class ThreadSafetyTests: SynapseTestCase {
             Dense(16, name: "fc1"), ActivationLayer(.relu), Dropout(0.3, name: "drop1"), Dense(5, name: "fc2"),
         ], backend: backend, seed: seed)
         let data = try TrainingTests.noise(count: 64, shape: [2, 12, 12], classes: 5, seed: seed)
-        let trainer = try Trainer(model: model, optimizer: SGD(momentum: 0.9), learningRate: 0.05, batchSize: 16)
+        let trainer = try Trainer(model: model, objective: Classification(train: data), optimizer: SGD(momentum: 0.9),
+                                  learningRate: 0.05, batchSize: 16)
         var losses: [Float] = []
-        for _ in 0..<2 { losses.append(Float(try trainer.trainEpoch(on: data).trainLoss)) }
+        for _ in 0..<2 { losses.append(Float(try trainer.trainEpoch().trainLoss)) }
         return try losses + model.parameters.flatMap { try backend.download($0.value) }
     }
 

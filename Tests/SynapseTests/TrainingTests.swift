@@ -31,9 +31,10 @@ final class TrainingTests: SynapseTestCase {
         forEachBackend { backend in
             let model = try Sequential(inputShape: [2], layers: Models.mlp(hidden: [8], classes: 2, activation: .tanh),
                                        backend: backend, seed: 1)
-            let trainer = try Trainer(model: model, optimizer: SGD(momentum: 0.9), learningRate: 0.1, batchSize: 4)
-            try trainer.fit(train: Self.xor, test: nil, epochs: 300)
-            let result = try trainer.evaluate(Self.xor)
+            let trainer = try Trainer(model: model, objective: Classification(train: Self.xor, test: Self.xor),
+                                      optimizer: SGD(momentum: 0.9), learningRate: 0.1, batchSize: 4)
+            try trainer.fit(epochs: 300)
+            let result = try Classification.report(model: model, on: Self.xor, batchSize: 4)
             XCTAssertEqual(result.accuracy, 1, "\(backend.name): XOR accuracy \(result.accuracy)")
             XCTAssertLessThan(result.loss, 0.05, "\(backend.name): XOR loss")
         }
@@ -51,10 +52,11 @@ final class TrainingTests: SynapseTestCase {
         try normalization.apply(to: &test)
         let model = try ModelKind.lenet.build(inputShape: [1, 28, 28], classes: 10, backend: try CPUBackend(), seed: 1)
         let epochs = 8, batchSize = 16
-        let trainer = try Trainer(model: model, optimizer: SGD(momentum: 0.9, weightDecay: 5e-4), learningRate: 0.02,
+        let trainer = try Trainer(model: model, objective: Classification(train: train, test: test),
+                                  optimizer: SGD(momentum: 0.9, weightDecay: 5e-4), learningRate: 0.02,
                                   schedule: .cosine(maxIterations: epochs * train.count / batchSize), batchSize: batchSize)
         var accuracy = 0.0
-        try trainer.fit(train: train, test: test, epochs: epochs, epochDone: { _, evaluation in accuracy = evaluation!.accuracy })
+        try trainer.fit(epochs: epochs, epochDone: { _, evaluation in accuracy = evaluation!.accuracy! })
         XCTAssertGreaterThanOrEqual(accuracy, 0.80, "LeNet test accuracy after \(epochs) epochs on 2,000 images")
     }
 
@@ -70,10 +72,11 @@ final class TrainingTests: SynapseTestCase {
         var runs: [(String, [Float], [[Float]])] = []
         forEachBackend { backend in
             let model = try ModelKind.alexnetSmall.build(inputShape: [1, 28, 28], classes: 10, backend: backend, seed: 7)
-            let trainer = try Trainer(model: model, optimizer: SGD(momentum: 0.9, weightDecay: 5e-4),
-                                      learningRate: 0.01, batchSize: 8)
+            let trainer = try Trainer(model: model, objective: Classification(train: data),
+                                      optimizer: SGD(momentum: 0.9, weightDecay: 5e-4), learningRate: 0.01, batchSize: 8)
+            trainer.lossInterval = 1
             var losses: [Float] = []
-            _ = try trainer.trainEpoch(on: data) { progress in
+            _ = try trainer.trainEpoch { progress in
                 losses.append(progress.loss)
             }
             XCTAssertEqual(losses.count, 10)
@@ -101,10 +104,10 @@ final class TrainingTests: SynapseTestCase {
         var runs: [(String, [Float])] = []
         forEachBackend { backend in
             let model = try ModelKind.alexnet.build(inputShape: [3, 227, 227], classes: 1000, backend: backend, seed: 5)
-            let trainer = try Trainer(model: model, optimizer: SGD(momentum: 0.9, weightDecay: 5e-4), learningRate: 0.01,
-                                      batchSize: 2)
+            let trainer = try Trainer(model: model, objective: Classification(train: data),
+                                      optimizer: SGD(momentum: 0.9, weightDecay: 5e-4), learningRate: 0.01, batchSize: 2)
             var losses: [Float] = []
-            for _ in 0..<3 { losses.append(Float(try trainer.trainEpoch(on: data).trainLoss)) }
+            for _ in 0..<3 { losses.append(Float(try trainer.trainEpoch().trainLoss)) }
             XCTAssertLessThan(losses[2], losses[0], "\(backend.name) AlexNet losses \(losses)")
             runs.append((backend.name, losses))
         }
@@ -139,9 +142,9 @@ final class ModelDefinitionTests: SynapseTestCase {
     /// A device error inside a layer names the layer and the pass: here, input memory from another backend.
     func testDeviceErrorsNameTheLayer() throws {
         let model = try Sequential(inputShape: [3], layers: [Dense(2, name: "fc1")], backend: try CPUBackend(), seed: 1)
-        let foreign = try CPUBackend().buffer([1, 2, 3])
+        let foreign = try CPUBackend().tensor([1, 2, 3], shape: [1, 3])
         assertNNError(contains: ["layer 'fc1' failed in forward", "not allocated by cpu"]) {
-            _ = try model.forward(Tensor(foreign, shape: [1, 3]), training: true)
+            _ = try model.forward(foreign, training: true)
         }
     }
 

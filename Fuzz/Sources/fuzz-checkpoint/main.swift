@@ -21,6 +21,9 @@ private let inputPath = Scratch.path("input.safetensors")
 private let savedPath = Scratch.path("saved.safetensors")
 private let batch: [Float] = [0.5, -1, 2, 0.25, -0.5, 1.5, 0, 3]
 private let batchLabels: [Int32] = [0, 2]
+/// The fixed batch as the objective's data set.
+private let data = try! Dataset(name: "batch", images: batch, labels: batchLabels, sampleShape: [4],
+                                classNames: ["a", "b", "c"])
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzCheckpoint(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
@@ -45,9 +48,9 @@ public func fuzzCheckpoint(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     fuzzCheck(metadata != nil, "resume accepts a file whose metadata Checkpoint.metadata(at:) refuses")
 
     do {
-        let x = try backend.buffer(batch)
-        let y = try backend.buffer(int32: batchLabels)
-        _ = try trainer.step(Tensor(x, shape: [2, 4]), labels: y)
+        let x = try backend.tensor(batch, shape: [2, 4])
+        let y = try backend.tensor(int32: batchLabels)
+        try trainer.step { try (trainer.objective as! Classification).loss(input: x, labels: y, model: trainer.model) }
     } catch {
         fuzzCheck(false, "a training step after resuming failed: \(brief(error))")
     }
@@ -77,7 +80,8 @@ private func makeTrainer(adam: Bool) -> Trainer {
     do {
         let model = try Sequential(inputShape: [4], layers: [Dense(3, name: "fc1")], backend: backend, seed: 1)
         let optimizer: Optimizer = adam ? try Adam() : try SGD(momentum: 0.9)
-        return try Trainer(model: model, optimizer: optimizer, learningRate: 0.01, batchSize: 2)
+        return try Trainer(model: model, objective: Classification(train: data), optimizer: optimizer, learningRate: 0.01,
+                           batchSize: 2)
     } catch {
         fatalError("fuzz setup: cannot build the model: \(error)")
     }
@@ -103,8 +107,8 @@ private func state(of trainer: Trainer) -> TrainerState {
     do {
         var values: [String: [Float]] = [:]
         for p in model.parameters { values[p.name] = try backend.download(p.value) }
-        for (key, buffer) in try trainer.optimizer.stateBuffers(for: model.parameters) {
-            values["optimizer." + key] = try backend.download(buffer)
+        for (key, view) in try trainer.optimizer.state(for: model.arena) {
+            values["optimizer." + key] = try backend.download(view)
         }
         return TrainerState(values: values, epoch: trainer.epoch, iteration: trainer.iteration,
                             scalars: trainer.optimizer.scalarState, counters: model.randomCounters)

@@ -8,14 +8,7 @@ extension Dataset {
     /// `i` takes word `count - 1 - i` of stream `RandomStream.shuffle(epoch:)` under `seed` and maps it to
     /// `0...i` by `word * (i + 1) >> 32`, whose bias (at most `(i + 1) / 2^32`) is negligible for data sets.
     public func batchOrder(epoch: Int, seed: UInt64, shuffle: Bool) -> [Int] {
-        var order = Array(0..<count)
-        guard shuffle, count > 1 else { return order }
-        let start = PhiloxAddress(seed: seed, stream: RandomStream.shuffle(epoch: epoch))
-        let words = Philox.words(start, count: count - 1)
-        for (k, i) in (1..<count).reversed().enumerated() {
-            order.swapAt(i, Int((UInt64(words[k]) * UInt64(i + 1)) >> 32))
-        }
-        return order
+        shuffle ? permutation(count, seed: seed, stream: RandomStream.shuffle(epoch: epoch)) : Array(0..<count)
     }
 
     /// The sample indices of each batch of epoch `epoch`: `batchOrder` cut into `ceil(count / batchSize)`

@@ -1,4 +1,5 @@
 import Foundation
+import SynapseCore
 
 /// A labelled image data set held in host memory as Float32, ready to be cut into mini-batches.
 public struct Dataset: Sendable {

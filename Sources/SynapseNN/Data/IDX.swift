@@ -1,4 +1,5 @@
 import CZlib
+import SynapseCore
 import Foundation
 
 /// An array read from an IDX file, LeCun's format for MNIST and Fashion-MNIST: the magic bytes

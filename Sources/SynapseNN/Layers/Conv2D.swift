@@ -3,7 +3,7 @@ import SynapseCore
 /// 2-D convolution over NCHW input (PyTorch's `nn.Conv2d`): weight `[outC, inC/groups, kH, kW]`, bias `[outC]`.
 /// Each group of a chunk of images is one im2col and one GEMM, whose `[outC, images, H, W]` result one
 /// transpose turns into NCHW: a few large GEMMs per layer rather than Caffe's one small GEMM per image.
-public final class Conv2D: Layer {
+public final class Conv2D: UnaryLayer {
     public var name: String
     public let outChannels: Int
     public let kernel: (h: Int, w: Int)
@@ -17,11 +17,6 @@ public final class Conv2D: Layer {
     public private(set) var bias: Parameter!
     private var geometry: ConvGeometry!   // one group of one image
     private var inChannels = 0
-    private var input: Tensor?
-    private var output: Buffer?
-    private var gradInput: Buffer?
-    private var columns: Buffer?
-    private var transposed: Buffer?   // [outC, images, H, W]: the GEMM's output, or dY for the backward GEMMs
 
     public convenience init(_ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
                 groups: Int = 1, name: String = "", weightInit: Initializer = .pytorchDefault,
@@ -76,80 +71,81 @@ public final class Conv2D: Layer {
             throw UnexpectedInputShape(expected: "an image the kernel fits (\(message))")
         }
         let receptive = kernel.h * kernel.w
-        weight = try context.parameter("\(name).weight", shape: [outChannels, inChannels / groups, kernel.h, kernel.w],
+        weight = context.parameter("\(name).weight", shape: [outChannels, inChannels / groups, kernel.h, kernel.w],
                                        initializer: weightInit, fanIn: geometry.channels * receptive,
                                        fanOut: outChannels * receptive)
-        bias = try context.parameter("\(name).bias", shape: [outChannels], initializer: biasInit,
+        bias = context.parameter("\(name).bias", shape: [outChannels], initializer: biasInit,
                                      fanIn: geometry.channels * receptive, fanOut: outChannels * receptive)
         return [outChannels, geometry.outputH, geometry.outputW]
     }
 
-    public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
-        let backend = x.backend, batch = x.batch
-        let y = try reuse(&output, count: batch * outChannels * outputPlane, on: backend)
-        try forEachChunk(of: x) { first, g, cols, yT in
+    public func forward(_ x: Tensor, _ call: LayerCall) throws -> Tensor {
+        let backend = call.backend, batch = x.batch
+        let y = try call.tensor("output", shape: [batch, outChannels, geometry.outputH, geometry.outputW])
+        try forEachChunk(of: x, call) { first, g, cols, yT in
             for group in 0..<groups {
-                try backend.im2col(image: x.buffer, imageOffset: inputOffset(first, group), geometry: g,
-                                   columns: cols, columnsOffset: 0)
+                try backend.im2col(image: x.elements(inputOffset(first, group)..<x.count), geometry: g, columns: cols)
                 try backend.gemm(transA: false, transB: false, m: outPerGroup, n: g.columnWidth, k: g.columnRows,
-                                 alpha: 1, a: weight.value, aOffset: weightOffset(group), lda: g.columnRows,
-                                 b: cols, bOffset: 0, ldb: g.columnWidth,
-                                 beta: 0, c: yT, cOffset: group * outPerGroup * g.columnWidth, ldc: g.columnWidth)
+                                 alpha: 1, a: weight.value.elements(weightOffset(group)..<weight.count),
+                                 lda: g.columnRows, b: cols, ldb: g.columnWidth, beta: 0,
+                                 c: yT.elements(group * outPerGroup * g.columnWidth..<yT.count), ldc: g.columnWidth)
             }
-            try backend.transposeBlocks(input: yT, inputOffset: 0, output: y, outputOffset: first * outChannels * outputPlane,
+            try backend.transposeBlocks(input: yT, output: y.elements(first * outChannels * outputPlane..<y.count),
                                         rows: outChannels, columns: g.images, blockSize: outputPlane)
         }
         try backend.biasAdd(data: y, bias: bias.value, outer: batch, channels: outChannels, inner: outputPlane)
-        input = x
-        return Tensor(y, shape: [batch, outChannels, geometry.outputH, geometry.outputW])
+        return y
     }
 
-    public func backward(_ dy: Tensor) throws -> Tensor {
-        let x = try lastInput(input, layer: name)
-        let dx = try reuse(&gradInput, count: x.count, on: x.backend)
-        try backward(dy, input: x, gradInput: dx)
-        return Tensor(dx, shape: x.shape)
-    }
-
-    public func backwardParameters(_ dy: Tensor) throws {
-        try backward(dy, input: lastInput(input, layer: name), gradInput: nil)
-    }
-
-    private func backward(_ dy: Tensor, input x: Tensor, gradInput dx: Buffer?) throws {
-        let backend = x.backend
-        try backend.biasGradient(gradOutput: dy.buffer, gradBias: bias.gradient, outer: x.batch,
-                                 channels: outChannels, inner: outputPlane)
-        try forEachChunk(of: x) { first, g, cols, dyT in
-            try backend.transposeBlocks(input: dy.buffer, inputOffset: first * outChannels * outputPlane, output: dyT,
-                                        outputOffset: 0, rows: g.images, columns: outChannels, blockSize: outputPlane)
+    public func backward(_ dy: Tensor, _ call: LayerCall) throws -> Tensor? {
+        let backend = call.backend, x = call.input
+        let dx = call.needsInputGradient ? try call.tensor("gradInput", shape: x.shape) : nil
+        try backend.biasGradient(gradOutput: dy, gradBias: bias.gradient, outer: x.batch, channels: outChannels,
+                                 inner: outputPlane, accumulate: bias.gradientBeta() == 1)
+        let firstBeta = weight.gradientBeta()
+        try forEachChunk(of: x, call) { first, g, cols, dyT in
+            try backend.transposeBlocks(input: dy.elements(first * outChannels * outputPlane..<dy.count), output: dyT,
+                                        rows: g.images, columns: outChannels, blockSize: outputPlane)
             for group in 0..<groups {
-                let dyOffset = group * outPerGroup * g.columnWidth
-                // dW_g (+)= dY_g cols^T, the columns recomputed rather than kept from the forward pass.
-                try backend.im2col(image: x.buffer, imageOffset: inputOffset(first, group), geometry: g,
-                                   columns: cols, columnsOffset: 0)
+                let dyGroup = dyT.elements(group * outPerGroup * g.columnWidth..<dyT.count)
+                let image = x.elements(inputOffset(first, group)..<x.count)
+                let weightGroup = weightOffset(group)..<weight.count
+                // dW_g += dY_g cols^T, the columns recomputed rather than kept from the forward pass.
+                try backend.im2col(image: image, geometry: g, columns: cols)
                 try backend.gemm(transA: false, transB: true, m: outPerGroup, n: g.columnRows, k: g.columnWidth,
-                                 alpha: 1, a: dyT, aOffset: dyOffset, lda: g.columnWidth, b: cols, bOffset: 0,
-                                 ldb: g.columnWidth, beta: first == 0 ? 0 : 1,
-                                 c: weight.gradient, cOffset: weightOffset(group), ldc: g.columnRows)
+                                 alpha: 1, a: dyGroup, lda: g.columnWidth, b: cols, ldb: g.columnWidth,
+                                 beta: first == 0 ? firstBeta : 1, c: weight.gradient.elements(weightGroup),
+                                 ldc: g.columnRows)
                 guard let dx else { continue }
                 // dcols = W_g^T dY_g, folded back into the image gradient.
                 try backend.gemm(transA: true, transB: false, m: g.columnRows, n: g.columnWidth, k: outPerGroup,
-                                 alpha: 1, a: weight.value, aOffset: weightOffset(group), lda: g.columnRows,
-                                 b: dyT, bOffset: dyOffset, ldb: g.columnWidth, beta: 0,
-                                 c: cols, cOffset: 0, ldc: g.columnWidth)
-                try backend.col2im(columns: cols, columnsOffset: 0, geometry: g, image: dx,
-                                   imageOffset: inputOffset(first, group))
+                                 alpha: 1, a: weight.value.elements(weightGroup), lda: g.columnRows,
+                                 b: dyGroup, ldb: g.columnWidth, beta: 0, c: cols, ldc: g.columnWidth)
+                try backend.col2im(columns: cols, geometry: g, image: dx.elements(inputOffset(first, group)..<dx.count))
             }
+        }
+        return dx
+    }
+
+    /// How many column elements to unfold at once: on a backend that runs ops on the host, 1 MiB (a chunk's
+    /// columns, filter and output stay in the L2 cache between im2col and GEMM); on a queued device, few large
+    /// GEMMs: 64 MiB, or a sixteenth of its largest buffer.
+    static func chunkElements(_ device: DeviceProperties) -> Int {
+        switch device.execution {
+        case .immediate: return 1 << 18
+        case .queued: return min(1 << 24, device.maxBufferBytes / 16)
         }
     }
 
-    /// Calls `body(first image, geometry of the chunk, columns, transposed)` for each chunk of the batch,
-    /// as many images at a time as keep the column matrix within the backend's `convolutionChunkElements`.
-    private func forEachChunk(of x: Tensor, _ body: (Int, ConvGeometry, Buffer, Buffer) throws -> Void) throws {
+    /// Calls `body(first image, geometry of the chunk, columns, transposed)` for each chunk of the batch, as
+    /// many images at a time as keep the column matrix within `chunkElements`. `transposed` is
+    /// `[outC, images, H, W]`: the forward GEMM's output, or dY for the backward GEMMs.
+    private func forEachChunk(of x: Tensor, _ call: LayerCall,
+                              _ body: (Int, ConvGeometry, Tensor, Tensor) throws -> Void) throws {
         let perImage = geometry.columnCount
-        let chunk = max(1, min(x.batch, x.backend.convolutionChunkElements / perImage))
-        let cols = try reuse(&columns, count: chunk * perImage, on: x.backend)
-        let cnhw = try reuse(&transposed, count: chunk * outChannels * outputPlane, on: x.backend)
+        let chunk = max(1, min(x.batch, Self.chunkElements(call.backend.properties) / perImage))
+        let cols = try call.tensor("columns", shape: [chunk * perImage])
+        let cnhw = try call.tensor("transposed", shape: [chunk * outChannels * outputPlane])
         for first in Swift.stride(from: 0, to: x.batch, by: chunk) {
             let g = geometry.batched(images: min(chunk, x.batch - first), imageStride: inChannels * geometry.height * geometry.width)
             try body(first, g, cols, cnhw)

@@ -2,7 +2,7 @@ import SynapseCore
 
 /// Fully connected layer: `Y = X W^T + b` with `W` of shape `[out, in]` (PyTorch's `nn.Linear`).
 /// Takes flat samples `[in]`; put a `Flatten` before it after convolutions.
-public final class Dense: Layer {
+public final class Dense: UnaryLayer {
     public var name: String
     public let outputs: Int
     public let weightInit: Initializer
@@ -10,9 +10,6 @@ public final class Dense: Layer {
     public private(set) var inputs = 0
     public private(set) var weight: Parameter!
     public private(set) var bias: Parameter!
-    private var input: Tensor?
-    private var output: Buffer?
-    private var gradInput: Buffer?
 
     public init(_ outputs: Int, name: String = "", weightInit: Initializer = .pytorchDefault,
                 biasInit: Initializer = .constant(0)) {
@@ -31,53 +28,32 @@ public final class Dense: Layer {
         }
         guard outputs > 0 else { throw NNError.invalidModel("layer '\(name)': Dense needs a positive output count, got \(outputs)") }
         inputs = inputShape[0]
-        weight = try context.parameter("\(name).weight", shape: [outputs, inputs], initializer: weightInit,
-                                       fanIn: inputs, fanOut: outputs)
-        bias = try context.parameter("\(name).bias", shape: [outputs], initializer: biasInit,
-                                     fanIn: inputs, fanOut: outputs)
+        weight = context.parameter("\(name).weight", shape: [outputs, inputs], initializer: weightInit,
+                                   fanIn: inputs, fanOut: outputs)
+        bias = context.parameter("\(name).bias", shape: [outputs], initializer: biasInit, fanIn: inputs, fanOut: outputs)
         return [outputs]
     }
 
-    public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
-        let backend = x.backend, batch = x.batch
-        let y = try reuse(&output, count: batch * outputs, on: backend)
-        try backend.gemm(transA: false, transB: true, m: batch, n: outputs, k: inputs, alpha: 1,
-                         a: x.buffer, aOffset: 0, lda: inputs, b: weight.value, bOffset: 0, ldb: inputs,
-                         beta: 0, c: y, cOffset: 0, ldc: outputs)
+    public func forward(_ x: Tensor, _ call: LayerCall) throws -> Tensor {
+        let backend = call.backend, batch = x.batch
+        let y = try call.tensor("output", shape: [batch, outputs])
+        try backend.gemm(transA: false, transB: true, m: batch, n: outputs, k: inputs, alpha: 1, a: x, lda: inputs,
+                         b: weight.value, ldb: inputs, beta: 0, c: y, ldc: outputs)
         try backend.biasAdd(data: y, bias: bias.value, outer: batch, channels: outputs, inner: 1)
-        input = x
-        return Tensor(y, shape: [batch, outputs])
+        return y
     }
 
-    public func backward(_ dy: Tensor) throws -> Tensor {
-        let x = try lastInput(input, layer: name)
-        let dx = try reuse(&gradInput, count: x.count, on: x.backend)
-        try backward(dy, input: x, gradInput: dx)
-        return Tensor(dx, shape: x.shape)
+    public func backward(_ dy: Tensor, _ call: LayerCall) throws -> Tensor? {
+        let backend = call.backend, x = call.input, batch = x.batch
+        // dW += dY^T X, db += column sums of dY, dX = dY W.
+        try backend.gemm(transA: true, transB: false, m: outputs, n: inputs, k: batch, alpha: 1, a: dy, lda: outputs,
+                         b: x, ldb: inputs, beta: weight.gradientBeta(), c: weight.gradient, ldc: inputs)
+        try backend.biasGradient(gradOutput: dy, gradBias: bias.gradient, outer: batch, channels: outputs, inner: 1,
+                                 accumulate: bias.gradientBeta() == 1)
+        guard call.needsInputGradient else { return nil }
+        let dx = try call.tensor("gradInput", shape: x.shape)
+        try backend.gemm(transA: false, transB: false, m: batch, n: inputs, k: outputs, alpha: 1, a: dy, lda: outputs,
+                         b: weight.value, ldb: inputs, beta: 0, c: dx, ldc: inputs)
+        return dx
     }
-
-    public func backwardParameters(_ dy: Tensor) throws {
-        try backward(dy, input: lastInput(input, layer: name), gradInput: nil)
-    }
-
-    private func backward(_ dy: Tensor, input x: Tensor, gradInput dx: Buffer?) throws {
-        let backend = x.backend, batch = x.batch
-        // dW = dY^T X, db = column sums of dY, dX = dY W.
-        try backend.gemm(transA: true, transB: false, m: outputs, n: inputs, k: batch, alpha: 1,
-                         a: dy.buffer, aOffset: 0, lda: outputs, b: x.buffer, bOffset: 0, ldb: inputs,
-                         beta: 0, c: weight.gradient, cOffset: 0, ldc: inputs)
-        try backend.biasGradient(gradOutput: dy.buffer, gradBias: bias.gradient, outer: batch, channels: outputs, inner: 1)
-        guard let dx else { return }
-        try backend.gemm(transA: false, transB: false, m: batch, n: inputs, k: outputs, alpha: 1,
-                         a: dy.buffer, aOffset: 0, lda: outputs, b: weight.value, bOffset: 0, ldb: inputs,
-                         beta: 0, c: dx, cOffset: 0, ldc: inputs)
-    }
-}
-
-/// The input saved by the last forward pass; backward without one is a usage error, reported as such.
-func lastInput(_ input: Tensor?, layer: String) throws -> Tensor {
-    guard let input else {
-        throw NNError.invalidModel("layer '\(layer)': backward called before forward")
-    }
-    return input
 }

@@ -4,16 +4,12 @@ import SynapseCore
 /// survivors scaled by `1/(1-probability)`; in evaluation the layer passes its input through.
 /// Masks come from Philox, one stream per dropout layer, so they are identical on every device; the
 /// backward pass regenerates the mask instead of storing it.
-public final class Dropout: RandomizedLayer {
+public final class Dropout: UnaryLayer, RandomizedLayer {
     public var name: String
     public let probability: Float
     /// The next Philox word this layer will use; checkpoints store it so a resumed run draws the same masks.
     public var randomCounter: UInt64 = 0
     private var stream = PhiloxAddress(seed: 0)
-    private var lastAddress: PhiloxAddress?
-    private var lastShape: [Int] = []
-    private var output: Buffer?
-    private var gradInput: Buffer?
 
     public init(_ probability: Float = 0.5, name: String = "") {
         self.probability = probability
@@ -30,25 +26,21 @@ public final class Dropout: RandomizedLayer {
         return inputShape
     }
 
-    public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
-        lastShape = x.shape
-        guard training else {
-            lastAddress = nil
-            return x
-        }
+    public func forward(_ x: Tensor, _ call: LayerCall) throws -> Tensor {
+        guard call.training else { return x }
         let address = PhiloxAddress(seed: stream.seed, stream: stream.stream, counter: randomCounter)
-        let y = try reuse(&output, count: x.count, on: x.backend)
-        try x.backend.dropoutForward(input: x.buffer, output: y, count: x.count, probability: probability, address: address)
-        lastAddress = address
+        let y = try call.tensor("output", shape: x.shape)
+        try call.backend.dropoutForward(input: x, output: y, probability: probability, address: address)
+        call.randomAddress = address
         randomCounter &+= UInt64(x.count)
-        return Tensor(y, shape: x.shape)
+        return y
     }
 
-    public func backward(_ dy: Tensor) throws -> Tensor {
-        guard let address = lastAddress else { return dy }   // evaluation mode: the identity
-        let dx = try reuse(&gradInput, count: dy.count, on: dy.backend)
-        try dy.backend.dropoutBackward(gradOutput: dy.buffer, gradInput: dx, count: dy.count,
-                                       probability: probability, address: address)
-        return Tensor(dx, shape: lastShape)
+    public func backward(_ dy: Tensor, _ call: LayerCall) throws -> Tensor? {
+        guard call.needsInputGradient else { return nil }
+        guard let address = call.randomAddress else { return dy }   // evaluation mode: the identity
+        let dx = try call.tensor("gradInput", shape: dy.shape)
+        try call.backend.dropoutBackward(gradOutput: dy, gradInput: dx, probability: probability, address: address)
+        return dx
     }
 }

@@ -2,7 +2,7 @@ import SynapseCore
 
 /// Max or average pooling over each channel of NCHW input (PyTorch's `nn.MaxPool2d` / `nn.AvgPool2d`,
 /// floor mode). Windows may overlap, as in AlexNet's 3x3 stride-2 pooling.
-public final class Pool2D: Layer {
+public final class Pool2D: UnaryLayer {
     public enum Kind: String { case max = "MaxPool2D", average = "AvgPool2D" }
 
     public var name: String
@@ -12,10 +12,6 @@ public final class Pool2D: Layer {
     public let padding: Int
     private var channels = 0
     private var geometry: PoolGeometry!   // planes is set per batch
-    private var input: Tensor?
-    private var output: Buffer?
-    private var argmax: Buffer?
-    private var gradInput: Buffer?
 
     /// `stride` defaults to the window size (non-overlapping pooling).
     public init(_ kind: Kind, kernel: Int, stride: Int? = nil, padding: Int = 0, name: String = "") {
@@ -51,33 +47,36 @@ public final class Pool2D: Layer {
         return [channels, geometry.outputH, geometry.outputW]
     }
 
-    public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
-        let backend = x.backend
+    private func geometry(batch: Int) -> PoolGeometry {
         var g = geometry!
-        g.planes = x.batch * channels
-        let y = try reuse(&output, count: g.outputCount, on: backend)
-        switch kind {
-        case .max:
-            let indices = try reuse(&argmax, count: g.outputCount, dtype: .int32, on: backend)
-            try backend.maxPoolForward(input: x.buffer, output: y, argmax: indices, geometry: g)
-        case .average:
-            try backend.avgPoolForward(input: x.buffer, output: y, geometry: g)
-        }
-        input = x
-        return Tensor(y, shape: [x.batch, channels, g.outputH, g.outputW])
+        g.planes = batch * channels
+        return g
     }
 
-    public func backward(_ dy: Tensor) throws -> Tensor {
-        let x = try lastInput(input, layer: name)
-        var g = geometry!
-        g.planes = x.batch * channels
-        let dx = try reuse(&gradInput, count: x.count, on: x.backend)
+    public func forward(_ x: Tensor, _ call: LayerCall) throws -> Tensor {
+        let g = geometry(batch: x.batch), backend = call.backend
+        let y = try call.tensor("output", shape: [x.batch, channels, g.outputH, g.outputW])
         switch kind {
         case .max:
-            try x.backend.maxPoolBackward(gradOutput: dy.buffer, argmax: argmax!, gradInput: dx, geometry: g)
+            let argmax = try call.tensor("argmax", shape: y.shape, dtype: .int32)
+            try backend.maxPoolForward(input: x, output: y, argmax: argmax, geometry: g)
         case .average:
-            try x.backend.avgPoolBackward(gradOutput: dy.buffer, gradInput: dx, geometry: g)
+            try backend.avgPoolForward(input: x, output: y, geometry: g)
         }
-        return Tensor(dx, shape: x.shape)
+        return y
+    }
+
+    public func backward(_ dy: Tensor, _ call: LayerCall) throws -> Tensor? {
+        guard call.needsInputGradient else { return nil }
+        let x = call.input, g = geometry(batch: x.batch), backend = call.backend
+        let dx = try call.tensor("gradInput", shape: x.shape)
+        switch kind {
+        case .max:
+            let argmax = try call.tensor("argmax", shape: dy.shape, dtype: .int32)
+            try backend.maxPoolBackward(gradOutput: dy, argmax: argmax, gradInput: dx, geometry: g)
+        case .average:
+            try backend.avgPoolBackward(gradOutput: dy, gradInput: dx, geometry: g)
+        }
+        return dx
     }
 }

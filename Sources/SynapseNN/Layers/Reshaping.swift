@@ -1,7 +1,7 @@
 import SynapseCore
 
 /// Flattens each sample to a vector (`[C, H, W]` -> `[C*H*W]`) without copying: NCHW is already row-major.
-public final class Flatten: Layer {
+public final class Flatten: UnaryLayer {
     public var name: String
     private var inputShape: [Int] = []
 
@@ -14,22 +14,19 @@ public final class Flatten: Layer {
         return [inputShape.reduce(1, *)]
     }
 
-    public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
+    public func forward(_ x: Tensor, _ call: LayerCall) throws -> Tensor {
         x.reshaped([x.batch, x.count / x.batch])
     }
 
-    public func backward(_ dy: Tensor) throws -> Tensor {
-        dy.reshaped([dy.batch] + inputShape)
+    public func backward(_ dy: Tensor, _ call: LayerCall) throws -> Tensor? {
+        call.needsInputGradient ? dy.reshaped([dy.batch] + inputShape) : nil
     }
 }
 
-/// Softmax over the features of each sample. For classification training use the fused
-/// `SoftmaxCrossEntropy` loss on the logits instead; this layer is for models that output probabilities.
-public final class Softmax: Layer {
+/// Softmax over the features of each sample. For classification training use the fused softmax
+/// cross-entropy of `Classification` on the logits instead; this layer is for models that output probabilities.
+public final class Softmax: UnaryLayer {
     public var name: String
-    private var output: Buffer?
-    private var gradInput: Buffer?
-    private var outputShape: [Int] = []
 
     public init(name: String = "") { self.name = name }
 
@@ -40,19 +37,16 @@ public final class Softmax: Layer {
         return inputShape
     }
 
-    public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
-        let y = try reuse(&output, count: x.count, on: x.backend)
-        try x.backend.softmaxForward(input: x.buffer, output: y, rows: x.batch, cols: x.shape[1])
-        outputShape = x.shape
-        return Tensor(y, shape: x.shape)
+    public func forward(_ x: Tensor, _ call: LayerCall) throws -> Tensor {
+        let y = try call.tensor("output", shape: x.shape)
+        try call.backend.softmaxForward(input: x, output: y, rows: x.batch, cols: x.shape[1])
+        return y
     }
 
-    public func backward(_ dy: Tensor) throws -> Tensor {
-        guard let y = output, !outputShape.isEmpty else {
-            throw NNError.invalidModel("layer '\(name)': backward called before forward")
-        }
-        let dx = try reuse(&gradInput, count: dy.count, on: dy.backend)
-        try dy.backend.softmaxBackward(output: y, gradOutput: dy.buffer, gradInput: dx, rows: outputShape[0], cols: outputShape[1])
-        return Tensor(dx, shape: outputShape)
+    public func backward(_ dy: Tensor, _ call: LayerCall) throws -> Tensor? {
+        guard call.needsInputGradient else { return nil }
+        let y = try call.tensor("output", shape: dy.shape), dx = try call.tensor("gradInput", shape: dy.shape)
+        try call.backend.softmaxBackward(output: y, gradOutput: dy, gradInput: dx, rows: dy.batch, cols: dy.shape[1])
+        return dx
     }
 }
