@@ -4,7 +4,8 @@ import PackageDescription
 /// Every kernel source under Kernels/, embedded into the SynapseKernels module at build time.
 let kernelFiles = [
     "common.cl", "philox.cl", "gemm.cl", "im2col.cl", "pooling.cl", "activation.cl", "bias.cl",
-    "softmax.cl", "dropout.cl", "lrn.cl", "elementwise.cl", "reduce.cl", "sgd.cl", "adam.cl",
+    "softmax.cl", "random.cl", "lrn.cl", "elementwise.cl", "reduce.cl", "sgd.cl", "adam.cl", "indexing.cl",
+    "lstm.cl",
 ]
 
 let package = Package(

@@ -35,7 +35,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 default_classes=(ActivationTests ConvolutionTests PoolingTests LRNTests SoftmaxTests PhiloxTests DropoutTests
-    ElementwiseTests AdamTests MemoryTests OptimizerTests GemmTests ViewTests)
+    ElementwiseTests AdamTests MemoryTests OptimizerTests GemmTests ViewTests SamplingTests IndexingTests LSTMCellTests)
 tests="${SYNAPSE_OCLGRIND_TESTS:-.build}"
 logs=""
 build=0

@@ -73,29 +73,12 @@ extension CPUBackend {
 
     // MARK: Dropout
 
-    /// Equal to `Philox.word` element by element, but each Philox block is computed once for its four words.
     public func uncheckedDropout(input: Tensor, output: Tensor, probability: Float, address: PhiloxAddress) throws {
-        let count = input.count
-        let x = floats(input), y = floats(output)
-        let scale = 1 / (1 - probability)
-        func halves(_ v: UInt64) -> (UInt32, UInt32) {
-            (UInt32(truncatingIfNeeded: v), UInt32(truncatingIfNeeded: v >> 32))
-        }
-        let key = halves(address.seed), stream = halves(address.stream)
-        parallelFor(count, cost: 4) { r in
-            var i = r.lowerBound
-            while i < r.upperBound {
-                let word = address.counter &+ UInt64(i)
-                let block = halves(word / 4)
-                let out = Philox.block(counter: (block.0, block.1, stream.0, stream.1), key: key)
-                let words = SIMD4(out.0, out.1, out.2, out.3)
-                for lane in Int(word % 4)..<min(4, Int(word % 4) + r.upperBound - i) {
-                    // Loaded unconditionally so that the coin flip is a select, not a mispredicted branch.
-                    let kept = x[i] * scale
-                    y[i] = Philox.uniform(words[lane]) >= probability ? kept : 0
-                    i += 1
-                }
-            }
+        let x = floats(input), y = floats(output), scale = 1 / (1 - probability)
+        forEachWord(input.count, address: address) { i, word in
+            // Loaded unconditionally so that the coin flip is a select, not a mispredicted branch.
+            let kept = x[i] * scale
+            y[i] = Philox.uniform(word) >= probability ? kept : 0
         }
     }
 
@@ -188,6 +171,128 @@ extension CPUBackend {
                     m[i] = mean
                     v[i] = variance
                     w[i] -= (lr / bc1) * mean / (variance.squareRoot() / sqrtBC2 + eps)
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Random numbers, indexing, recurrent cells
+
+extension CPUBackend {
+    /// Calls `body(i, word)` for every element `i < count` with Philox word `address.counter + i` (`Philox.word`),
+    /// computing each block once for its four words.
+    private func forEachWord(_ count: Int, address: PhiloxAddress, _ body: (Int, UInt32) -> Void) {
+        func halves(_ v: UInt64) -> (UInt32, UInt32) {
+            (UInt32(truncatingIfNeeded: v), UInt32(truncatingIfNeeded: v >> 32))
+        }
+        let key = halves(address.seed), stream = halves(address.stream)
+        parallelFor(count, cost: 4) { r in
+            var i = r.lowerBound
+            while i < r.upperBound {
+                let word = address.counter &+ UInt64(i)
+                let block = halves(word / 4)
+                let out = Philox.block(counter: (block.0, block.1, stream.0, stream.1), key: key)
+                let words = SIMD4(out.0, out.1, out.2, out.3)
+                for lane in Int(word % 4)..<min(4, Int(word % 4) + r.upperBound - i) {
+                    body(i, words[lane])
+                    i += 1
+                }
+            }
+        }
+    }
+
+    public func uncheckedUniform(output: Tensor, low: Float, high: Float, address: PhiloxAddress) throws {
+        let y = floats(output), width = high - low
+        forEachWord(output.count, address: address) { i, word in y[i] = low + width * Philox.uniform(word) }
+    }
+
+    public func uncheckedBernoulli(probabilities: Tensor, output: Tensor, address: PhiloxAddress) throws {
+        let p = floats(probabilities), y = floats(output)
+        forEachWord(output.count, address: address) { i, word in y[i] = Philox.uniform(word) < p[i] ? 1 : 0 }
+    }
+
+    public func uncheckedGatherRows(table: Tensor, indices: Tensor, output: Tensor, rows: Int, width: Int) throws {
+        let t = floats(table), index = int32s(indices), y = floats(output)
+        parallelFor(indices.count, cost: width) { ns in
+            for n in ns {
+                let row = Int(index[n])
+                if (0..<rows).contains(row) {
+                    (y + n * width).update(from: t + row * width, count: width)
+                } else {
+                    (y + n * width).update(repeating: .nan, count: width)
+                }
+            }
+        }
+    }
+
+    /// The positions grouped by row (a stable sort, so each group is in increasing n), each group summed in
+    /// that order and added once: the order of the OpenCL kernel's sums, so both backends give the same bits.
+    public func uncheckedScatterAddRows(gradients: Tensor, indices: Tensor, table: Tensor, rows: Int, width: Int) throws {
+        let index = int32s(indices), g = floats(gradients), t = floats(table)
+        let positions = (0..<indices.count).filter { (0..<rows).contains(Int(index[$0])) }
+            .sorted { (index[$0], $0) < (index[$1], $1) }
+        var groups: [Range<Int>] = []
+        var start = 0
+        for k in positions.indices where k + 1 == positions.count || index[positions[k + 1]] != index[positions[k]] {
+            groups.append(start..<k + 1)
+            start = k + 1
+        }
+        positions.withUnsafeBufferPointer { positions in
+            parallelFor(groups.count, cost: width * 4) { gs in
+                var sum = [Float](repeating: 0, count: width)
+                for group in gs.map({ groups[$0] }) {
+                    for d in 0..<width { sum[d] = 0 }
+                    for k in group {
+                        let row = g + positions[k] * width
+                        for d in 0..<width { sum[d] += row[d] }
+                    }
+                    let target = t + Int(index[positions[group.lowerBound]]) * width
+                    for d in 0..<width { target[d] += sum[d] }
+                }
+            }
+        }
+    }
+
+    public func uncheckedLSTMCellForward(gates: Tensor, previousCell: Tensor, cell: Tensor, hidden: Tensor, batch: Int,
+                                         width: Int) throws {
+        let a = floats(gates), cPrev = floats(previousCell), c = floats(cell), h = floats(hidden)
+        func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
+        parallelFor(batch, cost: 40 * width) { rows in
+            for b in rows {
+                let gate = a + b * 4 * width
+                for j in 0..<width {
+                    let e = b * width + j
+                    let i = sigmoid(gate[j]), f = sigmoid(gate[width + j])
+                    let g = Foundation.tanh(gate[2 * width + j]), o = sigmoid(gate[3 * width + j])
+                    gate[j] = i
+                    gate[width + j] = f
+                    gate[2 * width + j] = g
+                    gate[3 * width + j] = o
+                    let cellValue = f * cPrev[e] + i * g
+                    c[e] = cellValue
+                    h[e] = o * Foundation.tanh(cellValue)
+                }
+            }
+        }
+    }
+
+    public func uncheckedLSTMCellBackward(gates: Tensor, previousCell: Tensor, cell: Tensor, gradHidden: Tensor,
+                                          gradCell: Tensor, gradGates: Tensor, batch: Int, width: Int) throws {
+        let a = floats(gates), cPrev = floats(previousCell), c = floats(cell), dh = floats(gradHidden)
+        let dc = floats(gradCell), da = floats(gradGates)
+        parallelFor(batch, cost: 30 * width) { rows in
+            for b in rows {
+                for j in 0..<width {
+                    let e = b * width + j, start = b * 4 * width + j
+                    let i = a[start], f = a[start + width], g = a[start + 2 * width], o = a[start + 3 * width]
+                    let t = Foundation.tanh(c[e]), dHidden = dh[e]
+                    let dCell = dc[e] + dHidden * o * (1 - t * t)
+                    da[start] = dCell * g * i * (1 - i)
+                    da[start + width] = dCell * cPrev[e] * f * (1 - f)
+                    da[start + 2 * width] = dCell * i * (1 - g * g)
+                    da[start + 3 * width] = dHidden * t * o * (1 - o)
+                    dc[e] = dCell * f
                 }
             }
         }

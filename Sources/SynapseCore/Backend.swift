@@ -1,7 +1,7 @@
 /// A compute device. Model code is written against this protocol only.
 ///
 /// The protocol is split by capability (`MemoryKernels`, `BLASKernels`, `ConvolutionKernels`,
-/// `ElementwiseKernels`, `RandomKernels`, `OptimizerKernels`), each in its own file under `Ops/` together with
+/// `ElementwiseKernels`, `RandomKernels`, `IndexingKernels`, `OptimizerKernels`), each in its own file under `Ops/` together with
 /// its checking front-end: the extension methods of `Backend` (`gemm`, `axpy`, ...) validate their arguments
 /// with `Check` and throw `SynapseError` before any work is queued, then call the backend's `unchecked...`
 /// kernel. A backend implements the unchecked kernels only, so it cannot forget a check; model code calls the
@@ -12,7 +12,7 @@
 /// place on identical views; the others refuse overlapping views. Work may run asynchronously (the OpenCL
 /// backend queues it in order); `download` and `synchronize` wait for it.
 public protocol Backend: AnyObject, MemoryKernels, BLASKernels, ConvolutionKernels, ElementwiseKernels,
-    RandomKernels, OptimizerKernels {
+    RandomKernels, IndexingKernels, OptimizerKernels {
     /// A short identifier: `cpu`, `opencl:0`.
     var name: String { get }
     /// A human description of the device behind the backend.

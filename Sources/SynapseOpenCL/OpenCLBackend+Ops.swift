@@ -178,10 +178,27 @@ extension OpenCLBackend {
     // MARK: Dropout
 
     public func uncheckedDropout(input: Tensor, output: Tensor, probability: Float, address: PhiloxAddress) throws {
-        let blocks = (Int(address.counter % 4) + input.count + 3) / 4
-        try launch(program(.dropout), "dropout", global: [blocks],
-                   [.view(input), .view(output), .int(input.count), .float(probability), .float(1 / (1 - probability)),
-                    .ulong(address.seed), .ulong(address.stream), .ulong(address.counter)])
+        try launchRandom("dropout", count: input.count, address: address,
+                         [.view(input), .view(output), .int(input.count), .float(probability),
+                          .float(1 / (1 - probability))])
+    }
+
+    public func uncheckedUniform(output: Tensor, low: Float, high: Float, address: PhiloxAddress) throws {
+        try launchRandom("uniform", count: output.count, address: address,
+                         [.view(output), .int(output.count), .float(low), .float(high)])
+    }
+
+    public func uncheckedBernoulli(probabilities: Tensor, output: Tensor, address: PhiloxAddress) throws {
+        try launchRandom("bernoulli", count: output.count, address: address,
+                         [.view(probabilities), .view(output), .int(output.count)])
+    }
+
+    /// A kernel of random.cl: one work-item per Philox block the `count` elements from `address` touch; the
+    /// address follows the kernel's own `arguments`.
+    private func launchRandom(_ kernel: String, count: Int, address: PhiloxAddress, _ arguments: [Argument]) throws {
+        let blocks = (Int(address.counter % 4) + count + 3) / 4
+        try launch(program(.random), kernel, global: [blocks],
+                   arguments + [.ulong(address.seed), .ulong(address.stream), .ulong(address.counter)])
     }
 
     /// Philox blocks computed on the device, for known-answer tests of philox.cl:
@@ -192,10 +209,37 @@ extension OpenCLBackend {
         }
         let input = try tensor(int32: inputs.flatMap { $0.map { Int32(bitPattern: $0) } })
         let output = try tensor(shape: [4 * inputs.count], dtype: .int32)
-        try launch(program(.dropout), "philox_blocks", global: [inputs.count],
+        try launch(program(.random), "philox_blocks", global: [inputs.count],
                    [.view(input), .view(output), .int(inputs.count)])
         let words = try downloadInt32(output).map { UInt32(bitPattern: $0) }
         return (0..<inputs.count).map { Array(words[4 * $0 ..< 4 * $0 + 4]) }
+    }
+
+    // MARK: Indexing
+
+    public func uncheckedGatherRows(table: Tensor, indices: Tensor, output: Tensor, rows: Int, width: Int) throws {
+        try launch(program(.indexing), "gather_rows", elements: indices.count * width,
+                   [.view(table), .int(rows), .int(width), .view(indices), .view(output), .int(indices.count)])
+    }
+
+    public func uncheckedScatterAddRows(gradients: Tensor, indices: Tensor, table: Tensor, rows: Int, width: Int) throws {
+        try launch(program(.indexing), "scatter_add_rows", global: [rows * width],
+                   [.view(gradients), .view(indices), .int(indices.count), .view(table), .int(rows), .int(width)])
+    }
+
+    // MARK: Recurrent cells
+
+    public func uncheckedLSTMCellForward(gates: Tensor, previousCell: Tensor, cell: Tensor, hidden: Tensor, batch: Int,
+                                         width: Int) throws {
+        try launch(program(.lstm), "lstm_cell_forward", elements: batch * width,
+                   [.view(gates), .view(previousCell), .view(cell), .view(hidden), .int(batch), .int(width)])
+    }
+
+    public func uncheckedLSTMCellBackward(gates: Tensor, previousCell: Tensor, cell: Tensor, gradHidden: Tensor,
+                                          gradCell: Tensor, gradGates: Tensor, batch: Int, width: Int) throws {
+        try launch(program(.lstm), "lstm_cell_backward", elements: batch * width,
+                   [.view(gates), .view(previousCell), .view(cell), .view(gradHidden), .view(gradCell),
+                    .view(gradGates), .int(batch), .int(width)])
     }
 
     // MARK: Local response normalisation

@@ -383,7 +383,7 @@ final class Program {
 
 /// The kernel files, and what each program is built from.
 enum KernelFile: String, CaseIterable {
-    case gemm, im2col, pooling, activation, bias, softmax, dropout, lrn, elementwise, reduce, sgd, adam
+    case gemm, im2col, pooling, activation, bias, softmax, random, lrn, elementwise, reduce, sgd, adam, indexing, lstm
 
     /// Assembled once: launches look programs up by source.
     var source: String { Self.sources[self]! }
@@ -400,12 +400,14 @@ enum KernelFile: String, CaseIterable {
         case .activation: return KernelSources.activation
         case .bias: return KernelSources.bias
         case .softmax: return KernelSources.softmax
-        case .dropout: return KernelSources.philox + "\n" + KernelSources.dropout
+        case .random: return KernelSources.philox + "\n" + KernelSources.random
         case .lrn: return KernelSources.lrn
         case .elementwise: return KernelSources.elementwise
         case .reduce: return KernelSources.reduce
         case .sgd: return KernelSources.sgd
         case .adam: return KernelSources.adam
+        case .indexing: return KernelSources.indexing
+        case .lstm: return KernelSources.lstm
         }
     }
 }

@@ -100,6 +100,21 @@ final class ViewTests: SynapseTestCase {
                 try b.dropoutForward(input: t[0], output: t[1], probability: 0.3, address: address)
                 try b.dropoutBackward(gradOutput: t[1], gradInput: t[2], probability: 0.3, address: address)
             },
+            Case(name: "sampling", operands: [floats(n), positive(n), floats(n)]) { b, t in
+                try b.uniform(output: t[0], low: -1, high: 3, address: address)
+                try b.bernoulli(probabilities: t[1], output: t[2], address: address)
+            },
+            Case(name: "gather and scatter", operands: [floats(4 * 3), Operand(integers: [2, 0, 3, 2, -1]), floats(5 * 3),
+                                                        floats(5 * 3), floats(4 * 3)]) { b, t in
+                try b.gatherRows(table: t[0], indices: t[1], output: t[2], rows: 4, width: 3)
+                try b.scatterAddRows(gradients: t[3], indices: t[1], table: t[4], rows: 4, width: 3)
+            },
+            Case(name: "lstm cell", operands: [floats(2 * 12), floats(2 * 3), floats(2 * 3), floats(2 * 3), floats(2 * 3),
+                                               floats(2 * 3), floats(2 * 12)]) { b, t in
+                try b.lstmCellForward(gates: t[0], previousCell: t[1], cell: t[2], hidden: t[3], batch: 2, width: 3)
+                try b.lstmCellBackward(gates: t[0], previousCell: t[1], cell: t[2], gradHidden: t[4], gradCell: t[5],
+                                       gradGates: t[6], batch: 2, width: 3)
+            },
             Case(name: "sgd", operands: [floats(n), floats(n), floats(n)]) { b, t in
                 let segments = try b.updateSegments([.init(count: 10, learningRateMultiplier: 2, weightDecayMultiplier: 0),
                                                      .init(count: n - 10)])

@@ -18,6 +18,10 @@ public protocol ElementwiseKernels {
     func uncheckedClipToNorm(_ x: Tensor, sumOfSquares: Tensor, maxNorm: Float) throws
     /// The total of `x` (of its squares when `squares`) into element 0 of `result`.
     func uncheckedSum(_ x: Tensor, squares: Bool, result: Tensor) throws
+    func uncheckedLSTMCellForward(gates: Tensor, previousCell: Tensor, cell: Tensor, hidden: Tensor, batch: Int,
+                                  width: Int) throws
+    func uncheckedLSTMCellBackward(gates: Tensor, previousCell: Tensor, cell: Tensor, gradHidden: Tensor,
+                                   gradCell: Tensor, gradGates: Tensor, batch: Int, width: Int) throws
 }
 
 extension Backend {
@@ -127,7 +131,44 @@ extension Backend {
     }
 }
 
+extension Backend {
+    /// One time step of an LSTM cell (PyTorch's gate order i, f, g, o) on a `[batch, width]` state. `gates`
+    /// `[batch, 4 * width]` holds the pre-activations `x W_ih^T + b_ih + h W_hh^T + b_hh` and receives the
+    /// activations `i = sigmoid, f = sigmoid, g = tanh, o = sigmoid` of its four blocks, which the backward pass
+    /// reads; then `cell = f * previousCell + i * g` and `hidden = o * tanh(cell)`.
+    public func lstmCellForward(gates: Tensor, previousCell: Tensor, cell: Tensor, hidden: Tensor, batch: Int,
+                                width: Int) throws {
+        try Check.lstm(on: self, op: "lstmCellForward", batch: batch, width: width, gates: [("gates", gates)],
+                       states: ["previousCell": previousCell, "cell": cell, "hidden": hidden])
+        try uncheckedLSTMCellForward(gates: gates, previousCell: previousCell, cell: cell, hidden: hidden, batch: batch,
+                                     width: width)
+    }
+
+    /// The backward pass of `lstmCellForward` for one time step: from the activated `gates`, the cells and the
+    /// gradients of this step's hidden state (`gradHidden`) and cell (`gradCell`, from the next step), the
+    /// gradients of the four pre-activations into `gradGates`, and the gradient of the previous cell into
+    /// `gradCell` (in place).
+    public func lstmCellBackward(gates: Tensor, previousCell: Tensor, cell: Tensor, gradHidden: Tensor,
+                                 gradCell: Tensor, gradGates: Tensor, batch: Int, width: Int) throws {
+        try Check.lstm(on: self, op: "lstmCellBackward", batch: batch, width: width,
+                       gates: [("gates", gates), ("gradGates", gradGates)],
+                       states: ["previousCell": previousCell, "cell": cell, "gradHidden": gradHidden, "gradCell": gradCell])
+        try uncheckedLSTMCellBackward(gates: gates, previousCell: previousCell, cell: cell, gradHidden: gradHidden,
+                                      gradCell: gradCell, gradGates: gradGates, batch: batch, width: width)
+    }
+}
+
 extension Check {
+    /// `gates` views of `[batch, 4 * width]` and `states` of `[batch, width]`, no two overlapping.
+    static func lstm(on b: Backend, op: String, batch: Int, width: Int, gates: [(String, Tensor)],
+                     states: KeyValuePairs<String, Tensor>) throws {
+        try positive(op: op, ["batch": batch, "width": width])
+        try sizes(op: op, [:], products: [[4, batch, width]])
+        for (name, x) in gates { try view(x, name, op: op, on: b, count: 4 * batch * width, exact: true) }
+        for (name, x) in states { try view(x, name, op: op, on: b, count: batch * width, exact: true) }
+        try disjoint(op: op, gates + Array(states))
+    }
+
     /// `data` is `[outer, channels, inner]`, `bias` is `[channels]`.
     static func bias(on b: Backend, op: String, data: (String, Tensor), bias: (String, Tensor),
                      outer: Int, channels: Int, inner: Int) throws {

@@ -1,0 +1,181 @@
+import Foundation
+import Synapse
+import XCTest
+
+/// Uniform and Bernoulli sampling from Philox: the same bits on every device as the Swift reference.
+final class SamplingTests: SynapseTestCase {
+    static let addresses = [
+        PhiloxAddress(seed: 7, stream: 3, counter: 0),
+        PhiloxAddress(seed: 0xdead_beef_0000_0001, stream: 0x1_0000_0003, counter: (1 << 34) - 6),
+        PhiloxAddress(seed: 1, stream: 9, counter: 5),
+    ]
+
+    func testUniformIsExactOnEveryBackend() {
+        for (count, address) in zip([1, 37, 1001], Self.addresses) {
+            for (low, high) in [(Float(0), Float(1)), (-0.5, 2.25)] {
+                let words = Philox.words(address, count: count)
+                let expected = words.map { low + (high - low) * Philox.uniform($0) }
+                forEachBackend { backend in
+                    let output = try backend.nanTensor(count)
+                    try backend.uniform(output: output, low: low, high: high, address: address)
+                    assertBitwiseEqual(try backend.download(output), expected,
+                                       OpCall(backend, "uniform", "count=\(count) [\(low), \(high)) \(address)"))
+                }
+            }
+        }
+        forEachBackend { backend in
+            let output = try backend.tensor(shape: [4])
+            assertThrows(.invalidArgument, mentioning: ["uniform", "low <= high"], "\(backend.name) low > high") {
+                try backend.uniform(output: output, low: 1, high: 0, address: Self.addresses[0])
+            }
+        }
+    }
+
+    func testBernoulliIsExactOnEveryBackend() {
+        var random = TestRandom(seed: 60)
+        for (count, address) in zip([1, 37, 1001], Self.addresses) {
+            // Probabilities across [0, 1], with the edges and values outside it.
+            let p = (0..<count).map { i in i % 9 == 0 ? [-0.5, 0, 1, 1.5][i / 9 % 4] : random.float(in: 0...1) }
+            let expected: [Float] = zip(Philox.words(address, count: count), p).map { Philox.uniform($0) < $1 ? 1 : 0 }
+            forEachBackend { backend in
+                let output = try backend.nanTensor(count)
+                try backend.bernoulli(probabilities: try backend.tensor(p), output: output, address: address)
+                assertBitwiseEqual(try backend.download(output), expected,
+                                   OpCall(backend, "bernoulli", "count=\(count) \(address)"))
+                // In place: the samples replace the probabilities.
+                let inPlace = try backend.tensor(p)
+                try backend.bernoulli(probabilities: inPlace, output: inPlace, address: address)
+                assertBitwiseEqual(try backend.download(inPlace), expected, OpCall(backend, "bernoulli", "in place"))
+            }
+        }
+        // The rate of ones follows the probability.
+        let n = 20_000
+        forEachBackend { backend in
+            let samples = try backend.tensor([Float](repeating: 0.3, count: n))
+            try backend.bernoulli(probabilities: samples, output: samples, address: Self.addresses[2])
+            let rate = try backend.download(samples).reduce(0, +) / Float(n)
+            XCTAssertEqual(rate, 0.3, accuracy: 0.015, "\(backend.name) Bernoulli(0.3) rate")
+        }
+    }
+}
+
+/// Gathering rows and their deterministic scatter-add.
+final class IndexingTests: SynapseTestCase {
+    func testGatherRowsIsExact() {
+        var random = TestRandom(seed: 61)
+        let (rows, width) = (11, 7)
+        let table = random.floats(rows * width)
+        let indices: [Int32] = [3, 0, 10, 3, 3, 7, 1, -1, 11, 5]
+        let expected = indices.flatMap { i -> [Float] in
+            (0..<rows).contains(Int(i)) ? Array(table[Int(i) * width..<(Int(i) + 1) * width])
+                : [Float](repeating: .nan, count: width)
+        }
+        forEachBackend { backend in
+            let output = try backend.tensor([Float](repeating: 9, count: indices.count * width))
+            try backend.gatherRows(table: try backend.tensor(table), indices: try backend.tensor(int32: indices),
+                                   output: output, rows: rows, width: width)
+            assertBitwiseEqual(try backend.download(output), expected,
+                               OpCall(backend, "gatherRows", "\(indices.count) of \(rows)x\(width), two out of range"))
+        }
+    }
+
+    /// Each row receives its positions' gradients summed in increasing position, then added once: the same
+    /// bits on every run and backend whatever the order of the (repeated) indices, close to a Float64 sum.
+    func testScatterAddRowsIsDeterministicAndExactAcrossBackends() {
+        var random = TestRandom(seed: 62)
+        for (rows, width, count) in [(5, 3, 40), (97, 16, 600), (1, 1, 1)] {
+            let table = random.floats(rows * width)
+            let gradients = random.floats(count * width)
+            // Repeated rows in a random order, one row never named, and a few indices outside the table.
+            let indices: [Int32] = (0..<count).map { n in
+                n % 13 == 12 ? (n % 2 == 0 ? -3 : Int32(rows)) : Int32(random.int(below: max(rows - 1, 1)))
+            }
+            var expected = table.map { SumReference(value: Double($0), scale: abs(Double($0))) }
+            for (n, index) in indices.enumerated() where (0..<rows).contains(Int(index)) {
+                for d in 0..<width {
+                    expected[Int(index) * width + d].value += Double(gradients[n * width + d])
+                    expected[Int(index) * width + d].scale += abs(Double(gradients[n * width + d]))
+                }
+            }
+            var bits: [UInt32]?
+            forEachBackend { backend in
+                for run in 0..<2 {
+                    let target = try backend.tensor(table)
+                    try backend.scatterAddRows(gradients: try backend.tensor(gradients), indices: try backend.tensor(int32: indices),
+                                               table: target, rows: rows, width: width)
+                    let got = try backend.download(target)
+                    let call = OpCall(backend, "scatterAddRows", "\(count) into \(rows)x\(width), run \(run)")
+                    assertClose(got, expected, k: count, call)
+                    if let bits {
+                        XCTAssertEqual(got.map(\.bitPattern), bits, "\(call): not the bits of the first run on the first backend")
+                    } else {
+                        bits = got.map(\.bitPattern)
+                    }
+                }
+            }
+        }
+    }
+
+    func testBadIndexingCalls() {
+        forEachBackend { backend in
+            let table = try backend.tensor(shape: [12]), output = try backend.tensor(shape: [8])
+            assertThrows(.shapeMismatch, mentioning: ["gatherRows", "indices holds float32"], "\(backend.name) float indices") {
+                try backend.gatherRows(table: table, indices: try backend.tensor(shape: [2]), output: output, rows: 3,
+                                       width: 4)
+            }
+            assertThrows(.shapeMismatch, mentioning: ["scatterAddRows", "table needs 15"], "\(backend.name) small table") {
+                try backend.scatterAddRows(gradients: try backend.tensor(shape: [10]), indices: try backend.tensor(int32: [0, 1]),
+                                           table: table, rows: 3, width: 5)
+            }
+        }
+    }
+}
+
+/// The fused LSTM cell against a Float64 reference of PyTorch's equations.
+final class LSTMCellTests: SynapseTestCase {
+    func testForwardAndBackwardMatchFloat64() {
+        var random = TestRandom(seed: 63)
+        let (batch, width) = (3, 5)
+        let a = random.floats(batch * 4 * width, in: -2...2), cPrev = random.floats(batch * width)
+        let dh = random.floats(batch * width), dcNext = random.floats(batch * width)
+        func sigmoid(_ x: Double) -> Double { 1 / (1 + exp(-x)) }
+        var gates = [Double](repeating: 0, count: a.count), c = [Double](repeating: 0, count: batch * width)
+        var h = c, dGates = gates, dcPrev = c
+        for b in 0..<batch {
+            for j in 0..<width {
+                let e = b * width + j, s = b * 4 * width + j
+                let i = sigmoid(Double(a[s])), f = sigmoid(Double(a[s + width]))
+                let g = tanh(Double(a[s + 2 * width])), o = sigmoid(Double(a[s + 3 * width]))
+                (gates[s], gates[s + width], gates[s + 2 * width], gates[s + 3 * width]) = (i, f, g, o)
+                c[e] = f * Double(cPrev[e]) + i * g
+                h[e] = o * tanh(c[e])
+                let t = tanh(c[e])
+                let dc = Double(dcNext[e]) + Double(dh[e]) * o * (1 - t * t)
+                dGates[s] = dc * g * i * (1 - i)
+                dGates[s + width] = dc * Double(cPrev[e]) * f * (1 - f)
+                dGates[s + 2 * width] = dc * i * (1 - g * g)
+                dGates[s + 3 * width] = Double(dh[e]) * t * o * (1 - o)
+                dcPrev[e] = dc * f
+            }
+        }
+        forEachBackend { backend in
+            let gateTensor = try backend.tensor(a), previous = try backend.tensor(cPrev)
+            let cell = try backend.nanTensor(batch * width), hidden = try backend.nanTensor(batch * width)
+            try backend.lstmCellForward(gates: gateTensor, previousCell: previous, cell: cell, hidden: hidden, batch: batch,
+                                        width: width)
+            let call = OpCall(backend, "lstmCell", "batch=\(batch) width=\(width)")
+            assertClose(try backend.download(gateTensor), gates, call, "activated gates")
+            assertClose(try backend.download(cell), c, call, "cell")
+            assertClose(try backend.download(hidden), h, call, "hidden")
+            let gradCell = try backend.tensor(dcNext), gradGates = try backend.nanTensor(batch * 4 * width)
+            try backend.lstmCellBackward(gates: gateTensor, previousCell: previous, cell: cell, gradHidden: try backend.tensor(dh),
+                                         gradCell: gradCell, gradGates: gradGates, batch: batch, width: width)
+            assertClose(try backend.download(gradGates), dGates, call, "gate gradients")
+            assertClose(try backend.download(gradCell), dcPrev, call, "previous cell gradient")
+            assertThrows(.invalidArgument, mentioning: ["lstmCellForward", "cell and hidden overlap"], "\(backend.name) aliased") {
+                try backend.lstmCellForward(gates: gateTensor, previousCell: previous, cell: cell, hidden: cell,
+                                            batch: batch, width: width)
+            }
+        }
+    }
+}
