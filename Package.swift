@@ -60,7 +60,7 @@ let package = Package(
             dependencies: ["Synapse"],
             path: "Benchmarks/Bandwidth"
         ),
-        .testTarget(name: "SynapseTests", dependencies: ["Synapse"]),
+        .testTarget(name: "SynapseTests", dependencies: ["Synapse"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -263,6 +263,12 @@ public class Graph {
         }
     }
 
+    /// Makes every recurrent layer start its next forward pass from a zero state rather than from where its
+    /// last one ended: at the start of an epoch, of an evaluation, of a generated text.
+    public func resetCarriedState() {
+        for call in calls { call.resetCarriedState() }
+    }
+
     /// Positions of the dropout layers in their random streams, keyed by layer name.
     public var randomCounters: [String: UInt64] {
         get {

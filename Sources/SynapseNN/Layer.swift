@@ -64,6 +64,10 @@ public final class LayerCall {
     public internal(set) var needsInputGradients: [Bool] = []
     /// Where the call drew its random numbers (dropout), for `backward` to draw the same.
     public var randomAddress: PhiloxAddress?
+    /// The batch size of the final state a recurrent layer kept from this call's last forward pass, which the
+    /// next one starts from when its batch is the same (truncated backpropagation through time); nil when there
+    /// is none. `resetCarriedState` clears it.
+    public var carriedBatch: Int?
     private var buffers: [String: Buffer] = [:]
     private var children: [LayerCall] = []
 
@@ -97,6 +101,12 @@ public final class LayerCall {
     public func child(_ index: Int) -> LayerCall {
         while children.count <= index { children.append(LayerCall(backend: backend)) }
         return children[index]
+    }
+
+    /// Forgets the state a recurrent layer carries from one forward pass to the next, here and in the children.
+    public func resetCarriedState() {
+        carriedBatch = nil
+        for child in children { child.resetCarriedState() }
     }
 
     /// Bytes of device memory this call and its children hold.

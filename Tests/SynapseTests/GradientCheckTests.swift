@@ -68,6 +68,7 @@ final class GradientCheckTests: SynapseTestCase {
             // The objective, with the dropout masks of the analytic pass.
             let objective: () throws -> Double = {
                 model.randomCounters = counters
+                model.resetCarriedState()
                 let y = try backend.download(model.forward(x, training: training))
                 return zip(y, r).reduce(0) { $0 + Double($1.0) * Double($1.1) }
             }
@@ -181,6 +182,89 @@ final class GradientCheckTests: SynapseTestCase {
     func testLRNAlexNetSettings() { checkLayer(LRN(), inputShape: [7, 2, 2]) }
 
     func testFlatten() { checkLayer(Flatten(), inputShape: [2, 3, 4]) }
+
+    func testDenseOverASequence() { checkLayer(Dense(4), inputShape: [3, 5], batch: 2) }
+
+    // MARK: Recurrent layers, through several time steps
+
+    func testRNN() { checkLayer(RNN(hidden: 4, layers: 2), inputShape: [5, 3]) }
+
+    func testLSTM() { checkLayer(LSTM(hidden: 4), inputShape: [6, 3], batch: 3) }
+
+    func testStackedLSTMWithDropoutBetweenLayers() {
+        checkLayer(LSTM(hidden: 4, layers: 3, dropout: 0.3), inputShape: [4, 2])
+    }
+
+    /// A layer that carries its state starts the checked pass from where a first pass ended: the state is a
+    /// constant of the check (its gradient is not carried), the weights and input are checked through it.
+    func testRecurrentLayersFromACarriedState() {
+        for make in [{ RNN(hidden: 3, layers: 2, carriesState: true) as Recurrent },
+                     { LSTM(hidden: 3, layers: 2, carriesState: true) as Recurrent }] {
+            forEachBackend { backend in
+                let layer = make()
+                let model = try Sequential(inputShape: [4, 2], layers: [layer], backend: backend, seed: 8)
+                var random = TestRandom(seed: 13)
+                let first = try backend.tensor(random.floats(2 * 8, in: -2...2), shape: [2, 4, 2])
+                let x = try backend.tensor(random.floats(2 * 8), shape: [2, 4, 2])
+                let r = random.floats(2 * 4 * 3)
+                let call = LayerCall(backend: backend)
+                call.prepare(inputs: [first], training: true, needsInputGradients: [true])
+                _ = try layer.forward(call)
+                XCTAssertEqual(call.carriedBatch, 2)
+                // The carried state, by the layer's buffer names, to start every evaluation from the same one.
+                let keys = (0..<2).flatMap { l in ["carriedHidden\(l)"] + (layer.cell == .lstm ? ["carriedCell\(l)"] : []) }
+                let carried = try keys.map { try backend.download(call.tensor($0, shape: [2, 3])) }
+                let zeroStart = try Sequential(inputShape: [4, 2], layers: [make()], backend: backend, seed: 8)
+                let objective: () throws -> Double = {
+                    for (key, values) in zip(keys, carried) { try backend.upload(values, to: call.tensor(key, shape: [2, 3])) }
+                    call.carriedBatch = 2
+                    call.prepare(inputs: [x], training: true, needsInputGradients: [true])
+                    let y = try backend.download(layer.forward(call)[0])
+                    return zip(y, r).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+                }
+                let withState = try objective()
+                let fromZero = try backend.download(zeroStart.forward(x, training: true))
+                XCTAssertNotEqual(withState, zip(fromZero, r).reduce(0) { $0 + Double($1.0) * Double($1.1) },
+                                  "\(backend.name) \(layer.summary): the carried state made no difference")
+                model.zeroGradients()
+                let dx = try layer.backward(call, outputGradients: [backend.tensor(r, shape: [2, 4, 3])])[0]!
+                try model.arena.completeGradients()
+                let label = "\(backend.name) \(layer.summary) from a carried state"
+                try checkAgainstDifferences(analytic: backend.download(dx), of: x, "\(label) input", maxPoints: 40,
+                                            objective: objective, file: #filePath, line: #line)
+                for p in model.parameters {
+                    try checkAgainstDifferences(analytic: backend.download(p.gradient), of: p.value, "\(label) \(p.name)",
+                                                maxPoints: 40, objective: objective, file: #filePath, line: #line)
+                }
+            }
+        }
+    }
+
+    /// The embedding's weight gradient (rows named several times, and a row never named) against central
+    /// differences; its input, indices, has none.
+    func testEmbedding() {
+        forEachBackend { backend in
+            let model = try Sequential(inputShape: [5], layers: [Embedding(6, dimension: 3, name: "embed")],
+                                       backend: backend, seed: 2)
+            let indices = try backend.tensor(int32: [1, 4, 1, 0, 5, 4, 4, 2, 1, 0], shape: [2, 5])
+            var random = TestRandom(seed: 14)
+            let r = random.floats(2 * 5 * 3)
+            let objective: () throws -> Double = {
+                let y = try backend.download(model.forward(indices, training: true))
+                return zip(y, r).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+            }
+            _ = try objective()
+            model.zeroGradients()
+            try model.backwardParameters(backend.tensor(r, shape: [2, 5, 3]))
+            let p = model.parameters[0]
+            try checkAgainstDifferences(analytic: backend.download(p.gradient), of: p.value, "\(backend.name) embed.weight",
+                                        maxPoints: 18, objective: objective, file: #filePath, line: #line)
+            XCTAssertEqual(try backend.download(p.gradient)[9..<12], [0, 0, 0], "\(backend.name): row 3 is never named")
+            assertNNError(contains: ["'embed'", "indices, which have no gradient"]) {
+                try model.backward(backend.tensor(r, shape: [2, 5, 3]))
+            }
+        }
+    }
 
     func testSoftmax() { checkLayer(Softmax(), inputShape: [6], batch: 3) }
 

@@ -1,0 +1,224 @@
+import SynapseCore
+
+/// A stack of recurrent layers over sequences `[steps, features]` (PyTorch's `nn.RNN` / `nn.LSTM` with
+/// `batch_first=True`): output `[steps, hidden]`, the top layer's hidden state at every step. `RNN` and `LSTM`
+/// are its two cells. Parameters carry PyTorch's names and layouts (`weight_ih_l0` `[gates * hidden, in]`,
+/// `weight_hh_l0` `[gates * hidden, hidden]`, `bias_ih_l0`, `bias_hh_l0`; LSTM gates in the order i, f, g, o),
+/// so weights move to and from `torch.nn.LSTM` through safetensors.
+///
+/// Each layer makes the input part of every step's gates with one GEMM over the whole sequence, then runs the
+/// steps in time order (a GEMM with the recurrent weight and the cell). Dropout applies to the outputs of
+/// every layer but the last, in training. Each forward pass starts from a zero state, unless the layer
+/// `carriesState`: then it starts from where its previous pass ended (truncated backpropagation through time,
+/// as char-rnn trains: the state is carried, its gradient is not) when the batch is the same and the model has
+/// not reset it (`Graph.resetCarriedState`).
+public class Recurrent: UnaryLayer, RandomizedLayer {
+    public enum Cell: Sendable {
+        /// `h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)`
+        case tanh
+        /// The long short-term memory cell (Hochreiter & Schmidhuber), gates i, f, g, o.
+        case lstm
+    }
+
+    public var name: String
+    public let cell: Cell
+    public let hidden: Int
+    public let layers: Int
+    public let dropout: Float
+    public let carriesState: Bool
+    /// The next Philox word of the dropout between layers; checkpoints store it.
+    public var randomCounter: UInt64 = 0
+    public private(set) var parameters: [Parameter] = []
+    private var weights: [(inputs: Parameter, recurrent: Parameter, inputBias: Parameter, recurrentBias: Parameter)] = []
+    private var steps = 0, inputWidth = 0
+    private var stream = PhiloxAddress(seed: 0)
+
+    init(_ cell: Cell, hidden: Int, layers: Int, dropout: Float, carriesState: Bool, name: String) {
+        self.cell = cell
+        self.hidden = hidden
+        self.layers = layers
+        self.dropout = dropout
+        self.carriesState = carriesState
+        self.name = name
+    }
+
+    private var gates: Int { cell == .lstm ? 4 * hidden : hidden }
+
+    public var summary: String {
+        let kind = cell == .lstm ? "LSTM" : "RNN"
+        var parts = ["\(inputWidth > 0 ? "\(inputWidth)" : "?")->\(hidden)"]
+        if layers > 1 { parts.append("\(layers) layers") }
+        if dropout > 0 { parts.append("dropout \(dropout)") }
+        if carriesState { parts.append("carries state") }
+        return "\(kind)(" + parts.joined(separator: ", ") + ")"
+    }
+
+    public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
+        guard inputShape.count == 2 else { throw UnexpectedInputShape(expected: "a sequence [steps, features]") }
+        guard hidden > 0, layers > 0, dropout >= 0, dropout < 1 else {
+            throw NNError.invalidModel("layer '\(name)': needs a positive hidden size and layer count and a dropout in "
+                + "[0, 1), got \(hidden), \(layers) and \(dropout)")
+        }
+        (steps, inputWidth) = (inputShape[0], inputShape[1])
+        // PyTorch's initialisation: every weight and bias from U(-1/sqrt(hidden), 1/sqrt(hidden)).
+        func parameter(_ kind: String, _ layer: Int, _ shape: [Int]) -> Parameter {
+            context.parameter("\(name).\(kind)_l\(layer)", shape: shape, initializer: .pytorchDefault, fanIn: hidden,
+                              fanOut: gates)
+        }
+        weights = (0..<layers).map { l in
+            (parameter("weight_ih", l, [gates, l == 0 ? inputWidth : hidden]), parameter("weight_hh", l, [gates, hidden]),
+             parameter("bias_ih", l, [gates]), parameter("bias_hh", l, [gates]))
+        }
+        parameters = weights.flatMap { [$0.inputs, $0.recurrent, $0.inputBias, $0.recurrentBias] }
+        if dropout > 0, layers > 1 { stream = context.dropoutAddress() }
+        return [steps, hidden]
+    }
+
+    /// Where layer `l`'s dropout draws, from the call's base address.
+    private func dropoutAddress(_ base: PhiloxAddress, layer l: Int, batch: Int) -> PhiloxAddress {
+        base.advanced(by: l * steps * batch * hidden)
+    }
+
+    public func forward(_ x: Tensor, _ call: LayerCall) throws -> Tensor {
+        let backend = call.backend, batch = x.batch, rows = steps * batch
+        let drops = call.training && dropout > 0 && layers > 1
+        call.randomAddress = drops ? PhiloxAddress(seed: stream.seed, stream: stream.stream, counter: randomCounter) : nil
+        let carried = carriesState && call.carriedBatch == batch
+        // Time-major, so that a step is a contiguous [batch, features] block.
+        var input = try call.tensor("timeMajorInput", shape: [steps, batch, inputWidth])
+        try backend.transposeBlocks(input: x, output: input, rows: batch, columns: steps, blockSize: inputWidth)
+        var width = inputWidth
+        for (l, w) in weights.enumerated() {
+            let pre = try call.tensor("gates\(l)", shape: [steps, batch, gates])
+            try backend.gemm(transA: false, transB: true, m: rows, n: gates, k: width, alpha: 1, a: input, lda: width,
+                             b: w.inputs.value, ldb: width, beta: 0, c: pre, ldc: gates)
+            try backend.biasAdd(data: pre, bias: w.inputBias.value, outer: rows, channels: gates, inner: 1)
+            try backend.biasAdd(data: pre, bias: w.recurrentBias.value, outer: rows, channels: gates, inner: 1)
+            let hs = try call.tensor("hidden\(l)", shape: [steps + 1, batch, hidden])
+            let cs = cell == .lstm ? try call.tensor("cell\(l)", shape: [steps + 1, batch, hidden]) : nil
+            try startState(hs.rows(0..<1), carry: "carriedHidden\(l)", carried: carried, call)
+            if let cs { try startState(cs.rows(0..<1), carry: "carriedCell\(l)", carried: carried, call) }
+            for t in 0..<steps {
+                let gatesNow = pre.rows(t..<t + 1)
+                try backend.gemm(transA: false, transB: true, m: batch, n: gates, k: hidden, alpha: 1, a: hs.rows(t..<t + 1),
+                                 lda: hidden, b: w.recurrent.value, ldb: hidden, beta: 1, c: gatesNow, ldc: gates)
+                if let cs {
+                    try backend.lstmCellForward(gates: gatesNow, previousCell: cs.rows(t..<t + 1), cell: cs.rows(t + 1..<t + 2),
+                                                hidden: hs.rows(t + 1..<t + 2), batch: batch, width: hidden)
+                } else {
+                    try backend.activationForward(.tanh, input: gatesNow, output: hs.rows(t + 1..<t + 2))
+                }
+            }
+            if carriesState {
+                try backend.copy(from: hs.rows(steps..<steps + 1), to: call.tensor("carriedHidden\(l)", shape: [batch, hidden]))
+                if let cs {
+                    try backend.copy(from: cs.rows(steps..<steps + 1), to: call.tensor("carriedCell\(l)", shape: [batch, hidden]))
+                }
+            }
+            input = hs.rows(1..<steps + 1)
+            if drops, l < layers - 1, let base = call.randomAddress {
+                let dropped = try call.tensor("dropped\(l)", shape: input.shape)
+                try backend.dropoutForward(input: input, output: dropped, probability: dropout,
+                                           address: dropoutAddress(base, layer: l, batch: batch))
+                input = dropped
+            }
+            width = hidden
+        }
+        if drops { randomCounter &+= UInt64((layers - 1) * rows * hidden) }
+        call.carriedBatch = carriesState ? batch : nil
+        let y = try call.tensor("output", shape: [batch, steps, hidden])
+        try backend.transposeBlocks(input: input, output: y, rows: steps, columns: batch, blockSize: hidden)
+        return y
+    }
+
+    /// The state a layer starts from: what the call carried from its last forward pass, or zeros.
+    private func startState(_ state: Tensor, carry: String, carried: Bool, _ call: LayerCall) throws {
+        if carried {
+            try call.backend.copy(from: call.tensor(carry, shape: [state.count / hidden, hidden]), to: state)
+        } else {
+            try call.backend.fill(state, value: 0)
+        }
+    }
+
+    public func backward(_ dy: Tensor, _ call: LayerCall) throws -> Tensor? {
+        let backend = call.backend, batch = dy.batch, rows = steps * batch
+        var gradOutput = try call.tensor("gradTimeMajor", shape: [steps, batch, hidden])
+        try backend.transposeBlocks(input: dy, output: gradOutput, rows: batch, columns: steps, blockSize: hidden)
+        var gradInput: Tensor?
+        for (l, w) in weights.enumerated().reversed() {
+            let width = l == 0 ? inputWidth : hidden
+            let pre = try call.tensor("gates\(l)", shape: [steps, batch, gates])
+            let hs = try call.tensor("hidden\(l)", shape: [steps + 1, batch, hidden])
+            let gradGates = try call.tensor("gradGates\(l)", shape: [steps, batch, gates])
+            let gradRecurrent = try call.tensor("gradRecurrent\(l)", shape: [batch, hidden])
+            let gradCell = cell == .lstm ? try call.tensor("gradCell\(l)", shape: [batch, hidden]) : nil
+            if let gradCell { try backend.fill(gradCell, value: 0) }
+            for t in (0..<steps).reversed() {
+                let gradHidden = gradOutput.rows(t..<t + 1), gradGatesNow = gradGates.rows(t..<t + 1)
+                if t < steps - 1 { try backend.axpy(alpha: 1, x: gradRecurrent, y: gradHidden) }
+                if let gradCell {
+                    let cs = try call.tensor("cell\(l)", shape: [steps + 1, batch, hidden])
+                    try backend.lstmCellBackward(gates: pre.rows(t..<t + 1), previousCell: cs.rows(t..<t + 1),
+                                                 cell: cs.rows(t + 1..<t + 2), gradHidden: gradHidden, gradCell: gradCell,
+                                                 gradGates: gradGatesNow, batch: batch, width: hidden)
+                } else {
+                    try backend.activationBackward(.tanh, input: pre.rows(t..<t + 1), output: hs.rows(t + 1..<t + 2),
+                                                   gradOutput: gradHidden, gradInput: gradGatesNow)
+                }
+                // The carried initial state is a constant: no gradient flows past the first step.
+                if t > 0 {
+                    try backend.gemm(transA: false, transB: false, m: batch, n: hidden, k: gates, alpha: 1, a: gradGatesNow,
+                                     lda: gates, b: w.recurrent.value, ldb: hidden, beta: 0, c: gradRecurrent, ldc: hidden)
+                }
+            }
+            let layerInput = try self.layerInput(l, call, batch: batch)
+            try backend.gemm(transA: true, transB: false, m: gates, n: hidden, k: rows, alpha: 1, a: gradGates, lda: gates,
+                             b: hs.rows(0..<steps), ldb: hidden, beta: w.recurrent.gradientBeta(), c: w.recurrent.gradient,
+                             ldc: hidden)
+            try backend.gemm(transA: true, transB: false, m: gates, n: width, k: rows, alpha: 1, a: gradGates, lda: gates,
+                             b: layerInput, ldb: width, beta: w.inputs.gradientBeta(), c: w.inputs.gradient, ldc: width)
+            for bias in [w.inputBias, w.recurrentBias] {
+                try backend.biasGradient(gradOutput: gradGates, gradBias: bias.gradient, outer: rows, channels: gates,
+                                         inner: 1, accumulate: bias.gradientBeta() == 1)
+            }
+            guard l > 0 || call.needsInputGradient else { continue }
+            let gradLayerInput = try call.tensor("gradInput\(l)", shape: [steps, batch, width])
+            try backend.gemm(transA: false, transB: false, m: rows, n: width, k: gates, alpha: 1, a: gradGates, lda: gates,
+                             b: w.inputs.value, ldb: width, beta: 0, c: gradLayerInput, ldc: width)
+            gradInput = gradLayerInput
+            if l > 0, let base = call.randomAddress {
+                let undropped = try call.tensor("gradDropped\(l - 1)", shape: gradLayerInput.shape)
+                try backend.dropoutBackward(gradOutput: gradLayerInput, gradInput: undropped, probability: dropout,
+                                            address: dropoutAddress(base, layer: l - 1, batch: batch))
+                gradOutput = undropped
+            } else {
+                gradOutput = gradLayerInput
+            }
+        }
+        guard call.needsInputGradient, let gradInput else { return nil }
+        let dx = try call.tensor("gradInput", shape: [batch, steps, inputWidth])
+        try backend.transposeBlocks(input: gradInput, output: dx, rows: steps, columns: batch, blockSize: inputWidth)
+        return dx
+    }
+
+    /// What layer `l` read in the forward pass, time-major: the input, or the layer below's output after dropout.
+    private func layerInput(_ l: Int, _ call: LayerCall, batch: Int) throws -> Tensor {
+        if l == 0 { return try call.tensor("timeMajorInput", shape: [steps, batch, inputWidth]) }
+        if call.randomAddress != nil { return try call.tensor("dropped\(l - 1)", shape: [steps, batch, hidden]) }
+        return try call.tensor("hidden\(l - 1)", shape: [steps + 1, batch, hidden]).rows(1..<steps + 1)
+    }
+}
+
+/// Elman's recurrent layer with tanh, `h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)` (PyTorch's `nn.RNN`).
+public final class RNN: Recurrent {
+    public init(hidden: Int, layers: Int = 1, dropout: Float = 0, carriesState: Bool = false, name: String = "") {
+        super.init(.tanh, hidden: hidden, layers: layers, dropout: dropout, carriesState: carriesState, name: name)
+    }
+}
+
+/// Long short-term memory (PyTorch's `nn.LSTM`): gates `i, f, g, o`, `c_t = f c_(t-1) + i g`, `h_t = o tanh(c_t)`.
+public final class LSTM: Recurrent {
+    public init(hidden: Int, layers: Int = 1, dropout: Float = 0, carriesState: Bool = false, name: String = "") {
+        super.init(.lstm, hidden: hidden, layers: layers, dropout: dropout, carriesState: carriesState, name: name)
+    }
+}
