@@ -75,4 +75,35 @@ grep -q "resumed from .* after epoch 1" "$dir/resume.log" || fail "did not resum
 grep -q "test accuracy" "$dir/evaluate.log" && grep -q "confusion matrix" "$dir/evaluate.log" \
     || fail "evaluate output: $(cat "$dir/evaluate.log")"
 echo "cli-smoke: train, refusals, resume and evaluate passed"
+
+# The character model on a small text: train, resume, evaluate, sample (the same text on every device), and
+# the refusals of bad text and of another vocabulary.
+text="$dir/text.txt"
+for i in $(seq 1 200); do echo "the quick brown fox $i jumps over the lazy dog; a stitch in time saves nine."; done > "$text"
+lm=(--model char-lstm --data "$text" --hidden 16 --layers 1 --sequence-length 20 --batch-size 8 --device cpu)
+"$synapse" train "${lm[@]}" --epochs 1 --checkpoint "$dir/lm.safetensors" > "$dir/lm.log"
+grep -q "epoch 1/1  train loss .* validation loss .* bits per character" "$dir/lm.log" || fail "char-lstm epoch: $(cat "$dir/lm.log")"
+grep -q "^epoch,train_loss,validation_loss,validation_bits_per_character" "$dir/lm.csv" || fail "char-lstm curves: $(cat "$dir/lm.csv")"
+"$synapse" train --resume --epochs 2 --checkpoint "$dir/lm.safetensors" > "$dir/lm-resume.log"
+grep -q "resumed from .* after epoch 1" "$dir/lm-resume.log" || fail "char-lstm did not resume: $(cat "$dir/lm-resume.log")"
+"$synapse" evaluate "$dir/lm.safetensors" > "$dir/lm-evaluate.log"
+grep -q "bits per character" "$dir/lm-evaluate.log" || fail "char-lstm evaluate: $(cat "$dir/lm-evaluate.log")"
+"$synapse" sample "$dir/lm.safetensors" --prime "the " --length 60 --seed 4 --device cpu > "$dir/sample-cpu.txt"
+[ "$(wc -c < "$dir/sample-cpu.txt")" -ge 64 ] || fail "sample too short: $(cat "$dir/sample-cpu.txt")"
+if [ "${SYNAPSE_REQUIRE_OPENCL:-0}" = 1 ] || "$synapse" devices 2>/dev/null | grep -q "opencl:0"; then
+    "$synapse" sample "$dir/lm.safetensors" --prime "the " --length 60 --seed 4 --device opencl > "$dir/sample-opencl.txt"
+    cmp -s "$dir/sample-cpu.txt" "$dir/sample-opencl.txt" || fail "the same seed sampled different text on cpu and opencl"
+fi
+printf '' > "$dir/empty.txt"
+expect_error "is empty" "$synapse" train "${lm[@]/$text/$dir/empty.txt}" --checkpoint "$dir/lm2.safetensors"
+printf 'caf\xe9 au lait' > "$dir/latin1.txt"
+expect_error "is not UTF-8 text" "$synapse" train "${lm[@]/$text/$dir/latin1.txt}" --checkpoint "$dir/lm2.safetensors"
+echo "short" > "$dir/short.txt"
+expect_error "too short to train on sequences of 20" "$synapse" train "${lm[@]/$text/$dir/short.txt}" --checkpoint "$dir/lm2.safetensors"
+expect_error "holds no text files" "$synapse" train "${lm[@]/$text/$dir/no-icd}" --checkpoint "$dir/lm2.safetensors"
+for i in $(seq 1 200); do echo "ZEBRAS $i AND XYLOPHONES QUIETLY VEX JUMPING KIDS"; done > "$dir/other.txt"
+expect_error "was trained on .* characters but .* has" "$synapse" evaluate "$dir/lm.safetensors" --data "$dir/other.txt"
+expect_error "not among the model's" "$synapse" sample "$dir/lm.safetensors" --prime "ZEBRA"
+expect_error "not a character model" "$synapse" sample "$dir/run.safetensors"
+echo "cli-smoke: char-lstm train, resume, evaluate, sample and refusals passed"
 "$(dirname "$0")/kill-test.sh" "$synapse" 20

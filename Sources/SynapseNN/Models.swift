@@ -11,6 +11,9 @@ public enum ModelKind: String, CaseIterable, Sendable {
     /// A small AlexNet-style net (ReLU, LRN, overlapping pooling, a grouped convolution, dropout) for
     /// 28x28 or 32x32 input that trains in minutes on a CPU.
     case alexnetSmall = "alexnet-small"
+    /// A character-level language model (char-rnn, torch-rnn's defaults): an embedding of 64, two LSTM layers of
+    /// 128 that carry their state from batch to batch, and a linear layer to the next character's logits.
+    case charLSTM = "char-lstm"
 
     public init(parsing name: String) throws {
         guard let kind = ModelKind(rawValue: name.lowercased()) else {
@@ -27,8 +30,12 @@ public enum ModelKind: String, CaseIterable, Sendable {
         case .lenet: return Models.lenet(classes: classes)
         case .alexnet: return Models.alexNet(classes: classes)
         case .alexnetSmall: return Models.smallAlexNet(classes: classes)
+        case .charLSTM: return Models.charLSTM(vocabulary: classes)
         }
     }
+
+    /// Whether the model reads text (characters) rather than images.
+    public var readsText: Bool { self == .charLSTM }
 
     /// Builds the model for per-sample `inputShape` on `backend`, with its per-parameter learning-rate and
     /// decay multipliers set.
@@ -113,6 +120,18 @@ public enum Models {
             Dense(256, name: "fc3", weightInit: .heNormal, biasInit: .constant(0.1)), ActivationLayer(.relu, name: "relu3"),
             Dropout(0.5, name: "drop3"),
             Dense(classes, name: "fc4", weightInit: outputInit),
+        ]
+    }
+
+    /// A character-level language model over `vocabulary` characters for input `[steps]` tokens: an embedding,
+    /// `layers` LSTM layers of `hidden` units (dropout between them) that carry their state from one forward pass
+    /// to the next, and a linear layer to `[steps, vocabulary]` logits.
+    public static func charLSTM(vocabulary: Int, embedding: Int = 64, hidden: Int = 128, layers: Int = 2,
+                                dropout: Float = 0) -> [Layer] {
+        [
+            Embedding(vocabulary, dimension: embedding, name: "embed"),
+            LSTM(hidden: hidden, layers: layers, dropout: dropout, carriesState: true, name: "lstm"),
+            Dense(vocabulary, name: "fc"),
         ]
     }
 

@@ -18,10 +18,28 @@ public struct RunSettings: Equatable, Sendable {
     /// The first N images of each set (0: all).
     public var trainLimit = 0
     public var testLimit = 0
+    /// Text models: LSTM units per layer, layers, and characters per training sequence.
+    public var hidden = 128
+    public var layers = 2
+    public var sequenceLength = 50
+    /// The largest global norm of a step's gradients (0: no clipping).
+    public var clip: Float = 0
 
     public static let epochRange = 1...1_000_000
     public static let batchSizeRange = 1...(1 << 24)
     public static let limitRange = 0...Int(Int32.max)
+    public static let sizeRange = 1...(1 << 16)
+
+    /// The defaults of a character model (torch-rnn's): batches of 50 sequences of 50 characters, Adam without
+    /// weight decay, gradients clipped to a norm of 5, the fortune files; each applies unless given.
+    public mutating func useTextDefaults() {
+        batchSize = 50
+        optimizer = "adam"
+        weightDecay = 0
+        clip = 5
+        epochs = 10
+        data = TextCorpus.defaultPath
+    }
 
     public init() {}
 
@@ -30,7 +48,9 @@ public struct RunSettings: Equatable, Sendable {
          "settings.schedule": schedule, "settings.lr": learningRate.map { "\($0)" } ?? "",
          "settings.momentum": "\(momentum)", "settings.weight_decay": "\(weightDecay)",
          "settings.nesterov": String(nesterov), "settings.seed": String(seed), "settings.epochs": String(epochs),
-         "settings.data": data, "settings.train_limit": String(trainLimit), "settings.test_limit": String(testLimit)]
+         "settings.data": data, "settings.train_limit": String(trainLimit), "settings.test_limit": String(testLimit),
+         "settings.hidden": String(hidden), "settings.layers": String(layers),
+         "settings.sequence_length": String(sequenceLength), "settings.clip": "\(clip)"]
     }
 
     /// The ranges every run's settings must lie in, whether typed or read from a checkpoint; the error names
@@ -50,6 +70,10 @@ public struct RunSettings: Equatable, Sendable {
         try check(!data.isEmpty, "--data", "must name a directory")
         try check(Self.limitRange.contains(trainLimit), "--train-limit", "must be in \(Self.limitRange), got \(trainLimit)")
         try check(Self.limitRange.contains(testLimit), "--test-limit", "must be in \(Self.limitRange), got \(testLimit)")
+        for (flag, value) in [("--hidden", hidden), ("--layers", layers), ("--sequence-length", sequenceLength)] {
+            try check(Self.sizeRange.contains(value), flag, "must be in \(Self.sizeRange), got \(value)")
+        }
+        try check(clip.isFinite && clip >= 0, "--clip", "must be finite and not negative (0: no clipping), got \(clip)")
     }
 
     /// The settings stored in checkpoint `path`, every field present, readable and in range.
@@ -81,6 +105,13 @@ public struct RunSettings: Equatable, Sendable {
         data = try value("data")
         trainLimit = try parsed("train_limit") { Int($0) }
         testLimit = try parsed("test_limit") { Int($0) }
+        // Added with the text models: a checkpoint written before them lacks them, and keeps the defaults.
+        if metadata["settings.hidden"] != nil {
+            hidden = try parsed("hidden") { Int($0) }
+            layers = try parsed("layers") { Int($0) }
+            sequenceLength = try parsed("sequence_length") { Int($0) }
+            clip = try parsed("clip") { Float($0) }
+        }
         do {
             try validate()
         } catch NNError.invalidSetting(let flag, let message) {

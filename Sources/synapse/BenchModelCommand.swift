@@ -18,11 +18,21 @@ struct BenchModelCommand: ParsableCommand {
 
     @OptionGroup var options: BenchOptions
 
-    @Option(help: ArgumentHelp("mlp, lenet, alexnet (227x227x3, 1000 classes) or alexnet-small.", valueName: "name"))
+    @Option(help: ArgumentHelp("mlp, lenet, alexnet (227x227x3, 1000 classes), alexnet-small or char-lstm (96 characters).",
+                               valueName: "name"))
     var model: String = "lenet"
 
-    @Option(help: ArgumentHelp("Images per batch.", valueName: "n"))
+    @Option(help: ArgumentHelp("Images, or sequences, per batch.", valueName: "n"))
     var batch: Int = 64
+
+    @Option(help: ArgumentHelp("char-lstm: LSTM units per layer.", valueName: "n"))
+    var hidden: Int = 128
+
+    @Option(help: ArgumentHelp("char-lstm: LSTM layers.", valueName: "n"))
+    var layers: Int = 2
+
+    @Option(help: ArgumentHelp("char-lstm: characters per sequence.", valueName: "n"))
+    var sequenceLength: Int = 50
 
     @Option(help: ArgumentHelp("Training steps per timed block (three blocks are timed).", valueName: "n"))
     var steps: Int = 20
@@ -34,32 +44,21 @@ struct BenchModelCommand: ParsableCommand {
     var noLayers = false
 
     func validate() throws {
-        guard batch > 0, steps > 0, warmup >= 0 else {
-            throw ValidationError("--batch and --steps must be at least 1 and --warmup at least 0")
+        guard batch > 0, steps > 0, warmup >= 0, hidden > 0, layers > 0, sequenceLength > 0 else {
+            throw ValidationError("--batch, --steps, --hidden, --layers and --sequence-length must be at least 1 and --warmup at least 0")
         }
     }
 
     func run() throws {
         let kind = try ModelKind(parsing: model)
         let backend = try options.deviceOption.backend()
-        let (sampleShape, classes) = kind == .alexnet ? ([3, 227, 227], 1000) : ([1, 28, 28], 10)
-        let network = try kind.build(inputShape: sampleShape, classes: classes, backend: backend, seed: 1)
-        let inputShape = [batch] + sampleShape
-        let values = benchmarkValues(inputShape.reduce(1, *)), labelValues = (0..<batch).map { Int32($0 % classes) }
-        // The objective's data is the one batch, which stays on the device: only the step is timed.
-        let objective = Classification(train: try Dataset(name: "benchmark", images: values, labels: labelValues,
-                                                          sampleShape: sampleShape,
-                                                          classNames: (0..<classes).map(String.init)))
-        let trainer = try Trainer(model: network, objective: objective, optimizer: try SGD(momentum: 0.9, weightDecay: 5e-4),
-                                  learningRate: 0.01, batchSize: batch)
-        let input = try backend.tensor(values, shape: inputShape)
-        let labels = try backend.tensor(int32: labelValues)
+        let bench = kind.readsText ? try textBench(backend) : try imageBench(kind, backend)
         var steps = 0
         func step() throws {
-            let loss = try trainer.step { try objective.loss(input: input, labels: labels, model: network) }
+            let loss = try bench.trainer.step(forward: bench.forward)
             steps += 1
             // As in training, the loss is read every `lossInterval` steps.
-            if steps % trainer.lossInterval == 0 { _ = try backend.readScalar(loss) }
+            if steps % bench.trainer.lossInterval == 0 { _ = try backend.readScalar(loss) }
         }
 
         for _ in 0..<warmup { try step() }
@@ -69,13 +68,16 @@ struct BenchModelCommand: ParsableCommand {
             for _ in 0..<self.steps { try step() }
         }
         let allocations = Buffer.allocationCount - allocationsBefore
-        let layers = noLayers ? [] : try profileLayers(network, input: input, labels: labels)
+        let network = bench.trainer.model as! Sequential
+        let layers = noLayers ? [] : try profileLayers(network, input: bench.input, targets: bench.targets)
         let memory = network.memoryBytes
+        let examplesPerSecond = Double(bench.examplesPerStep * self.steps) / seconds
 
         let report = ModelReport(device: backend.name, description: backend.deviceDescription, model: kind.rawValue,
                                  batch: batch, threads: (backend as? CPUBackend)?.threads, steps: self.steps,
                                  stepSeconds: seconds / Double(self.steps),
-                                 imagesPerSecond: Double(batch * self.steps) / seconds,
+                                 imagesPerSecond: kind.readsText ? nil : examplesPerSecond,
+                                 tokensPerSecond: kind.readsText ? examplesPerSecond : nil,
                                  kernelBuildSeconds: kernelBuildSeconds(backend), allocationsPerStep:
                                      Double(allocations) / Double(3 * self.steps),
                                  parameterBytes: memory.parameters, activationBytes: memory.activations, layers: layers)
@@ -86,8 +88,52 @@ struct BenchModelCommand: ParsableCommand {
         }
     }
 
+    /// A trainer, the forward pass of one step on data kept on the device, and that data.
+    private struct Bench {
+        let trainer: Trainer
+        let forward: () throws -> Tensor
+        let input: Tensor
+        let targets: Tensor
+        let examplesPerStep: Int
+    }
+
+    /// The objective's data is the one batch, which stays on the device: only the step is timed.
+    private func imageBench(_ kind: ModelKind, _ backend: Backend) throws -> Bench {
+        let (sampleShape, classes) = kind == .alexnet ? ([3, 227, 227], 1000) : ([1, 28, 28], 10)
+        let network = try kind.build(inputShape: sampleShape, classes: classes, backend: backend, seed: 1)
+        let inputShape = [batch] + sampleShape
+        let values = benchmarkValues(inputShape.reduce(1, *)), labelValues = (0..<batch).map { Int32($0 % classes) }
+        let objective = Classification(train: try Dataset(name: "benchmark", images: values, labels: labelValues,
+                                                          sampleShape: sampleShape,
+                                                          classNames: (0..<classes).map(String.init)))
+        let trainer = try Trainer(model: network, objective: objective, optimizer: try SGD(momentum: 0.9, weightDecay: 5e-4),
+                                  learningRate: 0.01, batchSize: batch)
+        let input = try backend.tensor(values, shape: inputShape), labels = try backend.tensor(int32: labelValues)
+        return Bench(trainer: trainer, forward: { try objective.loss(input: input, labels: labels, model: network) },
+                     input: input, targets: labels, examplesPerStep: batch)
+    }
+
+    /// A character model over 96 characters on random text, as Benchmarks/compare/pytorch_lstm.py times PyTorch's.
+    private func textBench(_ backend: Backend) throws -> Bench {
+        let characters = 96
+        let network = try Sequential(inputShape: [sequenceLength],
+                                     layers: Models.charLSTM(vocabulary: characters, hidden: hidden, layers: layers),
+                                     backend: backend, seed: 1)
+        let tokens = benchmarkValues(batch * (sequenceLength + 1) * 2).map { Int32(($0 + 1) * 47.99) % Int32(characters) }
+        let vocabulary = try CharacterVocabulary((0..<characters).map { Unicode.Scalar(UInt8(32 + $0)) })
+        let objective = try LanguageModelling(corpus: TextCorpus(name: "random", vocabulary: vocabulary, tokens: tokens),
+                                              steps: sequenceLength, validationFraction: 0.4)
+        let trainer = try Trainer(model: network, objective: objective, optimizer: try SGD(momentum: 0.9),
+                                  learningRate: 0.01, batchSize: batch)
+        let count = batch * sequenceLength
+        let input = try backend.tensor(int32: Array(tokens[..<count]), shape: [batch, sequenceLength])
+        let targets = try backend.tensor(int32: Array(tokens[1...count]))
+        return Bench(trainer: trainer, forward: { try objective.loss(input: input, targets: targets, model: network) },
+                     input: input, targets: targets, examplesPerStep: count)
+    }
+
     /// Each layer's forward in order, then each backward in reverse, timed alone, each with a call of its own.
-    private func profileLayers(_ network: Sequential, input: Tensor, labels: Tensor) throws -> [LayerTime] {
+    private func profileLayers(_ network: Sequential, input: Tensor, targets: Tensor) throws -> [LayerTime] {
         let backend = network.backend
         let calls = network.layers.map { _ in LayerCall(backend: backend) }
         var x = input
@@ -100,8 +146,9 @@ struct BenchModelCommand: ParsableCommand {
             x = y
         }
         let loss = SoftmaxCrossEntropy(backend: backend)
-        _ = try loss.forward(x, targets: labels)
-        var gradient = try loss.backward()
+        // A sequence model's logits are a row per character.
+        _ = try loss.forward(x.reshaped([x.count / x.shape.last!, x.shape.last!]), targets: targets)
+        var gradient = try loss.backward().reshaped(x.shape)
         var backward: [Double] = []
         for (layer, call) in zip(network.layers, calls).reversed() {
             var dx: Tensor?
@@ -134,7 +181,8 @@ struct ModelReport: Encodable {
     let threads: Int?
     let steps: Int
     let stepSeconds: Double
-    let imagesPerSecond: Double
+    let imagesPerSecond: Double?
+    let tokensPerSecond: Double?
     let kernelBuildSeconds: Double
     /// Device allocations per training step after the warm-up steps.
     let allocationsPerStep: Double
@@ -157,8 +205,9 @@ struct ModelReport: Encodable {
             print(column("total", 66) + column(String(format: "%.3f", forward), 12, right: true)
                   + column(String(format: "%.3f", backward), 13, right: true))
         }
-        print(String(format: "training step: %.2f ms, %.1f images/s (median of 3 blocks of %d steps)", stepSeconds * 1e3,
-                     imagesPerSecond, steps))
+        let rate = imagesPerSecond.map { String(format: "%.1f images/s", $0) }
+            ?? String(format: "%.0f characters/s", tokensPerSecond ?? 0)
+        print(String(format: "training step: %.2f ms, %@ (median of 3 blocks of %d steps)", stepSeconds * 1e3, rate, steps))
         print(String(format: "kernel build (compile or cache load), excluded above: %.2f s", kernelBuildSeconds))
         print(String(format: "memory: parameter arena %.1f MiB (values and gradients), activations %.1f MiB; "
                      + "%.0f device allocations per step after warm-up", Double(parameterBytes) / 1_048_576,

@@ -5,8 +5,8 @@ import Synapse
 /// Where the training and test sets come from, shared by `train` and `evaluate`. Each option is nil unless
 /// typed, so that a resumed run can tell a flag the user gave from a default.
 struct DataOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("A directory of IDX files (MNIST, Fashion-MNIST; plain or .gz) or of CIFAR-10 binary files (default \(Dataset.defaultDirectory)).",
-                               valueName: "dir"))
+    @Option(help: ArgumentHelp("A directory of IDX files (MNIST, Fashion-MNIST; plain or .gz) or of CIFAR-10 binary files (default \(Dataset.defaultDirectory)); for char-lstm a UTF-8 text file, plain or .gz, or a directory of them (default \(TextCorpus.defaultPath)).",
+                               valueName: "path"))
     var data: String?
 
     @Option(help: ArgumentHelp("Use only the first N training images (default 0: all).", valueName: "n"))

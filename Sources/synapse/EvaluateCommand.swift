@@ -23,6 +23,7 @@ struct EvaluateCommand: ParsableCommand {
         }
         let kind = try ModelKind(parsing: name)
         let backend = try deviceOption.backend()
+        if kind.readsText { return try evaluateText(metadata: metadata, backend: backend) }
         // The data set the checkpoint was trained on, unless --data names another one.
         let directory = dataOptions.data ?? metadata["settings.data"] ?? Dataset.defaultDirectory
         let normalization = try Normalization.stored(in: metadata, path: checkpoint)
@@ -45,6 +46,28 @@ struct EvaluateCommand: ParsableCommand {
         print("\(kind.rawValue) from \(checkpoint)\(metadata["epoch"].map { " (epoch \($0))" } ?? "") on \(test.name), \(backend.name)")
         print(String(format: "test accuracy %.2f%%  test loss %.4f  (%d images)", 100 * result.accuracy, result.loss, test.count))
         print(confusionTable(result.confusion, names: test.classNames))
+    }
+
+    /// A character model on the validation tail of its text (or of --data, whose vocabulary must be the model's).
+    private func evaluateText(metadata: [String: String], backend: Backend) throws {
+        let settings = try RunSettings(metadata: metadata, path: checkpoint)
+        guard let stored = metadata["vocabulary"] else {
+            throw NNError.checkpoint(path: checkpoint, message: "metadata 'vocabulary' is missing, so the text cannot be read as in training")
+        }
+        let vocabulary = try CharacterVocabulary(metadata: stored, path: checkpoint)
+        let path = dataOptions.data ?? settings.data
+        let corpus = try TextCorpus.load(path: path)
+        try vocabulary.checkSame(as: corpus.vocabulary, model: checkpoint, text: path)
+        let objective = try LanguageModelling(corpus: corpus, steps: settings.sequenceLength)
+        let network = try Sequential(inputShape: [settings.sequenceLength],
+                                     layers: Models.charLSTM(vocabulary: vocabulary.count, hidden: settings.hidden,
+                                                             layers: settings.layers),
+                                     backend: backend, seed: settings.seed)
+        try Checkpoint.loadWeights(into: network, from: checkpoint)
+        let result = try objective.evaluate(model: network, batchSize: settings.batchSize)!
+        print("char-lstm from \(checkpoint)\(metadata["epoch"].map { " (epoch \($0))" } ?? "") on the validation tail of \(corpus.name), \(backend.name)")
+        print(String(format: "validation loss %.4f nats, %.4f bits per character  (%d characters)", result.loss,
+                     result.metrics[LanguageModelling.bitsPerCharacter]!, objective.validation.count))
     }
 
     /// Rows are the true classes, columns the predictions; the last column is the per-class accuracy.

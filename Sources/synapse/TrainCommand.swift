@@ -6,24 +6,33 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train a network; with no arguments, the LeNet-style net on Fashion-MNIST on the best device.",
-        discussion: "After every epoch the test loss and accuracy are printed, a checkpoint is saved (atomically) "
-            + "and the curves are written as CSV and SVG next to it. --resume continues a run from its checkpoint "
-            + "with the checkpoint's settings, giving the same weights as an uninterrupted run on the same device."
+        discussion: "After every epoch the held-out loss and metric (test accuracy, or validation bits per character) "
+            + "are printed, a checkpoint is saved (atomically) and the curves are written as CSV and SVG next to it. "
+            + "--resume continues a run from its checkpoint with the checkpoint's settings, giving the same weights as "
+            + "an uninterrupted run on the same device. --model char-lstm trains a character-level language model on "
+            + "a UTF-8 text (--data FILE; by default the fortune files of Debian's fortunes package)."
     )
 
-    @Option(help: "mlp, lenet, alexnet-small or alexnet.") var model: String?
+    @Option(help: "mlp, lenet, alexnet-small, alexnet or char-lstm.") var model: String?
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var deviceOption: DeviceOption
-    @Option(help: "Total epochs to train (default 15; a resumed run continues up to the epochs it was planned for).") var epochs: Int?
-    @Option(help: "Images per mini-batch (default 64).") var batchSize: Int?
-    @Option(name: .customLong("lr"), help: "Base learning rate (default 0.02 with SGD, 0.001 with Adam).") var learningRate: Float?
+    @Option(help: "Total epochs to train (default 15, 10 for char-lstm; a resumed run continues up to the epochs it was planned for).")
+    var epochs: Int?
+    @Option(help: "Images, or text sequences, per mini-batch (default 64, 50 for char-lstm).") var batchSize: Int?
+    @Option(name: .customLong("lr"), help: "Base learning rate (default 0.02 with SGD, 0.002 with Adam).") var learningRate: Float?
     @Option(help: ArgumentHelp("Learning-rate schedule: \(LearningRateSchedule.acceptedForms) (sizes in epochs; default cosine).",
                                valueName: "schedule")) var schedule: String?
-    @Option(help: "sgd or adam (default sgd).") var optimizer: String?
+    @Option(help: "sgd or adam (default sgd, adam for char-lstm).") var optimizer: String?
     @Option(help: "SGD momentum (default 0.9).") var momentum: Float?
     @Flag(help: "Nesterov momentum.") var nesterov = false
-    @Option(help: "L2 weight decay (default 5e-4).") var weightDecay: Float?
+    @Option(help: "L2 weight decay (default 5e-4, 0 for char-lstm).") var weightDecay: Float?
     @Option(help: "Seed of the weights, the sample order and the dropout masks (default 1).") var seed: UInt64?
+    @Option(help: "char-lstm: LSTM units per layer (default 128).") var hidden: Int?
+    @Option(help: "char-lstm: LSTM layers (default 2).") var layers: Int?
+    @Option(help: "char-lstm: characters per training sequence, the span of backpropagation through time (default 50).")
+    var sequenceLength: Int?
+    @Option(help: "Clip each step's gradients to this global norm, as PyTorch's clip_grad_norm_ (default 0: off; 5 for char-lstm).")
+    var clip: Float?
     @Option(help: "Checkpoint file (default <model>.safetensors).") var checkpoint: String?
     @Flag(help: "Continue the run saved in the checkpoint.") var resume = false
     @Flag(help: "Replace an existing checkpoint by a new run (without it, an existing checkpoint is never overwritten).")
@@ -54,6 +63,7 @@ struct TrainCommand: ParsableCommand {
                     "\(checkpointPath) exists; continue that run with --resume, or start a new one with --overwrite or another --checkpoint")
             }
             if let model { settings.model = model }
+            if try ModelKind(parsing: settings.model).readsText { settings.useTextDefaults() }
             if let batchSize { settings.batchSize = batchSize }
             if let optimizer { settings.optimizer = optimizer.lowercased() }
             if let schedule { settings.schedule = schedule }
@@ -63,27 +73,23 @@ struct TrainCommand: ParsableCommand {
             settings.nesterov = nesterov
             if let seed { settings.seed = seed }
             if let epochs { settings.epochs = epochs }
+            if let hidden { settings.hidden = hidden }
+            if let layers { settings.layers = layers }
+            if let sequenceLength { settings.sequenceLength = sequenceLength }
+            if let clip { settings.clip = clip }
             if let data = dataOptions.data { settings.data = data }
             if let trainLimit = dataOptions.trainLimit { settings.trainLimit = trainLimit }
             if let testLimit = dataOptions.testLimit { settings.testLimit = testLimit }
         }
         try settings.validate()
         let epochs = settings.epochs
-        var savedNormalization: Normalization?
-        if resume {
-            guard let normalization = try Normalization.stored(in: saved, path: checkpointPath) else {
-                throw NNError.checkpoint(path: checkpointPath, message: "metadata 'normalization.mean'/'normalization.std' are missing")
-            }
-            savedNormalization = normalization
-        }
-
         let kind = try ModelKind(parsing: settings.model)
         let backend = try deviceOption.backend()
-        let (train, test, normalization) = try DataOptions.load(directory: settings.data, trainLimit: settings.trainLimit,
-                                                                testLimit: settings.testLimit, normalization: savedNormalization)
-        print("data: \(train.name) \(train.count) images, \(test.name) \(test.count) images, \(describe(train.sampleShape))")
+        let setup = kind.readsText ? try TrainingSetup.text(settings, backend: backend, saved: resume ? saved : nil, path: checkpointPath)
+            : try TrainingSetup.images(kind, settings, backend: backend, saved: resume ? saved : nil, path: checkpointPath)
+        print("data: \(setup.objective.dataDescription)")
         print("device: \(backend.name)  \(backend.deviceDescription)")
-        let network = try kind.build(inputShape: train.sampleShape, classes: train.classCount, backend: backend, seed: settings.seed)
+        let network = setup.network
         print(network.summary)
         if let importWeights {
             try Checkpoint.importWeights(into: network, from: importWeights)
@@ -98,16 +104,17 @@ struct TrainCommand: ParsableCommand {
             baseRate = settings.learningRate ?? 0.02
         case "adam":
             optimizer = try Adam(weightDecay: settings.weightDecay)
-            baseRate = settings.learningRate ?? 0.001
+            baseRate = settings.learningRate ?? 0.002
         default:
             throw NNError.invalidSetting(name: "--optimizer", message: "unknown optimizer '\(settings.optimizer)'; available: sgd, adam")
         }
         settings.learningRate = baseRate   // saved resolved, so a later change of the default cannot alter a resumed run
-        let batchesPerEpoch = (train.count - 1) / settings.batchSize + 1
+        let batchesPerEpoch = try setup.objective.batches(epoch: 1, seed: settings.seed, batchSize: settings.batchSize).count
         let lrSchedule = try LearningRateSchedule(parsing: settings.schedule, iterationsPerEpoch: batchesPerEpoch,
                                                   totalIterations: batchesPerEpoch * epochs)
-        let trainer = try Trainer(model: network, objective: Classification(train: train, test: test), optimizer: optimizer,
-                                  learningRate: baseRate, schedule: lrSchedule, batchSize: settings.batchSize)
+        let trainer = try Trainer(model: network, objective: setup.objective, optimizer: optimizer, learningRate: baseRate,
+                                  schedule: lrSchedule, batchSize: settings.batchSize)
+        if settings.clip > 0 { trainer.gradientHooks = [try GradientClipping(maxNorm: settings.clip)] }
         var points: [CurvePoint] = []
         if resume {
             try Checkpoint.resume(trainer, from: checkpointPath)
@@ -118,32 +125,36 @@ struct TrainCommand: ParsableCommand {
             }
             if trainer.epoch >= epochs { print("nothing to do: the checkpoint has already trained \(trainer.epoch) of \(epochs) epochs") }
         }
-        print("training: \(optimizer.summary), lr \(baseRate), schedule \(lrSchedule), batch \(settings.batchSize), seed \(settings.seed)")
+        let clipping = settings.clip > 0 ? ", gradients clipped to norm \(settings.clip)" : ""
+        print("training: \(optimizer.summary), lr \(baseRate), schedule \(lrSchedule), batch \(settings.batchSize), seed \(settings.seed)\(clipping)")
 
         var bar: ProgressBar?
         func point(_ report: EpochReport, _ e: Evaluation) -> CurvePoint {
-            CurvePoint(epoch: report.epoch, trainLoss: report.trainLoss, testLoss: e.loss, testAccuracy: e.accuracy ?? 0,
+            CurvePoint(epoch: report.epoch, trainLoss: report.trainLoss, testLoss: e.loss, metric: setup.metricValue(e),
                        learningRate: Double(report.learningRate), seconds: report.seconds,
-                       imagesPerSecond: report.examplesPerSecond)
+                       examplesPerSecond: report.examplesPerSecond)
         }
         try trainer.fit(epochs: epochs, checkpoint: checkpointPath,
                         metadata: { report, evaluation in
-                            settings.metadata.merging(normalization.metadata) { $1 }
-                                .merging(["curves": Curves.csv(points + [point(report, evaluation!)])]) { $1 }
+                            settings.metadata.merging(setup.metadata) { $1 }
+                                .merging(["curves": Curves.csv(points + [point(report, evaluation!)], metric: setup.metric)]) { $1 }
                         },
                         progress: { p in
-                            if p.batch == 1 { bar = ProgressBar(title: "epoch \(p.epoch)/\(epochs)", total: p.batches) }
+                            if bar == nil { bar = ProgressBar(title: "epoch \(p.epoch)/\(epochs)", total: p.batches, unit: setup.unit) }
                             bar?.update(done: p.batch, loss: p.meanLoss, imagesPerSecond: p.examplesPerSecond, elapsed: p.elapsed)
                         },
                         epochDone: { report, evaluation in
                             let e = evaluation!
-                            bar?.finish(String(format: "epoch %d/%d  train loss %.4f  test loss %.4f  test accuracy %.2f%%  %.1f s  %.0f img/s  lr %.3g",
-                                               report.epoch, epochs, report.trainLoss, e.loss, 100 * (e.accuracy ?? 0),
-                                               report.seconds, report.examplesPerSecond, report.learningRate))
+                            bar?.finish(String(format: "epoch %d/%d  train loss %.4f  %@ loss %.4f  %@  %.1f s  %.0f %@  lr %.3g",
+                                               report.epoch, epochs, report.trainLoss, setup.heldOut, e.loss,
+                                               setup.describeMetric(e), report.seconds, report.examplesPerSecond,
+                                               setup.unit, report.learningRate))
+                            bar = nil
                             points.append(point(report, e))
                             do {
-                                try Curves.write(Curves.csv(points), to: curvesBase + ".csv")
-                                try Curves.write(Curves.svg(points, title: "\(kind.rawValue) on \(train.name), \(backend.name)"),
+                                try Curves.write(Curves.csv(points, metric: setup.metric), to: curvesBase + ".csv")
+                                try Curves.write(Curves.svg(points, metric: setup.metric,
+                                                            title: "\(kind.rawValue) on \(setup.dataName), \(backend.name)"),
                                                  to: curvesBase + ".svg")
                             } catch {
                                 print("warning: could not write the curves: \(error)")
@@ -163,6 +174,10 @@ struct TrainCommand: ParsableCommand {
             ("--weight-decay", weightDecay.map { "\($0)" }, "\(saved.weightDecay)"),
             ("--seed", seed.map(String.init), String(saved.seed)),
             ("--nesterov", nesterov ? "true" : nil, String(saved.nesterov)),
+            ("--hidden", hidden.map(String.init), String(saved.hidden)),
+            ("--layers", layers.map(String.init), String(saved.layers)),
+            ("--sequence-length", sequenceLength.map(String.init), String(saved.sequenceLength)),
+            ("--clip", clip.map { "\($0)" }, "\(saved.clip)"),
             ("--data", dataOptions.data, saved.data),
             ("--train-limit", dataOptions.trainLimit.map(String.init), String(saved.trainLimit)),
             ("--test-limit", dataOptions.testLimit.map(String.init), String(saved.testLimit)),
@@ -174,5 +189,64 @@ struct TrainCommand: ParsableCommand {
         if importWeights != nil {
             throw NNError.invalidSetting(name: "--import-weights", message: "cannot be combined with --resume")
         }
+    }
+}
+
+/// What differs between training an image classifier and a character model: the data and objective, the
+/// network, what the checkpoint must also hold, and how the metric is shown.
+struct TrainingSetup {
+    let network: Sequential
+    let objective: Objective
+    /// Checkpoint metadata beyond the settings: the normalisation, or the vocabulary.
+    let metadata: [String: String]
+    let metric: CurveMetric
+    let dataName: String
+    /// What the held-out data is called in reports, and the unit of throughput.
+    let heldOut: String
+    let unit: String
+
+    func metricValue(_ e: Evaluation) -> Double {
+        metric == .accuracy ? e.accuracy ?? 0 : e.metrics[LanguageModelling.bitsPerCharacter] ?? 0
+    }
+
+    func describeMetric(_ e: Evaluation) -> String {
+        metric == .accuracy ? String(format: "test accuracy %.2f%%", 100 * metricValue(e))
+            : String(format: "validation %.4f bits per character", metricValue(e))
+    }
+
+    /// An image classifier on IDX or CIFAR-10 files, normalised with the checkpoint's statistics on resume.
+    static func images(_ kind: ModelKind, _ settings: RunSettings, backend: Backend, saved: [String: String]?,
+                       path: String) throws -> TrainingSetup {
+        var savedNormalization: Normalization?
+        if let saved {
+            guard let normalization = try Normalization.stored(in: saved, path: path) else {
+                throw NNError.checkpoint(path: path, message: "metadata 'normalization.mean'/'normalization.std' are missing")
+            }
+            savedNormalization = normalization
+        }
+        let (train, test, normalization) = try DataOptions.load(directory: settings.data, trainLimit: settings.trainLimit,
+                                                                testLimit: settings.testLimit, normalization: savedNormalization)
+        let network = try kind.build(inputShape: train.sampleShape, classes: train.classCount, backend: backend, seed: settings.seed)
+        return TrainingSetup(network: network, objective: Classification(train: train, test: test),
+                             metadata: normalization.metadata, metric: .accuracy, dataName: train.name, heldOut: "test",
+                             unit: "img/s")
+    }
+
+    /// A character model on a text, whose vocabulary a resumed run must share.
+    static func text(_ settings: RunSettings, backend: Backend, saved: [String: String]?, path: String) throws -> TrainingSetup {
+        guard settings.trainLimit == 0, settings.testLimit == 0 else {
+            throw NNError.invalidSetting(name: "--train-limit", message: "and --test-limit apply to image data sets, not to text")
+        }
+        let corpus = try TextCorpus.load(path: settings.data)
+        if let stored = saved?["vocabulary"] {
+            try CharacterVocabulary(metadata: stored, path: path).checkSame(as: corpus.vocabulary, model: path, text: settings.data)
+        }
+        let objective = try LanguageModelling(corpus: corpus, steps: settings.sequenceLength)
+        let network = try Sequential(inputShape: [settings.sequenceLength],
+                                     layers: Models.charLSTM(vocabulary: corpus.vocabulary.count, hidden: settings.hidden,
+                                                             layers: settings.layers),
+                                     backend: backend, seed: settings.seed)
+        return TrainingSetup(network: network, objective: objective, metadata: ["vocabulary": corpus.vocabulary.metadata],
+                             metric: .bitsPerCharacter, dataName: corpus.name, heldOut: "validation", unit: "char/s")
     }
 }

@@ -42,8 +42,8 @@ final class ReportingTests: XCTestCase {
                                     [1, 1 + 1e-15], [-5e300, 5e300], [0, 0]]
         for values in extremes {
             let points = values.enumerated().map { i, v in
-                CurvePoint(epoch: i + 1, trainLoss: v, testLoss: -v, testAccuracy: v, learningRate: 0, seconds: 0,
-                           imagesPerSecond: 0)
+                CurvePoint(epoch: i + 1, trainLoss: v, testLoss: -v, metric: v, learningRate: 0, seconds: 0,
+                           examplesPerSecond: 0)
             }
             let finished = DispatchSemaphore(value: 0)
             let svg = Box()

@@ -8,65 +8,92 @@ public struct CurvePoint: Equatable, Sendable {
     public var epoch: Int
     public var trainLoss: Double
     public var testLoss: Double
-    /// Fraction correct, 0...1.
-    public var testAccuracy: Double
+    /// The objective's metric on the held-out data: accuracy (a fraction), or bits per character.
+    public var metric: Double
     public var learningRate: Double
     public var seconds: Double
-    public var imagesPerSecond: Double
+    /// Images or characters per second.
+    public var examplesPerSecond: Double
 
-    public init(epoch: Int, trainLoss: Double, testLoss: Double, testAccuracy: Double, learningRate: Double,
-                seconds: Double, imagesPerSecond: Double) {
+    public init(epoch: Int, trainLoss: Double, testLoss: Double, metric: Double, learningRate: Double,
+                seconds: Double, examplesPerSecond: Double) {
         self.epoch = epoch
         self.trainLoss = trainLoss
         self.testLoss = testLoss
-        self.testAccuracy = testAccuracy
+        self.metric = metric
         self.learningRate = learningRate
         self.seconds = seconds
-        self.imagesPerSecond = imagesPerSecond
+        self.examplesPerSecond = examplesPerSecond
     }
 
     /// Whether every field is one a real epoch can produce. A diverged epoch never gets logged (training
     /// stops first), so anything else came from a damaged or edited checkpoint.
-    var isPlausible: Bool {
+    func isPlausible(_ kind: CurveMetric) -> Bool {
         RunSettings.epochRange.contains(epoch)
-            && [trainLoss, testLoss, learningRate, seconds, imagesPerSecond].allSatisfy { $0.isFinite && $0 >= 0 && $0 < 1e30 }
-            && (0...1).contains(testAccuracy)
+            && [trainLoss, testLoss, learningRate, seconds, examplesPerSecond].allSatisfy { $0.isFinite && $0 >= 0 && $0 < 1e30 }
+            && kind.range.contains(metric)
     }
+}
+
+/// The metric a run's curves show, with its CSV header and plot axis.
+public enum CurveMetric: Sendable {
+    /// A classifier's test accuracy, a fraction plotted in percent.
+    case accuracy
+    /// A language model's validation loss in bits per character.
+    case bitsPerCharacter
+
+    /// The CSV header line, which also tells `Curves.parse` which metric a file holds.
+    var header: String {
+        switch self {
+        case .accuracy: return "epoch,train_loss,test_loss,test_accuracy,learning_rate,seconds,images_per_second"
+        case .bitsPerCharacter:
+            return "epoch,train_loss,validation_loss,validation_bits_per_character,learning_rate,seconds,characters_per_second"
+        }
+    }
+
+    /// The values an epoch can produce (a character set of up to 2^32 symbols has at most 32 bits each).
+    var range: ClosedRange<Double> { self == .accuracy ? 0...1 : 0...32 }
+    var axisLabel: String { self == .accuracy ? "test accuracy (%)" : "validation bits per character" }
+    var lossLabel: String { self == .accuracy ? "test" : "validation" }
+    var displayScale: Double { self == .accuracy ? 100 : 1 }
 }
 
 /// Training curves as CSV (for other tools) and as a self-contained SVG plot (to look at).
 public enum Curves {
-    public static func csv(_ points: [CurvePoint]) -> String {
-        var text = "epoch,train_loss,test_loss,test_accuracy,learning_rate,seconds,images_per_second\n"
+    public static func csv(_ points: [CurvePoint], metric: CurveMetric = .accuracy) -> String {
+        var text = metric.header + "\n"
         for p in points {
-            let values = [p.trainLoss, p.testLoss, p.testAccuracy, p.learningRate, p.seconds, p.imagesPerSecond]
+            let values = [p.trainLoss, p.testLoss, p.metric, p.learningRate, p.seconds, p.examplesPerSecond]
             // `description` is the shortest text that reads back as the same Double, so nothing is lost.
             text += "\(p.epoch)," + values.map(\.description).joined(separator: ",") + "\n"
         }
         return text
     }
 
-    /// Reads back what `csv` wrote, so a resumed run keeps its earlier epochs; the header and any row
-    /// that does not parse, or holds values no epoch can produce, are skipped rather than failing the resume
-    /// over a plot.
+    /// Reads back what `csv` wrote, so a resumed run keeps its earlier epochs; the header (which says which
+    /// metric the file holds) and any row that does not parse, or holds values no epoch can produce, are
+    /// skipped rather than failing the resume over a plot.
     public static func parse(_ csv: String) -> [CurvePoint] {
-        csv.split(whereSeparator: \.isNewline).compactMap { row in
+        let rows = csv.split(whereSeparator: \.isNewline)
+        let metric: CurveMetric = rows.first.map(String.init) == CurveMetric.bitsPerCharacter.header ? .bitsPerCharacter : .accuracy
+        return rows.compactMap { row in
             let fields = row.split(separator: ",", omittingEmptySubsequences: false)
             let v = fields.dropFirst().compactMap { Double($0) }
             guard fields.count == 7, let epoch = Int(fields[0]), v.count == 6 else { return nil }
-            let point = CurvePoint(epoch: epoch, trainLoss: v[0], testLoss: v[1], testAccuracy: v[2], learningRate: v[3],
-                                   seconds: v[4], imagesPerSecond: v[5])
-            return point.isPlausible ? point : nil
+            let point = CurvePoint(epoch: epoch, trainLoss: v[0], testLoss: v[1], metric: v[2], learningRate: v[3],
+                                   seconds: v[4], examplesPerSecond: v[5])
+            return point.isPlausible(metric) ? point : nil
         }
     }
 
-    /// An 800x360 chart: loss (train and test) on the left, test accuracy in percent on the right.
-    public static func svg(_ points: [CurvePoint], title: String) -> String {
+    /// An 800x360 chart: loss (train and held-out) on the left, the metric on the right.
+    public static func svg(_ points: [CurvePoint], metric kind: CurveMetric = .accuracy, title: String) -> String {
         let epochs = points.map { Double($0.epoch) }
         let x = Axis(epochs, limits: 0 ... .infinity, integral: true)
         let loss = Axis(finite(points.map(\.trainLoss) + points.map(\.testLoss)), limits: 0 ... .infinity)
-        let accuracyValues = points.map { $0.testAccuracy * 100 }
-        let accuracy = Axis(finite(accuracyValues), limits: 0 ... 100)
+        let metricValues = points.map { $0.metric * kind.displayScale }
+        let metric = Axis(finite(metricValues),
+                          limits: kind.range.lowerBound * kind.displayScale ... kind.range.upperBound * kind.displayScale)
         var svg = """
             <svg xmlns="http://www.w3.org/2000/svg" width="800" height="360" viewBox="0 0 800 360" \
             font-family="sans-serif" font-size="11">
@@ -77,10 +104,10 @@ public enum Curves {
             """
         svg += panel(left: 55, label: "loss", x: x, y: loss, series: [
             ("train", "#1f77b4", Array(zip(epochs, points.map(\.trainLoss)))),
-            ("test", "#d62728", Array(zip(epochs, points.map(\.testLoss)))),
+            (kind.lossLabel, "#d62728", Array(zip(epochs, points.map(\.testLoss)))),
         ], empty: points.isEmpty)
-        svg += panel(left: 455, label: "test accuracy (%)", x: x, y: accuracy, series: [
-            ("test", "#2ca02c", Array(zip(epochs, accuracyValues))),
+        svg += panel(left: 455, label: kind.axisLabel, x: x, y: metric, series: [
+            (kind.lossLabel, "#2ca02c", Array(zip(epochs, metricValues))),
         ], empty: points.isEmpty)
         return svg + "</svg>\n"
     }

@@ -12,6 +12,8 @@ import Glibc
 public final class ProgressBar {
     private let title: String
     private let total: Int
+    /// What the throughput counts, per second: `img/s`, `char/s`.
+    private let unit: String
     private let interactive: Bool
     /// The terminal's width in columns, asked at every redraw since the window may be resized.
     private let columns: () -> Int
@@ -27,10 +29,11 @@ public final class ProgressBar {
     /// Tenths of the batches reported so far in plain mode.
     private var reportedTenths = 0
 
-    public init(title: String, total: Int, interactive: Bool = ProgressBar.standardOutputIsTerminal,
+    public init(title: String, total: Int, unit: String = "img/s", interactive: Bool = ProgressBar.standardOutputIsTerminal,
                 columns: @escaping () -> Int = ProgressBar.terminalColumns) {
         self.title = title
         self.total = total
+        self.unit = unit
         self.interactive = interactive
         self.columns = columns
     }
@@ -96,7 +99,7 @@ public final class ProgressBar {
         let count = String(done).leftPadded(to: String(total).count) + "/\(total)"
         let eta = done > 0 ? ProgressBar.clock(elapsed * Double(total - done) / Double(done)) : "-:--"
         return "\(count)  loss \(String(format: "%.4f", loss))  "
-            + "\(String(format: "%.0f", imagesPerSecond)) img/s  ETA \(eta)"
+            + "\(String(format: "%.0f", imagesPerSecond)) \(unit)  ETA \(eta)"
     }
 
     /// The bar's inside: `=` for work done, a `>` head while unfinished, spaces for the rest.
