@@ -23,5 +23,5 @@ let package = Package(
         .executableTarget(name: "fuzz-safetensors", dependencies: ["FuzzSupport", "FuzzEntry"]),
         .executableTarget(name: "fuzz-checkpoint", dependencies: ["FuzzSupport", "FuzzEntry"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

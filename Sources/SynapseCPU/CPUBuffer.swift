@@ -2,7 +2,7 @@ import Foundation
 import SynapseCore
 
 /// Host memory for one CPU tensor: 64-byte aligned so that every SIMD load of a row start is aligned.
-final class CPUBuffer: Buffer {
+final class CPUBuffer: Buffer, @unchecked Sendable {
     let memory: UnsafeMutableRawPointer
 
     init(count: Int, dtype: DType, backend: CPUBackend) throws {

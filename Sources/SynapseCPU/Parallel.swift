@@ -15,7 +15,12 @@ extension CPUBackend {
         if iterations == 1 {
             body(0)
         } else {
-            DispatchQueue.concurrentPerform(iterations: iterations, execute: body)
+            // The loops handed to these functions read shared inputs and write disjoint ranges of their outputs
+            // (that is their contract), which the compiler cannot see through raw pointers.
+            withoutActuallyEscaping(body) { body in
+                let shared = UncheckedSendable(body)
+                DispatchQueue.concurrentPerform(iterations: iterations) { shared.value($0) }
+            }
         }
     }
 
@@ -54,4 +59,10 @@ func doubleSum(_ p: UnsafePointer<Float>, _ range: Range<Int>, squared: Bool = f
         total += squared ? v * v : v
     }
     return total
+}
+
+/// A value handed to other threads whose safety the type system cannot check; the caller states why it holds.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

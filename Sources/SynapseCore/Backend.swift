@@ -11,7 +11,11 @@
 /// (activations, dropout, axpy, scale, multiply, the optimizer updates), softmax and cross-entropy may run in
 /// place on identical views; the others refuse overlapping views. Work may run asynchronously (the OpenCL
 /// backend queues it in order); `download` and `synchronize` wait for it.
-public protocol Backend: AnyObject, MemoryKernels, BLASKernels, ConvolutionKernels, ElementwiseKernels,
+///
+/// Threads: a backend is `Sendable`: any number of threads may call it at once; each call is atomic with respect
+/// to the others, and the results are those of the same calls made one after another. What is built on a
+/// backend (models, trainers, optimizers) is not `Sendable`: it belongs to one thread at a time.
+public protocol Backend: AnyObject, Sendable, MemoryKernels, BLASKernels, ConvolutionKernels, ElementwiseKernels,
     RandomKernels, IndexingKernels, OptimizerKernels {
     /// A short identifier: `cpu`, `opencl:0`.
     var name: String { get }

@@ -9,7 +9,9 @@ public enum DType: String, Sendable {
 
 /// Memory owned by one backend. Backends subclass it; model code only passes it around, through views
 /// (`Tensor`). The memory is released when the last reference goes away. A fresh buffer holds zeros.
-open class Buffer {
+/// `Sendable` as its backend is: its own fields never change, and its contents are read and written only
+/// through the backend's calls.
+open class Buffer: @unchecked Sendable {
     public let count: Int
     public let dtype: DType
     /// The backend that allocated this buffer: a buffer is only valid there. Holding it keeps the

@@ -18,6 +18,7 @@ public enum SynapseError: Error, Equatable, CustomStringConvertible {
     /// An OpenCL device was asked for, but the ICD loader found no platform at all.
     case noOpenCLPlatform
 
+    /// The message shown to the user: the operation, buffer or device at fault and what went wrong.
     public var description: String {
         switch self {
         case let .invalidArgument(op, message):

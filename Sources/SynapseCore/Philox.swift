@@ -1,6 +1,8 @@
 /// Philox4x32-10 (Salmon et al., SC'11), the counter-based generator behind every random number in
 /// Synapse. `Kernels/philox.cl` implements the same function, so streams are bit-identical on all devices.
 public enum Philox {
+    /// One Philox4x32-10 block: ten rounds that turn the four-word `counter` into four random words under the
+    /// two-word `key`.
     public static func block(counter: (UInt32, UInt32, UInt32, UInt32), key: (UInt32, UInt32))
         -> (UInt32, UInt32, UInt32, UInt32) {
         var (c0, c1, c2, c3) = counter
@@ -60,14 +62,19 @@ public enum Philox {
 
 /// Where a draw starts: the key (`seed`), an independent `stream`, and the word `counter` within it.
 public struct PhiloxAddress: Equatable, Hashable, Sendable {
+    /// The Philox key, usually the run's seed.
     public var seed: UInt64
+    /// Selects an independent sequence under the same key; model code assigns streams by role (`RandomStream`).
     public var stream: UInt64
+    /// The position of the word within the stream, from 0; four consecutive words come from one Philox block.
     public var counter: UInt64
 
+    /// Word 0 of stream 0 unless given.
     public init(seed: UInt64, stream: UInt64 = 0, counter: UInt64 = 0) {
         self.seed = seed; self.stream = stream; self.counter = counter
     }
 
+    /// The address `words` words further on in the same stream (wrapping around at the end of the counter).
     public func advanced(by words: Int) -> PhiloxAddress {
         PhiloxAddress(seed: seed, stream: stream, counter: counter &+ UInt64(words))
     }

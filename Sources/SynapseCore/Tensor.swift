@@ -2,7 +2,7 @@
 /// writes views, so a time step's slice, one gate block of an LSTM or one row range is passed without a copy,
 /// and several views may share one buffer. Making a view is free and never fails; the op that receives it
 /// checks that it lies within its buffer (see `Check.view`).
-public struct Tensor {
+public struct Tensor: Sendable {
     public let buffer: Buffer
     /// Where the view starts in `buffer`, in elements.
     public let offset: Int

@@ -5,6 +5,7 @@ import SynapseCore
 /// everything else a resumed run needs (epoch, step, seed, dropout stream positions, optimizer scalars)
 /// in the header's metadata. Files are written atomically, so an interrupted save keeps the previous one.
 public enum Checkpoint {
+    /// The value of the metadata key `format` that marks a Synapse checkpoint; loading refuses any other.
     public static let format = "synapse-checkpoint-1"
     static let optimizerPrefix = "optimizer."
     static let randomPrefix = "rng."
@@ -94,6 +95,7 @@ public enum Checkpoint {
     /// The largest epoch and step a checkpoint may claim: far beyond any real run, and far enough below
     /// `Int.max` that counting on from them cannot overflow (and exact as Doubles, which schedules use).
     public static let maxEpochs = 1_000_000
+    /// The largest step count a checkpoint may claim, for the same reasons as `maxEpochs`.
     public static let maxIterations = 1 << 53
 
     /// Loads only the weights of a Synapse checkpoint (for evaluation or fine-tuning).

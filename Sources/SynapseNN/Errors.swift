@@ -19,6 +19,7 @@ public enum NNError: Error, Equatable, CustomStringConvertible {
     /// A training or command-line setting out of its domain.
     case invalidSetting(name: String, message: String)
 
+    /// The message shown to the user, naming the layer, file or setting at fault.
     public var description: String {
         switch self {
         case let .layerShape(layer, summary, expected, got, producer):
@@ -44,5 +45,6 @@ public enum NNError: Error, Equatable, CustomStringConvertible {
 public struct UnexpectedInputShape: Error {
     /// What the layer accepts, e.g. `[400] (a flat vector; add Flatten before Dense)`.
     public let expected: String
+    /// An error saying what the layer accepts.
     public init(expected: String) { self.expected = expected }
 }

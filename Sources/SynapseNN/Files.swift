@@ -55,6 +55,7 @@ public enum AtomicFile {
         let descriptor: Int32
         let fail: (String) -> Error
 
+        /// Writes every byte of `bytes`, retrying short and interrupted writes; a failure throws what `fail` makes.
         public func write(_ bytes: UnsafeRawBufferPointer) throws {
             var done = 0
             while done < bytes.count {
@@ -67,6 +68,7 @@ public enum AtomicFile {
             }
         }
 
+        /// Writes every byte of `bytes`.
         public func write(_ bytes: [UInt8]) throws {
             try bytes.withUnsafeBytes { try write($0) }
         }
@@ -111,8 +113,10 @@ public enum AtomicFile {
 /// A file's bytes, mapped read-only, for readers that must not copy hundreds of MB first. Refuses what is
 /// not a regular file (a directory, a device such as /dev/null) with a message in words.
 public final class MappedFile {
+    /// The file's contents, valid while this object lives; empty for an empty file.
     public let bytes: UnsafeRawBufferPointer
 
+    /// Maps the regular file at `path`; `fail` turns a message in words into the caller's error.
     public init(path: String, fail: (String) -> Error) throws {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {

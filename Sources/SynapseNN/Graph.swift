@@ -4,10 +4,14 @@ import SynapseCore
 /// several nodes (a recurrent cell unrolled over time, weights shared by two branches): it is built once,
 /// runs once per node with its own `LayerCall`, and its parameters receive the sum of the nodes' gradients.
 public struct Node {
+    /// The layer this node runs; the same layer may run in several nodes.
     public let layer: Layer
+    /// The names of the tensors the layer reads, in the order of its inputs.
     public let inputs: [String]
+    /// The names the layer's outputs are given, in order; each must be new to the graph.
     public let outputs: [String]
 
+    /// A node running `layer` on the tensors named `inputs`, naming its outputs `outputs`.
     public init(_ layer: Layer, inputs: [String], outputs: [String]) {
         self.layer = layer
         self.inputs = inputs
@@ -21,11 +25,17 @@ public struct Node {
 /// gradients; gradients are computed only where they are needed (a layer whose input is data computes none
 /// for it).
 public class Graph {
+    /// The names of the model inputs, in the order given.
     public let inputNames: [String]
+    /// The nodes, in the order they run.
     public let nodes: [Node]
+    /// The names of the tensors `forward` returns.
     public let outputNames: [String]
+    /// The device the model runs on.
     public let backend: Backend
+    /// The run's seed: the initial parameters, the dropout masks and each epoch's sample order come from it.
     public let seed: UInt64
+    /// The model's parameter values and gradients, in one allocation each.
     public let arena: ParameterArena
     /// The per-sample shape of every tensor, inputs included.
     public let shapes: [String: [Int]]
@@ -139,7 +149,9 @@ public class Graph {
         }
     }
 
+    /// Every parameter, in the order the layers created them (model order).
     public var parameters: [Parameter] { arena.parameters }
+    /// The number of trainable values in all parameters together.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 
     /// One line per node, for checkpoints: two models with the same architecture have the same text.

@@ -8,9 +8,13 @@ import SynapseCore
 /// start of every epoch and evaluation. The loss is the softmax cross-entropy per character in nats; the metric
 /// is bits per character on the validation text.
 public final class LanguageModelling: Objective {
+    /// The corpus's name, for reports and errors.
     public let name: String
+    /// The characters the model reads and predicts; its size is the width of the model's output.
     public let vocabulary: CharacterVocabulary
+    /// The tokens of the training text: the corpus without its held-out tail.
     public let train: [Int32]
+    /// The tokens of the held-out tail, on which `evaluate` reports bits per character.
     public let validation: [Int32]
     /// Characters per sequence: the model's input is `[steps]` tokens, its output `[steps, vocabulary]` logits.
     public let steps: Int

@@ -25,7 +25,10 @@ public protocol Layer: AnyObject {
 
 /// A layer with one input and one output, which most are; it implements `Layer` through these.
 public protocol UnaryLayer: Layer {
+    /// Checks the per-sample input shape, creates the parameters and returns the per-sample output shape.
+    /// Throws `UnexpectedInputShape` when the input does not fit.
     func build(inputShape: [Int], context: BuildContext) throws -> [Int]
+    /// The output for `input` (batch first), keeping in `call` what `backward` needs.
     func forward(_ input: Tensor, _ call: LayerCall) throws -> Tensor
     /// The gradient of the input when `call.needsInputGradient`, else nil (after the parameters' gradients).
     func backward(_ gradOutput: Tensor, _ call: LayerCall) throws -> Tensor?
@@ -57,8 +60,11 @@ extension UnaryLayer {
 /// the buffers it writes. A model keeps each call from one step to the next, so buffers are allocated in
 /// the first step and reused after (a smaller batch uses the front of a buffer).
 public final class LayerCall {
+    /// The device the call's buffers live on and its layer runs on.
     public let backend: Backend
+    /// The inputs of the current forward pass, batch first.
     public internal(set) var inputs: [Tensor] = []
+    /// Whether the current pass is training (dropout active) rather than evaluation.
     public internal(set) var training = false
     /// Per input: whether `backward` must return its gradient.
     public internal(set) var needsInputGradients: [Bool] = []
@@ -71,6 +77,7 @@ public final class LayerCall {
     private var buffers: [String: Buffer] = [:]
     private var children: [LayerCall] = []
 
+    /// A call on `backend` with no inputs and no buffers yet; `prepare` sets it up for each forward pass.
     public init(backend: Backend) { self.backend = backend }
 
     /// Sets up the call for a forward pass on `inputs`.
@@ -81,7 +88,9 @@ public final class LayerCall {
         randomAddress = nil
     }
 
+    /// The first input, for layers that take one.
     public var input: Tensor { inputs[0] }
+    /// Whether `backward` must return the gradient of the first input.
     public var needsInputGradient: Bool { needsInputGradients[0] }
 
     /// A view of `shape` at the start of this call's buffer `key`, which is allocated the first time and again
@@ -118,11 +127,14 @@ public final class LayerCall {
 /// What layers need while they are built: the device, and the run's seed. Parameters created here are
 /// allocated together, in one arena, when the model is complete.
 public final class BuildContext {
+    /// The device every parameter is allocated on.
     public let backend: Backend
+    /// The run's seed: the key of every Philox stream the model draws from.
     public let seed: UInt64
     private(set) var createdParameters: [Parameter] = []
     private var randomLayerCount = 0
 
+    /// A context for building a model on `backend` whose random numbers all derive from `seed`.
     public init(backend: Backend, seed: UInt64) {
         self.backend = backend
         self.seed = seed
@@ -150,5 +162,6 @@ public final class BuildContext {
 /// Layers that draw random numbers during training expose their position in their stream, so that a
 /// checkpoint can store it and a resumed run continues with the same masks.
 public protocol RandomizedLayer: Layer {
+    /// The next Philox word the layer will draw in its stream; checkpoints store and restore it.
     var randomCounter: UInt64 { get set }
 }

@@ -16,6 +16,7 @@ public final class SoftmaxCrossEntropy: Loss {
     private let call: LayerCall
     private var last: (shape: [Int], labels: Tensor)?
 
+    /// A loss whose buffers live on `backend`, allocated when first needed and reused after.
     public init(backend: Backend) { call = LayerCall(backend: backend) }
 
     /// The softmax probabilities of the last forward, `[batch, classes]`.
@@ -51,6 +52,7 @@ public final class SquaredError: Loss {
     private let call: LayerCall
     private var lastShape: [Int] = []
 
+    /// A loss whose buffers live on `backend`, allocated when first needed and reused after.
     public init(backend: Backend) { call = LayerCall(backend: backend) }
 
     public func forward(_ output: Tensor, targets: Tensor) throws -> Tensor {

@@ -15,6 +15,7 @@ public enum ModelKind: String, CaseIterable, Sendable {
     /// 128 that carry their state from batch to batch, and a linear layer to the next character's logits.
     case charLSTM = "char-lstm"
 
+    /// The model named `name`, in any case; an unknown name throws `NNError.invalidSetting` listing the known ones.
     public init(parsing name: String) throws {
         guard let kind = ModelKind(rawValue: name.lowercased()) else {
             throw NNError.invalidSetting(name: "--model", message:
@@ -71,6 +72,8 @@ public enum Models {
         return layers
     }
 
+    /// LeNet-style layers for 28x28 images: two 5x5 convolutions, each with ReLU and 2x2 max pooling, then three
+    /// dense layers to `classes` logits.
     public static func lenet(classes: Int) -> [Layer] {
         [
             Conv2D(6, kernel: 5, padding: 2, name: "conv1", weightInit: .heNormal), ActivationLayer(.relu, name: "relu1"),

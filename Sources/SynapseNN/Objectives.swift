@@ -24,10 +24,14 @@ public protocol Objective: AnyObject {
 /// One batch of an epoch: its position, the examples it holds (sample indices, or stream positions) and how
 /// many examples they count for.
 public struct Batch: Sendable {
+    /// The batch's position in its epoch, from 0.
     public let index: Int
+    /// What the batch holds: sample indices into a data set, or, for a text read as streams, the batch's index.
     public let samples: ArraySlice<Int>
+    /// How many examples the batch counts for in mean losses and throughput: its samples, or streams times steps.
     public let examples: Int
 
+    /// A batch at `index` holding `samples`, counting for `examples` examples.
     public init(index: Int, samples: ArraySlice<Int>, examples: Int) {
         self.index = index
         self.samples = samples
@@ -43,6 +47,7 @@ public struct Evaluation: Equatable, Sendable {
     /// language model.
     public var metrics: [String: Double]
 
+    /// A verdict of mean `loss` per example and, optionally, named metrics.
     public init(loss: Double, metrics: [String: Double] = [:]) {
         self.loss = loss
         self.metrics = metrics
@@ -68,13 +73,17 @@ extension Graph {
 /// Classification with the fused softmax cross-entropy loss on the model's logits, on a labelled `Dataset`.
 /// Its metric is accuracy; `report` adds the confusion matrix.
 public final class Classification: Objective {
+    /// The labelled data trained on.
     public let train: Dataset
+    /// The held-out data `evaluate` reports on; nil for none.
     public let test: Dataset?
+    /// Whether each epoch visits the training samples in a new order drawn from Philox rather than in file order.
     public let shuffle: Bool
     private var loss: SoftmaxCrossEntropy?
     private var uploads: LayerCall?
     private var outputName = ""
 
+    /// Classification of `train`, evaluated on `test` when given; each epoch is shuffled unless `shuffle` is false.
     public init(train: Dataset, test: Dataset? = nil, shuffle: Bool = true) {
         self.train = train
         self.test = test
@@ -177,11 +186,14 @@ public final class Classification: Objective {
 
 /// Loss, accuracy and confusion matrix of a classifier on a data set.
 public struct ClassificationReport: Equatable, Sendable {
+    /// The mean softmax cross-entropy per sample, in nats.
     public var loss: Double
+    /// The fraction of samples classified correctly, in [0, 1].
     public var accuracy: Double
     /// `confusion[truth][prediction]` counts.
     public var confusion: [[Int]]
 
+    /// The report as an `Evaluation`, with accuracy its only metric.
     public var evaluation: Evaluation { Evaluation(loss: loss, metrics: ["accuracy": accuracy]) }
 }
 
@@ -190,13 +202,17 @@ public struct ClassificationReport: Equatable, Sendable {
 /// Regression or reconstruction with the squared error `1/2 ||output - target||^2` (batch mean) on float
 /// inputs and targets: an autoencoder's targets are its inputs.
 public final class Regression: Objective {
+    /// The examples trained on.
     public let train: TensorDataset
+    /// The held-out examples `evaluate` reports on; nil for none.
     public let test: TensorDataset?
+    /// Whether each epoch visits the training examples in a new order drawn from Philox rather than in order.
     public let shuffle: Bool
     private var loss: SquaredError?
     private var uploads: LayerCall?
     private var outputName = ""
 
+    /// Regression on `train`, evaluated on `test` when given; each epoch is shuffled unless `shuffle` is false.
     public init(train: TensorDataset, test: TensorDataset? = nil, shuffle: Bool = true) {
         self.train = train
         self.test = test
@@ -254,11 +270,17 @@ public final class Regression: Objective {
 
 /// Float examples and their float targets, held on the host.
 public struct TensorDataset: Sendable {
+    /// Where the examples came from, for reports and errors.
     public let name: String
+    /// `count` inputs of `inputShape`, each row-major, one after another.
     public let inputs: [Float]
+    /// `count` targets of `targetShape`, in the order of the inputs.
     public let targets: [Float]
+    /// The shape of one input, which the model must take.
     public let inputShape: [Int]
+    /// The shape of one target, which the model's output must have.
     public let targetShape: [Int]
+    /// The number of examples.
     public let count: Int
 
     /// `inputs` holds `count` examples of `inputShape`, `targets` as many of `targetShape`, all finite.

@@ -26,14 +26,19 @@ public protocol Optimizer: AnyObject {
 /// `g' = g + wd*w; v = mu*v + g'; w -= lr * (nesterov ? g' + mu*v : v)`, with `lr` and `wd` scaled by each
 /// parameter's multipliers (Caffe's `lr_mult` / `decay_mult`).
 public final class SGD: Optimizer {
+    /// The share of the previous velocity kept at each step, in [0, 1); 0 is plain SGD.
     public let momentum: Float
+    /// The L2 penalty, added to the gradient as `weightDecay * w` and scaled per parameter; 0 for none.
     public let weightDecay: Float
+    /// Whether the update takes Nesterov's look-ahead step.
     public let nesterov: Bool
 
     /// The velocity of every parameter, laid out as the arena. With momentum 0 it is still needed, as scratch
     /// space the update kernel writes, but it carries nothing from one step to the next.
     private var velocity = StateArenas(slots: 1)
 
+    /// Throws `NNError.invalidSetting` for a momentum outside [0, 1), a weight decay that is negative or not
+    /// finite, or Nesterov's step without momentum.
     public init(momentum: Float = 0, weightDecay: Float = 0, nesterov: Bool = false) throws {
         guard momentum.isFinite, momentum >= 0, momentum < 1 else {
             throw NNError.invalidSetting(name: "SGD momentum", message: "must be in [0, 1), got \(momentum)")
@@ -86,9 +91,13 @@ public final class SGD: Optimizer {
 /// The step count `t` advances once per `step` call and is shared by all parameters, as in a training
 /// loop where every parameter is updated every step.
 public final class Adam: Optimizer {
+    /// How much of the first moment (the running mean of the gradient) each step keeps, in [0, 1).
     public let beta1: Float
+    /// How much of the second moment (the running mean of the squared gradient) each step keeps, in [0, 1).
     public let beta2: Float
+    /// Added to the denominator, so that an element whose second moment is near zero takes a bounded step.
     public let epsilon: Float
+    /// The L2 penalty, folded into the gradient as `weightDecay * w` and scaled per parameter; 0 for none.
     public let weightDecay: Float
     /// Completed steps; the next update is step `stepCount + 1` (Adam's 1-based `t`).
     public private(set) var stepCount = 0
@@ -102,6 +111,8 @@ public final class Adam: Optimizer {
     /// correction's exponent), and counting on from it cannot overflow.
     public static let maxStepCount = 1 << 53
 
+    /// PyTorch's defaults. Throws `NNError.invalidSetting` for a beta outside [0, 1), an epsilon that is not
+    /// finite and positive, or a weight decay that is negative or not finite.
     public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0) throws {
         for (name, beta) in [("beta1", beta1), ("beta2", beta2)] where !(beta >= 0 && beta < 1) {
             throw NNError.invalidSetting(name: "Adam \(name)", message: "must be in [0, 1), got \(beta)")

@@ -5,8 +5,11 @@ import SynapseCore
 /// gradient in another. Gradients accumulate: a parameter used twice, by tied layers or at every time step of
 /// a recurrent net, receives the sum of its uses, from the model's `zeroGradients` to the end of `backward`.
 public final class Parameter {
+    /// The `state_dict` name, the layer's name and the parameter's role (`conv1.weight`); unique within a model.
     public let name: String
+    /// The shape in PyTorch's layout, e.g. `[out, in]` for a dense layer's weight.
     public let shape: [Int]
+    /// Elements of `value` (and of `gradient`): the product of `shape`.
     public let count: Int
     /// Drawn once when the model is built.
     let initializer: Initializer
@@ -51,9 +54,11 @@ public final class Parameter {
 /// into both (llm.c's layout). An optimizer step is one launch over `values`, a data-parallel all-reduce one
 /// call on `gradients`, and zeroing the gradients costs nothing (each one's first contribution overwrites it).
 public final class ParameterArena {
+    /// Every parameter in the arena, in model order.
     public let parameters: [Parameter]
     /// Every value, parameters in model order, each starting at a multiple of `alignment` elements.
     public let values: Tensor
+    /// Every gradient, laid out as `values`: each parameter's gradient at the same offset as its value.
     public let gradients: Tensor
     /// Parameters start at multiples of this many elements (128 bytes), so that each is aligned for vector
     /// loads; the gaps hold zeros, which every optimizer update leaves at zero.
@@ -95,6 +100,7 @@ public final class ParameterArena {
                       backend: backend, seed: 0)
     }
 
+    /// The device the arena lives on.
     public var backend: Backend { values.backend }
 
     /// Starts a new sum of gradients: each one counts as zero until its first contribution overwrites it

@@ -3,31 +3,48 @@
 /// it started with. Reading them back checks every value's range: a checkpoint is a file, and a file
 /// can hold anything.
 public struct RunSettings: Equatable, Sendable {
+    /// The network, by its command-line name (a `ModelKind` raw value).
     public var model = "lenet"
+    /// Examples per batch: images, or for a text model, sequences read side by side.
     public var batchSize = 64
+    /// The optimizer by name: `sgd` or `adam`.
     public var optimizer = "sgd"
+    /// The learning-rate schedule in its command-line form (`LearningRateSchedule.acceptedForms`).
     public var schedule = "cosine"
     /// The base learning rate; nil until resolved to the optimizer's default.
     public var learningRate: Float?
+    /// SGD's momentum, in [0, 1).
     public var momentum: Float = 0.9
+    /// The L2 weight decay, not negative; 0 for none.
     public var weightDecay: Float = 5e-4
+    /// Whether SGD takes Nesterov's look-ahead step.
     public var nesterov = false
+    /// The seed of every random number in the run: initial weights, dropout masks, the order of samples.
     public var seed: UInt64 = 1
+    /// Epochs the run trains in all; a resumed run continues up to it.
     public var epochs = 15
+    /// The data set's directory, or for a text model a text file or a directory of them.
     public var data = Dataset.defaultDirectory
     /// The first N images of each set (0: all).
     public var trainLimit = 0
+    /// The first N test images only (0: all).
     public var testLimit = 0
     /// Text models: LSTM units per layer, layers, and characters per training sequence.
     public var hidden = 128
+    /// Stacked LSTM layers, for text models.
     public var layers = 2
+    /// Characters per training sequence, for text models.
     public var sequenceLength = 50
     /// The largest global norm of a step's gradients (0: no clipping).
     public var clip: Float = 0
 
+    /// The values `epochs` may take.
     public static let epochRange = 1...1_000_000
+    /// The values `batchSize` may take.
     public static let batchSizeRange = 1...(1 << 24)
+    /// The values `trainLimit` and `testLimit` may take.
     public static let limitRange = 0...Int(Int32.max)
+    /// The values `hidden`, `layers` and `sequenceLength` may take.
     public static let sizeRange = 1...(1 << 16)
 
     /// The defaults of a character model (torch-rnn's): batches of 50 sequences of 50 characters, Adam without
@@ -41,8 +58,10 @@ public struct RunSettings: Equatable, Sendable {
         data = TextCorpus.defaultPath
     }
 
+    /// The defaults of an image classifier's run; `useTextDefaults` switches to a character model's.
     public init() {}
 
+    /// Every setting as checkpoint metadata, keyed `settings.<key>`; `init(metadata:path:)` reads it back.
     public var metadata: [String: String] {
         ["settings.model": model, "settings.batch_size": String(batchSize), "settings.optimizer": optimizer,
          "settings.schedule": schedule, "settings.lr": learningRate.map { "\($0)" } ?? "",

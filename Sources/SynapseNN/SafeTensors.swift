@@ -11,9 +11,12 @@ import Foundation
 public struct SafeTensors: Equatable {
     /// One tensor: its shape and its `shape.product` values in row-major order. A scalar has shape `[]`.
     public struct Entry: Equatable {
+        /// The dimensions, outermost first; `[]` for a scalar.
         public var shape: [Int]
+        /// The elements in row-major order, as many as the product of `shape`.
         public var values: [Float]
 
+        /// A tensor of `shape` holding `values`; `write` refuses one whose value count does not fit its shape.
         public init(shape: [Int], values: [Float]) {
             self.shape = shape
             self.values = values
@@ -25,6 +28,7 @@ public struct SafeTensors: Equatable {
     /// Free-form string metadata, stored under the header's reserved `__metadata__` key.
     public var metadata: [String: String]
 
+    /// A checkpoint of `tensors` and `metadata`, both empty unless given.
     public init(tensors: [String: Entry] = [:], metadata: [String: String] = [:]) {
         self.tensors = tensors
         self.metadata = metadata

@@ -160,6 +160,7 @@ public enum LearningRateSchedule: Equatable, CustomStringConvertible {
         try validate()
     }
 
+    /// The schedule in words, its sizes in iterations, for logs.
     public var description: String {
         switch self {
         case .fixed:

@@ -3,12 +3,15 @@ import SynapseCore
 /// A chain of layers, the `Graph` whose nodes each read the previous one's output. Building checks every
 /// layer's input shape and names the layer and both shapes when one does not fit.
 public final class Sequential: Graph {
+    /// The layers in the order they run.
     public let layers: [Layer]
+    /// The per-sample input shape, e.g. `[1, 28, 28]` for Fashion-MNIST images.
     public let inputShape: [Int]
 
     /// The name of the chain's input tensor; every layer's output tensor is named after the layer.
     public static let inputName = "input"
 
+    /// Builds `layers` into a chain for per-sample inputs of `inputShape`, naming unnamed layers after their kind.
     public init(inputShape: [Int], layers: [Layer], backend: Backend, seed: UInt64) throws {
         guard !layers.isEmpty else { throw NNError.invalidModel("a model needs at least one layer") }
         guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
@@ -28,6 +31,7 @@ public final class Sequential: Graph {
 
     /// Per-sample output shape of each layer, in order.
     public var layerShapes: [[Int]] { layers.map { shapes[$0.name]! } }
+    /// The per-sample output shape of the last layer.
     public var outputShape: [Int] { shapes[layers.last!.name]! }
 
     /// One line per layer, for checkpoints: two models with the same architecture have the same text.

@@ -3,36 +3,51 @@ import SynapseCore
 
 /// Where a training step is, for progress displays.
 public struct BatchProgress {
+    /// The epoch under way, from 1.
     public var epoch: Int          // 1-based
+    /// Batches done in this epoch.
     public var batch: Int          // batches done in this epoch
+    /// Batches in the whole epoch.
     public var batches: Int        // batches per epoch
+    /// The loss of the last batch read; losses are read from the device only every `Trainer.lossInterval` steps.
     public var loss: Float         // the loss of the last batch read (batch `batch`)
+    /// The mean training loss per example over the batches of this epoch whose loss has been read.
     public var meanLoss: Float     // mean training loss over the batches whose loss has been read
+    /// Examples (images, characters) trained on per second since the epoch started.
     public var examplesPerSecond: Double
+    /// Seconds since the epoch started.
     public var elapsed: Double     // seconds since the epoch started
 }
 
 /// The outcome of one epoch.
 public struct EpochReport {
+    /// The epoch reported, from 1.
     public var epoch: Int
+    /// The mean training loss per example over the epoch.
     public var trainLoss: Double
+    /// The learning rate of the epoch's last step.
     public var learningRate: Float   // at the epoch's last step
+    /// Wall-clock seconds the epoch's training took, evaluation not included.
     public var seconds: Double
+    /// Examples trained on per second over the epoch.
     public var examplesPerSecond: Double
 }
 
 /// Runs between backward and the optimizer's update, on the summed gradients of the step: gradient clipping,
 /// and the all-reduce of data-parallel training.
 public protocol GradientHook: AnyObject {
+    /// Changes the summed gradients in `arena.gradients` in place, before the optimizer reads them.
     func apply(to arena: ParameterArena) throws
 }
 
 /// Scales all gradients together so that their global L2 norm is at most `maxNorm`, as PyTorch's
 /// `clip_grad_norm_`: `g *= min(1, maxNorm / (||g|| + 1e-6))`, computed on the device (no synchronisation).
 public final class GradientClipping: GradientHook {
+    /// The largest global L2 norm the gradients are left with; finite and positive.
     public let maxNorm: Float
     private var total: Tensor?
 
+    /// Throws `NNError.invalidSetting` unless `maxNorm` is finite and positive.
     public init(maxNorm: Float) throws {
         guard maxNorm.isFinite, maxNorm > 0 else {
             throw NNError.invalidSetting(name: "gradient clipping", message: "the maximum norm must be positive, got \(maxNorm)")
@@ -55,11 +70,17 @@ public final class GradientClipping: GradientHook {
 /// model's seed, so a run is reproducible and a run resumed from a checkpoint continues exactly as the
 /// uninterrupted run would have.
 public final class Trainer {
+    /// The model trained.
     public let model: Graph
+    /// What the model is trained on and evaluated with: the data, the loss and the metrics.
     public let objective: Objective
+    /// Updates the parameters at every step.
     public let optimizer: Optimizer
+    /// The base learning rate, which `schedule` varies by iteration.
     public let learningRate: Float
+    /// How the learning rate changes from one iteration to the next.
     public let schedule: LearningRateSchedule
+    /// Examples per batch (for a text, streams per batch); evaluation uses it too.
     public let batchSize: Int
     /// Applied in order to the summed gradients of every step, before the update.
     public var gradientHooks: [GradientHook] = []
@@ -74,6 +95,8 @@ public final class Trainer {
     /// The losses of the steps since the last read, on the device.
     private var pendingLosses: Tensor?
 
+    /// Throws `NNError.invalidSetting` for a batch size or learning rate that is not positive, or a cosine schedule
+    /// whose minimum is above the base rate, and the objective's error when the model does not fit its data.
     public init(model: Graph, objective: Objective, optimizer: Optimizer, learningRate: Float,
                 schedule: LearningRateSchedule = .fixed, batchSize: Int) throws {
         guard batchSize > 0 else { throw NNError.invalidSetting(name: "--batch-size", message: "must be positive, got \(batchSize)") }
@@ -94,6 +117,7 @@ public final class Trainer {
         lossInterval = model.backend.properties.execution == .immediate ? 1 : 16
     }
 
+    /// The device the model runs on.
     public var backend: Backend { model.backend }
 
     /// The learning rate of the next step.

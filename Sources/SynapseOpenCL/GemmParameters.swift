@@ -2,10 +2,14 @@ import SynapseCore
 
 /// The `-D` parameters of Kernels/gemm.cl (see the comment at its top).
 public struct GemmParameters: Equatable, Sendable, Codable, CustomStringConvertible {
+    /// The tile of C each work-group computes (`MWG x NWG`), and the depth of the K slice held in local memory.
     public var mwg, nwg, kwg: Int
+    /// Work-items per work-group along M and N; each divides its side of the tile.
     public var mdimc, ndimc: Int
+    /// The vector width along N: 1, 2, 4, 8 or 16, dividing `nwg / ndimc`.
     public var vwn: Int
 
+    /// Parameters as given, unchecked: an `OpenCLBackend` checks its plan against its device when it opens.
     public init(mwg: Int, nwg: Int, kwg: Int, mdimc: Int, ndimc: Int, vwn: Int) {
         self.mwg = mwg; self.nwg = nwg; self.kwg = kwg; self.mdimc = mdimc; self.ndimc = ndimc; self.vwn = vwn
     }
@@ -19,6 +23,7 @@ public struct GemmParameters: Equatable, Sendable, Codable, CustomStringConverti
         }
     }
 
+    /// The parameters under gemm.cl's `-D` names, for logs and reports.
     public var description: String {
         "MWG=\(mwg) NWG=\(nwg) KWG=\(kwg) MDIMC=\(mdimc) NDIMC=\(ndimc) VWN=\(vwn)"
     }
@@ -66,9 +71,12 @@ public struct GemmPlan: Equatable, Sendable, Codable {
     /// At most `narrowLimit` columns (n), and fewer columns than rows.
     public var fewColumns: GemmParameters
 
+    /// The largest side of a matrix that counts as narrow, for the `fewRows` and `fewColumns` tiles.
     public static let narrowLimit = 32
+    /// The largest smaller side of a matrix that the `medium` tile is used for; above it, `large`.
     public static let mediumLimit = 128
 
+    /// A plan with its own parameters for each class of shape.
     public init(large: GemmParameters, medium: GemmParameters, fewRows: GemmParameters, fewColumns: GemmParameters) {
         self.large = large; self.medium = medium; self.fewRows = fewRows; self.fewColumns = fewColumns
     }
@@ -78,6 +86,7 @@ public struct GemmPlan: Equatable, Sendable, Codable {
         self.init(large: parameters, medium: parameters, fewRows: parameters, fewColumns: parameters)
     }
 
+    /// The untuned plan for a class of device; `GemmTuner` searches for faster ones.
     public static func defaults(for kind: OpenCLDevice.Kind) -> GemmPlan {
         switch kind {
         case .cpu:
@@ -93,16 +102,20 @@ public struct GemmPlan: Equatable, Sendable, Codable {
         }
     }
 
+    /// The classes of matrix shape a plan keeps parameters for; the raw value names one in reports.
     public enum Shape: String, CaseIterable, Sendable {
+        /// Each names the property of `GemmPlan` that holds its parameters; `shape(m:n:)` classifies a product.
         case large, medium, fewRows = "few-rows", fewColumns = "few-columns"
     }
 
+    /// The class of an `m x n` result: by its smaller side, and when that is narrow, by which side it is.
     public static func shape(m: Int, n: Int) -> Shape {
         if min(m, n) > mediumLimit { return .large }
         if min(m, n) > narrowLimit { return .medium }
         return m <= n ? .fewRows : .fewColumns
     }
 
+    /// The parameters used for products of `shape`.
     public subscript(shape: Shape) -> GemmParameters {
         get {
             switch shape {

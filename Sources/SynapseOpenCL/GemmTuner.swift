@@ -23,6 +23,8 @@ public enum GemmTuning {
         return url.path
     }
 
+    /// Where the plan for `device` is stored: a file in the kernel cache directory whose name is a hash of the
+    /// device, its driver and platform versions, and the gemm.cl source.
     public static func file(for device: OpenCLDevice) -> URL {
         let key = KernelCache.key(device: device, options: "gemm tuning", source: KernelSources.gemm)
         return KernelCache.standard().directory.appendingPathComponent("gemm-plan-\(key).json")
@@ -33,11 +35,14 @@ public enum GemmTuning {
 /// sample of the valid combinations (plus the current defaults), each checked against the defaults'
 /// result and timed; the fastest correct one wins.
 public struct GemmTuner {
+    /// The device tuned, which runs every trial.
     public let backend: OpenCLBackend
     /// Candidates tried per shape, besides the defaults.
     public var candidates: Int
+    /// Timed runs per candidate, after the run that checks its result; the median counts.
     public var reps = 3
 
+    /// A tuner on `backend`'s device that tries `candidates` random parameter sets per shape besides the defaults.
     public init(backend: OpenCLBackend, candidates: Int = 40) {
         self.backend = backend
         self.candidates = candidates
@@ -56,9 +61,13 @@ public struct GemmTuner {
         }
     }
 
+    /// One candidate's outcome.
     public struct Trial {
+        /// The candidate tried.
         public let parameters: GemmParameters
+        /// Its speed in GFLOP/s, the median of `reps` timed runs; nil when it failed to build or gave a wrong result.
         public let gflops: Double?   // nil: it failed to build or gave a wrong result
+        /// Why it failed, in words; empty when it succeeded.
         public let note: String
     }
 

@@ -4,7 +4,7 @@ import SynapseCore
 import SynapseKernels
 
 /// Device memory: a `cl_mem` released when the last reference goes away.
-final class OpenCLBuffer: Buffer {
+final class OpenCLBuffer: Buffer, @unchecked Sendable {
     let mem: cl_mem
 
     init(mem: cl_mem, count: Int, dtype: DType, backend: OpenCLBackend) {
@@ -31,8 +31,9 @@ final class ScratchMemory {
 
 /// The backend for one OpenCL device: a context, one in-order queue, and the programs built for it.
 /// Safe to share between threads: every call is atomic with respect to the others (see `serialized`),
-/// and the in-order queue runs the work in the order the calls were made.
-public final class OpenCLBackend: Backend {
+/// and the in-order queue runs the work in the order the calls were made. Hence `@unchecked Sendable`: its
+/// mutable state (programs, scratch memory, build time) is touched only under `lock`.
+public final class OpenCLBackend: Backend, @unchecked Sendable {
     public let device: OpenCLDevice
     /// The GEMM tile parameters per matrix shape: given, tuned (`synapse tune`) or the device class's defaults.
     public let gemmPlan: GemmPlan
@@ -44,7 +45,8 @@ public final class OpenCLBackend: Backend {
     }
     public var deviceDescription: String { "\(device.name) (\(device.kind.rawValue), \(device.platformName))" }
     /// Seconds spent compiling or loading programs so far; benchmarks report it apart from run times.
-    public private(set) var kernelBuildSeconds: Double = 0
+    public var kernelBuildSeconds: Double { serialized { buildSeconds } }
+    private var buildSeconds: Double = 0
 
     let context: cl_context
     let queue: cl_command_queue
@@ -211,7 +213,7 @@ public final class OpenCLBackend: Backend {
         // The source is compared too, so that a program rebuilt under the same name is not stale.
         if let (builtSource, existing) = programs[memoKey], builtSource == source { return existing }
         let start = Date()
-        defer { kernelBuildSeconds += Date().timeIntervalSince(start) }
+        defer { buildSeconds += Date().timeIntervalSince(start) }
         let fullOptions = "-cl-std=CL1.2 " + options
         let key = KernelCache.key(device: device, options: fullOptions, source: source)
         let program: Program
@@ -377,7 +379,7 @@ final class Program {
         guard size > 1 else { return "" }
         var bytes = [CChar](repeating: 0, count: size)
         clGetProgramBuildInfo(handle, device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), size, &bytes, nil)
-        return String(cString: bytes).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text(bytes)
     }
 }
 

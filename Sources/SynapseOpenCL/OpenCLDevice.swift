@@ -2,25 +2,39 @@ import COpenCL
 import Foundation
 import SynapseCore
 
-/// One OpenCL device as the platform reports it.
-public struct OpenCLDevice {
+/// One OpenCL device as the platform reports it. Sendable: its id is a process-wide handle that OpenCL lets
+/// every thread use, and the rest is values.
+public struct OpenCLDevice: @unchecked Sendable {
+    /// The device type the platform reports; the raw value names it in device listings.
     public enum Kind: String, Sendable { case gpu = "GPU", cpu = "CPU", accelerator = "accelerator", other = "other" }
 
     /// Position in `OpenCLDevice.all()`; `opencl:N` names this device.
     public let index: Int
+    /// The name of the platform (the OpenCL implementation) that reports the device.
     public let platformName: String
     /// The platform's version string; for PoCL it names the LLVM it compiles with.
     public let platformVersion: String
+    /// The device's name as its driver reports it.
     public let name: String
+    /// The device vendor's name.
     public let vendor: String
+    /// The device's type, which picks the default GEMM tiles and the `auto` choice.
     public let kind: Kind
+    /// Parallel compute units: cores on a CPU, multiprocessors on a GPU.
     public let computeUnits: Int
+    /// The highest clock frequency, in MHz.
     public let maxClockMHz: Int
+    /// Global (device) memory, in bytes.
     public let globalMemoryBytes: Int
+    /// The largest single buffer the device allows, in bytes.
     public let maxAllocationBytes: Int
+    /// Local memory, shared by the work-items of a work-group, in bytes.
     public let localMemoryBytes: Int
+    /// The most work-items one work-group may hold.
     public let maxWorkGroupSize: Int
+    /// The OpenCL C version the device's compiler accepts, as the device reports it.
     public let openCLCVersion: String
+    /// The driver's version; a change makes cached kernels and GEMM tunings stale.
     public let driverVersion: String
     let id: cl_device_id
 
@@ -103,8 +117,14 @@ public struct OpenCLDevice {
         guard query(0, nil, &size) == CL_SUCCESS, size > 0 else { return "" }
         var bytes = [CChar](repeating: 0, count: size)
         _ = query(size, &bytes, nil)
-        return String(cString: bytes).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text(bytes)
     }
+}
+
+/// The text of a NUL-terminated string an OpenCL query filled in, trimmed.
+func text(_ bytes: [CChar]) -> String {
+    String(decoding: bytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        .trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
 /// Throws `SynapseError.openCL` unless `code` is CL_SUCCESS.

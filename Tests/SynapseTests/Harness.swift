@@ -122,22 +122,26 @@ class SynapseTestCase: XCTestCase {
 
 /// Counts the tests that ran on an OpenCL backend, and prints the tally once at the end of the run, so
 /// that CI can tell a real OpenCL run from one that silently fell back to the CPU.
-final class OpenCLUsage: NSObject, XCTestObservation {
+final class OpenCLUsage: NSObject, XCTestObservation, @unchecked Sendable {
     static let shared = OpenCLUsage()
-    private static var registered = false
 
+    /// Guards `registered` and `tests`: tests may report from several threads.
+    private let lock = NSLock()
+    private var registered = false
     private var tests = Set<String>()
 
     static func registerOnce() {
-        guard !registered else { return }
-        registered = true
-        XCTestObservationCenter.shared.addTestObserver(shared)
+        let first = shared.lock.withLock {
+            defer { shared.registered = true }
+            return !shared.registered
+        }
+        if first { XCTestObservationCenter.shared.addTestObserver(shared) }
     }
 
-    func testRan(_ test: String) { tests.insert(test) }
+    func testRan(_ test: String) { lock.withLock { _ = tests.insert(test) } }
 
     func testBundleDidFinish(_ testBundle: Bundle) {
-        print("Synapse: \(tests.count) tests ran on the OpenCL backend")
+        print("Synapse: \(lock.withLock { tests.count }) tests ran on the OpenCL backend")
     }
 }
 

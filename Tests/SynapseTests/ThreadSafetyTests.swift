@@ -73,9 +73,8 @@ final class ThreadSafetyTests: SynapseTestCase {
     func testOneBackendSharedByTrainingThreads() {
         forEachBackend { backend in
             let sequential = try seeds.map { try Self.train(seed: $0, on: backend) }
-            nonisolated(unsafe) let shared = backend
             for round in 0..<3 {
-                assertSameAsSequential(Self.trainConcurrently(seeds: seeds) { _ in shared }, sequential,
+                assertSameAsSequential(Self.trainConcurrently(seeds: seeds) { _ in backend }, sequential,
                                        "\(backend.name) shared, round \(round)")
             }
         }

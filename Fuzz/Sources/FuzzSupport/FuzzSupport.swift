@@ -24,7 +24,8 @@ public enum Scratch {
         return path
     }()
 
-    private static var createdDirectory: String?
+    /// Set once, when `directory` is first used; a fuzz target runs its inputs on one thread.
+    nonisolated(unsafe) private static var createdDirectory: String?
 
     /// `name` inside the scratch directory.
     public static func path(_ name: String) -> String { directory + "/" + name }
@@ -90,8 +91,7 @@ public func fuzzCheck(_ condition: @autoclosure () -> Bool, _ message: @autoclos
                       file: StaticString = #fileID, line: UInt = #line) {
     if !condition() {
         let text = "FUZZ CHECK FAILED (\(file):\(line)): \(message())\n"
-        fputs(text, stderr)
-        fflush(stderr)
+        FileHandle.standardError.write(Data(text.utf8))
         fatalError(text, file: file, line: line)
     }
 }

@@ -1,9 +1,13 @@
 /// One file of the CIFAR-10 binary version (`data_batch_1.bin` … `data_batch_5.bin`, `test_batch.bin`):
 /// records of one label byte followed by a 3 x 32 x 32 image, channel-major (all red, then green, then blue).
 public struct CIFAR10File {
+    /// Classes in CIFAR-10; every label is below it.
     public static let classCount = 10
+    /// The shape of one image: channels, height, width.
     public static let imageShape = [3, 32, 32]
+    /// Bytes of one image.
     public static let imageSize = 3 * 32 * 32
+    /// Bytes of one record: the label byte, then the image.
     public static let recordSize = 1 + imageSize
 
     /// One label in 0..<10 per record.

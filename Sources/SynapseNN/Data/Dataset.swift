@@ -13,9 +13,12 @@ public struct Dataset: Sendable {
     /// Shape of one sample: `[C, H, W]` for images (any non-empty shape is accepted; `Normalization` takes
     /// its first dimension as the channels).
     public let sampleShape: [Int]
+    /// The name of each class, indexed by label.
     public let classNames: [String]
 
+    /// The number of classes.
     public var classCount: Int { classNames.count }
+    /// The number of samples.
     public var count: Int { labels.count }
     /// Floats per sample.
     public var sampleSize: Int { sampleShape.reduce(1, *) }
@@ -187,7 +190,9 @@ extension Dataset {
 /// the same statistics to the test set (and to any data the model sees later): statistics taken from the
 /// test set would leak it into training and make the two sets' inputs differ.
 public struct Normalization: Equatable, Codable, Sendable {
+    /// The mean of each channel, subtracted first.
     public let mean: [Float]
+    /// The standard deviation of each channel, divided by after the mean is subtracted; at least `minimumStd`.
     public let std: [Float]
 
     /// The smallest standard deviation a channel may be divided by. Pixels in [0, 1] that vary less than this

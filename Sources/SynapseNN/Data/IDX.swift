@@ -6,6 +6,7 @@ import Foundation
 /// `0x00 0x00 type ndims`, then `ndims` big-endian UInt32 dimensions, then the elements in row-major order.
 /// Only element type 0x08 (unsigned byte) is read; it is the only one the MNIST family uses.
 public struct IDXFile {
+    /// The dimensions from the header, outermost first: `[images, rows, columns]` for an image file.
     public let shape: [Int]
     /// `shape.reduce(1, *)` elements.
     public let bytes: [UInt8]

@@ -3,6 +3,7 @@ import SynapseCore
 
 /// The characters of a text (Unicode scalars), in code-point order, and the int32 token of each.
 public struct CharacterVocabulary: Equatable, Sendable {
+    /// The characters in token order: token `i` stands for `characters[i]`.
     public let characters: [Unicode.Scalar]
     private let tokens: [Unicode.Scalar: Int32]
 
@@ -19,8 +20,10 @@ public struct CharacterVocabulary: Equatable, Sendable {
         self.tokens = tokens
     }
 
+    /// Two vocabularies are equal when they hold the same characters in the same order.
     public static func == (a: CharacterVocabulary, b: CharacterVocabulary) -> Bool { a.characters == b.characters }
 
+    /// The number of characters, and so of tokens.
     public var count: Int { characters.count }
 
     /// The tokens of `text`; a character outside the vocabulary is an error that names it.
@@ -33,6 +36,7 @@ public struct CharacterVocabulary: Equatable, Sendable {
         }
     }
 
+    /// The text of `tokens`, each of which must lie in `0..<count`.
     public func decode(_ tokens: [Int32]) -> String {
         var text = String.UnicodeScalarView()
         text.append(contentsOf: tokens.map { characters[Int($0)] })
@@ -76,6 +80,7 @@ public struct CharacterVocabulary: Equatable, Sendable {
 public struct TextCorpus: Sendable {
     /// Where it came from: a file, or a directory of text files.
     public let name: String
+    /// The characters the tokens stand for.
     public let vocabulary: CharacterVocabulary
     /// The token of every character, in order.
     public let tokens: [Int32]

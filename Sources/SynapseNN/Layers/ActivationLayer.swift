@@ -3,8 +3,10 @@ import SynapseCore
 /// An elementwise nonlinearity (ReLU, leaky ReLU, sigmoid, tanh) on input of any shape.
 public final class ActivationLayer: UnaryLayer {
     public var name: String
+    /// The nonlinearity applied to every element.
     public let activation: Activation
 
+    /// A layer applying `activation` to every element; without a `name` it is named after its kind when built.
     public init(_ activation: Activation, name: String = "") {
         self.activation = activation
         self.name = name

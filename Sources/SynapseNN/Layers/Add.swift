@@ -5,6 +5,7 @@ import SynapseCore
 public final class Add: Layer {
     public var name: String
 
+    /// A sum of two or more inputs; without a `name` it is named after its kind (`add1`) when built.
     public init(name: String = "") { self.name = name }
 
     public var summary: String { "Add" }

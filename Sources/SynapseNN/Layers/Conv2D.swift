@@ -5,19 +5,31 @@ import SynapseCore
 /// transpose turns into NCHW: a few large GEMMs per layer rather than Caffe's one small GEMM per image.
 public final class Conv2D: UnaryLayer {
     public var name: String
+    /// Filters, and so output channels; a multiple of `groups`.
     public let outChannels: Int
+    /// The window's height and width in taps, before dilation.
     public let kernel: (h: Int, w: Int)
+    /// The step between neighbouring window positions, vertically and horizontally.
     public let stride: (h: Int, w: Int)
+    /// Zero padding added to each side: above and below (`h`), left and right (`w`).
     public let padding: (h: Int, w: Int)
+    /// The spacing between neighbouring taps of the window; 1 is an ordinary convolution.
     public let dilation: (h: Int, w: Int)
+    /// Channel groups convolved separately (AlexNet's two towers); must divide both channel counts.
     public let groups: Int
+    /// How the weight is initialised (fan-in `inC/groups * kH * kW`).
     public let weightInit: Initializer
+    /// How the bias is initialised; zeros unless given.
     public let biasInit: Initializer
+    /// `[outChannels, inChannels / groups, kernel.h, kernel.w]`; nil until the layer is built.
     public private(set) var weight: Parameter!
+    /// `[outChannels]`, added to every output pixel of its channel; nil until the layer is built.
     public private(set) var bias: Parameter!
     private var geometry: ConvGeometry!   // one group of one image
     private var inChannels = 0
 
+    /// A convolution with `outChannels` filters of a square `kernel x kernel` window, with the same stride,
+    /// padding and dilation in both directions. The input channels are learnt from the input when built.
     public convenience init(_ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
                 groups: Int = 1, name: String = "", weightInit: Initializer = .pytorchDefault,
                 biasInit: Initializer = .constant(0)) {
@@ -25,6 +37,8 @@ public final class Conv2D: UnaryLayer {
                   dilation: (dilation, dilation), groups: groups, name: name, weightInit: weightInit, biasInit: biasInit)
     }
 
+    /// A convolution with `outChannels` filters of a `kernel` (height, width) window, with stride, padding and
+    /// dilation given per direction. The input channels are learnt from the input when built.
     public init(_ outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
                 dilation: (Int, Int) = (1, 1), groups: Int = 1, name: String = "",
                 weightInit: Initializer = .pytorchDefault, biasInit: Initializer = .constant(0)) {

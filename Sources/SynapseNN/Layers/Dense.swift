@@ -5,15 +5,22 @@ import SynapseCore
 /// dimension); put a `Flatten` before it after convolutions.
 public final class Dense: UnaryLayer {
     public var name: String
+    /// Output features per sample (or per step of a sequence).
     public let outputs: Int
+    /// How the weight is initialised.
     public let weightInit: Initializer
+    /// How the bias is initialised; zeros unless given.
     public let biasInit: Initializer
+    /// Input features per sample (or per step), known once the layer is built; 0 before.
     public private(set) var inputs = 0
     /// Steps per sample: 1 for flat samples.
     private var steps = 1
+    /// `[outputs, inputs]`; nil until the layer is built.
     public private(set) var weight: Parameter!
+    /// `[outputs]`; nil until the layer is built.
     public private(set) var bias: Parameter!
 
+    /// A fully connected layer to `outputs` features; the input width is learnt from the input when built.
     public init(_ outputs: Int, name: String = "", weightInit: Initializer = .pytorchDefault,
                 biasInit: Initializer = .constant(0)) {
         self.outputs = outputs

@@ -6,11 +6,13 @@ import SynapseCore
 /// backward pass regenerates the mask instead of storing it.
 public final class Dropout: UnaryLayer, RandomizedLayer {
     public var name: String
+    /// The chance that an element is zeroed in training, in [0, 1).
     public let probability: Float
     /// The next Philox word this layer will use; checkpoints store it so a resumed run draws the same masks.
     public var randomCounter: UInt64 = 0
     private var stream = PhiloxAddress(seed: 0)
 
+    /// A layer dropping each element with `probability` in training and passing its input through otherwise.
     public init(_ probability: Float = 0.5, name: String = "") {
         self.probability = probability
         self.name = name

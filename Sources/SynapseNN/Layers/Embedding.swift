@@ -5,9 +5,13 @@ import SynapseCore
 /// scatter-add of rows; the indices themselves get none. An index outside the table gives a row of NaN.
 public final class Embedding: UnaryLayer {
     public var name: String
+    /// Rows of the table: valid indices are `0..<count` (for text, the vocabulary size).
     public let count: Int
+    /// Width of each vector.
     public let dimension: Int
+    /// How the table is initialised.
     public let weightInit: Initializer
+    /// The table, `[count, dimension]`; nil until the layer is built.
     public private(set) var weight: Parameter!
 
     /// PyTorch draws embeddings from N(0, 1).

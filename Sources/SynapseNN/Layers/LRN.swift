@@ -4,9 +4,13 @@ import SynapseCore
 /// `nn.LocalResponseNorm`): `y = x * (k + alpha/size * sum of x^2 over size neighbouring channels)^-beta`.
 public final class LRN: UnaryLayer {
     public var name: String
+    /// Channels in each normalisation window, centred on the channel normalised; must be odd.
     public let size: Int
+    /// The weight of the window's sum of squares, divided by `size`, in the scale; not negative.
     public let alpha: Float
+    /// The power of the scale that divides the input (`y = x / scale^beta`); not negative.
     public let beta: Float
+    /// The scale's constant term; must be positive, so that the scale never reaches zero.
     public let k: Float
     private var sampleShape: [Int] = []
 

@@ -3,12 +3,17 @@ import SynapseCore
 /// Max or average pooling over each channel of NCHW input (PyTorch's `nn.MaxPool2d` / `nn.AvgPool2d`,
 /// floor mode). Windows may overlap, as in AlexNet's 3x3 stride-2 pooling.
 public final class Pool2D: UnaryLayer {
+    /// Max or average pooling; the raw value names the layer in summaries.
     public enum Kind: String { case max = "MaxPool2D", average = "AvgPool2D" }
 
     public var name: String
+    /// Whether each window gives its maximum or its mean.
     public let kind: Kind
+    /// Side of the square window, in pixels.
     public let kernel: Int
+    /// The step between neighbouring windows, in both directions.
     public let stride: Int
+    /// Implicit padding on each side, at most half the window.
     public let padding: Int
     private var channels = 0
     private var geometry: PoolGeometry!   // planes is set per batch
@@ -22,10 +27,12 @@ public final class Pool2D: UnaryLayer {
         self.name = name
     }
 
+    /// Max pooling over `kernel x kernel` windows; `stride` defaults to the window size.
     public static func max(_ kernel: Int, stride: Int? = nil, padding: Int = 0, name: String = "") -> Pool2D {
         Pool2D(.max, kernel: kernel, stride: stride, padding: padding, name: name)
     }
 
+    /// Average pooling over `kernel x kernel` windows; `stride` defaults to the window size.
     public static func average(_ kernel: Int, stride: Int? = nil, padding: Int = 0, name: String = "") -> Pool2D {
         Pool2D(.average, kernel: kernel, stride: stride, padding: padding, name: name)
     }

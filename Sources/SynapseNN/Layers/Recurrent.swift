@@ -13,6 +13,7 @@ import SynapseCore
 /// as char-rnn trains: the state is carried, its gradient is not) when the batch is the same and the model has
 /// not reset it (`Graph.resetCarriedState`).
 public class Recurrent: UnaryLayer, RandomizedLayer {
+    /// The cell every layer of the stack runs at each step.
     public enum Cell: Sendable {
         /// `h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)`
         case tanh
@@ -21,10 +22,15 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
     }
 
     public var name: String
+    /// Which cell the layers run: plain tanh (`RNN`) or long short-term memory (`LSTM`).
     public let cell: Cell
+    /// Units of each layer's hidden state, and so the width of the output at each step.
     public let hidden: Int
+    /// Recurrent layers stacked, each reading the outputs of the one below.
     public let layers: Int
+    /// Dropout probability on the outputs of every layer but the last, in training; 0 for none.
     public let dropout: Float
+    /// Whether each forward pass starts from the state the previous one ended in rather than from zeros.
     public let carriesState: Bool
     /// The next Philox word of the dropout between layers; checkpoints store it.
     public var randomCounter: UInt64 = 0
@@ -211,6 +217,7 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
 
 /// Elman's recurrent layer with tanh, `h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)` (PyTorch's `nn.RNN`).
 public final class RNN: Recurrent {
+    /// A stack of `layers` tanh layers of `hidden` units; `Recurrent` describes `dropout` and `carriesState`.
     public init(hidden: Int, layers: Int = 1, dropout: Float = 0, carriesState: Bool = false, name: String = "") {
         super.init(.tanh, hidden: hidden, layers: layers, dropout: dropout, carriesState: carriesState, name: name)
     }
@@ -218,6 +225,7 @@ public final class RNN: Recurrent {
 
 /// Long short-term memory (PyTorch's `nn.LSTM`): gates `i, f, g, o`, `c_t = f c_(t-1) + i g`, `h_t = o tanh(c_t)`.
 public final class LSTM: Recurrent {
+    /// A stack of `layers` LSTM layers of `hidden` units; `Recurrent` describes `dropout` and `carriesState`.
     public init(hidden: Int, layers: Int = 1, dropout: Float = 0, carriesState: Bool = false, name: String = "") {
         super.init(.lstm, hidden: hidden, layers: layers, dropout: dropout, carriesState: carriesState, name: name)
     }

@@ -5,6 +5,7 @@ public final class Flatten: UnaryLayer {
     public var name: String
     private var inputShape: [Int] = []
 
+    /// A flattening layer; without a `name` it is named after its kind (`flatten1`) when built.
     public init(name: String = "") { self.name = name }
 
     public var summary: String { "Flatten" }
@@ -28,6 +29,7 @@ public final class Flatten: UnaryLayer {
 public final class Softmax: UnaryLayer {
     public var name: String
 
+    /// A softmax layer; without a `name` it is named after its kind (`softmax1`) when built.
     public init(name: String = "") { self.name = name }
 
     public var summary: String { "Softmax" }

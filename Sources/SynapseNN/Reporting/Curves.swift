@@ -5,16 +5,22 @@ import Glibc
 
 /// One epoch's measurements, as logged for the training curves.
 public struct CurvePoint: Equatable, Sendable {
+    /// The epoch, from 1.
     public var epoch: Int
+    /// The mean training loss of the epoch.
     public var trainLoss: Double
+    /// The loss on the held-out data (test or validation set) after the epoch.
     public var testLoss: Double
     /// The objective's metric on the held-out data: accuracy (a fraction), or bits per character.
     public var metric: Double
+    /// The learning rate of the epoch's last step.
     public var learningRate: Double
+    /// Wall-clock seconds the epoch's training took.
     public var seconds: Double
     /// Images or characters per second.
     public var examplesPerSecond: Double
 
+    /// One epoch's measurements; `Curves.parse` drops any that no real epoch could produce.
     public init(epoch: Int, trainLoss: Double, testLoss: Double, metric: Double, learningRate: Double,
                 seconds: Double, examplesPerSecond: Double) {
         self.epoch = epoch
@@ -60,6 +66,8 @@ public enum CurveMetric: Sendable {
 
 /// Training curves as CSV (for other tools) and as a self-contained SVG plot (to look at).
 public enum Curves {
+    /// The points as CSV: the metric's header line, then one row per epoch, each value written so that it reads
+    /// back exactly.
     public static func csv(_ points: [CurvePoint], metric: CurveMetric = .accuracy) -> String {
         var text = metric.header + "\n"
         for p in points {

@@ -29,6 +29,8 @@ public final class ProgressBar {
     /// Tenths of the batches reported so far in plain mode.
     private var reportedTenths = 0
 
+    /// A bar for `total` batches, titled `title` (`epoch 3/15`), showing throughput in `unit`. By default it redraws
+    /// in place when stdout is a terminal, fitted to the terminal's width.
     public init(title: String, total: Int, unit: String = "img/s", interactive: Bool = ProgressBar.standardOutputIsTerminal,
                 columns: @escaping () -> Int = ProgressBar.terminalColumns) {
         self.title = title
@@ -61,14 +63,14 @@ public final class ProgressBar {
             drawn = true
             print("\r" + terminalLine(done: done, loss: loss, imagesPerSecond: imagesPerSecond, elapsed: elapsed,
                                       columns: columns()) + "\u{1B}[K", terminator: "")
-            fflush(stdout)
+            fflush(nil)
         } else {
             // Only the last batch reaches ten tenths, so it is always printed.
             let tenths = total > 0 ? min(10, done * 10 / total) : 10
             guard tenths > reportedTenths else { return }
             reportedTenths = tenths
             print("\(title) " + stats(done: done, loss: loss, imagesPerSecond: imagesPerSecond, elapsed: elapsed))
-            fflush(stdout)
+            fflush(nil)
         }
     }
 
@@ -79,7 +81,7 @@ public final class ProgressBar {
             drawn = false
         }
         print(summary)
-        fflush(stdout)
+        fflush(nil)
     }
 
     /// `epoch 3/15 [=========>     ] 312/469  loss 0.4123  5234 img/s  ETA 0:07`, in fewer than `columns`
