@@ -54,10 +54,10 @@ fi
 # Steps per model: "steps warmup". Synapse, PyTorch and tinygrad each time three blocks of that many
 # steps and report the median (--no-layers skips Synapse's per-layer profile, which the table does not use).
 if [ "$quick" = 1 ]; then
-    declare -A steps=([mlp]="10 2" [lenet]="5 1" [alexnet]="1 1")
+    declare -A steps=([mlp]="10 2" [lenet]="5 1" [alexnet]="1 1" [lstm-small]="5 1" [lstm-large]="1 1")
     gemm_repeats=2
 else
-    declare -A steps=([mlp]="50 5" [lenet]="30 3" [alexnet]="3 1")
+    declare -A steps=([mlp]="50 5" [lenet]="30 3" [alexnet]="3 1" [lstm-small]="20 3" [lstm-large]="3 1")
     gemm_repeats=5
 fi
 
@@ -87,7 +87,7 @@ run() {
 }
 
 # field FILE KEY: one number from the JSON object FILE holds (pretty-printed or not; anything
-# printed before the object is skipped). KEY is images_per_second, gflops, or kernel:NAME for the
+# printed before the object is skipped). KEY is images_per_second, tokens_per_second, gflops, or kernel:NAME for the
 # gflops of the named entry of a `bench kernels` report.
 field() {
     "$py" - "$@" <<'EOF' || die "no '$2' in the output of $(basename "$1" .json): $(head -c 300 "$1")"
@@ -124,6 +124,22 @@ for spec in mlp:64:1.0 lenet:64:1.5 alexnet:16:1.3; do
         synapse="$syn" ref="$ref" unit=img/s
 done
 
+# The character model (embedding 64, LSTM, linear to 96 characters), sequences of 50 in batches of 50, as
+# char-rnn and torch-rnn train: a small LSTM, where per-step overhead counts, and a large one, bound by GEMMs.
+for spec in lstm-small:1:128:1.2 lstm-large:2:512:1.0; do
+    IFS=: read -r name layers hidden target <<<"$spec"
+    read -r s w <<<"${steps[$name]}"
+    echo "char-lstm ${layers}x$hidden (batch 50, sequence 50, $s steps, $threads threads):" >&2
+    run "synapse-$name" "$synapse" bench model --model char-lstm --layers "$layers" --hidden "$hidden" --batch 50 \
+        --sequence-length 50 --steps "$s" --warmup "$w" --device cpu --threads "$threads" --no-layers --json
+    run "pytorch-$name" "$py" Benchmarks/compare/pytorch_lstm.py --layers "$layers" --hidden "$hidden" --batch 50 \
+        --sequence 50 --steps "$s" --warmup "$w" --threads "$threads" --json
+    syn=$(field "$tmp/synapse-$name.json" tokens_per_second)
+    ref=$(field "$tmp/pytorch-$name.json" tokens_per_second)
+    row kind=cpu model="lstm-${layers}x$hidden" batch=50 threads="$threads" target="$target" reference=pytorch \
+        synapse="$syn" ref="$ref" unit=char/s
+done
+
 read -r s w <<<"${steps[mlp]}"
 echo "mlp on OpenCL (batch 64, $s steps):" >&2
 run synapse-cl-mlp "$synapse" bench model --model mlp --batch 64 --steps "$s" --warmup "$w" --device opencl --no-layers --json
@@ -157,7 +173,7 @@ for r in rows:
     target = "-" if r["target"] is None else f">= {r['target']}"
     print(f"{r['kind']:8}{r['model']:11}{r['batch'] or '-':>6}{r['threads'] or '-':>8}  {r['synapse']:10.1f}  "
           f"{r['reference'] + ' ' + format(r['ref'], '.1f'):>19}{r['ratio']:7.2f}{target:>8}{verdict}")
-print("(img/s for models, GFLOP/s for gemm; ratio = Synapse / reference)")
+print("(img/s for image models, characters/s for LSTMs, GFLOP/s for gemm; ratio = Synapse / reference)")
 if json_file:
     def version(name):
         return json.loads(open(f"{tmp}/{name}.json").read())["version"]

@@ -47,11 +47,12 @@ public struct RunSettings: Equatable, Sendable {
     /// The values `hidden`, `layers` and `sequenceLength` may take.
     public static let sizeRange = 1...(1 << 16)
 
-    /// The defaults of a character model (torch-rnn's): batches of 50 sequences of 50 characters, Adam without
-    /// weight decay, gradients clipped to a norm of 5, the fortune files; each applies unless given.
+    /// The defaults of a character model (torch-rnn's): batches of 50 sequences of 50 characters, Adam at 0.002
+    /// without weight decay, gradients clipped to a norm of 5, the fortune files; each applies unless given.
     public mutating func useTextDefaults() {
         batchSize = 50
         optimizer = "adam"
+        learningRate = 0.002
         weightDecay = 0
         clip = 5
         epochs = 10

@@ -19,7 +19,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Total epochs to train (default 15, 10 for char-lstm; a resumed run continues up to the epochs it was planned for).")
     var epochs: Int?
     @Option(help: "Images, or text sequences, per mini-batch (default 64, 50 for char-lstm).") var batchSize: Int?
-    @Option(name: .customLong("lr"), help: "Base learning rate (default 0.02 with SGD, 0.002 with Adam).") var learningRate: Float?
+    @Option(name: .customLong("lr"), help: "Base learning rate (default 0.02 with SGD, 0.001 with Adam, 0.002 for char-lstm).")
+    var learningRate: Float?
     @Option(help: ArgumentHelp("Learning-rate schedule: \(LearningRateSchedule.acceptedForms) (sizes in epochs; default cosine).",
                                valueName: "schedule")) var schedule: String?
     @Option(help: "sgd or adam (default sgd, adam for char-lstm).") var optimizer: String?
@@ -67,7 +68,7 @@ struct TrainCommand: ParsableCommand {
             if let batchSize { settings.batchSize = batchSize }
             if let optimizer { settings.optimizer = optimizer.lowercased() }
             if let schedule { settings.schedule = schedule }
-            settings.learningRate = learningRate
+            if let learningRate { settings.learningRate = learningRate }
             if let momentum { settings.momentum = momentum }
             if let weightDecay { settings.weightDecay = weightDecay }
             settings.nesterov = nesterov
@@ -104,7 +105,7 @@ struct TrainCommand: ParsableCommand {
             baseRate = settings.learningRate ?? 0.02
         case "adam":
             optimizer = try Adam(weightDecay: settings.weightDecay)
-            baseRate = settings.learningRate ?? 0.002
+            baseRate = settings.learningRate ?? 0.001
         default:
             throw NNError.invalidSetting(name: "--optimizer", message: "unknown optimizer '\(settings.optimizer)'; available: sgd, adam")
         }

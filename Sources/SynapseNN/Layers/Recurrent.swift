@@ -156,12 +156,10 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
             let pre = try call.tensor("gates\(l)", shape: [steps, batch, gates])
             let hs = try call.tensor("hidden\(l)", shape: [steps + 1, batch, hidden])
             let gradGates = try call.tensor("gradGates\(l)", shape: [steps, batch, gates])
-            let gradRecurrent = try call.tensor("gradRecurrent\(l)", shape: [batch, hidden])
             let gradCell = cell == .lstm ? try call.tensor("gradCell\(l)", shape: [batch, hidden]) : nil
             if let gradCell { try backend.fill(gradCell, value: 0) }
             for t in (0..<steps).reversed() {
                 let gradHidden = gradOutput.rows(t..<t + 1), gradGatesNow = gradGates.rows(t..<t + 1)
-                if t < steps - 1 { try backend.axpy(alpha: 1, x: gradRecurrent, y: gradHidden) }
                 if let gradCell {
                     let cs = try call.tensor("cell\(l)", shape: [steps + 1, batch, hidden])
                     try backend.lstmCellBackward(gates: pre.rows(t..<t + 1), previousCell: cs.rows(t..<t + 1),
@@ -171,10 +169,13 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
                     try backend.activationBackward(.tanh, input: pre.rows(t..<t + 1), output: hs.rows(t + 1..<t + 2),
                                                    gradOutput: gradHidden, gradInput: gradGatesNow)
                 }
-                // The carried initial state is a constant: no gradient flows past the first step.
+                // The previous step's hidden state also fed this step: its gradient adds to that step's output
+                // gradient (this layer's own buffer). The carried initial state is a constant: nothing flows past
+                // the first step.
                 if t > 0 {
                     try backend.gemm(transA: false, transB: false, m: batch, n: hidden, k: gates, alpha: 1, a: gradGatesNow,
-                                     lda: gates, b: w.recurrent.value, ldb: hidden, beta: 0, c: gradRecurrent, ldc: hidden)
+                                     lda: gates, b: w.recurrent.value, ldb: hidden, beta: 1,
+                                     c: gradOutput.rows(t - 1..<t), ldc: hidden)
                 }
             }
             let layerInput = try self.layerInput(l, call, batch: batch)
