@@ -22,7 +22,8 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
-        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        // OpenBLAS, loaded at start-up with its kernels chosen for the processor (see Sources/CBLAS/blas.c).
+        .target(name: "CBLAS", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(
             name: "SynapseKernels",

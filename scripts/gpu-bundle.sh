@@ -19,8 +19,12 @@ mkdir -p "$root/bin" "$root/lib" "$root/data"
 swift build -c release --build-tests
 bin=$(swift build -c release --show-bin-path)
 cp "$bin/synapse" "$bin/gemm-bench" "$bin/SynapsePackageTests.xctest" "$root/bin/"
-# Every shared library the binaries load, except glibc's own, which any Linux machine has.
-for lib in $(ldd "$root"/bin/* | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u); do
+# Every shared library the binaries load, except glibc's own, which any Linux machine has. OpenBLAS is opened
+# at start-up rather than linked (Sources/CBLAS/blas.c), so ldd does not list it: it and its own libraries
+# (gfortran, quadmath) are added by name.
+openblas=$(ldconfig -p | awk '$1 == "libopenblas.so.0" {print $NF; exit}')
+[ -n "$openblas" ] || { echo "gpu-bundle.sh: libopenblas.so.0 not found (install libopenblas0)" >&2; exit 1; }
+for lib in $( { ldd "$root"/bin/* "$openblas"; echo "x => $openblas"; } | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u); do
     case "$(basename "$lib")" in
         libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|ld-linux*) ;;
         *) cp -L "$lib" "$root/lib/" ;;

@@ -102,8 +102,8 @@ do {
         }
         var cHost = [Float](repeating: 0, count: shape.m * shape.n)
         let blas = median {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, shape.transB ? CblasTrans : CblasNoTrans, Int32(shape.m),
-                        Int32(shape.n), Int32(shape.k), 1, aHost, Int32(lda), bHost, Int32(ldb), 0, &cHost, Int32(shape.n))
+            synapse_sgemm(0, shape.transB ? 1 : 0, Int32(shape.m), Int32(shape.n), Int32(shape.k), 1, aHost, Int32(lda),
+                          bHost, Int32(ldb), 0, &cHost, Int32(shape.n))
         }
 
         var oclGflops: Double?, clblastGflops: Double?

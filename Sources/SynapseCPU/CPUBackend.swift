@@ -16,8 +16,13 @@ public final class CPUBackend: Backend {
         guard threads > 0 else {
             throw SynapseError.invalidArgument(op: "CPUBackend", message: "needs at least one thread, got \(threads)")
         }
+        if let failure = synapse_blas_failure() {
+            throw SynapseError.libraryUnavailable(name: "OpenBLAS", message: String(cString: failure))
+        }
         self.threads = threads
-        blasDescription = String(cString: openblas_get_config()).trimmingCharacters(in: .whitespaces)
+        let config = String(cString: synapse_blas_config()).trimmingCharacters(in: .whitespaces)
+        let chosen = synapse_blas_chosen_core().map { ", \(String(cString: $0)) kernels for this AVX-512 processor" } ?? ""
+        blasDescription = config + chosen
     }
 
     /// OpenBLAS's thread count is one setting for the whole process, which a call changes while another
@@ -90,10 +95,10 @@ public final class CPUBackend: Backend {
         let wanted = m * n * k < Self.singleThreadedGemmVolume ? 1 : Int32(clamping: threads)
         Self.blasLock.lock()
         defer { Self.blasLock.unlock() }
-        if openblas_get_num_threads() != wanted { openblas_set_num_threads(wanted) }
+        if synapse_blas_threads() != wanted { synapse_blas_set_threads(wanted) }
         // OpenBLAS stores zeros rather than scaling C when beta == 0, so NaN in C cannot leak through.
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    sizes[0], sizes[1], sizes[2], alpha, a, sizes[3], b, sizes[4], beta, c, sizes[5])
+        synapse_sgemm(transA ? 1 : 0, transB ? 1 : 0, sizes[0], sizes[1], sizes[2], alpha, a, sizes[3], b, sizes[4], beta,
+                      c, sizes[5])
     }
 
     public func synchronize() throws {}

@@ -17,6 +17,8 @@ public enum SynapseError: Error, Equatable, CustomStringConvertible {
     case unknownDevice(name: String, available: [String])
     /// An OpenCL device was asked for, but the ICD loader found no platform at all.
     case noOpenCLPlatform
+    /// A library a backend needs could not be loaded; `message` says why.
+    case libraryUnavailable(name: String, message: String)
 
     /// The message shown to the user: the operation, buffer or device at fault and what went wrong.
     public var description: String {
@@ -35,6 +37,8 @@ public enum SynapseError: Error, Equatable, CustomStringConvertible {
             return "\(call) failed with \(openCLErrorName(code)) (\(code))"
         case let .unknownDevice(name, available):
             return "unknown device '\(name)'; available: \(available.joined(separator: ", "))"
+        case let .libraryUnavailable(name, message):
+            return "\(name) is unavailable: \(message)"
         case .noOpenCLPlatform:
             return "no OpenCL platform was found: the ICD loader lists none (install a driver such as "
                 + "pocl-opencl-icd or the GPU vendor's; `clinfo` shows what it sees), or use --device cpu"

@@ -218,7 +218,8 @@ func assertClose(_ got: [Float], _ expected: [SumReference], k: Int, _ call: OpC
 
 /// The cases of `SynapseError`, without their payloads.
 enum ErrorKind: String {
-    case invalidArgument, shapeMismatch, foreignBuffer, outOfMemory, kernelBuildFailed, openCL, unknownDevice, noOpenCLPlatform
+    case invalidArgument, shapeMismatch, foreignBuffer, outOfMemory, kernelBuildFailed, openCL, unknownDevice, noOpenCLPlatform,
+         libraryUnavailable
 }
 
 extension SynapseError {
@@ -232,6 +233,7 @@ extension SynapseError {
         case .openCL: return .openCL
         case .unknownDevice: return .unknownDevice
         case .noOpenCLPlatform: return .noOpenCLPlatform
+        case .libraryUnavailable: return .libraryUnavailable
         }
     }
 }
