@@ -2,7 +2,7 @@
 # End-to-end check of the command-line tool: bench and tune, then on a small Fashion-MNIST subset: train,
 # resume, refusal of conflicting or overwriting runs, evaluate. Run by scripts/test.sh after the XCTest suite.
 set -euo pipefail
-synapse="${1:-.build/release/synapse}"
+synapse="$(realpath "${1:-.build/release/synapse}")"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 fail() { echo "cli-smoke: $*" >&2; exit 1; }
@@ -105,5 +105,25 @@ for i in $(seq 1 200); do echo "ZEBRAS $i AND XYLOPHONES QUIETLY VEX JUMPING KID
 expect_error "was trained on .* characters but .* has" "$synapse" evaluate "$dir/lm.safetensors" --data "$dir/other.txt"
 expect_error "not among the model's" "$synapse" sample "$dir/lm.safetensors" --prime "ZEBRA"
 expect_error "not a character model" "$synapse" sample "$dir/run.safetensors"
+expect_error "applies to char-lstm" "$synapse" train "${small[@]}" --hidden 8 --checkpoint "$dir/lm2.safetensors"
+expect_error "applies to image models" "$synapse" evaluate "$dir/lm.safetensors" --batch-size 4
+# What a careless or hostile run met: a pipe for a checkpoint (waited forever), a device for a text (filled memory),
+# a checkpoint over its own text (destroyed it), a text changed under a checkpoint (resumed on other text).
+mkfifo "$dir/fifo"
+expect_error "not a regular file" timeout 30 "$synapse" evaluate "$dir/fifo"
+expect_error "more than 256 MiB" timeout 60 "$synapse" train "${lm[@]/$text//dev/zero}" --checkpoint "$dir/lm2.safetensors"
+expect_error "lies in the training data" "$synapse" train "${lm[@]}" --checkpoint "$text" --overwrite
+cp "$text" "$dir/text.orig"
+tac "$dir/text.orig" > "$text"
+expect_error "is not the text .* was trained on" "$synapse" train --resume --epochs 3 --checkpoint "$dir/lm.safetensors"
+"$synapse" evaluate "$dir/lm.safetensors" > "$dir/lm-changed.log"
+grep -q "has changed since" "$dir/lm-changed.log" || fail "evaluate did not note the changed text: $(cat "$dir/lm-changed.log")"
+cp "$dir/text.orig" "$text"
+(cd "$dir" && "$synapse" train --resume --epochs 3 --data text.txt --checkpoint lm.safetensors > lm-relative.log) \
+    || fail "--data spelled relative to the checkpoint's absolute path was refused: $(cat "$dir/lm-relative.log")"
+python3 -c 'print("abcd" * 300, end="")' > "$dir/no-newline.txt"
+"$synapse" train "${lm[@]/$text/$dir/no-newline.txt}" --epochs 1 --checkpoint "$dir/lm3.safetensors" > /dev/null
+"$synapse" sample "$dir/lm3.safetensors" --length 10 > "$dir/sample-no-newline.txt" \
+    || fail "sample without a newline in the vocabulary: $(cat "$dir/sample-no-newline.txt")"
 echo "cli-smoke: char-lstm train, resume, evaluate, sample and refusals passed"
 "$(dirname "$0")/kill-test.sh" "$synapse" 20

@@ -53,6 +53,12 @@ public enum Checkpoint {
             return value
         }
         let epoch = try integer("epoch", in: 0...maxEpochs), iteration = try integer("iteration", in: 0...maxIterations)
+        // Checkpoints are saved between epochs, so the step count follows from the epoch; the schedule reads it.
+        let perEpoch = try trainer.objective.batches(epoch: 1, seed: model.seed, batchSize: trainer.batchSize).count
+        guard iteration == epoch * perEpoch else {
+            throw NNError.checkpoint(path: path, message: "metadata field 'iteration' is \(iteration), but \(epoch) epochs of "
+                + "\(perEpoch) batches take \(epoch * perEpoch) steps: the file was altered, or the data or batch size differ")
+        }
         var counters: [String: UInt64] = [:]
         for layer in model.randomCounters.keys {
             guard let value = file.metadata[randomPrefix + layer].flatMap(UInt64.init) else {

@@ -118,7 +118,8 @@ public final class MappedFile {
 
     /// Maps the regular file at `path`; `fail` turns a message in words into the caller's error.
     public init(path: String, fail: (String) -> Error) throws {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking, so that a named pipe with no writer is refused below instead of waiting forever.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
             throw fail(errno == ENOENT ? "no such file" : "cannot open the file: \(reason())")
         }

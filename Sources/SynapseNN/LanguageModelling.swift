@@ -151,7 +151,7 @@ public enum TextGenerator {
     public static func generate(model: Graph, vocabulary: CharacterVocabulary, prime: String, length: Int,
                                 temperature: Double, seed: UInt64) throws -> String {
         guard temperature > 0, temperature.isFinite else {
-            throw NNError.invalidSetting(name: "--temperature", message: "must be positive, got \(temperature)")
+            throw NNError.invalidSetting(name: "--temperature", message: "must be finite and positive, got \(temperature)")
         }
         guard length >= 0 else { throw NNError.invalidSetting(name: "--length", message: "must not be negative, got \(length)") }
         let primeTokens = try vocabulary.encode(prime)

@@ -87,7 +87,7 @@ public struct RunSettings: Equatable, Sendable {
         try check(momentum.isFinite && momentum >= 0 && momentum < 1, "--momentum", "must be in [0, 1), got \(momentum)")
         try check(weightDecay.isFinite && weightDecay >= 0, "--weight-decay",
                   "must be finite and not negative, got \(weightDecay)")
-        try check(!data.isEmpty, "--data", "must name a directory")
+        try check(!data.isEmpty, "--data", "must name the data (a directory, or for a text model a file or directory)")
         try check(Self.limitRange.contains(trainLimit), "--train-limit", "must be in \(Self.limitRange), got \(trainLimit)")
         try check(Self.limitRange.contains(testLimit), "--test-limit", "must be in \(Self.limitRange), got \(testLimit)")
         for (flag, value) in [("--hidden", hidden), ("--layers", layers), ("--sequence-length", sequenceLength)] {

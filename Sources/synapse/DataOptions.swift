@@ -15,6 +15,12 @@ struct DataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Use only the first N test images (default 0: all).", valueName: "n"))
     var testLimit: Int?
 
+    /// `path` made absolute and standardised, so that a checkpoint names its data wherever it is resumed from and
+    /// two spellings of one place compare equal.
+    static func absolute(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+
     /// The training and test sets in `directory`, cut to the limits (0: all), normalised per channel with
     /// `normalization` (fitted to the training set when nil), and the normalisation used.
     static func load(directory: String, trainLimit: Int, testLimit: Int, normalization given: Normalization?) throws

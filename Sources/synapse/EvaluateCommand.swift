@@ -13,7 +13,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "The model, for files without Synapse metadata (PyTorch weights).") var model: String?
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var deviceOption: DeviceOption
-    @Option(help: "Images per batch.") var batchSize: Int = 256
+    @Option(help: "Images per batch (default 256; a character model uses the streams it was trained with).") var batchSize: Int?
 
     func run() throws {
         let metadata = try Checkpoint.metadata(at: checkpoint)
@@ -22,8 +22,15 @@ struct EvaluateCommand: ParsableCommand {
             throw NNError.checkpoint(path: checkpoint, message: "it does not say which model it holds; give --model")
         }
         let kind = try ModelKind(parsing: name)
+        if let model, let stored = metadata["settings.model"], try ModelKind(parsing: stored) != kind {
+            throw NNError.invalidSetting(name: "--model", message: "\(model) differs from the \(stored) model \(checkpoint) holds")
+        }
+        if let batchSize, !RunSettings.batchSizeRange.contains(batchSize) {
+            throw NNError.invalidSetting(name: "--batch-size", message: "must be in \(RunSettings.batchSizeRange), got \(batchSize)")
+        }
+        let epochNote = metadata["epoch"].flatMap(Int.init).map { (0...Checkpoint.maxEpochs).contains($0) ? " (epoch \($0))" : "" } ?? ""
         let backend = try deviceOption.backend()
-        if kind.readsText { return try evaluateText(metadata: metadata, backend: backend) }
+        if kind.readsText { return try evaluateText(metadata: metadata, backend: backend, epochNote: epochNote) }
         // The data set the checkpoint was trained on, unless --data names another one.
         let directory = dataOptions.data ?? metadata["settings.data"] ?? Dataset.defaultDirectory
         let normalization = try Normalization.stored(in: metadata, path: checkpoint)
@@ -42,15 +49,20 @@ struct EvaluateCommand: ParsableCommand {
         } else {
             try Checkpoint.importWeights(into: network, from: checkpoint)
         }
-        let result = try Classification.report(model: network, on: test, batchSize: batchSize)
-        print("\(kind.rawValue) from \(checkpoint)\(metadata["epoch"].map { " (epoch \($0))" } ?? "") on \(test.name), \(backend.name)")
+        let result = try Classification.report(model: network, on: test, batchSize: batchSize ?? 256)
+        print("\(kind.rawValue) from \(checkpoint)\(epochNote) on \(test.name), \(backend.name)")
         print(String(format: "test accuracy %.2f%%  test loss %.4f  (%d images)", 100 * result.accuracy, result.loss, test.count))
         print(confusionTable(result.confusion, names: test.classNames))
     }
 
     /// A character model on the validation tail of its text (or of --data, whose vocabulary must be the model's).
-    private func evaluateText(metadata: [String: String], backend: Backend) throws {
+    private func evaluateText(metadata: [String: String], backend: Backend, epochNote: String) throws {
         let settings = try RunSettings(metadata: metadata, path: checkpoint)
+        for (flag, value) in [("--batch-size", batchSize), ("--train-limit", dataOptions.trainLimit),
+                              ("--test-limit", dataOptions.testLimit)] where value != nil {
+            throw NNError.invalidSetting(name: flag, message: "applies to image models; a character model is evaluated "
+                + "on the validation tail of its text with the \(settings.batchSize) streams it was trained with")
+        }
         guard let stored = metadata["vocabulary"] else {
             throw NNError.checkpoint(path: checkpoint, message: "metadata 'vocabulary' is missing, so the text cannot be read as in training")
         }
@@ -58,6 +70,9 @@ struct EvaluateCommand: ParsableCommand {
         let path = dataOptions.data ?? settings.data
         let corpus = try TextCorpus.load(path: path)
         try vocabulary.checkSame(as: corpus.vocabulary, model: checkpoint, text: path)
+        if dataOptions.data == nil, metadata[TextCorpus.fingerprintKey] != corpus.fingerprint {
+            print("note: \(path) has changed since \(checkpoint) was trained on it; its validation tail is other text now")
+        }
         let objective = try LanguageModelling(corpus: corpus, steps: settings.sequenceLength)
         let network = try Sequential(inputShape: [settings.sequenceLength],
                                      layers: Models.charLSTM(vocabulary: vocabulary.count, hidden: settings.hidden,
@@ -65,7 +80,7 @@ struct EvaluateCommand: ParsableCommand {
                                      backend: backend, seed: settings.seed)
         try Checkpoint.loadWeights(into: network, from: checkpoint)
         let result = try objective.evaluate(model: network, batchSize: settings.batchSize)!
-        print("char-lstm from \(checkpoint)\(metadata["epoch"].map { " (epoch \($0))" } ?? "") on the validation tail of \(corpus.name), \(backend.name)")
+        print("char-lstm from \(checkpoint)\(epochNote) on the validation tail of \(corpus.name), \(backend.name)")
         print(String(format: "validation loss %.4f nats, %.4f bits per character  (%d characters)", result.loss,
                      result.metrics[LanguageModelling.bitsPerCharacter]!, objective.validation.count))
     }

@@ -11,8 +11,9 @@ struct SampleCommand: ParsableCommand {
     )
 
     @Argument(help: "The checkpoint (.safetensors).") var checkpoint: String
-    @Option(help: "Text to start from; every character must be in the model's vocabulary (default: a newline).")
-    var prime = "\n"
+    @Option(help: ArgumentHelp("Text to start from; every character must be in the model's vocabulary (default: a "
+                               + "newline, or the vocabulary's first character when the text had no newline)."))
+    var prime: String?
     @Option(help: "Characters to generate.") var length = 500
     @Option(help: "Softmax temperature, positive.") var temperature = 1.0
     @Option(help: "Seed of the draws.") var seed: UInt64 = 1
@@ -21,10 +22,14 @@ struct SampleCommand: ParsableCommand {
     func run() throws {
         let metadata = try Checkpoint.metadata(at: checkpoint)
         let settings = try RunSettings(metadata: metadata, path: checkpoint)
-        guard try ModelKind(parsing: settings.model).readsText, let stored = metadata["vocabulary"] else {
+        guard try ModelKind(parsing: settings.model).readsText else {
             throw NNError.checkpoint(path: checkpoint, message: "holds a \(settings.model) model, not a character model; sample needs one trained with --model char-lstm")
         }
+        guard let stored = metadata["vocabulary"] else {
+            throw NNError.checkpoint(path: checkpoint, message: "metadata 'vocabulary' is missing, so its tokens cannot be read as characters")
+        }
         let vocabulary = try CharacterVocabulary(metadata: stored, path: checkpoint)
+        let prime = prime ?? String(vocabulary.characters.contains("\n") ? "\n" : Character(vocabulary.characters[0]))
         let backend = try deviceOption.backend()
         // The trained network read one character at a time: the same layers and parameters, for input [1].
         let network = try Sequential(inputShape: [1], layers: Models.charLSTM(vocabulary: vocabulary.count, hidden: settings.hidden,

@@ -78,11 +78,17 @@ struct TrainCommand: ParsableCommand {
             if let layers { settings.layers = layers }
             if let sequenceLength { settings.sequenceLength = sequenceLength }
             if let clip { settings.clip = clip }
-            if let data = dataOptions.data { settings.data = data }
+            if let data = dataOptions.data { settings.data = DataOptions.absolute(data) }
             if let trainLimit = dataOptions.trainLimit { settings.trainLimit = trainLimit }
             if let testLimit = dataOptions.testLimit { settings.testLimit = testLimit }
         }
         try settings.validate()
+        if try !ModelKind(parsing: settings.model).readsText {
+            for (flag, value) in [("--hidden", hidden), ("--layers", layers), ("--sequence-length", sequenceLength)] where value != nil {
+                throw NNError.invalidSetting(name: flag, message: "applies to char-lstm, not to \(settings.model)")
+            }
+        }
+        try checkApart(checkpoint: checkpointPath, curves: curvesBase, data: settings.data)
         let epochs = settings.epochs
         let kind = try ModelKind(parsing: settings.model)
         let backend = try deviceOption.backend()
@@ -164,6 +170,17 @@ struct TrainCommand: ParsableCommand {
         print("checkpoint: \(checkpointPath)  curves: \(curvesBase).csv, \(curvesBase).svg")
     }
 
+    /// The checkpoint and curves are written over and over; inside the data (with --overwrite, say) they would
+    /// replace what the run reads.
+    private func checkApart(checkpoint: String, curves: String, data: String) throws {
+        let data = DataOptions.absolute(data)
+        for file in [checkpoint, curves + ".csv", curves + ".svg"].map(DataOptions.absolute)
+        where file == data || file.hasPrefix(data.hasSuffix("/") ? data : data + "/") {
+            throw NNError.invalidSetting(name: "--checkpoint", message: "\(file) lies in the training data \(data), "
+                + "which the run's checkpoint and curves must not overwrite; choose a place outside it")
+        }
+    }
+
     /// A resumed run continues with the checkpoint's settings; a flag the user typed that disagrees is a
     /// mistake, even when it equals a default.
     private func checkNoConflict(with saved: RunSettings) throws {
@@ -179,7 +196,7 @@ struct TrainCommand: ParsableCommand {
             ("--layers", layers.map(String.init), String(saved.layers)),
             ("--sequence-length", sequenceLength.map(String.init), String(saved.sequenceLength)),
             ("--clip", clip.map { "\($0)" }, "\(saved.clip)"),
-            ("--data", dataOptions.data, saved.data),
+            ("--data", dataOptions.data.map(DataOptions.absolute), DataOptions.absolute(saved.data)),
             ("--train-limit", dataOptions.trainLimit.map(String.init), String(saved.trainLimit)),
             ("--test-limit", dataOptions.testLimit.map(String.init), String(saved.testLimit)),
         ]
@@ -236,18 +253,33 @@ struct TrainingSetup {
     /// A character model on a text, whose vocabulary a resumed run must share.
     static func text(_ settings: RunSettings, backend: Backend, saved: [String: String]?, path: String) throws -> TrainingSetup {
         guard settings.trainLimit == 0, settings.testLimit == 0 else {
-            throw NNError.invalidSetting(name: "--train-limit", message: "and --test-limit apply to image data sets, not to text")
+            throw NNError.invalidSetting(name: settings.trainLimit != 0 ? "--train-limit" : "--test-limit",
+                                         message: "applies to image data sets, not to text")
         }
-        let corpus = try TextCorpus.load(path: settings.data)
-        if let stored = saved?["vocabulary"] {
+        let corpus: TextCorpus
+        do {
+            corpus = try TextCorpus.load(path: settings.data)
+        } catch NNError.dataFile(let file, let message) where saved != nil {
+            throw NNError.dataFile(path: file, message: "\(message) (the text \(path) was trained on)")
+        }
+        if let saved {
+            guard let stored = saved["vocabulary"] else {
+                throw NNError.checkpoint(path: path, message: "metadata 'vocabulary' is missing, so the text cannot be read as before")
+            }
             try CharacterVocabulary(metadata: stored, path: path).checkSame(as: corpus.vocabulary, model: path, text: settings.data)
+            guard saved[TextCorpus.fingerprintKey] == corpus.fingerprint else {
+                throw NNError.invalidSetting(name: "--data", message: "\(settings.data) is not the text \(path) was trained on "
+                    + "(\(TextCorpus.fingerprintKey) \(saved[TextCorpus.fingerprintKey] ?? "missing"), the text now gives "
+                    + "\(corpus.fingerprint)): a resumed run must read the same characters in the same order")
+            }
         }
         let objective = try LanguageModelling(corpus: corpus, steps: settings.sequenceLength)
         let network = try Sequential(inputShape: [settings.sequenceLength],
                                      layers: Models.charLSTM(vocabulary: corpus.vocabulary.count, hidden: settings.hidden,
                                                              layers: settings.layers),
                                      backend: backend, seed: settings.seed)
-        return TrainingSetup(network: network, objective: objective, metadata: ["vocabulary": corpus.vocabulary.metadata],
+        return TrainingSetup(network: network, objective: objective, metadata: ["vocabulary": corpus.vocabulary.metadata,
+                                                                            TextCorpus.fingerprintKey: corpus.fingerprint],
                              metric: .bitsPerCharacter, dataName: corpus.name, heldOut: "validation", unit: "char/s")
     }
 }

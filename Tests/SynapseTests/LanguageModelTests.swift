@@ -76,6 +76,25 @@ final class LanguageModelTests: SynapseTestCase {
         XCTAssertNoThrow(try trained.checkSame(as: trained, model: "a", text: "b"))
     }
 
+    /// A checkpoint's vocabulary must list its characters in code-point order, which fixes every token; an
+    /// edited order would read every character as another.
+    func testAVocabularyOutOfOrderIsRefused() throws {
+        XCTAssertEqual(try CharacterVocabulary(metadata: "10,97,98", path: "c").characters, ["\n", "a", "b"])
+        assertNNError(contains: ["run.safetensors", "not in code-point order", "'b' comes before 'a'"]) {
+            _ = try CharacterVocabulary(metadata: "10,98,97", path: "run.safetensors")
+        }
+    }
+
+    /// The fingerprint a resumed run checks changes with the text's length and with its order, not only with its
+    /// characters.
+    func testTheFingerprintTellsTextsApart() throws {
+        let corpus = try Self.corpus("abc abc cab")
+        XCTAssertEqual(corpus.fingerprint, try Self.corpus("abc abc cab").fingerprint)
+        XCTAssertTrue(corpus.fingerprint.hasPrefix("11:"), corpus.fingerprint)
+        XCTAssertNotEqual(corpus.fingerprint, try Self.corpus("abc cab abc").fingerprint)
+        XCTAssertNotEqual(corpus.fingerprint, try Self.corpus("abc abc cab ").fingerprint)
+    }
+
     /// The model learns the text: validation bits per character fall far below the uniform log2(characters).
     func testCharLSTMLearnsTheText() throws {
         let corpus = try Self.corpus()

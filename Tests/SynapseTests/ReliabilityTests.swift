@@ -48,15 +48,24 @@ final class ReliabilityTests: SynapseTestCase {
                 _ = try resume(file, at: path, optimizer: try SGD(momentum: 0.9)) { $0.metadata[key] = value }
             }
         }
-        let trainer = try resume(file, at: path, optimizer: try SGD(momentum: 0.9)) {
-            $0.metadata["iteration"] = "\(Checkpoint.maxIterations)"
+        let trainer = try resume(file, at: path, optimizer: try SGD(momentum: 0.9)) { _ in }
+        XCTAssertEqual(trainer.iteration, 4)
+        XCTAssertEqual(trainer.currentLearningRate, 0.1)
+    }
+
+    /// A step count in range that does not follow from the epoch would silently shift the learning-rate
+    /// schedule; it is refused, naming what it should be.
+    func testAStepCountThatDisagreesWithTheEpochIsRefused() throws {
+        let (file, path) = try savedCheckpoint(try SGD(momentum: 0.9))
+        XCTAssertEqual(file.metadata["iteration"], "4")
+        for (epoch, iteration) in [("1", "5"), ("1", "\(Checkpoint.maxIterations)"), ("2", "4"), ("0", "4")] {
+            assertNNError(contains: [path, "'iteration' is \(iteration)", "take \(4 * Int(epoch)!) steps"]) {
+                _ = try resume(file, at: path, optimizer: try SGD(momentum: 0.9)) {
+                    $0.metadata["epoch"] = epoch
+                    $0.metadata["iteration"] = iteration
+                }
+            }
         }
-        let batch = try trainer.backend.tensor([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], shape: [2, 4])
-        let labels = try trainer.backend.tensor(int32: [0, 2])
-        try trainer.step {
-            try (trainer.objective as! Classification).loss(input: batch, labels: labels, model: trainer.model)
-        }
-        XCTAssertEqual(trainer.iteration, Checkpoint.maxIterations + 1)
     }
 
     /// Defect 1, Adam's half: its step count is restored with a range check, at resume rather than at the

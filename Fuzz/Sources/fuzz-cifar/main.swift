@@ -34,7 +34,7 @@ public func fuzzCIFAR(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         fuzzCheck(plain.labels.allSatisfy { Int($0) < CIFAR10File.classCount }, "a label outside 0..<10")
     }
 
-    // Only for files that read: every read reserves 64 MiB (read(upTo: Int.max)), which under ASan costs about
+    // Only for files that read: every read reserves 64 MiB (readAll), which under ASan costs about
     // 10 ms, and a refused file's gzip copy is refused for the same reason.
     if let plain, !looksGzipped(input) {
         Scratch.writeGzip(input, to: gzipPath)

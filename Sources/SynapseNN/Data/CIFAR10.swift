@@ -17,7 +17,7 @@ public struct CIFAR10File {
 
     /// Reads `path` (plain, or gzip-compressed). Every problem throws `NNError.dataFile` naming the file.
     public init(path: String) throws {
-        let data = try CompressedFileReader(path: path).read(upTo: Int.max)
+        let data = try CompressedFileReader(path: path).readAll(limit: 1 << 28)
         guard !data.isEmpty, data.count % Self.recordSize == 0 else {
             throw NNError.dataFile(path: path, message: "size \(data.count) bytes is not a positive multiple of the "
                 + "\(Self.recordSize)-byte CIFAR-10 record (1 label byte + \(Self.imageSize) pixel bytes)")

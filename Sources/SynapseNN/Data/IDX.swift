@@ -119,6 +119,17 @@ final class CompressedFileReader {
         return data
     }
 
+    /// The whole (uncompressed) file, refusing one of more than `limit` bytes by name rather than filling memory
+    /// with /dev/zero or a gzip bomb.
+    func readAll(limit: Int) throws -> [UInt8] {
+        let data = try read(upTo: limit + 1)
+        guard data.count <= limit else {
+            throw NNError.dataFile(path: path, message: "holds more than \(limit >> 20) MiB (uncompressed), more than "
+                + "this reader takes")
+        }
+        return data
+    }
+
     private func errorMessage() -> String {
         var status: Int32 = 0
         let message = gzerror(file, &status).map { String(cString: $0) } ?? "unknown error"

@@ -59,6 +59,11 @@ public struct CharacterVocabulary: Equatable, Sendable {
         } catch NNError.invalidSetting(_, let message) {
             throw NNError.checkpoint(path: path, message: "its vocabulary \(message)")
         }
+        // Training writes the characters in code-point order, which fixes each one's token.
+        if let i = scalars.indices.dropFirst().first(where: { scalars[$0 - 1].value > scalars[$0].value }) {
+            throw NNError.checkpoint(path: path, message: "its vocabulary is not in code-point order: "
+                + "\(Self.show(scalars[i - 1])) comes before \(Self.show(scalars[i]))")
+        }
     }
 
     /// Refuses a model trained on `self` for a text of vocabulary `other`, naming both sizes and a difference.
@@ -95,6 +100,21 @@ public struct TextCorpus: Sendable {
         self.tokens = tokens
     }
 
+    /// The checkpoint metadata key of `fingerprint`.
+    public static let fingerprintKey = "text.fingerprint"
+
+    /// The text's length and a 64-bit FNV-1a hash of its tokens, `"<characters>:<hash in hex>"`: a resumed run
+    /// checks that it reads the very text it was trained on.
+    public var fingerprint: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for token in tokens {
+            withUnsafeBytes(of: token.littleEndian) { bytes in
+                for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+            }
+        }
+        return "\(tokens.count):" + String(hash, radix: 16)
+    }
+
     /// The fortune files of Debian's `fortunes` package: quotations, about 2.6 MB of English.
     public static let defaultPath = "/usr/share/games/fortunes"
 
@@ -127,8 +147,7 @@ public struct TextCorpus: Sendable {
 
     /// The UTF-8 text of one file, plain or gzip.
     private static func read(_ path: String) throws -> String {
-        let reader = try CompressedFileReader(path: path)
-        let bytes = try reader.read(upTo: Int.max)
+        let bytes = try CompressedFileReader(path: path).readAll(limit: 1 << 28)
         guard let text = String(validating: bytes, as: UTF8.self) else {
             let valid = String(decoding: bytes, as: UTF8.self).unicodeScalars.prefix { $0 != "\u{FFFD}" }
             throw NNError.dataFile(path: path, message: "is not UTF-8 text: the bytes after character \(valid.count) are no valid UTF-8")
