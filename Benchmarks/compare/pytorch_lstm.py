@@ -9,11 +9,11 @@ three blocks of S steps are timed and the median block gives tokens/s = batch * 
 """
 import argparse
 import json
-import statistics
-import time
 
 import torch
 from torch import nn
+
+from timing import timed_blocks
 
 
 class CharLSTM(nn.Module):
@@ -59,13 +59,8 @@ def main() -> None:
 
     for _ in range(a.warmup):
         step()
-    blocks = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(a.steps):
-            step()
-        blocks.append(time.perf_counter() - t0)
-    tps = a.batch * a.sequence * a.steps / statistics.median(blocks)
+    seconds = timed_blocks(step, a.steps)
+    tps = a.batch * a.sequence * a.steps / seconds
     if a.json:
         print(json.dumps({
             "framework": "pytorch", "version": torch.__version__, "model": f"char-lstm {a.layers}x{a.hidden}",
@@ -74,7 +69,7 @@ def main() -> None:
         }))
     else:
         print(f"pytorch {torch.__version__} char-lstm {a.layers}x{a.hidden} batch {a.batch} sequence {a.sequence} "
-              f"threads {a.threads}: {tps:.0f} tokens/s ({1000 * statistics.median(blocks) / a.steps:.2f} ms/step)")
+              f"threads {a.threads}: {tps:.0f} tokens/s ({1000 * seconds / a.steps:.2f} ms/step)")
 
 
 if __name__ == "__main__":

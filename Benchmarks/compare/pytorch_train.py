@@ -9,11 +9,11 @@ median block gives images/s = batch * S / seconds.
 """
 import argparse
 import json
-import statistics
-import time
 
 import torch
 from torch import nn
+
+from timing import timed_blocks
 
 
 def make_model(name: str) -> tuple[nn.Module, tuple[int, ...]]:
@@ -84,13 +84,8 @@ def main() -> None:
 
     for _ in range(a.warmup):
         step()
-    blocks = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(a.steps):
-            step()
-        blocks.append(time.perf_counter() - t0)
-    ips = a.batch * a.steps / statistics.median(blocks)
+    seconds = timed_blocks(step, a.steps)
+    ips = a.batch * a.steps / seconds
 
     if a.json:
         print(json.dumps({
@@ -102,7 +97,7 @@ def main() -> None:
     else:
         print(f"pytorch {torch.__version__} {a.model} batch {a.batch} threads {a.threads}: "
               f"{ips:.1f} images/s (median of 3 blocks of {a.steps} steps, "
-              f"{1000 * statistics.median(blocks) / a.steps:.2f} ms/step)")
+              f"{1000 * seconds / a.steps:.2f} ms/step)")
 
 
 if __name__ == "__main__":

@@ -18,9 +18,7 @@ import argparse
 import importlib.util
 import json
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 # tinygrad picks its device when imported. The OpenCL backend is "CL" (set by
@@ -38,23 +36,12 @@ if "DEV" not in os.environ and "GPU" not in os.environ:
 from tinygrad import Context, Device, Tensor, TinyJit, nn  # noqa: E402
 from tinygrad.nn.state import get_parameters  # noqa: E402
 
+from timing import timed_blocks  # noqa: E402
+
 
 def version() -> str:
     from importlib.metadata import version as v
     return v("tinygrad")
-
-
-def timed_blocks(run, repeats: int, sync) -> float:
-    """Median seconds of three blocks of `repeats` calls to run()."""
-    blocks = []
-    for _ in range(3):
-        sync()
-        t0 = time.perf_counter()
-        for _ in range(repeats):
-            run()
-        sync()
-        blocks.append(time.perf_counter() - t0)
-    return statistics.median(blocks)
 
 
 def bench_gemm(n: int, repeats: int, sync) -> dict:
