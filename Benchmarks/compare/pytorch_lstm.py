@@ -13,7 +13,7 @@ import json
 import torch
 from torch import nn
 
-from timing import timed_blocks
+from timing import add_step_options, timed_blocks
 
 
 class CharLSTM(nn.Module):
@@ -34,10 +34,7 @@ def main() -> None:
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--batch", type=int, default=50)
     p.add_argument("--sequence", type=int, default=50)
-    p.add_argument("--steps", type=int, default=20, help="steps per timed block (3 blocks)")
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_step_options(p)
     a = p.parse_args()
 
     torch.set_num_interop_threads(1)

@@ -13,7 +13,7 @@ import json
 import torch
 from torch import nn
 
-from timing import timed_blocks
+from timing import add_step_options, timed_blocks
 
 
 def make_model(name: str) -> tuple[nn.Module, tuple[int, ...]]:
@@ -57,10 +57,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", choices=["mlp", "lenet", "alexnet"], required=True)
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--steps", type=int, default=20, help="steps per timed block (3 blocks)")
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_step_options(p)
     a = p.parse_args()
 
     # Interop threads must be set before any parallel work starts.

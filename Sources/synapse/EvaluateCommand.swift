@@ -63,10 +63,7 @@ struct EvaluateCommand: ParsableCommand {
             throw NNError.invalidSetting(name: flag, message: "applies to image models; a character model is evaluated "
                 + "on the validation tail of its text with the \(settings.batchSize) streams it was trained with")
         }
-        guard let stored = metadata["vocabulary"] else {
-            throw NNError.checkpoint(path: checkpoint, message: "metadata 'vocabulary' is missing, so the text cannot be read as in training")
-        }
-        let vocabulary = try CharacterVocabulary(metadata: stored, path: checkpoint)
+        let vocabulary = try CharacterVocabulary.stored(in: metadata, path: checkpoint)
         let path = dataOptions.data ?? settings.data
         let corpus = try TextCorpus.load(path: path)
         try vocabulary.checkSame(as: corpus.vocabulary, model: checkpoint, text: path)

@@ -25,10 +25,7 @@ struct SampleCommand: ParsableCommand {
         guard try ModelKind(parsing: settings.model).readsText else {
             throw NNError.checkpoint(path: checkpoint, message: "holds a \(settings.model) model, not a character model; sample needs one trained with --model char-lstm")
         }
-        guard let stored = metadata["vocabulary"] else {
-            throw NNError.checkpoint(path: checkpoint, message: "metadata 'vocabulary' is missing, so its tokens cannot be read as characters")
-        }
-        let vocabulary = try CharacterVocabulary(metadata: stored, path: checkpoint)
+        let vocabulary = try CharacterVocabulary.stored(in: metadata, path: checkpoint)
         let prime = prime ?? String(vocabulary.characters.contains("\n") ? "\n" : Character(vocabulary.characters[0]))
         let backend = try deviceOption.backend()
         // The trained network read one character at a time: the same layers and parameters, for input [1].

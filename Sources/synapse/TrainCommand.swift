@@ -83,14 +83,14 @@ struct TrainCommand: ParsableCommand {
             if let testLimit = dataOptions.testLimit { settings.testLimit = testLimit }
         }
         try settings.validate()
-        if try !ModelKind(parsing: settings.model).readsText {
+        let kind = try ModelKind(parsing: settings.model)
+        if !kind.readsText {
             for (flag, value) in [("--hidden", hidden), ("--layers", layers), ("--sequence-length", sequenceLength)] where value != nil {
                 throw NNError.invalidSetting(name: flag, message: "applies to char-lstm, not to \(settings.model)")
             }
         }
         try checkApart(checkpoint: checkpointPath, curves: curvesBase, data: settings.data)
         let epochs = settings.epochs
-        let kind = try ModelKind(parsing: settings.model)
         let backend = try deviceOption.backend()
         let setup = kind.readsText ? try TrainingSetup.text(settings, backend: backend, saved: resume ? saved : nil, path: checkpointPath)
             : try TrainingSetup.images(kind, settings, backend: backend, saved: resume ? saved : nil, path: checkpointPath)
@@ -262,15 +262,13 @@ struct TrainingSetup {
         } catch NNError.dataFile(let file, let message) where saved != nil {
             throw NNError.dataFile(path: file, message: "\(message) (the text \(path) was trained on)")
         }
+        let fingerprint = corpus.fingerprint
         if let saved {
-            guard let stored = saved["vocabulary"] else {
-                throw NNError.checkpoint(path: path, message: "metadata 'vocabulary' is missing, so the text cannot be read as before")
-            }
-            try CharacterVocabulary(metadata: stored, path: path).checkSame(as: corpus.vocabulary, model: path, text: settings.data)
-            guard saved[TextCorpus.fingerprintKey] == corpus.fingerprint else {
+            try CharacterVocabulary.stored(in: saved, path: path).checkSame(as: corpus.vocabulary, model: path, text: settings.data)
+            guard saved[TextCorpus.fingerprintKey] == fingerprint else {
                 throw NNError.invalidSetting(name: "--data", message: "\(settings.data) is not the text \(path) was trained on "
                     + "(\(TextCorpus.fingerprintKey) \(saved[TextCorpus.fingerprintKey] ?? "missing"), the text now gives "
-                    + "\(corpus.fingerprint)): a resumed run must read the same characters in the same order")
+                    + "\(fingerprint)): a resumed run must read the same characters in the same order")
             }
         }
         let objective = try LanguageModelling(corpus: corpus, steps: settings.sequenceLength)
@@ -279,7 +277,7 @@ struct TrainingSetup {
                                                              layers: settings.layers),
                                      backend: backend, seed: settings.seed)
         return TrainingSetup(network: network, objective: objective, metadata: ["vocabulary": corpus.vocabulary.metadata,
-                                                                            TextCorpus.fingerprintKey: corpus.fingerprint],
+                                                                            TextCorpus.fingerprintKey: fingerprint],
                              metric: .bitsPerCharacter, dataName: corpus.name, heldOut: "validation", unit: "char/s")
     }
 }

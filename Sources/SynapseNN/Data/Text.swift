@@ -66,6 +66,14 @@ public struct CharacterVocabulary: Equatable, Sendable {
         }
     }
 
+    /// The vocabulary of character-model checkpoint `path`, whose `metadata` must hold it.
+    public static func stored(in metadata: [String: String], path: String) throws -> CharacterVocabulary {
+        guard let text = metadata["vocabulary"] else {
+            throw NNError.checkpoint(path: path, message: "metadata 'vocabulary' is missing, so its tokens cannot be read as characters")
+        }
+        return try CharacterVocabulary(metadata: text, path: path)
+    }
+
     /// Refuses a model trained on `self` for a text of vocabulary `other`, naming both sizes and a difference.
     public func checkSame(as other: CharacterVocabulary, model: String, text: String) throws {
         guard self != other else { return }
