@@ -1,5 +1,6 @@
-// Elementwise nonlinearities. `kind`: 0 ReLU, 1 leaky ReLU (uses `slope`), 2 sigmoid, 3 tanh.
-// The backward pass reads the derivative from the input (ReLU family) or the output (sigmoid, tanh).
+// Elementwise nonlinearities. `kind`: 0 ReLU, 1 leaky ReLU (uses `slope`), 2 sigmoid, 3 tanh, 4 step.
+// The backward pass reads the derivative from the input (ReLU family) or the output (sigmoid, tanh); the
+// step's derivative is 0 wherever it exists.
 
 __kernel void activation_forward(const int kind, const float slope, __global const float* x, const int x_offset,
                                  __global float* y, const int y_offset, const int count) {
@@ -9,6 +10,7 @@ __kernel void activation_forward(const int kind, const float slope, __global con
         case 0: FOR_EACH_INDEX(i, count) y[i] = x[i] > 0.0f ? x[i] : 0.0f; break;
         case 1: FOR_EACH_INDEX(i, count) y[i] = x[i] > 0.0f ? x[i] : slope * x[i]; break;
         case 2: FOR_EACH_INDEX(i, count) y[i] = 1.0f / (1.0f + exp(-x[i])); break;
+        case 4: FOR_EACH_INDEX(i, count) y[i] = x[i] >= 0.0f ? 1.0f : 0.0f; break;
         default: FOR_EACH_INDEX(i, count) y[i] = tanh(x[i]); break;
     }
 }
@@ -25,6 +27,7 @@ __kernel void activation_backward(const int kind, const float slope, __global co
         case 0: FOR_EACH_INDEX(i, count) { const float g = dy[i]; dx[i] = x[i] > 0.0f ? g : 0.0f; } break;
         case 1: FOR_EACH_INDEX(i, count) { const float g = dy[i]; dx[i] = x[i] > 0.0f ? g : slope * g; } break;
         case 2: FOR_EACH_INDEX(i, count) dx[i] = dy[i] * y[i] * (1.0f - y[i]); break;
+        case 4: FOR_EACH_INDEX(i, count) dx[i] = 0.0f; break;
         default: FOR_EACH_INDEX(i, count) dx[i] = dy[i] * (1.0f - y[i] * y[i]); break;
     }
 }

@@ -17,6 +17,8 @@ extension CPUBackend {
             parallelFor(count, cost: 4) { r in FastMath.map(r, x, y, FastMath.sigmoid) }
         case .tanh:
             parallelFor(count, cost: 4) { r in FastMath.map(r, x, y, FastMath.tanh) }
+        case .step:
+            parallelFor(count) { r in for i in r { y[i] = x[i] >= 0 ? 1 : 0 } }
         }
     }
 
@@ -44,6 +46,8 @@ extension CPUBackend {
             parallelFor(count) { r in for i in r { dx[i] = dy[i] * y[i] * (1 - y[i]) } }
         case .tanh:
             parallelFor(count) { r in for i in r { dx[i] = dy[i] * (1 - y[i] * y[i]) } }
+        case .step:
+            parallelFor(count) { r in for i in r { dx[i] = 0 } }
         }
     }
 

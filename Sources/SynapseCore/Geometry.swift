@@ -180,6 +180,9 @@ public enum Activation: Equatable, Sendable {
     case sigmoid
     /// The hyperbolic tangent, whose outputs lie in (-1, 1).
     case tanh
+    /// Rosenblatt's threshold unit: 1 where `x >= 0`, else 0. Its derivative is 0 wherever it exists, so no
+    /// gradient passes it; the perceptron learns by its own rule (`PerceptronRule`), not by backpropagation.
+    case step
 }
 
 /// SGD with momentum in PyTorch's form: `v = mu*v + (g + wd*w); w -= lr*v`;

@@ -120,6 +120,7 @@ extension OpenCLBackend {
         case .leakyReLU(let slope): return (1, slope)
         case .sigmoid: return (2, 0)
         case .tanh: return (3, 0)
+        case .step: return (4, 0)
         }
     }
 

@@ -16,7 +16,7 @@ final class ActivationTests: SynapseTestCase {
         return random.floats(count)
     }()
 
-    static let all: [Activation] = [.relu, .leakyReLU(slope: 0.1), .sigmoid, .tanh]
+    static let all: [Activation] = [.relu, .leakyReLU(slope: 0.1), .sigmoid, .tanh, .step]
 
     func referenceForward(_ activation: Activation, _ x: Float) -> Double {
         let v = Double(x)
@@ -25,6 +25,7 @@ final class ActivationTests: SynapseTestCase {
         case .leakyReLU(let slope): return v > 0 ? v : Double(slope) * v
         case .sigmoid: return 1 / (1 + exp(-v))
         case .tanh: return Foundation.tanh(v)
+        case .step: return v >= 0 ? 1 : 0
         }
     }
 
@@ -37,6 +38,7 @@ final class ActivationTests: SynapseTestCase {
         case .leakyReLU(let slope): return x > 0 ? dy : Double(slope) * dy
         case .sigmoid: return dy * y * (1 - y)
         case .tanh: return dy * (1 - y * y)
+        case .step: return 0
         }
     }
 
@@ -48,7 +50,7 @@ final class ActivationTests: SynapseTestCase {
                 try backend.activationForward(activation, input: try backend.tensor(Self.input), output: output)
                 let got = try backend.download(output)
                 let call = OpCall(backend, "activationForward(\(activation))", "count=\(Self.count)")
-                if activation == .relu {
+                if activation == .relu || activation == .step {
                     assertBitwiseEqual(got, expected.map { Float($0) }, call)
                 } else {
                     assertClose(got, expected, call)
@@ -68,7 +70,7 @@ final class ActivationTests: SynapseTestCase {
                 try backend.activationBackward(activation, input: try backend.tensor(Self.input), output: try backend.tensor(output), gradOutput: try backend.tensor(Self.gradOutput), gradInput: dx)
                 let got = try backend.download(dx)
                 let call = OpCall(backend, "activationBackward(\(activation))", "count=\(Self.count)")
-                if activation == .relu {
+                if activation == .relu || activation == .step {
                     assertBitwiseEqual(got, expected.map { Float($0) }, call)
                 } else {
                     assertClose(got, expected, call)
