@@ -2,6 +2,11 @@ import SynapseCore
 
 /// The networks Synapse ships, by the name the command line uses.
 public enum ModelKind: String, CaseIterable, Sendable {
+    /// Rosenblatt's perceptron: one threshold unit per class over the pixels, trained by the perceptron rule
+    /// one image at a time; the predicted class is the unit with the largest score.
+    case perceptron
+    /// Softmax regression (multinomial logistic regression) with L2 weight decay: the linear baseline.
+    case softmax
     /// Multilayer perceptron, 784-512-256-10 with ReLU and dropout 0.5 by default.
     case mlp
     /// LeNet-style CNN for 28x28 input: conv5x5-6 pad 2, pool, conv5x5-16, pool, fc120, fc84, fc10 (ReLU, max-pool).
@@ -27,6 +32,8 @@ public enum ModelKind: String, CaseIterable, Sendable {
     /// The layers of this model for `classes` outputs, unbuilt.
     public func layers(classes: Int) -> [Layer] {
         switch self {
+        case .perceptron: return [Flatten(name: "flatten"), Dense(classes, name: "units", weightInit: .constant(0))]
+        case .softmax: return Models.mlp(hidden: [], classes: classes)
         case .mlp: return Models.mlp(hidden: [512, 256], classes: classes, dropout: 0.5)
         case .lenet: return Models.lenet(classes: classes)
         case .alexnet: return Models.alexNet(classes: classes)

@@ -189,3 +189,13 @@ public final class Perceptron {
         return try backend.download(y)
     }
 }
+
+extension TensorDataset {
+    /// The images of `data` with 0/1 targets, one per class (1 for the image's class): the perceptron's targets.
+    public init(oneHot data: Dataset) throws {
+        var targets = [Float](repeating: 0, count: data.count * data.classCount)
+        for (i, label) in data.labels.enumerated() { targets[i * data.classCount + Int(label)] = 1 }
+        try self.init(name: data.name, inputs: data.images, inputShape: data.sampleShape, targets: targets,
+                      targetShape: [data.classCount])
+    }
+}

@@ -47,9 +47,28 @@ public struct RunSettings: Equatable, Sendable {
     /// The values `hidden`, `layers` and `sequenceLength` may take.
     public static let sizeRange = 1...(1 << 16)
 
+    /// The defaults of `kind` where they differ from an image classifier's; each applies unless given.
+    public mutating func useDefaults(for kind: ModelKind) {
+        switch kind {
+        case .charLSTM: useTextDefaults()
+        case .perceptron: usePerceptronDefaults()
+        default: break
+        }
+    }
+
+    /// The perceptron rule as Rosenblatt ran it: one image at a time, rate 1, no momentum, decay or schedule.
+    private mutating func usePerceptronDefaults() {
+        batchSize = 1
+        learningRate = 1
+        momentum = 0
+        weightDecay = 0
+        schedule = "fixed"
+        epochs = 10
+    }
+
     /// The defaults of a character model (torch-rnn's): batches of 50 sequences of 50 characters, Adam at 0.002
-    /// without weight decay, gradients clipped to a norm of 5, the fortune files; each applies unless given.
-    public mutating func useTextDefaults() {
+    /// without weight decay, gradients clipped to a norm of 5, the fortune files.
+    private mutating func useTextDefaults() {
         batchSize = 50
         optimizer = "adam"
         learningRate = 0.002
@@ -59,7 +78,7 @@ public struct RunSettings: Equatable, Sendable {
         data = TextCorpus.defaultPath
     }
 
-    /// The defaults of an image classifier's run; `useTextDefaults` switches to a character model's.
+    /// The defaults of an image classifier's run; `useDefaults(for:)` switches to another model's.
     public init() {}
 
     /// Every setting as checkpoint metadata, keyed `settings.<key>`; `init(metadata:path:)` reads it back.

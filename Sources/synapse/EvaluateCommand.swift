@@ -51,7 +51,14 @@ struct EvaluateCommand: ParsableCommand {
         }
         let result = try Classification.report(model: network, on: test, batchSize: batchSize ?? 256)
         print("\(kind.rawValue) from \(checkpoint)\(epochNote) on \(test.name), \(backend.name)")
-        print(String(format: "test accuracy %.2f%%  test loss %.4f  (%d images)", 100 * result.accuracy, result.loss, test.count))
+        if kind == .perceptron {
+            // The perceptron's loss is its own: output units in error, not a cross-entropy.
+            let rule = try PerceptronRule.evaluate(model: network, on: TensorDataset(oneHot: test), batchSize: batchSize ?? 256)
+            print(String(format: "test accuracy %.2f%%  units in error per image %.4f  (%d images)", 100 * result.accuracy,
+                         rule.loss, test.count))
+        } else {
+            print(String(format: "test accuracy %.2f%%  test loss %.4f  (%d images)", 100 * result.accuracy, result.loss, test.count))
+        }
         print(confusionTable(result.confusion, names: test.classNames))
     }
 

@@ -13,20 +13,20 @@ struct TrainCommand: ParsableCommand {
             + "a UTF-8 text (--data FILE; by default the fortune files of Debian's fortunes package)."
     )
 
-    @Option(help: "mlp, lenet, alexnet-small, alexnet or char-lstm.") var model: String?
+    @Option(help: "perceptron, softmax, mlp, lenet, alexnet-small, alexnet or char-lstm.") var model: String?
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var deviceOption: DeviceOption
-    @Option(help: "Total epochs to train (default 15, 10 for char-lstm; a resumed run continues up to the epochs it was planned for).")
+    @Option(help: "Total epochs to train (default 15, 10 for char-lstm and perceptron; a resumed run continues up to the epochs it was planned for).")
     var epochs: Int?
-    @Option(help: "Images, or text sequences, per mini-batch (default 64, 50 for char-lstm).") var batchSize: Int?
-    @Option(name: .customLong("lr"), help: "Base learning rate (default 0.02 with SGD, 0.001 with Adam, 0.002 for char-lstm).")
+    @Option(help: "Images, or text sequences, per mini-batch (default 64, 50 for char-lstm, 1 for perceptron).") var batchSize: Int?
+    @Option(name: .customLong("lr"), help: "Base learning rate (default 0.02 with SGD, 0.001 with Adam, 0.002 for char-lstm, 1 for perceptron).")
     var learningRate: Float?
-    @Option(help: ArgumentHelp("Learning-rate schedule: \(LearningRateSchedule.acceptedForms) (sizes in epochs; default cosine).",
+    @Option(help: ArgumentHelp("Learning-rate schedule: \(LearningRateSchedule.acceptedForms) (sizes in epochs; default cosine, fixed for perceptron).",
                                valueName: "schedule")) var schedule: String?
     @Option(help: "sgd or adam (default sgd, adam for char-lstm).") var optimizer: String?
-    @Option(help: "SGD momentum (default 0.9).") var momentum: Float?
+    @Option(help: "SGD momentum (default 0.9, 0 for perceptron).") var momentum: Float?
     @Flag(help: "Nesterov momentum.") var nesterov = false
-    @Option(help: "L2 weight decay (default 5e-4, 0 for char-lstm).") var weightDecay: Float?
+    @Option(help: "L2 weight decay (default 5e-4, 0 for char-lstm and perceptron).") var weightDecay: Float?
     @Option(help: "Seed of the weights, the sample order and the dropout masks (default 1).") var seed: UInt64?
     @Option(help: "char-lstm: LSTM units per layer (default 128).") var hidden: Int?
     @Option(help: "char-lstm: LSTM layers (default 2).") var layers: Int?
@@ -64,7 +64,7 @@ struct TrainCommand: ParsableCommand {
                     "\(checkpointPath) exists; continue that run with --resume, or start a new one with --overwrite or another --checkpoint")
             }
             if let model { settings.model = model }
-            if try ModelKind(parsing: settings.model).readsText { settings.useTextDefaults() }
+            settings.useDefaults(for: try ModelKind(parsing: settings.model))
             if let batchSize { settings.batchSize = batchSize }
             if let optimizer { settings.optimizer = optimizer.lowercased() }
             if let schedule { settings.schedule = schedule }
@@ -89,6 +89,7 @@ struct TrainCommand: ParsableCommand {
                 throw NNError.invalidSetting(name: flag, message: "applies to char-lstm, not to \(settings.model)")
             }
         }
+        if kind == .perceptron { try checkPerceptronRule(settings) }
         try checkApart(checkpoint: checkpointPath, curves: curvesBase, data: settings.data)
         let epochs = settings.epochs
         let backend = try deviceOption.backend()
@@ -170,6 +171,20 @@ struct TrainCommand: ParsableCommand {
         print("checkpoint: \(checkpointPath)  curves: \(curvesBase).csv, \(curvesBase).svg")
     }
 
+    /// The perceptron learns by its own rule, `w += lr (d - y) x`: plain SGD with a rate in (0, 1].
+    private func checkPerceptronRule(_ settings: RunSettings) throws {
+        let rule = "the perceptron learns by its rule w += lr (d - y) x, which is plain SGD"
+        if settings.optimizer != "sgd" { throw NNError.invalidSetting(name: "--optimizer", message: "\(rule); \(settings.optimizer) does not apply") }
+        for (flag, value) in [("--momentum", settings.momentum), ("--weight-decay", settings.weightDecay), ("--clip", settings.clip)]
+        where value != 0 {
+            throw NNError.invalidSetting(name: flag, message: "\(rule); it must be 0 (got \(value))")
+        }
+        if settings.nesterov { throw NNError.invalidSetting(name: "--nesterov", message: "\(rule), without momentum") }
+        if let rate = settings.learningRate, rate > 1 {
+            throw NNError.invalidSetting(name: "--lr", message: "the perceptron's rate lies in (0, 1], got \(rate)")
+        }
+    }
+
     /// The checkpoint and curves are written over and over; inside the data (with --overwrite, say) they would
     /// replace what the run reads.
     private func checkApart(checkpoint: String, curves: String, data: String) throws {
@@ -245,7 +260,10 @@ struct TrainingSetup {
         let (train, test, normalization) = try DataOptions.load(directory: settings.data, trainLimit: settings.trainLimit,
                                                                 testLimit: settings.testLimit, normalization: savedNormalization)
         let network = try kind.build(inputShape: train.sampleShape, classes: train.classCount, backend: backend, seed: settings.seed)
-        return TrainingSetup(network: network, objective: Classification(train: train, test: test),
+        let objective: Objective = kind == .perceptron
+            ? try PerceptronRule(train: TensorDataset(oneHot: train), test: TensorDataset(oneHot: test))
+            : Classification(train: train, test: test)
+        return TrainingSetup(network: network, objective: objective,
                              metadata: normalization.metadata, metric: .accuracy, dataName: train.name, heldOut: "test",
                              unit: "img/s")
     }
