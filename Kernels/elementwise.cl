@@ -28,3 +28,18 @@ __kernel void clip_to_norm(__global float* x, const int x_offset, __global const
     const float coefficient = fmin(1.0f, max_norm / (sqrt(sum_sq[0]) + 1e-6f));
     FOR_EACH_INDEX(i, count) x[i] *= coefficient;
 }
+
+// The sparse autoencoder's KL penalty per hidden unit and its derivative, for mean activations r (clamped away
+// from 0 and 1) and the target activation rho.
+__kernel void sparsity_penalty(__global const float* r, const int r_offset, const float rho, __global float* divergence,
+                               const int divergence_offset, __global float* gradient, const int gradient_offset,
+                               const int count) {
+    r += r_offset;
+    divergence += divergence_offset;
+    gradient += gradient_offset;
+    FOR_EACH_INDEX(i, count) {
+        const float q = clamp(r[i], 1e-6f, 1.0f - 1e-6f);
+        divergence[i] = rho * log(rho / q) + (1.0f - rho) * log((1.0f - rho) / (1.0f - q));
+        gradient[i] = -rho / q + (1.0f - rho) / (1.0f - q);
+    }
+}

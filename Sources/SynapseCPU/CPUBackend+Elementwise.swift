@@ -135,6 +135,17 @@ extension CPUBackend {
         parallelFor(count) { r in for i in r { x[i] *= coefficient } }
     }
 
+    public func uncheckedSparsityPenalty(meanActivation: Tensor, target rho: Float, divergence: Tensor,
+                                         gradient: Tensor) throws {
+        let count = meanActivation.count
+        let r = floats(meanActivation), kl = floats(divergence), g = floats(gradient)
+        for i in 0..<count {
+            let q = min(max(r[i], 1e-6), 1 - 1e-6)
+            kl[i] = rho * log(rho / q) + (1 - rho) * log((1 - rho) / (1 - q))
+            g[i] = -rho / q + (1 - rho) / (1 - q)
+        }
+    }
+
     // MARK: Reductions
 
     public func uncheckedSum(_ x: Tensor, squares: Bool, result: Tensor) throws {

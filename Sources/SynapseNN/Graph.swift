@@ -275,6 +275,15 @@ public class Graph {
         }
     }
 
+    /// Adds to element 0 of `loss` the terms every `PenaltyLayer` computed in the last training forward pass (a
+    /// sparsity penalty); their gradients flow in `backward` without further ado.
+    public func addPenalties(to loss: Tensor) throws {
+        for (node, call) in zip(nodes, calls) {
+            guard let layer = node.layer as? PenaltyLayer, let term = try layer.penalty(call) else { continue }
+            try backend.axpy(alpha: 1, x: term, y: loss.elements(0..<1))
+        }
+    }
+
     /// Makes every recurrent layer start its next forward pass from a zero state rather than from where its
     /// last one ended: at the start of an epoch, of an evaluation, of a generated text.
     public func resetCarriedState() {

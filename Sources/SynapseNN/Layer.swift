@@ -133,6 +133,7 @@ public final class BuildContext {
     public let seed: UInt64
     private(set) var createdParameters: [Parameter] = []
     private var randomLayerCount = 0
+    private var corruptionLayerCount = 0
 
     /// A context for building a model on `backend` whose random numbers all derive from `seed`.
     public init(backend: Backend, seed: UInt64) {
@@ -151,6 +152,12 @@ public final class BuildContext {
     public func dropoutAddress() -> PhiloxAddress {
         defer { randomLayerCount += 1 }
         return PhiloxAddress(seed: seed, stream: RandomStream.dropout(randomLayerCount))
+    }
+
+    /// The start of a fresh stream for a layer that corrupts its input at run time (a denoising autoencoder's).
+    public func corruptionAddress() -> PhiloxAddress {
+        defer { corruptionLayerCount += 1 }
+        return PhiloxAddress(seed: seed, stream: RandomStream.corruption(corruptionLayerCount))
     }
 
     /// The arena of every parameter created so far, with their initial values.

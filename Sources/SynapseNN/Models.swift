@@ -145,6 +145,23 @@ public enum Models {
         ]
     }
 
+    /// An autoencoder over flat inputs of `inputs` features (give it `Flatten` first for images): optional masking
+    /// noise (`corruption`, a denoising autoencoder), an encoder to `hidden` sigmoid units, an optional sparsity
+    /// penalty on them (`sparsity`: the target mean activation rho and the weight beta), and a linear decoder back to
+    /// `inputs`, whose weight is the encoder's transposed when `tied`. The decoder is linear because the inputs are
+    /// standardised (mean 0, standard deviation 1), not confined to (0, 1).
+    public static func autoencoder(inputs: Int, hidden: Int, tied: Bool = false, sparsity: (target: Float, weight: Float)? = nil,
+                                   corruption: Float = 0) -> [Layer] {
+        let encoder = Dense(hidden, name: "encoder", weightInit: .xavierUniform)
+        var layers: [Layer] = []
+        if corruption > 0 { layers.append(Corruption(masking: corruption, name: "corrupt")) }
+        layers += [encoder, ActivationLayer(.sigmoid, name: "code")]
+        if let sparsity { layers.append(SparsityPenalty(target: sparsity.target, weight: sparsity.weight, name: "sparsity")) }
+        layers.append(tied ? TiedDense(transposing: encoder, name: "decoder")
+                           : Dense(inputs, name: "decoder", weightInit: .xavierUniform))
+        return layers
+    }
+
     /// Caffe's AlexNet solver settings per parameter: biases learn at twice the rate and are not decayed.
     public static func useCaffeBiasMultipliers(_ model: Sequential) {
         for p in model.parameters where p.name.hasSuffix(".bias") {

@@ -118,7 +118,9 @@ public final class Classification: Objective {
         let loss = self.loss ?? SoftmaxCrossEntropy(backend: model.backend)
         self.loss = loss
         self.outputName = outputName
-        return try loss.forward(logits, targets: labels)
+        let total = try loss.forward(logits, targets: labels)
+        try model.addPenalties(to: total)
+        return total
     }
 
     public func backward(model: Graph) throws {
@@ -245,7 +247,9 @@ public final class Regression: Objective {
         let loss = self.loss ?? SquaredError(backend: model.backend)
         self.loss = loss
         self.outputName = outputName
-        return try loss.forward(output, targets: y)
+        let total = try loss.forward(output, targets: y)
+        try model.addPenalties(to: total)
+        return total
     }
 
     public func backward(model: Graph) throws {

@@ -133,4 +133,6 @@ public enum RandomStream {
     public static func shuffle(epoch: Int) -> UInt64 { 2 << 32 | UInt64(epoch) }
     /// Sampling at inference (text generation) for seed-stream `i`.
     public static func sampling(_ index: Int) -> UInt64 { 3 << 32 | UInt64(index) }
+    /// Masks of corruption (denoising) layer `i` (in model order).
+    public static func corruption(_ index: Int) -> UInt64 { 4 << 32 | UInt64(index) }
 }

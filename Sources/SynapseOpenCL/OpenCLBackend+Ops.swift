@@ -273,6 +273,12 @@ extension OpenCLBackend {
                    [.view(a), .view(b), .view(output), .int(a.count)])
     }
 
+    public func uncheckedSparsityPenalty(meanActivation: Tensor, target: Float, divergence: Tensor,
+                                         gradient: Tensor) throws {
+        try launch(program(.elementwise), "sparsity_penalty", elements: meanActivation.count,
+                   [.view(meanActivation), .float(target), .view(divergence), .view(gradient), .int(meanActivation.count)])
+    }
+
     public func uncheckedClipToNorm(_ x: Tensor, sumOfSquares: Tensor, maxNorm: Float) throws {
         try launch(program(.elementwise), "clip_to_norm", elements: x.count,
                    [.view(x), .view(sumOfSquares), .float(maxNorm), .int(x.count)])

@@ -39,6 +39,24 @@ final class ElementwiseTests: SynapseTestCase {
         }
     }
 
+    /// The KL sparsity terms against Float64, including activations at and beyond the clamp (0 and 1).
+    func testSparsityPenalty() {
+        var random = TestRandom(seed: 74)
+        let rho: Float = 0.05
+        let r = [0, 1, 1e-7, 0.05] + random.floats(count - 4, in: 0.001...0.999)
+        func clamped(_ x: Float) -> Double { Double(min(max(x, 1e-6), 1 - 1e-6)) }
+        let p = Double(rho)
+        let divergence = r.map { x -> Double in let q = clamped(x); return p * log(p / q) + (1 - p) * log((1 - p) / (1 - q)) }
+        let gradient = r.map { x -> Double in let q = clamped(x); return -p / q + (1 - p) / (1 - q) }
+        forEachBackend { backend in
+            let kl = try backend.nanTensor(count), g = try backend.nanTensor(count)
+            try backend.sparsityPenalty(meanActivation: try backend.tensor(r), target: rho, divergence: kl, gradient: g)
+            let call = OpCall(backend, "sparsityPenalty", "count=\(count) rho=\(rho)")
+            assertClose(try backend.download(kl), divergence, call, "divergence")
+            assertClose(try backend.download(g), gradient, call, "gradient")
+        }
+    }
+
     /// Against a Float64 sum, with the tolerance of a dot product of n terms: sqrt(n) * eps * sum |terms|.
     func testSumAndSumOfSquares() {
         var random = TestRandom(seed: 73)

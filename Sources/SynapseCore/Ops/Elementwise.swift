@@ -16,6 +16,7 @@ public protocol ElementwiseKernels {
     func uncheckedScale(_ x: Tensor, by alpha: Float) throws
     func uncheckedMultiply(_ a: Tensor, _ b: Tensor, output: Tensor) throws
     func uncheckedClipToNorm(_ x: Tensor, sumOfSquares: Tensor, maxNorm: Float) throws
+    func uncheckedSparsityPenalty(meanActivation: Tensor, target: Float, divergence: Tensor, gradient: Tensor) throws
     /// The total of `x` (of its squares when `squares`) into element 0 of `result`.
     func uncheckedSum(_ x: Tensor, squares: Bool, result: Tensor) throws
     func uncheckedLSTMCellForward(gates: Tensor, previousCell: Tensor, cell: Tensor, hidden: Tensor, batch: Int,
@@ -116,6 +117,23 @@ extension Backend {
         }
         try Check.reduction(on: self, op: op, x: x, result: sumOfSquares)
         try uncheckedClipToNorm(x, sumOfSquares: sumOfSquares, maxNorm: maxNorm)
+    }
+
+    /// The terms of the sparse autoencoder's penalty (UFLDL's) for hidden units whose mean activations over a
+    /// batch are `meanActivation` (`r`), against the target activation `target` (`rho`):
+    /// `divergence[j] = KL(rho || r_j) = rho log(rho / r_j) + (1 - rho) log((1 - rho) / (1 - r_j))` and its
+    /// derivative `gradient[j] = -rho / r_j + (1 - rho) / (1 - r_j)`. `r_j` is clamped to `[1e-6, 1 - 1e-6]`, so a
+    /// unit that is always off or always on costs a large finite penalty, not an infinite one.
+    public func sparsityPenalty(meanActivation: Tensor, target: Float, divergence: Tensor, gradient: Tensor) throws {
+        let op = "sparsityPenalty"
+        guard target > 0, target < 1 else {
+            throw SynapseError.invalidArgument(op: op, message: "the target activation must lie in (0, 1), got \(target)")
+        }
+        try Check.elementwise(on: self, op: op, ["meanActivation": meanActivation, "divergence": divergence,
+                                                 "gradient": gradient])
+        try Check.disjoint(op: op, [("divergence", divergence), ("gradient", gradient)])
+        try uncheckedSparsityPenalty(meanActivation: meanActivation, target: target, divergence: divergence,
+                                     gradient: gradient)
     }
 
     /// The sum of `x` into element 0 of `result`, which stays on the device.
