@@ -1,6 +1,6 @@
-// Elementwise nonlinearities. `kind`: 0 ReLU, 1 leaky ReLU (uses `slope`), 2 sigmoid, 3 tanh, 4 step.
-// The backward pass reads the derivative from the input (ReLU family) or the output (sigmoid, tanh); the
-// step's derivative is 0 wherever it exists.
+// Elementwise nonlinearities. `kind`: 0 ReLU, 1 leaky ReLU (uses `slope`), 2 sigmoid, 3 tanh, 4 step, 5 softplus.
+// The backward pass reads the derivative from the input (ReLU family, softplus) or the output (sigmoid, tanh);
+// the step's derivative is 0 wherever it exists.
 
 __kernel void activation_forward(const int kind, const float slope, __global const float* x, const int x_offset,
                                  __global float* y, const int y_offset, const int count) {
@@ -11,6 +11,7 @@ __kernel void activation_forward(const int kind, const float slope, __global con
         case 1: FOR_EACH_INDEX(i, count) y[i] = x[i] > 0.0f ? x[i] : slope * x[i]; break;
         case 2: FOR_EACH_INDEX(i, count) y[i] = 1.0f / (1.0f + exp(-x[i])); break;
         case 4: FOR_EACH_INDEX(i, count) y[i] = x[i] >= 0.0f ? 1.0f : 0.0f; break;
+        case 5: FOR_EACH_INDEX(i, count) y[i] = fmax(x[i], 0.0f) + log1p(exp(-fabs(x[i]))); break;
         default: FOR_EACH_INDEX(i, count) y[i] = tanh(x[i]); break;
     }
 }
@@ -28,6 +29,7 @@ __kernel void activation_backward(const int kind, const float slope, __global co
         case 1: FOR_EACH_INDEX(i, count) { const float g = dy[i]; dx[i] = x[i] > 0.0f ? g : slope * g; } break;
         case 2: FOR_EACH_INDEX(i, count) dx[i] = dy[i] * y[i] * (1.0f - y[i]); break;
         case 4: FOR_EACH_INDEX(i, count) dx[i] = 0.0f; break;
+        case 5: FOR_EACH_INDEX(i, count) dx[i] = dy[i] / (1.0f + exp(-x[i])); break;
         default: FOR_EACH_INDEX(i, count) dx[i] = dy[i] * (1.0f - y[i] * y[i]); break;
     }
 }

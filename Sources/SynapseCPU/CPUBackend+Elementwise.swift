@@ -19,6 +19,8 @@ extension CPUBackend {
             parallelFor(count, cost: 4) { r in FastMath.map(r, x, y, FastMath.tanh) }
         case .step:
             parallelFor(count) { r in for i in r { y[i] = x[i] >= 0 ? 1 : 0 } }
+        case .softplus:
+            parallelFor(count, cost: 8) { r in for i in r { y[i] = max(x[i], 0) + log1p(exp(-abs(x[i]))) } }
         }
     }
 
@@ -48,6 +50,8 @@ extension CPUBackend {
             parallelFor(count) { r in for i in r { dx[i] = dy[i] * (1 - y[i] * y[i]) } }
         case .step:
             parallelFor(count) { r in for i in r { dx[i] = 0 } }
+        case .softplus:
+            parallelFor(count, cost: 4) { r in for i in r { dx[i] = dy[i] / (1 + exp(-x[i])) } }
         }
     }
 

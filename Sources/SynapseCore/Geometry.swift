@@ -183,6 +183,8 @@ public enum Activation: Equatable, Sendable {
     /// Rosenblatt's threshold unit: 1 where `x >= 0`, else 0. Its derivative is 0 wherever it exists, so no
     /// gradient passes it; the perceptron learns by its own rule (`PerceptronRule`), not by backpropagation.
     case step
+    /// `log(1 + exp(x))`, computed stably; its derivative is the sigmoid. An RBM's free energy sums it.
+    case softplus
 }
 
 /// SGD with momentum in PyTorch's form: `v = mu*v + (g + wd*w); w -= lr*v`;

@@ -10,6 +10,7 @@ public enum Checkpoint {
     static let optimizerPrefix = "optimizer."
     static let randomPrefix = "rng."
     static let optimizerScalarPrefix = "optimizer_state."
+    static let objectivePrefix = "objective."
 
     /// Saves the trainer's model, optimizer and position; `metadata` adds the caller's own keys (settings).
     public static func save(_ trainer: Trainer, to path: String, metadata extra: [String: String] = [:]) throws {
@@ -20,6 +21,11 @@ public enum Checkpoint {
         }
         for (key, view) in try trainer.optimizer.state(for: model.arena) {
             tensors[optimizerPrefix + key] = SafeTensors.Entry(shape: view.shape, values: try backend.download(view))
+        }
+        if let objective = trainer.objective as? StatefulObjective {
+            for (key, view) in try objective.state(for: model) {
+                tensors[objectivePrefix + key] = SafeTensors.Entry(shape: view.shape, values: try backend.download(view))
+            }
         }
         var metadata = extra
         metadata["format"] = format
@@ -79,6 +85,14 @@ public enum Checkpoint {
             }
             try checkFinite(entry, name: optimizerPrefix + key, path: path)
         }
+        let objectiveState = try (trainer.objective as? StatefulObjective)?.state(for: model) ?? [:]
+        for (key, view) in objectiveState.sorted(by: { $0.key < $1.key }) {
+            guard let entry = file.tensors[objectivePrefix + key], entry.values.count == view.count else {
+                throw NNError.checkpoint(path: path, message:
+                    "objective state '\(objectivePrefix + key)' is missing or does not hold \(view.count) values")
+            }
+            try checkFinite(entry, name: objectivePrefix + key, path: path)
+        }
         try checkParameters(file, of: model, path: path)
         var scalars: [String: String] = [:]
         for (key, value) in file.metadata where key.hasPrefix(optimizerScalarPrefix) {
@@ -92,6 +106,9 @@ public enum Checkpoint {
         try upload(file, into: model)
         for (key, view) in state {
             try view.backend.upload(file.tensors[optimizerPrefix + key]!.values, to: view)
+        }
+        for (key, view) in objectiveState {
+            try view.backend.upload(file.tensors[objectivePrefix + key]!.values, to: view)
         }
         model.randomCounters = counters
         trainer.epoch = epoch
@@ -118,7 +135,7 @@ public enum Checkpoint {
     public static func importWeights(into model: Graph, from path: String) throws {
         let file = try SafeTensors.read(from: path)
         let names = Set(model.parameters.map(\.name))
-        let unexpected = file.tensors.keys.filter { !names.contains($0) && !$0.hasPrefix(optimizerPrefix) }.sorted()
+        let unexpected = file.tensors.keys.filter { !names.contains($0) && !$0.hasPrefix(optimizerPrefix) && !$0.hasPrefix(objectivePrefix) }.sorted()
         guard unexpected.isEmpty else {
             throw NNError.checkpoint(path: path, message:
                 "tensors the model does not have: \(unexpected.joined(separator: ", ")); the model's parameters are \(model.parameters.map(\.name).joined(separator: ", "))")

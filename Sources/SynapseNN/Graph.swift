@@ -223,7 +223,7 @@ public class Graph {
             let outputs = node.outputs.map { gradients[$0] }
             guard outputs.contains(where: { $0 != nil }) else { continue }
             let needs = node.inputs.map { needed.contains($0) }
-            guard !node.layer.parameters.isEmpty || needs.contains(true) else { continue }
+            guard node.layer.trains || needs.contains(true) else { continue }
             call.needsInputGradients = needs
             let inputs = try failing(node.layer, phase: "backward") { try node.layer.backward(call, outputGradients: outputs) }
             for (i, name) in node.inputs.enumerated() where needs[i] {
@@ -241,7 +241,7 @@ public class Graph {
     /// parameter or of a requested input.
     private func neededGradients(inputs: Set<String>) -> Set<String> {
         var needed = inputs
-        for node in nodes where !node.layer.parameters.isEmpty || node.inputs.contains(where: needed.contains) {
+        for node in nodes where node.layer.trains || node.inputs.contains(where: needed.contains) {
             needed.formUnion(node.outputs)
         }
         return needed
@@ -274,6 +274,10 @@ public class Graph {
             throw NNError.layerFailed(layer: layer.name, phase: phase, cause: error)
         }
     }
+
+    /// The tensor `name` (a model input or a layer's output) of the last forward pass, as Caffe's `blob_by_name`;
+    /// it holds its values until the next forward pass. Nil before the first.
+    public func lastTensor(_ name: String) -> Tensor? { lastForward[name] }
 
     /// Adds to element 0 of `loss` the terms every `PenaltyLayer` computed in the last training forward pass (a
     /// sparsity penalty); their gradients flow in `backward` without further ado.

@@ -36,6 +36,9 @@ public protocol UnaryLayer: Layer {
 
 extension Layer {
     public var parameters: [Parameter] { [] }
+
+    /// Whether the layer has a parameter that training moves (one not frozen).
+    public var trains: Bool { parameters.contains { !$0.isFrozen } }
 }
 
 extension UnaryLayer {

@@ -207,8 +207,8 @@ private struct StateArenas {
                 throw NNError.invalidSetting(name: p.name, message: "the \(what) multiplier must be finite and not negative, got \(value)")
             }
             let end = i + 1 < arena.parameters.count ? arena.parameters[i + 1].value.offset : arena.values.count
-            let run = UpdateSegments.Run(count: end - p.value.offset, learningRateMultiplier: p.learningRateMultiplier,
-                                         weightDecayMultiplier: p.weightDecayMultiplier)
+            let run = UpdateSegments.Run(count: end - p.value.offset, learningRateMultiplier: p.isFrozen ? 0 : p.learningRateMultiplier,
+                                         weightDecayMultiplier: p.isFrozen ? 0 : p.weightDecayMultiplier)
             if let last = runs.last, last.learningRateMultiplier == run.learningRateMultiplier,
                last.weightDecayMultiplier == run.weightDecayMultiplier {
                 runs[runs.count - 1].count += run.count

@@ -22,6 +22,9 @@ public final class Parameter {
     public var learningRateMultiplier: Float = 1
     /// Scales the optimizer's weight decay for this parameter (AlexNet does not decay biases).
     public var weightDecayMultiplier: Float = 1
+    /// Whether training leaves the parameter as it is (a pretrained layer held fixed while the next one trains):
+    /// backward computes no gradient for a layer whose parameters are all frozen, and optimizers do not move it.
+    public var isFrozen = false
 
     init(name: String, shape: [Int], initializer: Initializer, fanIn: Int, fanOut: Int) {
         self.name = name
@@ -135,4 +138,8 @@ public enum RandomStream {
     public static func sampling(_ index: Int) -> UInt64 { 3 << 32 | UInt64(index) }
     /// Masks of corruption (denoising) layer `i` (in model order).
     public static func corruption(_ index: Int) -> UInt64 { 4 << 32 | UInt64(index) }
+    /// The Gibbs sampling of contrastive divergence in epoch `e`.
+    public static func gibbs(epoch: Int) -> UInt64 { 5 << 32 | UInt64(epoch) }
+    /// The visible units flipped to estimate an RBM's pseudo-likelihood.
+    public static let pseudoLikelihood: UInt64 = 6 << 32
 }

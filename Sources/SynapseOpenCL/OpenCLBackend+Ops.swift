@@ -121,6 +121,7 @@ extension OpenCLBackend {
         case .sigmoid: return (2, 0)
         case .tanh: return (3, 0)
         case .step: return (4, 0)
+        case .softplus: return (5, 0)
         }
     }
 

@@ -16,7 +16,7 @@ final class ActivationTests: SynapseTestCase {
         return random.floats(count)
     }()
 
-    static let all: [Activation] = [.relu, .leakyReLU(slope: 0.1), .sigmoid, .tanh, .step]
+    static let all: [Activation] = [.relu, .leakyReLU(slope: 0.1), .sigmoid, .tanh, .step, .softplus]
 
     func referenceForward(_ activation: Activation, _ x: Float) -> Double {
         let v = Double(x)
@@ -26,6 +26,7 @@ final class ActivationTests: SynapseTestCase {
         case .sigmoid: return 1 / (1 + exp(-v))
         case .tanh: return Foundation.tanh(v)
         case .step: return v >= 0 ? 1 : 0
+        case .softplus: return log1p(exp(v))
         }
     }
 
@@ -39,6 +40,7 @@ final class ActivationTests: SynapseTestCase {
         case .sigmoid: return dy * y * (1 - y)
         case .tanh: return dy * (1 - y * y)
         case .step: return 0
+        case .softplus: return dy / (1 + exp(-x))
         }
     }
 

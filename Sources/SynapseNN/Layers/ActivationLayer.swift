@@ -1,6 +1,6 @@
 import SynapseCore
 
-/// An elementwise nonlinearity (ReLU, leaky ReLU, sigmoid, tanh, step) on input of any shape.
+/// An elementwise nonlinearity (ReLU, leaky ReLU, sigmoid, tanh, step, softplus) on input of any shape.
 public final class ActivationLayer: UnaryLayer {
     public var name: String
     /// The nonlinearity applied to every element.
@@ -19,6 +19,7 @@ public final class ActivationLayer: UnaryLayer {
         case .sigmoid: return "Sigmoid"
         case .tanh: return "Tanh"
         case .step: return "Step"
+        case .softplus: return "Softplus"
         }
     }
 
