@@ -19,6 +19,18 @@ public enum ModelKind: String, CaseIterable, Sendable {
     /// A character-level language model (char-rnn, torch-rnn's defaults): an embedding of 64, two LSTM layers of
     /// 128 that carry their state from batch to batch, and a linear layer to the next character's logits.
     case charLSTM = "char-lstm"
+    /// An autoencoder of the standardised pixels: one layer of sigmoid codes and a linear decoder; tied, sparse or
+    /// denoising as the settings say. Learns without labels; its metric is the reconstruction error.
+    case autoencoder
+    /// A restricted Boltzmann machine on the binarised pixels, trained by contrastive divergence (CD-k or PCD).
+    /// Learns without labels; its metric is the pseudo-likelihood.
+    case rbm
+    /// Stacked autoencoders (denoising, sparse or tied as the settings say), pretrained one layer at a time,
+    /// then fine-tuned as a sigmoid classifier.
+    case stackedAutoencoder = "stacked-autoencoder"
+    /// A deep belief net: RBMs on the binarised pixels pretrained one layer at a time, then fine-tuned as a
+    /// sigmoid classifier.
+    case dbn
 
     /// The model named `name`, in any case; an unknown name throws `NNError.invalidSetting` listing the known ones.
     public init(parsing name: String) throws {
@@ -29,8 +41,31 @@ public enum ModelKind: String, CaseIterable, Sendable {
         self = kind
     }
 
-    /// The layers of this model for `classes` outputs, unbuilt.
-    public func layers(classes: Int) -> [Layer] {
+    /// Whether the model is trained layer by layer (`LayerwiseStack`): autoencoders, RBMs and their stacks.
+    public var isLayerwise: Bool { [.autoencoder, .rbm, .stackedAutoencoder, .dbn].contains(self) }
+    /// Whether the model learns without labels and has no classifier: the single autoencoder and RBM.
+    public var isUnsupervised: Bool { self == .autoencoder || self == .rbm }
+    /// Whether the model reads binarised pixels (an RBM's binary visible units) rather than standardised ones.
+    public var readsBinaryPixels: Bool { self == .rbm || self == .dbn }
+
+    /// The stack `settings` describe, for a layer-wise model; nil for the others.
+    public func stack(_ settings: RunSettings) throws -> LayerwiseStack? {
+        switch self {
+        case .autoencoder, .stackedAutoencoder:
+            return try LayerwiseStack(widths: settings.widths, unit: .autoencoder(
+                tied: settings.tied, sparsityTarget: settings.sparsityTarget, sparsityWeight: settings.sparsityWeight,
+                corruption: settings.corruption))
+        case .rbm, .dbn:
+            return try LayerwiseStack(widths: settings.widths, unit: .rbm(gibbsSteps: settings.gibbsSteps,
+                                                                          persistent: settings.persistent))
+        default:
+            return nil
+        }
+    }
+
+    /// The layers of this model for `classes` outputs, unbuilt; nil for a layer-wise model, which `build` makes
+    /// from its stack.
+    private func layers(classes: Int) -> [Layer]? {
         switch self {
         case .perceptron: return [Flatten(name: "flatten"), Dense(classes, name: "units", weightInit: .constant(0))]
         case .softmax: return Models.mlp(hidden: [], classes: classes)
@@ -39,6 +74,7 @@ public enum ModelKind: String, CaseIterable, Sendable {
         case .alexnet: return Models.alexNet(classes: classes)
         case .alexnetSmall: return Models.smallAlexNet(classes: classes)
         case .charLSTM: return Models.charLSTM(vocabulary: classes)
+        case .autoencoder, .rbm, .stackedAutoencoder, .dbn: return nil
         }
     }
 
@@ -46,13 +82,22 @@ public enum ModelKind: String, CaseIterable, Sendable {
     public var readsText: Bool { self == .charLSTM }
 
     /// Builds the model for per-sample `inputShape` on `backend`, with its per-parameter learning-rate and
-    /// decay multipliers set.
-    public func build(inputShape: [Int], classes: Int, backend: Backend, seed: UInt64) throws -> Sequential {
+    /// decay multipliers set. A layer-wise model is built as `settings` describe it (its defaults when nil): the
+    /// single autoencoder or RBM as it trains, a stack as the classifier it becomes.
+    public func build(inputShape: [Int], classes: Int, backend: Backend, seed: UInt64,
+                      settings: RunSettings? = nil) throws -> Sequential {
+        if isLayerwise {
+            var defaults = RunSettings()
+            defaults.useDefaults(for: self)
+            let stack = try stack(settings ?? defaults)!
+            if isUnsupervised { return try stack.pretrainingModel(layer: 1, inputShape: inputShape, backend: backend, seed: seed) }
+            return try Sequential(inputShape: inputShape, layers: stack.classifier(classes: classes), backend: backend, seed: seed)
+        }
         if self == .alexnet, inputShape != [3, 227, 227] {
             throw NNError.invalidSetting(name: "--model", message:
                 "alexnet takes [3, 227, 227] images, the data has \(describe(inputShape)); for small images use alexnet-small")
         }
-        let model = try Sequential(inputShape: inputShape, layers: layers(classes: classes), backend: backend, seed: seed)
+        let model = try Sequential(inputShape: inputShape, layers: layers(classes: classes)!, backend: backend, seed: seed)
         if self == .alexnet || self == .alexnetSmall { Models.useCaffeBiasMultipliers(model) }
         return model
     }

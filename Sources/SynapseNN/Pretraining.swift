@@ -30,6 +30,19 @@ public struct LayerwiseStack: Sendable {
         self.unit = unit
     }
 
+    /// One line on how each layer is pretrained: `denoising autoencoder (masking 0.2), tied weights`.
+    public var unitDescription: String {
+        switch unit {
+        case let .autoencoder(tied, target, weight, corruption):
+            var parts = [corruption > 0 ? "denoising autoencoder (masking \(corruption))" : "autoencoder"]
+            if weight > 0 { parts.append("sparsity rho \(target), beta \(weight)") }
+            if tied { parts.append("tied weights") }
+            return parts.joined(separator: ", ")
+        case let .rbm(steps, persistent):
+            return "RBM, \(persistent ? "persistent " : "")CD-\(steps)"
+        }
+    }
+
     /// The network that is fine-tuned: `Flatten`, then `fc<i>` (`Dense`) and `act<i>` (sigmoid) per width, then
     /// `fc<n+1>` to `classes` logits.
     public func classifier(classes: Int) -> [Layer] {

@@ -37,6 +37,24 @@ public struct RunSettings: Equatable, Sendable {
     public var sequenceLength = 50
     /// The largest global norm of a step's gradients (0: no clipping).
     public var clip: Float = 0
+    /// Layer-wise models: the width of each hidden layer, bottom up (one for autoencoder and rbm).
+    public var widths = [500, 500]
+    /// Autoencoders: whether the decoder's weight is the encoder's, transposed.
+    public var tied = false
+    /// Autoencoders: the sparsity penalty's target mean activation rho (used when `sparsityWeight` > 0).
+    public var sparsityTarget: Float = 0.05
+    /// Autoencoders: the sparsity penalty's weight beta (0: no penalty).
+    public var sparsityWeight: Float = 0
+    /// Autoencoders: the fraction of inputs masked to 0 in training (0: a plain, not denoising, autoencoder).
+    public var corruption: Float = 0
+    /// RBMs: Gibbs steps per update, the k of CD-k.
+    public var gibbsSteps = 1
+    /// RBMs: whether the Gibbs chains persist across updates (PCD).
+    public var persistent = false
+    /// Stacked models: epochs of pretraining per layer; 0 trains the same classifier from scratch.
+    public var pretrainEpochs = 5
+    /// Stacked models: the learning rate of pretraining (fixed).
+    public var pretrainLearningRate: Float = 0.01
 
     /// The values `epochs` may take.
     public static let epochRange = 1...1_000_000
@@ -52,6 +70,25 @@ public struct RunSettings: Equatable, Sendable {
         switch kind {
         case .charLSTM: useTextDefaults()
         case .perceptron: usePerceptronDefaults()
+        case .autoencoder, .stackedAutoencoder:
+            // A linear decoder on standardised pixels: Adam copes with the reconstruction's scale without tuning.
+            optimizer = "adam"
+            learningRate = 0.001
+            pretrainLearningRate = 0.001
+            weightDecay = 0
+            epochs = kind == .autoencoder ? 10 : 15
+            if kind == .autoencoder { widths = [256] }
+        case .rbm, .dbn:
+            // scikit-learn's BernoulliRBM: plain SGD at 0.1; the fine-tuning of a DBN runs at the MLP's settings.
+            pretrainLearningRate = 0.1
+            if kind == .rbm {
+                widths = [256]
+                learningRate = 0.1
+                momentum = 0
+                weightDecay = 0
+                schedule = "fixed"
+                epochs = 5
+            }
         default: break
         }
     }
@@ -89,7 +126,12 @@ public struct RunSettings: Equatable, Sendable {
          "settings.nesterov": String(nesterov), "settings.seed": String(seed), "settings.epochs": String(epochs),
          "settings.data": data, "settings.train_limit": String(trainLimit), "settings.test_limit": String(testLimit),
          "settings.hidden": String(hidden), "settings.layers": String(layers),
-         "settings.sequence_length": String(sequenceLength), "settings.clip": "\(clip)"]
+         "settings.sequence_length": String(sequenceLength), "settings.clip": "\(clip)",
+         "settings.widths": widths.map(String.init).joined(separator: ","), "settings.tied": String(tied),
+         "settings.sparsity_target": "\(sparsityTarget)", "settings.sparsity_weight": "\(sparsityWeight)",
+         "settings.corruption": "\(corruption)", "settings.gibbs_steps": String(gibbsSteps),
+         "settings.persistent": String(persistent), "settings.pretrain_epochs": String(pretrainEpochs),
+         "settings.pretrain_lr": "\(pretrainLearningRate)"]
     }
 
     /// The ranges every run's settings must lie in, whether typed or read from a checkpoint; the error names
@@ -113,6 +155,17 @@ public struct RunSettings: Equatable, Sendable {
             try check(Self.sizeRange.contains(value), flag, "must be in \(Self.sizeRange), got \(value)")
         }
         try check(clip.isFinite && clip >= 0, "--clip", "must be finite and not negative (0: no clipping), got \(clip)")
+        try check(!widths.isEmpty && widths.count <= 16 && widths.allSatisfy(Self.sizeRange.contains), "--widths",
+                  "must be 1 to 16 comma-separated widths in \(Self.sizeRange), got \(widths)")
+        try check(sparsityTarget > 0 && sparsityTarget < 1, "--sparsity", "must lie in (0, 1), got \(sparsityTarget)")
+        try check(sparsityWeight.isFinite && sparsityWeight >= 0, "--sparsity-weight",
+                  "must be finite and not negative (0: no penalty), got \(sparsityWeight)")
+        try check(corruption >= 0 && corruption < 1, "--corruption", "must lie in [0, 1), got \(corruption)")
+        try check((1...10_000).contains(gibbsSteps), "--gibbs-steps", "must be in 1...10000, got \(gibbsSteps)")
+        try check(pretrainEpochs == 0 || Self.epochRange.contains(pretrainEpochs), "--pretrain-epochs",
+                  "must be 0 (no pretraining) or in \(Self.epochRange), got \(pretrainEpochs)")
+        try check(pretrainLearningRate.isFinite && pretrainLearningRate > 0, "--pretrain-lr",
+                  "must be finite and positive, got \(pretrainLearningRate)")
     }
 
     /// The settings stored in checkpoint `path`, every field present, readable and in range.
@@ -150,6 +203,21 @@ public struct RunSettings: Equatable, Sendable {
             layers = try parsed("layers") { Int($0) }
             sequenceLength = try parsed("sequence_length") { Int($0) }
             clip = try parsed("clip") { Float($0) }
+        }
+        // Added with the layer-wise models.
+        if metadata["settings.widths"] != nil {
+            widths = try parsed("widths") { text in
+                let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
+                return parts.contains(nil) ? nil : parts.map { $0! }
+            }
+            tied = try parsed("tied") { Bool($0) }
+            sparsityTarget = try parsed("sparsity_target") { Float($0) }
+            sparsityWeight = try parsed("sparsity_weight") { Float($0) }
+            corruption = try parsed("corruption") { Float($0) }
+            gibbsSteps = try parsed("gibbs_steps") { Int($0) }
+            persistent = try parsed("persistent") { Bool($0) }
+            pretrainEpochs = try parsed("pretrain_epochs") { Int($0) }
+            pretrainLearningRate = try parsed("pretrain_lr") { Float($0) }
         }
         do {
             try validate()

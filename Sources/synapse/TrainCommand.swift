@@ -13,7 +13,8 @@ struct TrainCommand: ParsableCommand {
             + "a UTF-8 text (--data FILE; by default the fortune files of Debian's fortunes package)."
     )
 
-    @Option(help: "perceptron, softmax, mlp, lenet, alexnet-small, alexnet or char-lstm.") var model: String?
+    @Option(help: "perceptron, softmax, mlp, lenet, alexnet-small, alexnet, char-lstm, autoencoder, rbm, stacked-autoencoder or dbn.")
+    var model: String?
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var deviceOption: DeviceOption
     @Option(help: "Total epochs to train (default 15, 10 for char-lstm and perceptron; a resumed run continues up to the epochs it was planned for).")
@@ -34,6 +35,18 @@ struct TrainCommand: ParsableCommand {
     var sequenceLength: Int?
     @Option(help: "Clip each step's gradients to this global norm, as PyTorch's clip_grad_norm_ (default 0: off; 5 for char-lstm).")
     var clip: Float?
+    @Option(help: ArgumentHelp("Layer-wise models: hidden widths, bottom up (default 256 for autoencoder and rbm, 500,500 for the stacks).",
+                               valueName: "w1,w2,...")) var widths: String?
+    @Flag(help: "Autoencoders: tie the decoder's weight to the encoder's, transposed.") var tied = false
+    @Option(help: "Autoencoders: the KL sparsity penalty's target mean activation rho (default 0.05).") var sparsity: Float?
+    @Option(help: "Autoencoders: the sparsity penalty's weight beta (default 0: no penalty; UFLDL uses 3).") var sparsityWeight: Float?
+    @Option(help: "Autoencoders: the fraction of inputs masked to 0 in training, a denoising autoencoder (default 0).")
+    var corruption: Float?
+    @Option(help: "RBMs: Gibbs steps per update, k of CD-k (default 1).") var gibbsSteps: Int?
+    @Flag(help: "RBMs: persistent contrastive divergence (chains carried across updates).") var persistent = false
+    @Option(help: "Stacks: epochs of pretraining per layer (default 5).") var pretrainEpochs: Int?
+    @Option(name: .customLong("pretrain-lr"), help: "Stacks: the learning rate of pretraining (default 0.001 with Adam for autoencoders, 0.1 for RBMs).")
+    var pretrainLearningRate: Float?
     @Option(help: "Checkpoint file (default <model>.safetensors).") var checkpoint: String?
     @Flag(help: "Continue the run saved in the checkpoint.") var resume = false
     @Flag(help: "Replace an existing checkpoint by a new run (without it, an existing checkpoint is never overwritten).")
@@ -78,21 +91,32 @@ struct TrainCommand: ParsableCommand {
             if let layers { settings.layers = layers }
             if let sequenceLength { settings.sequenceLength = sequenceLength }
             if let clip { settings.clip = clip }
+            if let widths { settings.widths = try Self.parseWidths(widths) }
+            settings.tied = tied
+            if let sparsity { settings.sparsityTarget = sparsity }
+            if let sparsityWeight { settings.sparsityWeight = sparsityWeight }
+            if let corruption { settings.corruption = corruption }
+            if let gibbsSteps { settings.gibbsSteps = gibbsSteps }
+            settings.persistent = persistent
+            if let pretrainEpochs { settings.pretrainEpochs = pretrainEpochs }
+            if let pretrainLearningRate { settings.pretrainLearningRate = pretrainLearningRate }
             if let data = dataOptions.data { settings.data = DataOptions.absolute(data) }
             if let trainLimit = dataOptions.trainLimit { settings.trainLimit = trainLimit }
             if let testLimit = dataOptions.testLimit { settings.testLimit = testLimit }
         }
         try settings.validate()
         let kind = try ModelKind(parsing: settings.model)
-        if !kind.readsText {
-            for (flag, value) in [("--hidden", hidden), ("--layers", layers), ("--sequence-length", sequenceLength)] where value != nil {
-                throw NNError.invalidSetting(name: flag, message: "applies to char-lstm, not to \(settings.model)")
-            }
-        }
+        try checkApplicable(to: kind)
         if kind == .perceptron { try checkPerceptronRule(settings) }
         try checkApart(checkpoint: checkpointPath, curves: curvesBase, data: settings.data)
         let epochs = settings.epochs
         let backend = try deviceOption.backend()
+        if kind.isLayerwise {
+            _ = try makeOptimizer(settings)
+            if settings.learningRate == nil { settings.learningRate = settings.optimizer == "adam" ? 0.001 : 0.02 }
+            return try LayerwiseTraining(kind: kind, settings: settings, backend: backend, checkpoint: checkpointPath,
+                                         curvesBase: curvesBase, saved: resume ? saved : nil).run()
+        }
         let setup = kind.readsText ? try TrainingSetup.text(settings, backend: backend, saved: resume ? saved : nil, path: checkpointPath)
             : try TrainingSetup.images(kind, settings, backend: backend, saved: resume ? saved : nil, path: checkpointPath)
         print("data: \(setup.objective.dataDescription)")
@@ -104,18 +128,8 @@ struct TrainCommand: ParsableCommand {
             print("imported weights from \(importWeights)")
         }
 
-        let optimizer: Optimizer
-        let baseRate: Float
-        switch settings.optimizer {
-        case "sgd":
-            optimizer = try SGD(momentum: settings.momentum, weightDecay: settings.weightDecay, nesterov: settings.nesterov)
-            baseRate = settings.learningRate ?? 0.02
-        case "adam":
-            optimizer = try Adam(weightDecay: settings.weightDecay)
-            baseRate = settings.learningRate ?? 0.001
-        default:
-            throw NNError.invalidSetting(name: "--optimizer", message: "unknown optimizer '\(settings.optimizer)'; available: sgd, adam")
-        }
+        let optimizer = try makeOptimizer(settings)
+        let baseRate = settings.learningRate ?? (settings.optimizer == "adam" ? 0.001 : 0.02)
         settings.learningRate = baseRate   // saved resolved, so a later change of the default cannot alter a resumed run
         let batchesPerEpoch = try setup.objective.batches(epoch: 1, seed: settings.seed, batchSize: settings.batchSize).count
         let lrSchedule = try LearningRateSchedule(parsing: settings.schedule, iterationsPerEpoch: batchesPerEpoch,
@@ -136,39 +150,39 @@ struct TrainCommand: ParsableCommand {
         let clipping = settings.clip > 0 ? ", gradients clipped to norm \(settings.clip)" : ""
         print("training: \(optimizer.summary), lr \(baseRate), schedule \(lrSchedule), batch \(settings.batchSize), seed \(settings.seed)\(clipping)")
 
-        var bar: ProgressBar?
-        func point(_ report: EpochReport, _ e: Evaluation) -> CurvePoint {
-            CurvePoint(epoch: report.epoch, trainLoss: report.trainLoss, testLoss: e.loss, metric: setup.metricValue(e),
-                       learningRate: Double(report.learningRate), seconds: report.seconds,
-                       examplesPerSecond: report.examplesPerSecond)
-        }
-        try trainer.fit(epochs: epochs, checkpoint: checkpointPath,
-                        metadata: { report, evaluation in
-                            settings.metadata.merging(setup.metadata) { $1 }
-                                .merging(["curves": Curves.csv(points + [point(report, evaluation!)], metric: setup.metric)]) { $1 }
-                        },
-                        progress: { p in
-                            if bar == nil { bar = ProgressBar(title: "epoch \(p.epoch)/\(epochs)", total: p.batches, unit: setup.unit) }
-                            bar?.update(done: p.batch, loss: p.meanLoss, imagesPerSecond: p.examplesPerSecond, elapsed: p.elapsed)
-                        },
-                        epochDone: { report, evaluation in
-                            let e = evaluation!
-                            bar?.finish(String(format: "epoch %d/%d  train loss %.4f  %@ loss %.4f  %@  %.1f s  %.0f %@  lr %.3g",
-                                               report.epoch, epochs, report.trainLoss, setup.heldOut, e.loss,
-                                               setup.describeMetric(e), report.seconds, report.examplesPerSecond,
-                                               setup.unit, report.learningRate))
-                            bar = nil
-                            points.append(point(report, e))
-                            do {
-                                try Curves.write(Curves.csv(points, metric: setup.metric), to: curvesBase + ".csv")
-                                try Curves.write(Curves.svg(points, metric: setup.metric,
-                                                            title: "\(kind.rawValue) on \(setup.dataName), \(backend.name)"),
-                                                 to: curvesBase + ".svg")
-                            } catch {
-                                print("warning: could not write the curves: \(error)")
-                            }
-                        })
+        let recorder = EpochRecorder(metric: setup.metric, unit: setup.unit, curvesBase: curvesBase,
+                                     title: "\(kind.rawValue) on \(setup.dataName), \(backend.name)", prefix: "",
+                                     metadata: settings.metadata.merging(setup.metadata) { $1 })
+        try recorder.fit(trainer, epochs: epochs, checkpoint: checkpointPath, points: &points)
         print("checkpoint: \(checkpointPath)  curves: \(curvesBase).csv, \(curvesBase).svg")
+    }
+
+    /// The model-specific flags the user typed must belong to the model.
+    private func checkApplicable(to kind: ModelKind) throws {
+        let autoencoders: [ModelKind] = [.autoencoder, .stackedAutoencoder], rbms: [ModelKind] = [.rbm, .dbn]
+        let flags: [(String, Bool, [ModelKind])] = [
+            ("--hidden", hidden != nil, [.charLSTM]), ("--layers", layers != nil, [.charLSTM]),
+            ("--sequence-length", sequenceLength != nil, [.charLSTM]),
+            ("--widths", widths != nil, autoencoders + rbms), ("--tied", tied, autoencoders),
+            ("--sparsity", sparsity != nil, autoencoders), ("--sparsity-weight", sparsityWeight != nil, autoencoders),
+            ("--corruption", corruption != nil, autoencoders), ("--gibbs-steps", gibbsSteps != nil, rbms),
+            ("--persistent", persistent, rbms), ("--pretrain-epochs", pretrainEpochs != nil, [.stackedAutoencoder, .dbn]),
+            ("--pretrain-lr", pretrainLearningRate != nil, [.stackedAutoencoder, .dbn]),
+            ("--import-weights", importWeights != nil, ModelKind.allCases.filter { !$0.isLayerwise }),
+        ]
+        for (flag, given, kinds) in flags where given && !kinds.contains(kind) {
+            throw NNError.invalidSetting(name: flag, message:
+                "applies to \(kinds.map(\.rawValue).joined(separator: ", ")), not to \(kind.rawValue)")
+        }
+    }
+
+    /// `500,500` as widths.
+    static func parseWidths(_ text: String) throws -> [Int] {
+        let widths = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !widths.isEmpty, widths.allSatisfy({ $0 != nil }) else {
+            throw NNError.invalidSetting(name: "--widths", message: "'\(text)' is not a comma-separated list of widths, such as 500,500")
+        }
+        return widths.map { $0! }
     }
 
     /// The perceptron learns by its own rule, `w += lr (d - y) x`: plain SGD with a rate in (0, 1].
@@ -211,6 +225,16 @@ struct TrainCommand: ParsableCommand {
             ("--layers", layers.map(String.init), String(saved.layers)),
             ("--sequence-length", sequenceLength.map(String.init), String(saved.sequenceLength)),
             ("--clip", clip.map { "\($0)" }, "\(saved.clip)"),
+            ("--widths", try widths.map { try Self.parseWidths($0).map(String.init).joined(separator: ",") },
+             saved.widths.map(String.init).joined(separator: ",")),
+            ("--tied", tied ? "true" : nil, String(saved.tied)),
+            ("--sparsity", sparsity.map { "\($0)" }, "\(saved.sparsityTarget)"),
+            ("--sparsity-weight", sparsityWeight.map { "\($0)" }, "\(saved.sparsityWeight)"),
+            ("--corruption", corruption.map { "\($0)" }, "\(saved.corruption)"),
+            ("--gibbs-steps", gibbsSteps.map(String.init), String(saved.gibbsSteps)),
+            ("--persistent", persistent ? "true" : nil, String(saved.persistent)),
+            ("--pretrain-epochs", pretrainEpochs.map(String.init), String(saved.pretrainEpochs)),
+            ("--pretrain-lr", pretrainLearningRate.map { "\($0)" }, "\(saved.pretrainLearningRate)"),
             ("--data", dataOptions.data.map(DataOptions.absolute), DataOptions.absolute(saved.data)),
             ("--train-limit", dataOptions.trainLimit.map(String.init), String(saved.trainLimit)),
             ("--test-limit", dataOptions.testLimit.map(String.init), String(saved.testLimit)),
@@ -234,18 +258,8 @@ struct TrainingSetup {
     let metadata: [String: String]
     let metric: CurveMetric
     let dataName: String
-    /// What the held-out data is called in reports, and the unit of throughput.
-    let heldOut: String
+    /// The unit of throughput.
     let unit: String
-
-    func metricValue(_ e: Evaluation) -> Double {
-        metric == .accuracy ? e.accuracy ?? 0 : e.metrics[LanguageModelling.bitsPerCharacter] ?? 0
-    }
-
-    func describeMetric(_ e: Evaluation) -> String {
-        metric == .accuracy ? String(format: "test accuracy %.2f%%", 100 * metricValue(e))
-            : String(format: "validation %.4f bits per character", metricValue(e))
-    }
 
     /// An image classifier on IDX or CIFAR-10 files, normalised with the checkpoint's statistics on resume.
     static func images(_ kind: ModelKind, _ settings: RunSettings, backend: Backend, saved: [String: String]?,
@@ -264,8 +278,7 @@ struct TrainingSetup {
             ? try PerceptronRule(train: TensorDataset(oneHot: train), test: TensorDataset(oneHot: test))
             : Classification(train: train, test: test)
         return TrainingSetup(network: network, objective: objective,
-                             metadata: normalization.metadata, metric: .accuracy, dataName: train.name, heldOut: "test",
-                             unit: "img/s")
+                             metadata: normalization.metadata, metric: .accuracy, dataName: train.name, unit: "img/s")
     }
 
     /// A character model on a text, whose vocabulary a resumed run must share.
@@ -296,6 +309,6 @@ struct TrainingSetup {
                                      backend: backend, seed: settings.seed)
         return TrainingSetup(network: network, objective: objective, metadata: ["vocabulary": corpus.vocabulary.metadata,
                                                                             TextCorpus.fingerprintKey: fingerprint],
-                             metric: .bitsPerCharacter, dataName: corpus.name, heldOut: "validation", unit: "char/s")
+                             metric: .bitsPerCharacter, dataName: corpus.name, unit: "char/s")
     }
 }

@@ -71,6 +71,13 @@ public struct Dataset: Sendable {
                        sampleShape: sampleShape, classNames: classNames)
     }
 
+    /// The samples with each value made 1 where it is at least `threshold` and 0 elsewhere: binary images for
+    /// an RBM's binary visible units (pixels in [0, 1] with the threshold 0.5, as the scikit-learn RBM example does).
+    public func binarized(threshold: Float = 0.5) -> Dataset {
+        Dataset(checkedName: name, images: images.map { $0 >= threshold ? 1 : 0 }, labels: labels, sampleShape: sampleShape,
+                classNames: classNames)
+    }
+
     /// The first `n` samples, or all of them when there are fewer (so a sample limit can be given for any set).
     public func subset(first n: Int) throws -> Dataset {
         guard n >= 0 else {

@@ -42,11 +42,25 @@ public struct CurvePoint: Equatable, Sendable {
 }
 
 /// The metric a run's curves show, with its CSV header and plot axis.
-public enum CurveMetric: Sendable {
+public enum CurveMetric: Sendable, CaseIterable {
     /// A classifier's test accuracy, a fraction plotted in percent.
     case accuracy
     /// A language model's validation loss in bits per character.
     case bitsPerCharacter
+    /// An autoencoder's test reconstruction error, the mean squared error per value.
+    case meanSquaredError
+    /// An RBM's pseudo-likelihood estimate on the test images (a log-probability: at most 0).
+    case pseudoLikelihood
+
+    /// The key of the metric in an `Evaluation`'s metrics.
+    public var key: String {
+        switch self {
+        case .accuracy: return "accuracy"
+        case .bitsPerCharacter: return LanguageModelling.bitsPerCharacter
+        case .meanSquaredError: return LayerwiseReconstruction.meanSquaredError
+        case .pseudoLikelihood: return ContrastiveDivergence.pseudoLikelihood
+        }
+    }
 
     /// The CSV header line, which also tells `Curves.parse` which metric a file holds.
     var header: String {
@@ -54,14 +68,44 @@ public enum CurveMetric: Sendable {
         case .accuracy: return "epoch,train_loss,test_loss,test_accuracy,learning_rate,seconds,images_per_second"
         case .bitsPerCharacter:
             return "epoch,train_loss,validation_loss,validation_bits_per_character,learning_rate,seconds,characters_per_second"
+        case .meanSquaredError:
+            return "epoch,train_loss,test_loss,test_mean_squared_error,learning_rate,seconds,images_per_second"
+        case .pseudoLikelihood:
+            return "epoch,train_loss,test_loss,test_pseudo_likelihood,learning_rate,seconds,images_per_second"
         }
     }
 
     /// The values an epoch can produce (a character set of up to 2^32 symbols has at most 32 bits each).
-    var range: ClosedRange<Double> { self == .accuracy ? 0...1 : 0...32 }
-    var axisLabel: String { self == .accuracy ? "test accuracy (%)" : "validation bits per character" }
-    var lossLabel: String { self == .accuracy ? "test" : "validation" }
+    var range: ClosedRange<Double> {
+        switch self {
+        case .accuracy: return 0...1
+        case .bitsPerCharacter: return 0...32
+        case .meanSquaredError: return 0...1e30
+        case .pseudoLikelihood: return -1e30...0
+        }
+    }
+
+    var axisLabel: String {
+        switch self {
+        case .accuracy: return "test accuracy (%)"
+        case .bitsPerCharacter: return "validation bits per character"
+        case .meanSquaredError: return "test mean squared error per value"
+        case .pseudoLikelihood: return "test pseudo-likelihood"
+        }
+    }
+
+    var lossLabel: String { self == .bitsPerCharacter ? "validation" : "test" }
     var displayScale: Double { self == .accuracy ? 100 : 1 }
+
+    /// The metric's value in a report line: `test accuracy 91.20%`.
+    public func describe(_ value: Double) -> String {
+        switch self {
+        case .accuracy: return String(format: "test accuracy %.2f%%", 100 * value)
+        case .bitsPerCharacter: return String(format: "validation %.4f bits per character", value)
+        case .meanSquaredError: return String(format: "test mean squared error %.4f", value)
+        case .pseudoLikelihood: return String(format: "test pseudo-likelihood %.2f", value)
+        }
+    }
 }
 
 /// Training curves as CSV (for other tools) and as a self-contained SVG plot (to look at).
@@ -83,7 +127,7 @@ public enum Curves {
     /// skipped rather than failing the resume over a plot.
     public static func parse(_ csv: String) -> [CurvePoint] {
         let rows = csv.split(whereSeparator: \.isNewline)
-        let metric: CurveMetric = rows.first.map(String.init) == CurveMetric.bitsPerCharacter.header ? .bitsPerCharacter : .accuracy
+        let metric = CurveMetric.allCases.first { $0.header == rows.first.map(String.init) } ?? .accuracy
         return rows.compactMap { row in
             let fields = row.split(separator: ",", omittingEmptySubsequences: false)
             let v = fields.dropFirst().compactMap { Double($0) }

@@ -1,0 +1,66 @@
+import Foundation
+import Synapse
+
+/// How `synapse train` shows and records a run of epochs: the progress bar, the line per epoch, the checkpoint's
+/// metadata and the curves (CSV and SVG) next to it.
+struct EpochRecorder {
+    /// The metric shown per epoch and plotted.
+    let metric: CurveMetric
+    /// The unit of throughput: `img/s`, `char/s`.
+    let unit: String
+    /// Where the curves go: `<base>.csv` and `<base>.svg`.
+    let curvesBase: String
+    /// The plot's title.
+    let title: String
+    /// Put before `epoch e/n` in the progress bar and the epoch's line (`layer 1: `), or empty.
+    let prefix: String
+    /// The checkpoint's metadata besides the curves: the settings and what the data needs (normalisation, vocabulary).
+    let metadata: [String: String]
+
+    /// Trains `trainer` until `epochs` epochs are done, saving `checkpoint` after each; `points` holds the curves of
+    /// the epochs before (read back from the checkpoint on resume) and gains one per epoch.
+    func fit(_ trainer: Trainer, epochs: Int, checkpoint: String, points: inout [CurvePoint]) throws {
+        var bar: ProgressBar?
+        var recorded = points
+        func point(_ report: EpochReport, _ e: Evaluation) -> CurvePoint {
+            CurvePoint(epoch: report.epoch, trainLoss: report.trainLoss, testLoss: e.loss, metric: e.metrics[metric.key] ?? 0,
+                       learningRate: Double(report.learningRate), seconds: report.seconds,
+                       examplesPerSecond: report.examplesPerSecond)
+        }
+        defer { points = recorded }
+        try trainer.fit(epochs: epochs, checkpoint: checkpoint,
+                        metadata: { report, evaluation in
+                            metadata.merging(["curves": Curves.csv(recorded + [point(report, evaluation!)], metric: metric)]) { $1 }
+                        },
+                        progress: { p in
+                            if bar == nil { bar = ProgressBar(title: "\(prefix)epoch \(p.epoch)/\(epochs)", total: p.batches, unit: unit) }
+                            bar?.update(done: p.batch, loss: p.meanLoss, imagesPerSecond: p.examplesPerSecond, elapsed: p.elapsed)
+                        },
+                        epochDone: { report, evaluation in
+                            let e = evaluation!
+                            bar?.finish(String(format: "%@epoch %d/%d  train loss %.4f  %@ loss %.4f  %@  %.1f s  %.0f %@  lr %.3g",
+                                               prefix, report.epoch, epochs, report.trainLoss,
+                                               metric == .bitsPerCharacter ? "validation" : "test", e.loss,
+                                               metric.describe(e.metrics[metric.key] ?? 0), report.seconds,
+                                               report.examplesPerSecond, unit, report.learningRate))
+                            bar = nil
+                            recorded.append(point(report, e))
+                            do {
+                                try Curves.write(Curves.csv(recorded, metric: metric), to: curvesBase + ".csv")
+                                try Curves.write(Curves.svg(recorded, metric: metric, title: title), to: curvesBase + ".svg")
+                            } catch {
+                                print("warning: could not write the curves: \(error)")
+                            }
+                        })
+    }
+}
+
+/// The optimizer `settings` name, with their momentum, decay and Nesterov flag.
+func makeOptimizer(_ settings: RunSettings) throws -> Optimizer {
+    switch settings.optimizer {
+    case "sgd": return try SGD(momentum: settings.momentum, weightDecay: settings.weightDecay, nesterov: settings.nesterov)
+    case "adam": return try Adam(weightDecay: settings.weightDecay)
+    default:
+        throw NNError.invalidSetting(name: "--optimizer", message: "unknown optimizer '\(settings.optimizer)'; available: sgd, adam")
+    }
+}

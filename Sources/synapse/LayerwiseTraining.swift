@@ -1,0 +1,115 @@
+import Foundation
+import Synapse
+
+/// `synapse train` for the layer-wise models: each layer of the stack is pretrained in turn (its own phase, with
+/// the layers below frozen), then a stack is fine-tuned as a classifier. The checkpoint always holds the phase
+/// under way (`stack.phase`), so `--resume` continues inside any phase, exactly as an uninterrupted run would.
+struct LayerwiseTraining {
+    let kind: ModelKind
+    let settings: RunSettings
+    let backend: Backend
+    let checkpoint: String
+    let curvesBase: String
+    /// The checkpoint's metadata when resuming.
+    let saved: [String: String]?
+
+    /// The metadata key of the phase a checkpoint holds: layer k's pretraining is phase k; fine-tuning follows.
+    static let phaseKey = "stack.phase"
+
+    func run() throws {
+        let stack = try kind.stack(settings)!
+        if kind.isUnsupervised, stack.widths.count != 1 {
+            throw NNError.invalidSetting(name: "--widths", message:
+                "\(kind.rawValue) has one hidden layer, got \(stack.widths.count) widths; for several use \(kind == .rbm ? "dbn" : "stacked-autoencoder")")
+        }
+        let layerCount = stack.widths.count, phases = kind.isUnsupervised ? 1 : layerCount + 1
+        // Without pretraining epochs a stack is its classifier trained from scratch: the baseline pretraining must beat.
+        var firstPhase = kind.isUnsupervised || settings.pretrainEpochs > 0 ? 1 : layerCount + 1
+        if let saved {
+            guard let text = saved[Self.phaseKey], let phase = Int(text), (1...phases).contains(phase) else {
+                throw NNError.checkpoint(path: checkpoint, message:
+                    "metadata field '\(Self.phaseKey)' is \(saved[Self.phaseKey].map { "'\($0)'" } ?? "missing"), not a phase in 1...\(phases)")
+            }
+            firstPhase = phase
+        }
+        let (train, test, normalization) = try loadData()
+        let unlabelledTrain = try TensorDataset(name: train.name, reconstructing: train.images, shape: train.sampleShape)
+        let unlabelledTest = try TensorDataset(name: test.name, reconstructing: test.images, shape: test.sampleShape)
+        print("data: \(train.name) \(train.count) images\(kind.readsBinaryPixels ? ", binarised at 0.5" : "")")
+        print("device: \(backend.name)  \(backend.deviceDescription)")
+        let metadata = settings.metadata.merging(normalization.metadata) { $1 }
+        var below: Graph?
+        for phase in firstPhase...phases {
+            let resuming = saved != nil && phase == firstPhase
+            var points = resuming ? Curves.parse(saved?["curves"] ?? "") : []
+            let phaseMetadata = metadata.merging([Self.phaseKey: String(phase)]) { $1 }
+            if phase <= layerCount {
+                let model = try stack.pretrainingModel(layer: phase, inputShape: train.sampleShape, backend: backend, seed: settings.seed)
+                if let below { try LayerwiseStack.transfer(from: below, to: model) }
+                let objective = try stack.pretrainingObjective(layer: phase, model: model, train: unlabelledTrain,
+                                                               test: unlabelledTest, batchSize: settings.batchSize)
+                let epochs = kind.isUnsupervised ? settings.epochs : settings.pretrainEpochs
+                let rate = kind.isUnsupervised ? settings.learningRate! : settings.pretrainLearningRate
+                let schedule = kind.isUnsupervised ? settings.schedule : "fixed"
+                let trainer = try makeTrainer(model, objective, rate: rate, schedule: schedule, epochs: epochs, resuming: resuming)
+                let what = kind.isUnsupervised ? kind.rawValue : "layer \(phase)/\(layerCount) pretraining"
+                print("\(what): \(stack.unitDescription)")
+                print(model.summary)
+                let metric: CurveMetric = kind.readsBinaryPixels ? .pseudoLikelihood : .meanSquaredError
+                let curves = kind.isUnsupervised ? curvesBase : "\(curvesBase).layer\(phase)"
+                try EpochRecorder(metric: metric, unit: "img/s", curvesBase: curves,
+                                  title: "\(kind.rawValue) \(kind.isUnsupervised ? "" : "layer \(phase) ")on \(train.name), \(backend.name)",
+                                  prefix: kind.isUnsupervised ? "" : "layer \(phase)/\(layerCount) ", metadata: phaseMetadata)
+                    .fit(trainer, epochs: epochs, checkpoint: checkpoint, points: &points)
+                print("checkpoint: \(checkpoint)  curves: \(curves).csv, \(curves).svg")
+                below = model
+            } else {
+                let classifier = try kind.build(inputShape: train.sampleShape, classes: train.classCount, backend: backend,
+                                                seed: settings.seed, settings: settings)
+                if let below { try LayerwiseStack.transfer(from: below, to: classifier) }
+                let trainer = try makeTrainer(classifier, Classification(train: train, test: test), rate: settings.learningRate!,
+                                              schedule: settings.schedule, epochs: settings.epochs, resuming: resuming)
+                print("fine-tuning the stack as a classifier")
+                print(classifier.summary)
+                try EpochRecorder(metric: .accuracy, unit: "img/s", curvesBase: curvesBase,
+                                  title: "\(kind.rawValue) fine-tuned on \(train.name), \(backend.name)", prefix: "fine-tune ",
+                                  metadata: phaseMetadata)
+                    .fit(trainer, epochs: settings.epochs, checkpoint: checkpoint, points: &points)
+                print("checkpoint: \(checkpoint)  curves: \(curvesBase).csv, \(curvesBase).svg")
+            }
+        }
+    }
+
+    /// The data, standardised (autoencoders) or in [0, 1] and binarised (RBMs), normalised as the checkpoint says
+    /// on resume.
+    private func loadData() throws -> (Dataset, Dataset, Normalization) {
+        var savedNormalization: Normalization?
+        if let saved {
+            guard let normalization = try Normalization.stored(in: saved, path: checkpoint) else {
+                throw NNError.checkpoint(path: checkpoint, message: "metadata 'normalization.mean'/'normalization.std' are missing")
+            }
+            savedNormalization = normalization
+        }
+        let (train, test, normalization) = try DataOptions.load(directory: settings.data, trainLimit: settings.trainLimit,
+                                                                testLimit: settings.testLimit, normalization: savedNormalization,
+                                                                standardize: !kind.readsBinaryPixels)
+        return kind.readsBinaryPixels ? (train.binarized(), test.binarized(), normalization) : (train, test, normalization)
+    }
+
+    /// A trainer for one phase with the run's optimizer at `rate`, restored from the checkpoint when `resuming`.
+    private func makeTrainer(_ model: Graph, _ objective: Objective, rate: Float, schedule: String, epochs: Int,
+                             resuming: Bool) throws -> Trainer {
+        let perEpoch = try objective.batches(epoch: 1, seed: settings.seed, batchSize: settings.batchSize).count
+        let optimizer = try makeOptimizer(settings)
+        let trainer = try Trainer(model: model, objective: objective, optimizer: optimizer, learningRate: rate,
+                                  schedule: LearningRateSchedule(parsing: schedule, iterationsPerEpoch: perEpoch,
+                                                                 totalIterations: perEpoch * epochs),
+                                  batchSize: settings.batchSize)
+        if resuming {
+            try Checkpoint.resume(trainer, from: checkpoint)
+            print("resumed from \(checkpoint) after epoch \(trainer.epoch)")
+        }
+        print("training: \(optimizer.summary), lr \(rate), schedule \(schedule), batch \(settings.batchSize), seed \(settings.seed)")
+        return trainer
+    }
+}
