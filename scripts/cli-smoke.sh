@@ -126,4 +126,32 @@ python3 -c 'print("abcd" * 300, end="")' > "$dir/no-newline.txt"
 "$synapse" sample "$dir/lm3.safetensors" --length 10 > "$dir/sample-no-newline.txt" \
     || fail "sample without a newline in the vocabulary: $(cat "$dir/sample-no-newline.txt")"
 echo "cli-smoke: char-lstm train, resume, evaluate, sample and refusals passed"
+
+# The classic models: each trains an epoch, reports its own metric and evaluates; flags of other models are refused.
+for model in perceptron softmax autoencoder rbm; do
+    "$synapse" train "${small[@]}" --model $model --epochs 1 --checkpoint "$dir/$model.safetensors" > "$dir/$model.log" \
+        || fail "$model: $(cat "$dir/$model.log")"
+    "$synapse" evaluate "$dir/$model.safetensors" --test-limit 200 > "$dir/$model-evaluate.log" \
+        || fail "$model evaluate: $(cat "$dir/$model-evaluate.log")"
+done
+grep -q "test accuracy" "$dir/perceptron.log" || fail "perceptron: $(cat "$dir/perceptron.log")"
+grep -q "units in error per image" "$dir/perceptron-evaluate.log" || fail "perceptron evaluate: $(cat "$dir/perceptron-evaluate.log")"
+grep -q "test mean squared error" "$dir/autoencoder-evaluate.log" || fail "autoencoder evaluate: $(cat "$dir/autoencoder-evaluate.log")"
+grep -q "test pseudo-likelihood .* free energy" "$dir/rbm-evaluate.log" || fail "rbm evaluate: $(cat "$dir/rbm-evaluate.log")"
+grep -q "^epoch,train_loss,test_loss,test_pseudo_likelihood" "$dir/rbm.csv" || fail "rbm curves: $(cat "$dir/rbm.csv")"
+stack=("${small[@]}" --model stacked-autoencoder --widths 32,16 --corruption 0.2 --pretrain-epochs 1 --epochs 1)
+"$synapse" train "${stack[@]}" --checkpoint "$dir/sdae.safetensors" > "$dir/sdae.log" || fail "sdae: $(cat "$dir/sdae.log")"
+grep -q "layer 2/2 epoch 1/1" "$dir/sdae.log" && grep -q "fine-tune epoch 1/1 .* test accuracy" "$dir/sdae.log" \
+    && [ -f "$dir/sdae.layer1.csv" ] && [ -f "$dir/sdae.layer2.svg" ] || fail "sdae phases: $(cat "$dir/sdae.log")"
+"$synapse" evaluate "$dir/sdae.safetensors" > "$dir/sdae-evaluate.log"
+grep -q "fine-tuned" "$dir/sdae-evaluate.log" || fail "sdae evaluate: $(cat "$dir/sdae-evaluate.log")"
+expect_error "applies to stacked-autoencoder, dbn, not to lenet" "$synapse" train "${small[@]}" --pretrain-epochs 2 --checkpoint "$dir/x.safetensors"
+expect_error "applies to autoencoder, stacked-autoencoder, not to rbm" "$synapse" train "${small[@]}" --model rbm --tied --checkpoint "$dir/x.safetensors"
+expect_error "has one hidden layer" "$synapse" train "${small[@]}" --model rbm --widths 10,10 --checkpoint "$dir/x.safetensors"
+expect_error "plain SGD" "$synapse" train "${small[@]}" --model perceptron --momentum 0.5 --checkpoint "$dir/x.safetensors"
+expect_error "differs from the rbm model" "$synapse" evaluate "$dir/rbm.safetensors" --model lenet
+echo "cli-smoke: perceptron, softmax, autoencoder, rbm and stacked autoencoders train, evaluate and refuse what does not apply"
 "$(dirname "$0")/kill-test.sh" "$synapse" 20
+# A deep belief net killed in any phase (either layer's pretraining, the fine-tuning) resumes bit for bit.
+"$(dirname "$0")/kill-test.sh" "$synapse" 12 --model dbn --widths 24,12 --pretrain-epochs 3 --epochs 3 --persistent \
+    --train-limit 300 --test-limit 100 --batch-size 20 --device cpu --threads 1

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Training killed with SIGKILL at random moments, saves included, must always leave a checkpoint that
 # evaluates, and resuming after every kill must end with the weights of an uninterrupted run, bit for bit.
-#   scripts/kill-test.sh [SYNAPSE] [KILLS]   (default .build/release/synapse, 12 kills)
+#   scripts/kill-test.sh [SYNAPSE] [KILLS] [TRAIN OPTIONS...]
+# (default .build/release/synapse, 12 kills, the MLP on 300 images for 8 epochs; give --device cpu --threads 1
+# among the options, as the resumes use them)
 set -euo pipefail
 synapse="${1:-.build/release/synapse}"
 kills="${2:-12}"
+shift $(( $# < 2 ? $# : 2 ))
 data=/usr/share/datasets/fashion-mnist
 if [ ! -d "$data" ]; then
     echo "kill-test: skipped, $data is missing (apt-get install dataset-fashion-mnist)"
@@ -15,6 +18,7 @@ trap 'rm -rf "$dir"' EXIT
 fail() { echo "kill-test: $*" >&2; exit 1; }
 # Small epochs, so that saves (4 MB of weights and momentum, fsync'd) are a good part of the run's time.
 run=(--model mlp --train-limit 300 --test-limit 100 --batch-size 20 --epochs 8 --device cpu --threads 1)
+[ $# -gt 0 ] && run=("$@")
 
 start=$(date +%s%N)
 "$synapse" train "${run[@]}" --checkpoint "$dir/reference.safetensors" > "$dir/reference.log" 2>&1 \
@@ -73,4 +77,4 @@ fi
 [ "$(tensors "$checkpoint")" = "$(tensors "$dir/reference.safetensors")" ] \
     || fail "after $kills kills and resumes the weights differ from the uninterrupted run's"
 [ "$(temporaries)" -eq 0 ] || fail "temporary files were left behind: $(ls "$dir")"
-echo "kill-test: $kills kills at random moments ($during_save during a save), every checkpoint evaluated, the resumed run is bit-identical to the uninterrupted one"
+echo "kill-test (${run[*]}): $kills kills at random moments ($during_save during a save), every checkpoint evaluated, the resumed run is bit-identical to the uninterrupted one"

@@ -31,6 +31,12 @@ struct EvaluateCommand: ParsableCommand {
         let epochNote = metadata["epoch"].flatMap(Int.init).map { (0...Checkpoint.maxEpochs).contains($0) ? " (epoch \($0))" : "" } ?? ""
         let backend = try deviceOption.backend()
         if kind.readsText { return try evaluateText(metadata: metadata, backend: backend, epochNote: epochNote) }
+        if kind.isLayerwise {
+            guard isSynapse else {
+                throw NNError.checkpoint(path: checkpoint, message: "\(kind.rawValue) is evaluated from checkpoints of synapse train only")
+            }
+            return try evaluateLayerwise(kind, metadata: metadata, backend: backend, epochNote: epochNote)
+        }
         // The data set the checkpoint was trained on, unless --data names another one.
         let directory = dataOptions.data ?? metadata["settings.data"] ?? Dataset.defaultDirectory
         let normalization = try Normalization.stored(in: metadata, path: checkpoint)
@@ -59,6 +65,43 @@ struct EvaluateCommand: ParsableCommand {
         } else {
             print(String(format: "test accuracy %.2f%%  test loss %.4f  (%d images)", 100 * result.accuracy, result.loss, test.count))
         }
+        print(confusionTable(result.confusion, names: test.classNames))
+    }
+
+    /// A layer-wise model in the phase its checkpoint holds: a layer being pretrained on its own metric, or the
+    /// fine-tuned classifier as any other.
+    private func evaluateLayerwise(_ kind: ModelKind, metadata: [String: String], backend: Backend, epochNote: String) throws {
+        let settings = try RunSettings(metadata: metadata, path: checkpoint)
+        let stack = try kind.stack(settings)!
+        let phase = try LayerwiseTraining.phase(in: metadata, path: checkpoint, kind: kind, settings: settings)
+        guard let normalization = try Normalization.stored(in: metadata, path: checkpoint) else {
+            throw NNError.checkpoint(path: checkpoint, message: "metadata 'normalization.mean'/'normalization.std' are missing")
+        }
+        let (_, test, _) = try LayerwiseTraining.loadData(kind, directory: dataOptions.data ?? settings.data,
+                                                          trainLimit: dataOptions.trainLimit ?? 0,
+                                                          testLimit: dataOptions.testLimit ?? 0, normalization: normalization)
+        let batch = batchSize ?? 256
+        guard phase > stack.widths.count else {
+            let model = try stack.pretrainingModel(layer: phase, inputShape: test.sampleShape, backend: backend, seed: settings.seed)
+            try Checkpoint.loadWeights(into: model, from: checkpoint)
+            let images = try TensorDataset(name: test.name, reconstructing: test.images, shape: test.sampleShape)
+            let objective = try stack.pretrainingObjective(layer: phase, model: model, train: images, test: images, batchSize: batch)
+            try objective.check(model: model)
+            let result = try objective.evaluate(model: model, batchSize: batch)!
+            let what = kind.isUnsupervised ? kind.rawValue : "\(kind.rawValue) layer \(phase) of \(stack.widths.count) (pretraining)"
+            print("\(what) from \(checkpoint)\(epochNote) on \(test.name), \(backend.name)")
+            let metric: CurveMetric = kind.readsBinaryPixels ? .pseudoLikelihood : .meanSquaredError
+            var line = String(format: "test loss %.4f  %@", result.loss, metric.describe(result.metrics[metric.key] ?? 0))
+            if let energy = result.metrics[ContrastiveDivergence.freeEnergy] { line += String(format: "  free energy %.2f", energy) }
+            print(line + "  (\(test.count) images)")
+            return
+        }
+        let network = try kind.build(inputShape: test.sampleShape, classes: test.classCount, backend: backend, seed: settings.seed,
+                                     settings: settings)
+        try Checkpoint.loadWeights(into: network, from: checkpoint)
+        let result = try Classification.report(model: network, on: test, batchSize: batch)
+        print("\(kind.rawValue) from \(checkpoint)\(epochNote), fine-tuned, on \(test.name), \(backend.name)")
+        print(String(format: "test accuracy %.2f%%  test loss %.4f  (%d images)", 100 * result.accuracy, result.loss, test.count))
         print(confusionTable(result.confusion, names: test.classNames))
     }
 

@@ -25,14 +25,16 @@ struct LayerwiseTraining {
         let layerCount = stack.widths.count, phases = kind.isUnsupervised ? 1 : layerCount + 1
         // Without pretraining epochs a stack is its classifier trained from scratch: the baseline pretraining must beat.
         var firstPhase = kind.isUnsupervised || settings.pretrainEpochs > 0 ? 1 : layerCount + 1
+        if let saved { firstPhase = try Self.phase(in: saved, path: checkpoint, kind: kind, settings: settings) }
+        var savedNormalization: Normalization?
         if let saved {
-            guard let text = saved[Self.phaseKey], let phase = Int(text), (1...phases).contains(phase) else {
-                throw NNError.checkpoint(path: checkpoint, message:
-                    "metadata field '\(Self.phaseKey)' is \(saved[Self.phaseKey].map { "'\($0)'" } ?? "missing"), not a phase in 1...\(phases)")
+            guard let normalization = try Normalization.stored(in: saved, path: checkpoint) else {
+                throw NNError.checkpoint(path: checkpoint, message: "metadata 'normalization.mean'/'normalization.std' are missing")
             }
-            firstPhase = phase
+            savedNormalization = normalization
         }
-        let (train, test, normalization) = try loadData()
+        let (train, test, normalization) = try Self.loadData(kind, directory: settings.data, trainLimit: settings.trainLimit,
+                                                             testLimit: settings.testLimit, normalization: savedNormalization)
         let unlabelledTrain = try TensorDataset(name: train.name, reconstructing: train.images, shape: train.sampleShape)
         let unlabelledTest = try TensorDataset(name: test.name, reconstructing: test.images, shape: test.sampleShape)
         print("data: \(train.name) \(train.count) images\(kind.readsBinaryPixels ? ", binarised at 0.5" : "")")
@@ -80,20 +82,24 @@ struct LayerwiseTraining {
         }
     }
 
-    /// The data, standardised (autoencoders) or in [0, 1] and binarised (RBMs), normalised as the checkpoint says
-    /// on resume.
-    private func loadData() throws -> (Dataset, Dataset, Normalization) {
-        var savedNormalization: Normalization?
-        if let saved {
-            guard let normalization = try Normalization.stored(in: saved, path: checkpoint) else {
-                throw NNError.checkpoint(path: checkpoint, message: "metadata 'normalization.mean'/'normalization.std' are missing")
-            }
-            savedNormalization = normalization
-        }
-        let (train, test, normalization) = try DataOptions.load(directory: settings.data, trainLimit: settings.trainLimit,
-                                                                testLimit: settings.testLimit, normalization: savedNormalization,
+    /// The data of a layer-wise model: standardised (autoencoders) or in [0, 1] and binarised (RBMs), normalised
+    /// with `normalization` when given (a checkpoint's).
+    static func loadData(_ kind: ModelKind, directory: String, trainLimit: Int, testLimit: Int,
+                         normalization given: Normalization?) throws -> (Dataset, Dataset, Normalization) {
+        let (train, test, normalization) = try DataOptions.load(directory: directory, trainLimit: trainLimit,
+                                                                testLimit: testLimit, normalization: given,
                                                                 standardize: !kind.readsBinaryPixels)
         return kind.readsBinaryPixels ? (train.binarized(), test.binarized(), normalization) : (train, test, normalization)
+    }
+
+    /// The phase checkpoint `path` holds, from its metadata, within the phases of `kind` under `settings`.
+    static func phase(in metadata: [String: String], path: String, kind: ModelKind, settings: RunSettings) throws -> Int {
+        let phases = kind.isUnsupervised ? 1 : settings.widths.count + 1
+        guard let text = metadata[phaseKey], let phase = Int(text), (1...phases).contains(phase) else {
+            throw NNError.checkpoint(path: path, message:
+                "metadata field '\(phaseKey)' is \(metadata[phaseKey].map { "'\($0)'" } ?? "missing"), not a phase in 1...\(phases)")
+        }
+        return phase
     }
 
     /// A trainer for one phase with the run's optimizer at `rate`, restored from the checkpoint when `resuming`.
