@@ -25,6 +25,7 @@ let package = Package(
         // OpenBLAS, loaded at start-up with its kernels chosen for the processor (see Sources/CBLAS/blas.c).
         .target(name: "CBLAS", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .target(
             name: "SynapseKernels",
             path: "Kernels",
@@ -40,8 +41,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Backend-agnostic model code: imports SynapseCore only (plus zlib, to read gzipped data sets).
-        .target(name: "SynapseNN", dependencies: ["SynapseCore", "CZlib"]),
+        // Backend-agnostic model code: imports SynapseCore only (plus zlib, to read gzipped data sets, and libpng,
+        // to write pictures of what a model learnt).
+        .target(name: "SynapseNN", dependencies: ["SynapseCore", "CZlib", "CPNG"]),
         .target(
             name: "Synapse",
             dependencies: [

@@ -104,7 +104,7 @@ expect_error "holds no text files" "$synapse" train "${lm[@]/$text/$dir/no-icd}"
 for i in $(seq 1 200); do echo "ZEBRAS $i AND XYLOPHONES QUIETLY VEX JUMPING KIDS"; done > "$dir/other.txt"
 expect_error "was trained on .* characters but .* has" "$synapse" evaluate "$dir/lm.safetensors" --data "$dir/other.txt"
 expect_error "not among the model's" "$synapse" sample "$dir/lm.safetensors" --prime "ZEBRA"
-expect_error "not a character model" "$synapse" sample "$dir/run.safetensors"
+expect_error "which does not generate" "$synapse" sample "$dir/run.safetensors"
 expect_error "applies to char-lstm" "$synapse" train "${small[@]}" --hidden 8 --checkpoint "$dir/lm2.safetensors"
 expect_error "applies to image models" "$synapse" evaluate "$dir/lm.safetensors" --batch-size 4
 # What a careless or hostile run met: a pipe for a checkpoint (waited forever), a device for a text (filled memory),
@@ -145,6 +145,19 @@ grep -q "layer 2/2 epoch 1/1" "$dir/sdae.log" && grep -q "fine-tune epoch 1/1 .*
     && [ -f "$dir/sdae.layer1.csv" ] && [ -f "$dir/sdae.layer2.svg" ] || fail "sdae phases: $(cat "$dir/sdae.log")"
 "$synapse" evaluate "$dir/sdae.safetensors" > "$dir/sdae-evaluate.log"
 grep -q "fine-tuned" "$dir/sdae-evaluate.log" || fail "sdae evaluate: $(cat "$dir/sdae-evaluate.log")"
+# The pictures: filters of the first layer and RBM samples, as PNG files of the size the mosaic has.
+png_size() { python3 -c 'import struct, sys; d = open(sys.argv[1], "rb").read(24); assert d[:8] == b"\x89PNG\r\n\x1a\n", d; print(*struct.unpack(">II", d[16:24]))' "$1"; }
+"$synapse" filters "$dir/rbm.safetensors" --out "$dir/filters.png" --count 16 > "$dir/filters.log" || fail "filters: $(cat "$dir/filters.log")"
+[ "$(png_size "$dir/filters.png")" = "229 229" ] || fail "filters.png is $(png_size "$dir/filters.png"), not 229 229"
+"$synapse" sample "$dir/rbm.safetensors" --out "$dir/samples.png" --count 9 --gibbs-steps 10 > "$dir/samples.log" \
+    || fail "rbm sample: $(cat "$dir/samples.log")"
+[ "$(png_size "$dir/samples.png")" = "172 172" ] || fail "samples.png is $(png_size "$dir/samples.png"), not 172 172"
+"$synapse" filters "$dir/run.safetensors" --out "$dir/lenet.png" > /dev/null || fail "filters of LeNet's conv1"
+expect_error "which does not generate" "$synapse" sample "$dir/perceptron.safetensors" --out "$dir/x.png"
+expect_error "give --out FILE.png" "$synapse" sample "$dir/rbm.safetensors"
+expect_error "applies to char-lstm models" "$synapse" sample "$dir/rbm.safetensors" --out "$dir/x.png" --prime "a"
+expect_error "filters draws layers that read pixels" "$synapse" filters "$dir/lm.safetensors" --out "$dir/x.png"
+expect_error "should end in .png" "$synapse" filters "$dir/rbm.safetensors" --out "$dir/x.jpg"
 expect_error "applies to stacked-autoencoder, dbn, not to lenet" "$synapse" train "${small[@]}" --pretrain-epochs 2 --checkpoint "$dir/x.safetensors"
 expect_error "applies to autoencoder, stacked-autoencoder, not to rbm" "$synapse" train "${small[@]}" --model rbm --tied --checkpoint "$dir/x.safetensors"
 expect_error "has one hidden layer" "$synapse" train "${small[@]}" --model rbm --widths 10,10 --checkpoint "$dir/x.safetensors"

@@ -3,7 +3,7 @@
 # and only when something is to be installed). Swift itself must already be on PATH.
 set -euo pipefail
 
-packages=(make ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libopenblas-dev zlib1g-dev libclblast-dev clinfo
+packages=(make ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libopenblas-dev zlib1g-dev libpng-dev libclblast-dev clinfo
           dataset-fashion-mnist fortunes python3-venv)
 missing=()
 for p in "${packages[@]}"; do

@@ -144,6 +144,20 @@ public enum Checkpoint {
         try upload(file, into: model)
     }
 
+    /// The per-sample input shape and the layer names, in order, that a checkpoint's `architecture` metadata lists
+    /// (`input [1, 28, 28]`, then `name: summary` per layer); nil when it lists none.
+    public static func layout(in metadata: [String: String]) -> (input: [Int], layers: [String])? {
+        let lines = (metadata["architecture"] ?? "").split(separator: "\n")
+        guard let first = lines.first, let open = first.firstIndex(of: "["), let close = first.lastIndex(of: "]"),
+              open < close else { return nil }
+        let dimensions = first[first.index(after: open)..<close].split(separator: ",").map {
+            Int($0.trimmingCharacters(in: .whitespaces))
+        }
+        guard !dimensions.isEmpty, dimensions.allSatisfy({ $0.map { (1...(1 << 24)).contains($0) } ?? false }) else { return nil }
+        let layers = lines.dropFirst().compactMap { line in line.split(separator: ":").first.map(String.init) }
+        return (dimensions.map { $0! }, layers)
+    }
+
     /// The metadata of a checkpoint (settings, seed, epoch), to rebuild the model before resuming.
     public static func metadata(at path: String) throws -> [String: String] {
         try SafeTensors.readMetadata(from: path)

@@ -49,13 +49,20 @@ public struct LayerwiseStack: Sendable {
         Models.mlp(hidden: widths, classes: classes, activation: .sigmoid)
     }
 
-    /// The model that pretrains layer `layer` (from 1): the layers below as in the classifier, frozen, then this
-    /// one as an autoencoder (`fc<k>`, `act<k>`, then the decoder `decoder<k>`) or as an RBM (`fc<k>`).
+    /// The model that pretrains layer `layer` (from 1): the layers below, frozen, then this one as an autoencoder
+    /// (`fc<k>`, `act<k>`, then the decoder `decoder<k>`) or as an RBM (`fc<k>`). Below an autoencoder the layers are
+    /// the classifier's (`fc<i>`, `act<i>`); below an RBM they are the RBMs trained before (`fc<i>`, whose forward
+    /// pass is the same), so that the last phase's model is the whole deep belief net, generative model included.
     public func pretrainingModel(layer k: Int, inputShape: [Int], backend: Backend, seed: UInt64) throws -> Sequential {
         guard widths.indices.contains(k - 1) else {
             throw NNError.invalidSetting(name: "layer", message: "the stack has layers 1...\(widths.count), not \(k)")
         }
-        let below = Array(classifier(classes: 1).prefix(1 + 2 * (k - 1)))
+        let below: [Layer]
+        if case .rbm = unit {
+            below = [Flatten(name: "flatten")] + widths.prefix(k - 1).enumerated().map { RBM(hidden: $1, name: "fc\($0 + 1)") }
+        } else {
+            below = Array(classifier(classes: 1).prefix(1 + 2 * (k - 1)))
+        }
         let width = widths[k - 1], inputs = k == 1 ? inputShape.reduce(1, *) : widths[k - 2]
         var layers = below
         switch unit {

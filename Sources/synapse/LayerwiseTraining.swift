@@ -13,6 +13,12 @@ struct LayerwiseTraining {
     /// The checkpoint's metadata when resuming.
     let saved: [String: String]?
 
+    /// Where a stack's checkpoint is copied when pretraining ends, before fine-tuning replaces it: the deep belief
+    /// net as a generative model, for `sample` and `filters`.
+    static func pretrainedPath(_ checkpoint: String) -> String {
+        (checkpoint as NSString).deletingPathExtension + ".pretrained.safetensors"
+    }
+
     /// The metadata key of the phase a checkpoint holds: layer k's pretraining is phase k; fine-tuning follows.
     static let phaseKey = "stack.phase"
 
@@ -64,6 +70,11 @@ struct LayerwiseTraining {
                                   prefix: kind.isUnsupervised ? "" : "layer \(phase)/\(layerCount) ", metadata: phaseMetadata)
                     .fit(trainer, epochs: epochs, checkpoint: checkpoint, points: &points)
                 print("checkpoint: \(checkpoint)  curves: \(curves).csv, \(curves).svg")
+                if phase == layerCount, !kind.isUnsupervised {
+                    let pretrained = Self.pretrainedPath(checkpoint)
+                    try SafeTensors.read(from: checkpoint).write(to: pretrained)
+                    print("the pretrained stack is kept in \(pretrained)")
+                }
                 below = model
             } else {
                 let classifier = try kind.build(inputShape: train.sampleShape, classes: train.classCount, backend: backend,

@@ -7,7 +7,7 @@ struct SynapseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synapse",
         abstract: "Synapse: deep learning on OpenCL GPUs, with an OpenBLAS CPU fallback.",
-        subcommands: [TrainCommand.self, EvaluateCommand.self, SampleCommand.self, BenchCommand.self, TuneCommand.self,
+        subcommands: [TrainCommand.self, EvaluateCommand.self, SampleCommand.self, FiltersCommand.self, BenchCommand.self, TuneCommand.self,
                       DevicesCommand.self]
     )
 }

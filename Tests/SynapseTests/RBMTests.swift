@@ -189,3 +189,28 @@ final class RBMTests: SynapseTestCase {
         }
     }
 }
+
+final class RBMSamplingTests: SynapseTestCase {
+    /// Gibbs sampling from the same Philox address draws the same samples on every device (the probabilities
+    /// differ only by rounding, and no draw lands within rounding of its threshold here), and a two-layer stack
+    /// passes its samples down to the bottom layer's width.
+    func testSamplesAgreeAcrossDevices() throws {
+        var runs: [(String, [Float])] = []
+        forEachBackend { backend in
+            let stack = try LayerwiseStack(widths: [12, 6], unit: .rbm(gibbsSteps: 1, persistent: false))
+            let model = try stack.pretrainingModel(layer: 2, inputShape: [20], backend: backend, seed: 8)
+            var random = TestRandom(seed: 42)
+            for p in model.parameters { try backend.upload(random.floats(p.count, in: -2...2), to: p.value) }
+            let rbms = model.layers.compactMap { $0 as? RBM }
+            XCTAssertEqual(rbms.map(\.name), ["fc1", "fc2"])
+            let samples = try RBM.sample(rbms, count: 16, steps: 50, address: PhiloxAddress(seed: 3, stream: 9), backend: backend)
+            XCTAssertEqual(samples.count, 16 * 20)
+            XCTAssertTrue(samples.allSatisfy { $0 > 0 && $0 < 1 }, "\(backend.name): probabilities")
+            runs.append((backend.name, samples))
+        }
+        for (name, samples) in runs.dropFirst() {
+            let worst = zip(samples, runs[0].1).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThan(worst, 1e-4, "\(name) samples differ from \(runs[0].0)")
+        }
+    }
+}

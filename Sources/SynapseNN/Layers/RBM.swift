@@ -96,3 +96,43 @@ public final class RBM: UnaryLayer {
         return dv
     }
 }
+
+extension RBM {
+    /// Draws `count` samples from a stack of RBMs, bottom first (one RBM, or a deep belief net's generative model):
+    /// `steps` steps of alternating Gibbs sampling in the top RBM, from visible units drawn uniformly at random,
+    /// then a pass down through the lower RBMs' `P(v | h)`. Returns the bottom visible probabilities, `count` rows.
+    /// Every draw comes from Philox at `address`, so the same address gives the same samples on every device.
+    public static func sample(_ stack: [RBM], count: Int, steps: Int, address: PhiloxAddress, backend: Backend) throws -> [Float] {
+        guard let top = stack.last, stack.allSatisfy({ $0.weight != nil }) else {
+            throw NNError.invalidModel("sampling needs a stack of built RBMs")
+        }
+        guard count > 0, (1...1_000_000).contains(steps) else {
+            throw NNError.invalidSetting(name: "sampling", message: "needs at least one sample and 1...1000000 Gibbs steps, got \(count) and \(steps)")
+        }
+        for (lower, upper) in zip(stack, stack.dropFirst()) where lower.hidden != upper.visible {
+            throw NNError.invalidModel("RBM '\(upper.name)' has \(upper.visible) visible units but '\(lower.name)' below it has \(lower.hidden) hidden")
+        }
+        var address = address
+        func bernoulli(_ p: Tensor, into output: Tensor) throws {
+            try backend.bernoulli(probabilities: p, output: output, address: address)
+            address = address.advanced(by: p.count)
+        }
+        let v = try backend.tensor(shape: [count, top.visible]), pv = try backend.tensor(shape: [count, top.visible])
+        let h = try backend.tensor(shape: [count, top.hidden])
+        try backend.fill(pv, value: 0.5)
+        try bernoulli(pv, into: v)
+        for _ in 0..<steps {
+            try top.hiddenProbabilities(v, into: h)
+            try bernoulli(h, into: h)
+            try top.visibleProbabilities(h, into: pv)
+            try bernoulli(pv, into: v)
+        }
+        var current = pv
+        for rbm in stack.dropLast().reversed() {
+            let below = try backend.tensor(shape: [count, rbm.visible])
+            try rbm.visibleProbabilities(current, into: below)
+            current = below
+        }
+        return try backend.download(current)
+    }
+}
