@@ -112,7 +112,7 @@ public final class ContrastiveDivergence: StatefulObjective {
         let backend = model.backend, call = buffers(model)
         let uploads = self.uploads.flatMap { $0.backend === backend ? $0 : nil } ?? LayerCall(backend: backend)
         self.uploads = uploads
-        let (x, _) = try train.upload(batch.samples, call: uploads)
+        let x = try train.uploadInputs(batch.samples, call: uploads)
         let inputName = model.inputNames[0]
         let dataHidden = try model.forward([inputName: x], training: true)[rbm.name]!
         let v0 = model.lastTensor(visibleName)!
@@ -209,7 +209,7 @@ public final class ContrastiveDivergence: StatefulObjective {
         let flips = Philox.words(PhiloxAddress(seed: model.seed, stream: RandomStream.pseudoLikelihood), count: data.count)
         var squaredError = 0.0, energy = 0.0, pseudoLikelihood = 0.0
         for batch in try data.batches(epoch: 0, seed: 0, batchSize: batchSize, shuffle: false) {
-            let (x, _) = try data.upload(batch.samples, call: call)
+            let x = try data.uploadInputs(batch.samples, call: call)
             let h = try model.forward([model.inputNames[0]: x], training: false)[rbm.name]!
             let v = model.lastTensor(node.inputs[0])!, rows = x.batch
             let pv = try call.tensor("reconstruction", shape: [rows, visible]), total = try call.tensor("total", shape: [1])

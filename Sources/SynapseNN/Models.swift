@@ -45,8 +45,17 @@ public enum ModelKind: String, CaseIterable, Sendable {
     public var isLayerwise: Bool { [.autoencoder, .rbm, .stackedAutoencoder, .dbn].contains(self) }
     /// Whether the model learns without labels and has no classifier: the single autoencoder and RBM.
     public var isUnsupervised: Bool { self == .autoencoder || self == .rbm }
-    /// Whether the model reads binarised pixels (an RBM's binary visible units) rather than standardised ones.
-    public var readsBinaryPixels: Bool { self == .rbm || self == .dbn }
+    /// Whether the model is made of RBMs, whose visible units take values in [0, 1].
+    public var isBoltzmann: Bool { self == .rbm || self == .dbn }
+
+    /// How the model's pixels are prepared.
+    public var pixels: PixelScaling {
+        switch self {
+        case .rbm: return .binarized
+        case .dbn: return .unitInterval
+        default: return .standardized
+        }
+    }
 
     /// The stack `settings` describe, for a layer-wise model; nil for the others.
     public func stack(_ settings: RunSettings) throws -> LayerwiseStack? {
@@ -101,6 +110,17 @@ public enum ModelKind: String, CaseIterable, Sendable {
         if self == .alexnet || self == .alexnetSmall { Models.useCaffeBiasMultipliers(model) }
         return model
     }
+}
+
+/// How image models see their pixels.
+public enum PixelScaling: Sendable {
+    /// Mean 0 and standard deviation 1 per channel, with the statistics of the training set.
+    case standardized
+    /// Intensities in [0, 1] as they are, read by an RBM as the probabilities of its visible units (as Hinton and
+    /// Salakhutdinov trained deep belief nets on MNIST).
+    case unitInterval
+    /// 1 where the intensity is at least 0.5, else 0: binary visible units (as scikit-learn's RBM example).
+    case binarized
 }
 
 /// Constructors for the standard networks.

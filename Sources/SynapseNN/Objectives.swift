@@ -326,12 +326,16 @@ public struct TensorDataset: Sendable {
     }
 
     func upload(_ samples: ArraySlice<Int>, call: LayerCall) throws -> (Tensor, Tensor) {
-        let inputSize = inputShape.reduce(1, *), targetSize = targetShape.reduce(1, *)
-        let x = try call.tensor("input", shape: [samples.count] + inputShape)
         let y = try call.tensor("target", shape: [samples.count] + targetShape)
-        try call.backend.upload(samples.flatMap { inputs[$0 * inputSize..<($0 + 1) * inputSize] }, to: x)
-        try call.backend.upload(samples.flatMap { targets[$0 * targetSize..<($0 + 1) * targetSize] }, to: y)
-        return (x, y)
+        try call.backend.upload(gatherRows(targets, rowSize: targetShape.reduce(1, *), indices: samples, name: name), to: y)
+        return (try uploadInputs(samples, call: call), y)
+    }
+
+    /// The inputs alone, for objectives that have no use for the targets (reconstruction, contrastive divergence).
+    func uploadInputs(_ samples: ArraySlice<Int>, call: LayerCall) throws -> Tensor {
+        let x = try call.tensor("input", shape: [samples.count] + inputShape)
+        try call.backend.upload(gatherRows(inputs, rowSize: inputShape.reduce(1, *), indices: samples, name: name), to: x)
+        return x
     }
 }
 

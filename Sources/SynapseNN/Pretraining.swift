@@ -170,7 +170,7 @@ public final class LayerwiseReconstruction: Objective {
     public func forward(_ batch: Batch, model: Graph) throws -> Tensor {
         let call = uploads.flatMap { $0.backend === model.backend ? $0 : nil } ?? LayerCall(backend: model.backend)
         uploads = call
-        let (x, _) = try train.upload(batch.samples, call: call)
+        let x = try train.uploadInputs(batch.samples, call: call)
         let loss = self.loss ?? SquaredError(backend: model.backend)
         self.loss = loss
         let total = try reconstruction(x, model: model, loss: loss, training: true)
@@ -195,7 +195,7 @@ public final class LayerwiseReconstruction: Objective {
         let loss = SquaredError(backend: model.backend), call = LayerCall(backend: model.backend)
         var total = 0.0
         for batch in try test.batches(epoch: 0, seed: 0, batchSize: batchSize, shuffle: false) {
-            let (x, _) = try test.upload(batch.samples, call: call)
+            let x = try test.uploadInputs(batch.samples, call: call)
             total += Double(try model.backend.readScalar(reconstruction(x, model: model, loss: loss, training: false)))
                 * Double(batch.examples)
         }

@@ -79,11 +79,12 @@ public struct RunSettings: Equatable, Sendable {
             epochs = kind == .autoencoder ? 10 : 15
             if kind == .autoencoder { widths = [256] }
         case .rbm, .dbn:
-            // scikit-learn's BernoulliRBM: plain SGD at 0.1; the fine-tuning of a DBN runs at the MLP's settings.
+            // scikit-learn's BernoulliRBM: plain SGD at 0.1. A sigmoid net fine-tunes at 0.1: at the ReLU MLP's 0.02
+            // it was still underfitting after 10 epochs.
             pretrainLearningRate = 0.1
+            learningRate = 0.1
             if kind == .rbm {
                 widths = [256]
-                learningRate = 0.1
                 momentum = 0
                 weightDecay = 0
                 schedule = "fixed"

@@ -18,9 +18,25 @@ struct BenchModelCommand: ParsableCommand {
 
     @OptionGroup var options: BenchOptions
 
-    @Option(help: ArgumentHelp("mlp, lenet, alexnet (227x227x3, 1000 classes), alexnet-small or char-lstm (96 characters).",
+    @Option(help: ArgumentHelp("mlp, lenet, alexnet (227x227x3, 1000 classes), alexnet-small, char-lstm (96 characters), or "
+                               + "the pretraining of a layer-wise model: autoencoder, rbm, stacked-autoencoder, dbn.",
                                valueName: "name"))
     var model: String = "lenet"
+
+    @Option(help: ArgumentHelp("Layer-wise models: hidden widths (default as synapse train).", valueName: "w1,w2,..."))
+    var widths: String?
+
+    @Option(help: ArgumentHelp("Layer-wise models: the layer whose pretraining is timed (default: the top one).", valueName: "k"))
+    var pretrainLayer: Int?
+
+    @Option(help: ArgumentHelp("Autoencoders: the sparsity penalty's weight (default 0: none).", valueName: "beta"))
+    var sparsityWeight: Float = 0
+
+    @Option(help: ArgumentHelp("Autoencoders: the masking fraction (default 0).", valueName: "p"))
+    var corruption: Float = 0
+
+    @Flag(help: "RBMs: persistent contrastive divergence.")
+    var persistent = false
 
     @Option(help: ArgumentHelp("Images, or sequences, per batch.", valueName: "n"))
     var batch: Int = 64
@@ -52,7 +68,8 @@ struct BenchModelCommand: ParsableCommand {
     func run() throws {
         let kind = try ModelKind(parsing: model)
         let backend = try options.deviceOption.backend()
-        let bench = kind.readsText ? try textBench(backend) : try imageBench(kind, backend)
+        let bench = kind.readsText ? try textBench(backend)
+            : kind.isLayerwise ? try pretrainingBench(kind, backend) : try imageBench(kind, backend)
         var steps = 0
         func step() throws {
             let loss = try bench.trainer.step(forward: bench.forward)
@@ -69,7 +86,8 @@ struct BenchModelCommand: ParsableCommand {
         }
         let allocations = Buffer.allocationCount - allocationsBefore
         let network = bench.trainer.model as! Sequential
-        let layers = noLayers ? [] : try profileLayers(network, input: bench.input, targets: bench.targets)
+        // A pretraining step's loss is not a classifier's, which the per-layer profile assumes.
+        let layers = noLayers || kind.isLayerwise ? [] : try profileLayers(network, input: bench.input, targets: bench.targets)
         let memory = network.memoryBytes
         let examplesPerSecond = Double(bench.examplesPerStep * self.steps) / seconds
 
@@ -111,6 +129,33 @@ struct BenchModelCommand: ParsableCommand {
         let input = try backend.tensor(values, shape: inputShape), labels = try backend.tensor(int32: labelValues)
         return Bench(trainer: trainer, forward: { try objective.loss(input: input, labels: labels, model: network) },
                      input: input, targets: labels, examplesPerStep: batch)
+    }
+
+    /// The pretraining of one layer of a layer-wise model (the layers below frozen) on one batch of random pixels in
+    /// [0, 1], uploaded every step as in training; the optimizer is the one `synapse train` uses for the model.
+    private func pretrainingBench(_ kind: ModelKind, _ backend: Backend) throws -> Bench {
+        var settings = RunSettings()
+        settings.useDefaults(for: kind)
+        if let widths { settings.widths = try TrainCommand.parseWidths(widths) }
+        settings.sparsityWeight = sparsityWeight
+        settings.corruption = corruption
+        settings.persistent = persistent
+        try settings.validate()
+        let stack = try kind.stack(settings)!
+        let layer = pretrainLayer ?? stack.widths.count
+        let sampleShape = [1, 28, 28]
+        let network = try stack.pretrainingModel(layer: layer, inputShape: sampleShape, backend: backend, seed: 1)
+        let pixels = benchmarkValues(batch * 784).map { ($0 + 1) / 2 }
+        let data = try TensorDataset(name: "benchmark", reconstructing: kind == .rbm ? pixels.map { $0.rounded() } : pixels,
+                                     shape: sampleShape)
+        let objective = try stack.pretrainingObjective(layer: layer, model: network, train: data, test: nil, batchSize: batch)
+        let rate = kind.isUnsupervised ? settings.learningRate! : settings.pretrainLearningRate
+        let trainer = try Trainer(model: network, objective: objective, optimizer: try makeOptimizer(settings),
+                                  learningRate: rate, batchSize: batch)
+        let only = try objective.batches(epoch: 1, seed: 1, batchSize: batch)[0]
+        let input = try backend.tensor(pixels, shape: [batch] + sampleShape)
+        return Bench(trainer: trainer, forward: { try objective.forward(only, model: network) }, input: input, targets: input,
+                     examplesPerStep: batch)
     }
 
     /// A character model over 96 characters on random text, as Benchmarks/compare/pytorch_lstm.py times PyTorch's.

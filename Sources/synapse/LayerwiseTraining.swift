@@ -43,7 +43,7 @@ struct LayerwiseTraining {
                                                              testLimit: settings.testLimit, normalization: savedNormalization)
         let unlabelledTrain = try TensorDataset(name: train.name, reconstructing: train.images, shape: train.sampleShape)
         let unlabelledTest = try TensorDataset(name: test.name, reconstructing: test.images, shape: test.sampleShape)
-        print("data: \(train.name) \(train.count) images\(kind.readsBinaryPixels ? ", binarised at 0.5" : "")")
+        print("data: \(train.name) \(train.count) images\(kind.pixels == .binarized ? ", binarised at 0.5" : kind.pixels == .unitInterval ? ", intensities in [0, 1]" : "")")
         print("device: \(backend.name)  \(backend.deviceDescription)")
         let metadata = settings.metadata.merging(normalization.metadata) { $1 }
         var below: Graph?
@@ -63,7 +63,7 @@ struct LayerwiseTraining {
                 let what = kind.isUnsupervised ? kind.rawValue : "layer \(phase)/\(layerCount) pretraining"
                 print("\(what): \(stack.unitDescription)")
                 print(model.summary)
-                let metric: CurveMetric = kind.readsBinaryPixels ? .pseudoLikelihood : .meanSquaredError
+                let metric: CurveMetric = kind.isBoltzmann ? .pseudoLikelihood : .meanSquaredError
                 let curves = kind.isUnsupervised ? curvesBase : "\(curvesBase).layer\(phase)"
                 try EpochRecorder(metric: metric, unit: "img/s", curvesBase: curves,
                                   title: "\(kind.rawValue) \(kind.isUnsupervised ? "" : "layer \(phase) ")on \(train.name), \(backend.name)",
@@ -93,14 +93,14 @@ struct LayerwiseTraining {
         }
     }
 
-    /// The data of a layer-wise model: standardised (autoencoders) or in [0, 1] and binarised (RBMs), normalised
-    /// with `normalization` when given (a checkpoint's).
+    /// The data of a layer-wise model, its pixels scaled as the model wants (`ModelKind.pixels`), normalised with
+    /// `normalization` when given (a checkpoint's).
     static func loadData(_ kind: ModelKind, directory: String, trainLimit: Int, testLimit: Int,
                          normalization given: Normalization?) throws -> (Dataset, Dataset, Normalization) {
         let (train, test, normalization) = try DataOptions.load(directory: directory, trainLimit: trainLimit,
                                                                 testLimit: testLimit, normalization: given,
-                                                                standardize: !kind.readsBinaryPixels)
-        return kind.readsBinaryPixels ? (train.binarized(), test.binarized(), normalization) : (train, test, normalization)
+                                                                standardize: kind.pixels == .standardized)
+        return kind.pixels == .binarized ? (train.binarized(), test.binarized(), normalization) : (train, test, normalization)
     }
 
     /// The phase checkpoint `path` holds, from its metadata, within the phases of `kind` under `settings`.

@@ -28,7 +28,7 @@ struct SampleCommand: ParsableCommand {
         let metadata = try Checkpoint.metadata(at: checkpoint)
         let settings = try RunSettings(metadata: metadata, path: checkpoint)
         let kind = try ModelKind(parsing: settings.model)
-        if kind.readsBinaryPixels { return try sampleImages(kind, settings: settings, metadata: metadata) }
+        if kind.isBoltzmann { return try sampleImages(kind, settings: settings, metadata: metadata) }
         guard kind.readsText else {
             throw NNError.checkpoint(path: checkpoint, message: "holds a \(settings.model) model, which does not generate; sample needs a char-lstm, rbm or dbn model")
         }

@@ -24,17 +24,20 @@ extension Dataset {
 
     /// The images (`indices.count` x `sampleShape`, row-major) and labels of the samples at `indices`, in order.
     public func batch(indices: ArraySlice<Int>) -> (images: [Float], labels: [Int32]) {
-        let size = sampleSize
-        let images = [Float](unsafeUninitializedCapacity: indices.count * size) { target, initialized in
-            self.images.withUnsafeBufferPointer { source in
-                for (k, index) in indices.enumerated() {
-                    precondition((0..<count).contains(index), "sample \(index) is outside 0..<\(count) of '\(name)'")
-                    target.baseAddress!.advanced(by: k * size)
-                        .initialize(from: source.baseAddress!.advanced(by: index * size), count: size)
-                }
+        (gatherRows(images, rowSize: sampleSize, indices: indices, name: name), indices.map { labels[$0] })
+    }
+}
+
+/// Rows `indices` of `values` (rows of `rowSize` one after another), copied one after another into a new array.
+func gatherRows(_ values: [Float], rowSize size: Int, indices: ArraySlice<Int>, name: String) -> [Float] {
+    let count = values.count / max(size, 1)
+    return [Float](unsafeUninitializedCapacity: indices.count * size) { target, initialized in
+        values.withUnsafeBufferPointer { source in
+            for (k, index) in indices.enumerated() {
+                precondition((0..<count).contains(index), "sample \(index) is outside 0..<\(count) of '\(name)'")
+                target.baseAddress!.advanced(by: k * size).initialize(from: source.baseAddress!.advanced(by: index * size), count: size)
             }
-            initialized = indices.count * size
         }
-        return (images, indices.map { labels[$0] })
+        initialized = indices.count * size
     }
 }
