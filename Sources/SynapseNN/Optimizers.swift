@@ -58,12 +58,12 @@ public final class SGD: Optimizer {
         // Everything that can be refused is checked before any parameter changes, so a bad call leaves the
         // model as it was.
         try checkLearningRate(learningRate)
-        let segments = try velocity.segments(for: arena)
         let v = try velocity.slot(0, for: arena)
+        guard let (segments, span) = try velocity.segments(for: arena) else { return }
         let settings = SGDParameters(learningRate: learningRate, momentum: momentum, weightDecay: weightDecay,
                                      nesterov: nesterov)
-        try arena.backend.sgdMomentumUpdate(weights: arena.values, gradients: arena.gradients, velocity: v,
-                                            parameters: settings, segments: segments)
+        try arena.backend.sgdMomentumUpdate(weights: arena.values.elements(span), gradients: arena.gradients.elements(span),
+                                            velocity: v.elements(span), parameters: settings, segments: segments)
     }
 
     /// "<name>.momentum" per parameter; empty without momentum, whose velocity is rewritten every step.
@@ -129,13 +129,15 @@ public final class Adam: Optimizer {
 
     public func step(_ arena: ParameterArena, learningRate: Float) throws {
         try checkLearningRate(learningRate)
-        let segments = try moments.segments(for: arena)
         let m = try moments.slot(0, for: arena), v = try moments.slot(1, for: arena)
         let t = stepCount + 1
         let settings = AdamParameters(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
                                       weightDecay: weightDecay, step: t)
-        try arena.backend.adamUpdate(weights: arena.values, gradients: arena.gradients, firstMoment: m,
-                                     secondMoment: v, parameters: settings, segments: segments)
+        if let (segments, span) = try moments.segments(for: arena) {
+            try arena.backend.adamUpdate(weights: arena.values.elements(span), gradients: arena.gradients.elements(span),
+                                         firstMoment: m.elements(span), secondMoment: v.elements(span), parameters: settings,
+                                         segments: segments)
+        }
         stepCount = t
     }
 
@@ -176,7 +178,7 @@ private struct StateArenas {
     let slots: Int
     private weak var arena: ParameterArena?
     private var tensors: [Tensor] = []
-    private var segments: (runs: [UpdateSegments.Run], device: UpdateSegments)?
+    private var segments: (runs: [UpdateSegments.Run], span: Range<Int>, device: UpdateSegments)?
 
     init(slots: Int) { self.slots = slots }
 
@@ -197,17 +199,25 @@ private struct StateArenas {
         return tensors[index]
     }
 
-    /// Each parameter's extent in the arena, at its multipliers; consecutive alike parameters share a run.
-    mutating func segments(for arena: ParameterArena) throws -> UpdateSegments {
+    /// The span of the arena that training moves, from the first parameter not frozen to the end of the last
+    /// (frozen pretrained layers come first, and their update is skipped), and each parameter's extent in it at
+    /// its multipliers (0 for a frozen one inside the span); consecutive alike parameters share a run.
+    /// Nil when every parameter is frozen: there is nothing to update.
+    mutating func segments(for arena: ParameterArena) throws -> (segments: UpdateSegments, span: Range<Int>)? {
         try bind(arena)
         var runs: [UpdateSegments.Run] = []
-        for (i, p) in arena.parameters.enumerated() {
+        let parameters = arena.parameters
+        guard let first = parameters.firstIndex(where: { !$0.isFrozen }),
+              let last = parameters.lastIndex(where: { !$0.isFrozen }) else { return nil }
+        let start = parameters[first].value.offset
+        let end = last + 1 < parameters.count ? parameters[last + 1].value.offset : arena.values.count
+        for (i, p) in parameters.enumerated() where (first...last).contains(i) {
             for (what, value) in [("learning-rate", p.learningRateMultiplier), ("weight-decay", p.weightDecayMultiplier)]
             where !(value.isFinite && value >= 0) {
                 throw NNError.invalidSetting(name: p.name, message: "the \(what) multiplier must be finite and not negative, got \(value)")
             }
-            let end = i + 1 < arena.parameters.count ? arena.parameters[i + 1].value.offset : arena.values.count
-            let run = UpdateSegments.Run(count: end - p.value.offset, learningRateMultiplier: p.isFrozen ? 0 : p.learningRateMultiplier,
+            let runEnd = i + 1 < parameters.count ? parameters[i + 1].value.offset : arena.values.count
+            let run = UpdateSegments.Run(count: runEnd - p.value.offset, learningRateMultiplier: p.isFrozen ? 0 : p.learningRateMultiplier,
                                          weightDecayMultiplier: p.isFrozen ? 0 : p.weightDecayMultiplier)
             if let last = runs.last, last.learningRateMultiplier == run.learningRateMultiplier,
                last.weightDecayMultiplier == run.weightDecayMultiplier {
@@ -216,11 +226,10 @@ private struct StateArenas {
                 runs.append(run)
             }
         }
-        if runs.isEmpty { runs = [UpdateSegments.Run(count: arena.values.count)] }
-        if let cached = segments, cached.runs == runs { return cached.device }
+        if let cached = segments, cached.runs == runs, cached.span == start..<end { return (cached.device, start..<end) }
         let device = try arena.backend.updateSegments(runs)
-        segments = (runs, device)
-        return device
+        segments = (runs, start..<end, device)
+        return (device, start..<end)
     }
 
     /// The views of each parameter in each slot, keyed "<name>.<suffix>".

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The classic models against their references, side by side on this machine:
+#   RBM (CD-1 and PCD, 256 hidden units, batch 64, 5 epochs on the binarised Fashion-MNIST images) against
+#   scikit-learn's BernoulliRBM: training seconds and test pseudo-likelihood;
+#   sparse-autoencoder and stacked-autoencoder pretraining steps against the same models in PyTorch: images/s;
+#   with --accuracy, the Fashion-MNIST test accuracy of softmax regression, stacked denoising autoencoders, a deep
+#   belief net and the same sigmoid nets trained from scratch, beside PyTorch's under the same recipes (minutes).
+# Usage: Benchmarks/compare/classic.sh [--threads T] [--accuracy]
+set -euo pipefail
+die() { echo "classic.sh: error: $*" >&2; exit 1; }
+threads=$(nproc)
+accuracy=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --threads) [ $# -ge 2 ] || die "--threads needs a value"; threads=$2; shift 2 ;;
+        --accuracy) accuracy=1; shift ;;
+        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument '$1' (see --help)" ;;
+    esac
+done
+[[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "--threads must be a positive integer, got '$threads'"
+cd "$(dirname "$0")/../.."
+synapse=${SYNAPSE:-.build/release/synapse}
+py=.build-py/bin/python
+[ -d /usr/share/datasets/fashion-mnist ] || die "Fashion-MNIST is missing (apt-get install dataset-fashion-mnist)"
+if ! "$py" -c 'import torch, sklearn, numpy' 2>/dev/null; then
+    echo "Installing PyTorch and scikit-learn into .build-py..." >&2
+    [ -x "$py" ] || python3 -m venv .build-py || die "could not create .build-py (is python3-venv installed?)"
+    "$py" -m pip install -q torch scikit-learn numpy || die "pip install failed"
+fi
+[ -n "${SYNAPSE:-}" ] || swift build -c release --product synapse >&2 || die "swift build failed"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd Benchmarks/compare
+synapse=$(cd ../.. && realpath "$synapse")
+py=$(cd ../.. && realpath "$py")
+
+# seconds and metric of a synapse run's curves: the epochs' training seconds summed, the last epoch's metric.
+curves() { awk -F, 'NR > 1 { s += $6; m = $4 } END { printf "%.1f %.2f\n", s, m }' "$1"; }
+
+echo "RBM, 256 hidden units, batch 64, 5 epochs, binarised Fashion-MNIST, $threads threads:"
+OPENBLAS_NUM_THREADS=$threads "$py" sklearn_rbm.py --threads "$threads" --json > "$tmp/sklearn.json"
+read -r sk_seconds sk_pl < <("$py" -c 'import json, sys; r = json.load(open(sys.argv[1])); print(r["seconds"], r["pseudo_likelihood"])' "$tmp/sklearn.json")
+printf "  %-34s %8.1f s  test pseudo-likelihood %8.2f\n" "scikit-learn BernoulliRBM (PCD)" "$sk_seconds" "$sk_pl"
+for variant in "CD-1:" "PCD:--persistent"; do
+    name=${variant%%:*} flag=${variant#*:}
+    "$synapse" train --model rbm --widths 256 --batch-size 64 --epochs 5 $flag --device cpu --threads "$threads" \
+        --checkpoint "$tmp/rbm.safetensors" --overwrite > "$tmp/rbm.log" 2>&1 || die "synapse rbm: $(tail -3 "$tmp/rbm.log")"
+    read -r seconds pl < <(curves "$tmp/rbm.csv")
+    printf "  %-34s %8.1f s  test pseudo-likelihood %8.2f   %.2fx faster\n" "Synapse rbm ($name)" "$seconds" "$pl" \
+        "$(awk -v a="$sk_seconds" -v b="$seconds" 'BEGIN { print a / b }')"
+done
+
+echo "Autoencoder pretraining steps, batch 64, Adam, $threads threads (images/s, median of 3 blocks of 50 steps):"
+for spec in "sparse:autoencoder --sparsity-weight 3" "stacked:stacked-autoencoder --corruption 0.2"; do
+    name=${spec%%:*} args=${spec#*:}
+    ref=$("$py" pytorch_autoencoder.py --model "$name" --threads "$threads" --steps 50 --json \
+        | "$py" -c 'import json, sys; print(json.load(sys.stdin)["images_per_second"])')
+    ours=$("$synapse" bench model --model $args --device cpu --threads "$threads" --steps 50 --json \
+        | "$py" -c 'import json, sys; t = sys.stdin.read(); print(json.loads(t[t.index("{"):])["images_per_second"])')
+    printf "  %-34s Synapse %8.0f  PyTorch %8.0f  %.2fx\n" "$name" "$ours" "$ref" "$(awk -v a="$ours" -v b="$ref" 'BEGIN { print a / b }')"
+done
+
+[ "$accuracy" = 1 ] || exit 0
+echo "Fashion-MNIST test accuracy (20 epochs in all; stacks: 5 pretraining epochs per layer of 500,500, then 10):"
+run() {
+    local name=$1; shift
+    "$synapse" train "$@" --device cpu --threads "$threads" --checkpoint "$tmp/$name.safetensors" --overwrite > "$tmp/$name.log" 2>&1 \
+        || die "synapse $name: $(tail -3 "$tmp/$name.log")"
+    printf "  %-52s %6.2f%%\n" "Synapse $name" "$(awk -F, 'NR > 1 { m = $4 } END { print 100 * m }' "$tmp/$name.csv")"
+}
+run softmax --model softmax --epochs 20
+run "stacked denoising autoencoders" --model stacked-autoencoder --corruption 0.2 --pretrain-epochs 5 --epochs 10
+run "sigmoid MLP 500-500, Adam, from scratch" --model stacked-autoencoder --pretrain-epochs 0 --epochs 20
+run "deep belief net" --model dbn --pretrain-epochs 5 --epochs 10
+run "sigmoid MLP 500-500, SGD, [0, 1] pixels, from scratch" --model dbn --pretrain-epochs 0 --epochs 20
+for model in softmax mlp-adam mlp-sgd; do
+    printf "  %-52s %6.2f%%\n" "PyTorch $model" "$("$py" pytorch_classic.py --model "$model" --threads "$threads" --json \
+        | "$py" -c 'import json, sys; print(100 * json.load(sys.stdin)["test_accuracy"])')"
+done
