@@ -31,9 +31,10 @@ fi
 [ -n "${SYNAPSE:-}" ] || swift build -c release --product synapse >&2 || die "swift build failed"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# Absolute paths, the venv's python not resolved (its symlink leads to the bare interpreter).
+synapse=$(realpath "$synapse")
+py=$PWD/$py
 cd Benchmarks/compare
-synapse=$(cd ../.. && realpath "$synapse")
-py=$(cd ../.. && realpath "$py")
 
 # seconds and metric of a synapse run's curves: the epochs' training seconds summed, the last epoch's metric.
 curves() { awk -F, 'NR > 1 { s += $6; m = $4 } END { printf "%.1f %.2f\n", s, m }' "$1"; }
