@@ -7,9 +7,9 @@
     const int ph, const int pw, const int sh, const int sw, const int dh, const int dw, const int oh, const int ow, \
     const int images, const int image_stride
 
-// One column element per index; positions in the padding read as zero.
+// One column element per index; positions in the padding read as pad_value.
 __kernel void im2col(__global const float* image, const int image_offset, GEOMETRY, __global float* columns,
-                     const int columns_offset) {
+                     const int columns_offset, const float pad_value) {
     const int spatial = oh * ow;
     FOR_EACH_INDEX(index, channels * kh * kw * images * spatial) {
         const int x = index % ow, y = (index / ow) % oh, n = (index / spatial) % images;
@@ -18,7 +18,7 @@ __kernel void im2col(__global const float* image, const int image_offset, GEOMET
         const int h = y * sh - ph + i * dh, w = x * sw - pw + j * dw;
         const bool inside = h >= 0 && h < height && w >= 0 && w < width;
         columns[columns_offset + index] =
-            inside ? image[image_offset + n * image_stride + (c * height + h) * width + w] : 0.0f;
+            inside ? image[image_offset + n * image_stride + (c * height + h) * width + w] : pad_value;
     }
 }
 

@@ -30,12 +30,12 @@ extension CPUBackend {
                 for oh in 0..<outH {
                     let dst = out + oh * outW
                     guard validH.contains(oh), !validW.isEmpty else {
-                        dst.update(repeating: 0, count: outW)
+                        dst.update(repeating: g.padValue, count: outW)
                         continue
                     }
                     // Padding on either side, and the run that reads the image.
-                    dst.update(repeating: 0, count: validW.lowerBound)
-                    (dst + validW.upperBound).update(repeating: 0, count: outW - validW.upperBound)
+                    dst.update(repeating: g.padValue, count: validW.lowerBound)
+                    (dst + validW.upperBound).update(repeating: g.padValue, count: outW - validW.upperBound)
                     let src = plane + (oh * strideH + baseH) * width + baseW
                     if strideW == 1 {
                         // A plain loop: runs are a few dozen floats, too short to pay for a memmove call.

@@ -21,6 +21,9 @@ extension CPUBackend {
             parallelFor(count) { r in for i in r { y[i] = x[i] >= 0 ? 1 : 0 } }
         case .softplus:
             parallelFor(count, cost: 8) { r in for i in r { y[i] = max(x[i], 0) + log1p(exp(-abs(x[i]))) } }
+        case .scaledTanh:
+            let (a, s) = (Activation.scaledTanhAmplitude, Activation.scaledTanhSlope)
+            parallelFor(count, cost: 4) { r in FastMath.map(r, x, y) { a * FastMath.tanh(s * $0) } }
         }
     }
 
@@ -52,6 +55,10 @@ extension CPUBackend {
             parallelFor(count) { r in for i in r { dx[i] = 0 } }
         case .softplus:
             parallelFor(count, cost: 4) { r in for i in r { dx[i] = dy[i] / (1 + exp(-x[i])) } }
+        case .scaledTanh:
+            // d/dx A tanh(S x) = A S (1 - tanh^2) = S (A - y^2 / A).
+            let (a, s) = (Activation.scaledTanhAmplitude, Activation.scaledTanhSlope)
+            parallelFor(count) { r in for i in r { dx[i] = dy[i] * s * (a - y[i] * y[i] / a) } }
         }
     }
 

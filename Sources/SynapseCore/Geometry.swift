@@ -9,8 +9,10 @@ public struct ConvGeometry: Equatable, Sendable {
     public var channels, height, width: Int
     /// The kernel's height and width in taps, before dilation.
     public var kernelH, kernelW: Int
-    /// Zero padding added to each side: above and below (`padH`), left and right (`padW`).
+    /// Padding added to each side: above and below (`padH`), left and right (`padW`).
     public var padH, padW: Int
+    /// The value the padding reads as: 0 usually; LeNet-5 pads with its background, -0.1.
+    public var padValue: Float
     /// The step between neighbouring kernel positions, vertically and horizontally.
     public var strideH, strideW: Int
     /// The spacing between neighbouring kernel taps; 1 is an ordinary, undilated kernel.
@@ -24,10 +26,10 @@ public struct ConvGeometry: Equatable, Sendable {
     /// A convolution over `images` images of `channels x height x width`; without an `imageStride` the images
     /// are packed, `imageCount` apart.
     public init(channels: Int, height: Int, width: Int, kernelH: Int, kernelW: Int,
-                padH: Int = 0, padW: Int = 0, strideH: Int = 1, strideW: Int = 1,
+                padH: Int = 0, padW: Int = 0, padValue: Float = 0, strideH: Int = 1, strideW: Int = 1,
                 dilationH: Int = 1, dilationW: Int = 1, images: Int = 1, imageStride: Int? = nil) {
         self.channels = channels; self.height = height; self.width = width
-        self.kernelH = kernelH; self.kernelW = kernelW; self.padH = padH; self.padW = padW
+        self.kernelH = kernelH; self.kernelW = kernelW; self.padH = padH; self.padW = padW; self.padValue = padValue
         self.strideH = strideH; self.strideW = strideW; self.dilationH = dilationH; self.dilationW = dilationW
         self.images = images
         self.imageStride = imageStride ?? channels * height * width
@@ -63,6 +65,9 @@ public struct ConvGeometry: Equatable, Sendable {
                                     "kernelH": kernelH, "kernelW": kernelW, "strideH": strideH,
                                     "strideW": strideW, "dilationH": dilationH, "dilationW": dilationW])
         try Check.nonNegative(op: op, ["padH": padH, "padW": padW])
+        guard padValue.isFinite else {
+            throw SynapseError.invalidArgument(op: op, message: "the padding value must be finite, got \(padValue)")
+        }
         try Check.sizes(op: op, ["channels": channels, "height": height, "width": width, "kernelH": kernelH,
                                  "kernelW": kernelW, "padH": padH, "padW": padW, "strideH": strideH, "strideW": strideW,
                                  "dilationH": dilationH, "dilationW": dilationW],
@@ -185,6 +190,15 @@ public enum Activation: Equatable, Sendable {
     case step
     /// `log(1 + exp(x))`, computed stably; its derivative is the sigmoid. An RBM's free energy sums it.
     case softplus
+    /// LeCun's squashing function `1.7159 tanh(2x/3)` (LeNet-5): 1 maps to about 1, and its outputs lie in
+    /// (-1.7159, 1.7159).
+    case scaledTanh
+}
+
+extension Activation {
+    /// The amplitude and the slope of LeCun's `scaledTanh`, `A tanh(S x)`.
+    public static let scaledTanhAmplitude: Float = 1.7159
+    public static let scaledTanhSlope: Float = 2.0 / 3.0
 }
 
 /// SGD with momentum in PyTorch's form: `v = mu*v + (g + wd*w); w -= lr*v`;

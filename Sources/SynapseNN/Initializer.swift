@@ -21,6 +21,9 @@ public enum Initializer: Equatable, Sendable {
     /// U(-a, a) with a = 1 / sqrt(fanIn). Small enough that a fresh classifier's logits start near zero, so
     /// its first loss is close to ln(classes).
     case pytorchDefault
+    /// LeCun et al. 1998 (LeNet-5): U(-2.4 / fanIn, 2.4 / fanIn), which keeps the scaled tanh's sums in its
+    /// near-linear range.
+    case lecunUniform
 
     /// `count` values drawn from Philox words starting at `address`.
     public func values(count: Int, fanIn: Int, fanOut: Int, address: PhiloxAddress) -> [Float] {
@@ -43,6 +46,9 @@ public enum Initializer: Equatable, Sendable {
             return Self.uniform(count: count, low: -a, high: a, address: address)
         case .pytorchDefault:
             let a = 1 / Double(fanIn).squareRoot()
+            return Self.uniform(count: count, low: -a, high: a, address: address)
+        case .lecunUniform:
+            let a = 2.4 / Double(fanIn)
             return Self.uniform(count: count, low: -a, high: a, address: address)
         }
     }

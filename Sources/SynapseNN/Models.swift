@@ -11,6 +11,9 @@ public enum ModelKind: String, CaseIterable, Sendable {
     case mlp
     /// LeNet-style CNN for 28x28 input: conv5x5-6 pad 2, pool, conv5x5-16, pool, fc120, fc84, fc10 (ReLU, max-pool).
     case lenet
+    /// LeNet-5 as LeCun et al. (1998) built it: C1, trainable subsampling S2, C3 with the paper's connection table,
+    /// S4, C5, F6, the scaled tanh, and Euclidean RBF outputs against fixed +-1 prototypes (`Models.lenet5`).
+    case lenet5
     /// AlexNet as Krizhevsky et al. and Caffe's bvlc_alexnet define it, for 227x227x3 input.
     case alexnet
     /// A small AlexNet-style net (ReLU, LRN, overlapping pooling, a grouped convolution, dropout) for
@@ -53,6 +56,7 @@ public enum ModelKind: String, CaseIterable, Sendable {
         switch self {
         case .rbm: return .binarized
         case .dbn: return .unitInterval
+        case .lenet5: return .lecun
         default: return .standardized
         }
     }
@@ -80,6 +84,7 @@ public enum ModelKind: String, CaseIterable, Sendable {
         case .softmax: return Models.mlp(hidden: [], classes: classes)
         case .mlp: return Models.mlp(hidden: [512, 256], classes: classes, dropout: 0.5)
         case .lenet: return Models.lenet(classes: classes)
+        case .lenet5: return Models.lenet5(classes: classes)
         case .alexnet: return Models.alexNet(classes: classes)
         case .alexnetSmall: return Models.smallAlexNet(classes: classes)
         case .charLSTM: return Models.charLSTM(vocabulary: classes)
@@ -121,6 +126,22 @@ public enum PixelScaling: Sendable {
     case unitInterval
     /// 1 where the intensity is at least 0.5, else 0: binary visible units (as scikit-learn's RBM example).
     case binarized
+    /// LeCun et al. 1998: the background at -0.1 and the foreground at 1.175 (`1.275 x - 0.1`), so that the inputs'
+    /// mean is about 0 and their variance about 1.
+    case lecun
+
+    /// The normalisation that gives this scaling from intensities in [0, 1] (`binarized` then thresholds them).
+    public func normalization(fitting train: Dataset) throws -> Normalization {
+        let channels = train.sampleShape[0]
+        func constant(_ mean: Float, _ std: Float) throws -> Normalization {
+            try Normalization(mean: [Float](repeating: mean, count: channels), std: [Float](repeating: std, count: channels))
+        }
+        switch self {
+        case .standardized: return Normalization.fit(train)
+        case .unitInterval, .binarized: return try constant(0, 1)
+        case .lecun: return try constant(0.1 / 1.275, 1 / 1.275)
+        }
+    }
 }
 
 /// Constructors for the standard networks.
@@ -156,6 +177,37 @@ public enum Models {
             Dense(120, name: "fc1", weightInit: .heNormal), ActivationLayer(.relu, name: "relu3"),
             Dense(84, name: "fc2", weightInit: .heNormal), ActivationLayer(.relu, name: "relu4"),
             Dense(classes, name: "fc3", weightInit: outputInit),
+        ]
+    }
+
+    /// LeNet-5's C3 connection table (LeCun et al. 1998, Table I): the S2 maps each C3 map reads.
+    public static let lenet5Connections: [[Int]] = [
+        [0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5], [0, 4, 5], [0, 1, 5],
+        [0, 1, 2, 3], [1, 2, 3, 4], [2, 3, 4, 5], [0, 3, 4, 5], [0, 1, 4, 5], [0, 1, 2, 5],
+        [0, 1, 3, 4], [1, 2, 4, 5], [0, 2, 3, 5], [0, 1, 2, 3, 4, 5],
+    ]
+
+    /// LeNet-5 as LeCun et al. (1998) built it, for 28x28 images (padded to the paper's 32x32 by C1, with the
+    /// background value -0.1): C1 6@28x28 (5x5), S2 6@14x14 (each map's 2x2 sum times a trainable coefficient plus
+    /// a bias), C3 16@10x10 through the connection table, S4 16@5x5, C5 120 (5x5 over all 16 maps), F6 84, each
+    /// followed by the squashing `1.7159 tanh(2x/3)`, then `classes` Euclidean RBF units. Weights from
+    /// U(-2.4/fanIn, 2.4/fanIn), as the paper's. Parameters per layer: 156, 12, 1,516, 32, 48,120, 10,164.
+    public static func lenet5(classes: Int) -> [Layer] {
+        let squash = { (name: String) in ActivationLayer(.scaledTanh, name: name) }
+        func subsampling(_ maps: Int, _ name: String) -> Conv2D {
+            Conv2D(maps, kernel: 2, stride: 2, groups: maps, sharing: .onePerChannel(maps, taps: 4), name: name,
+                   weightInit: .lecunUniform, biasInit: .constant(0))
+        }
+        return [
+            Conv2D(6, kernel: 5, padding: 2, paddingValue: -0.1, name: "c1", weightInit: .lecunUniform), squash("squash1"),
+            subsampling(6, "s2"), squash("squash2"),
+            Conv2D(16, kernel: 5, sharing: .connections(lenet5Connections, inputs: 6, kernelTaps: 25), name: "c3",
+                   weightInit: .lecunUniform), squash("squash3"),
+            subsampling(16, "s4"), squash("squash4"),
+            Conv2D(120, kernel: 5, name: "c5", weightInit: .lecunUniform), squash("squash5"),
+            Flatten(name: "flatten"),
+            Dense(84, name: "f6", weightInit: .lecunUniform), squash("squash6"),
+            EuclideanRBF(classes: classes, name: "rbf"),
         ]
     }
 

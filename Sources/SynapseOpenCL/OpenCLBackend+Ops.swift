@@ -51,7 +51,7 @@ extension OpenCLBackend {
 
     public func uncheckedIm2col(image: Tensor, geometry g: ConvGeometry, columns: Tensor) throws {
         try launch(program(.im2col), "im2col", elements: g.columnCount,
-                   [.view(image)] + geometryArguments(g) + [.view(columns)])
+                   [.view(image)] + geometryArguments(g) + [.view(columns), .float(g.padValue)])
     }
 
     public func uncheckedCol2im(columns: Tensor, geometry g: ConvGeometry, image: Tensor) throws {
@@ -122,6 +122,7 @@ extension OpenCLBackend {
         case .tanh: return (3, 0)
         case .step: return (4, 0)
         case .softplus: return (5, 0)
+        case .scaledTanh: return (6, 0)
         }
     }
 

@@ -22,10 +22,9 @@ struct DataOptions: ParsableArguments {
     }
 
     /// The training and test sets in `directory`, cut to the limits (0: all), normalised per channel with
-    /// `normalization` (fitted to the training set when nil, or the identity when `standardize` is false: pixels
-    /// stay in [0, 1]), and the normalisation used.
+    /// `normalization` (when nil, the one `pixels` makes from the training set), and the normalisation used.
     static func load(directory: String, trainLimit: Int, testLimit: Int, normalization given: Normalization?,
-                     standardize: Bool = true) throws
+                     pixels: PixelScaling = .standardized) throws
         -> (train: Dataset, test: Dataset, normalization: Normalization) {
         for (flag, limit) in [("--train-limit", trainLimit), ("--test-limit", testLimit)]
         where !RunSettings.limitRange.contains(limit) {
@@ -43,9 +42,7 @@ struct DataOptions: ParsableArguments {
         var (train, test) = isCIFAR ? try Dataset.loadCIFAR10(directory: directory) : try Dataset.loadIDX(directory: directory)
         if trainLimit > 0 { train = try train.subset(first: trainLimit) }
         if testLimit > 0 { test = try test.subset(first: testLimit) }
-        let channels = train.sampleShape[0]
-        let normalization = try given ?? (standardize ? Normalization.fit(train)
-            : Normalization(mean: [Float](repeating: 0, count: channels), std: [Float](repeating: 1, count: channels)))
+        let normalization = try given ?? pixels.normalization(fitting: train)
         try normalization.apply(to: &train)
         try normalization.apply(to: &test)
         return (train, test, normalization)

@@ -47,7 +47,8 @@ struct EvaluateCommand: ParsableCommand {
             print("note: \(checkpoint) holds no normalisation; fitting it to the training set of \(directory)")
         }
         let (_, test, _) = try DataOptions.load(directory: directory, trainLimit: dataOptions.trainLimit ?? 0,
-                                                testLimit: dataOptions.testLimit ?? 0, normalization: normalization)
+                                                testLimit: dataOptions.testLimit ?? 0, normalization: normalization,
+                                                pixels: kind.pixels)
         let seed = metadata["seed"].flatMap(UInt64.init) ?? 1
         let network = try kind.build(inputShape: test.sampleShape, classes: test.classCount, backend: backend, seed: seed)
         if isSynapse {

@@ -99,7 +99,7 @@ struct LayerwiseTraining {
                          normalization given: Normalization?) throws -> (Dataset, Dataset, Normalization) {
         let (train, test, normalization) = try DataOptions.load(directory: directory, trainLimit: trainLimit,
                                                                 testLimit: testLimit, normalization: given,
-                                                                standardize: kind.pixels == .standardized)
+                                                                pixels: kind.pixels)
         return kind.pixels == .binarized ? (train.binarized(), test.binarized(), normalization) : (train, test, normalization)
     }
 

@@ -272,7 +272,8 @@ struct TrainingSetup {
             savedNormalization = normalization
         }
         let (train, test, normalization) = try DataOptions.load(directory: settings.data, trainLimit: settings.trainLimit,
-                                                                testLimit: settings.testLimit, normalization: savedNormalization)
+                                                                testLimit: settings.testLimit, normalization: savedNormalization,
+                                                                pixels: kind.pixels)
         let network = try kind.build(inputShape: train.sampleShape, classes: train.classCount, backend: backend, seed: settings.seed)
         let objective: Objective = kind == .perceptron
             ? try PerceptronRule(train: TensorDataset(oneHot: train), test: TensorDataset(oneHot: test))

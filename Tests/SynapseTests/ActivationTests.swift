@@ -16,7 +16,7 @@ final class ActivationTests: SynapseTestCase {
         return random.floats(count)
     }()
 
-    static let all: [Activation] = [.relu, .leakyReLU(slope: 0.1), .sigmoid, .tanh, .step, .softplus]
+    static let all: [Activation] = [.relu, .leakyReLU(slope: 0.1), .sigmoid, .tanh, .step, .softplus, .scaledTanh]
 
     func referenceForward(_ activation: Activation, _ x: Float) -> Double {
         let v = Double(x)
@@ -27,6 +27,7 @@ final class ActivationTests: SynapseTestCase {
         case .tanh: return Foundation.tanh(v)
         case .step: return v >= 0 ? 1 : 0
         case .softplus: return log1p(exp(v))
+        case .scaledTanh: return 1.7159 * Foundation.tanh(2 * v / 3)
         }
     }
 
@@ -41,6 +42,7 @@ final class ActivationTests: SynapseTestCase {
         case .tanh: return dy * (1 - y * y)
         case .step: return 0
         case .softplus: return dy / (1 + exp(-x))
+        case .scaledTanh: return dy * (2.0 / 3.0) * (1.7159 - y * y / 1.7159)
         }
     }
 

@@ -17,6 +17,8 @@ final class ConvolutionTests: SynapseTestCase {
         ConvGeometry(channels: 2, height: 6, width: 6, kernelH: 3, kernelW: 3, padH: 1, padW: 1, images: 3),
         ConvGeometry(channels: 3, height: 5, width: 9, kernelH: 2, kernelW: 4, padW: 3, strideW: 3,
                      images: 4, imageStride: 3 * 5 * 9 + 7),
+        // LeNet-5's C1: padding that reads as the background, -0.1.
+        ConvGeometry(channels: 1, height: 6, width: 7, kernelH: 5, kernelW: 5, padH: 2, padW: 2, padValue: -0.1, images: 2),
     ]
 
     /// Offsets of the image and the column matrix inside their buffers, and elements after them,
@@ -25,7 +27,8 @@ final class ConvolutionTests: SynapseTestCase {
 
     func describe(_ g: ConvGeometry) -> String {
         "C=\(g.channels) H=\(g.height) W=\(g.width) k=\(g.kernelH)x\(g.kernelW) pad=\(g.padH)x\(g.padW) "
-            + "stride=\(g.strideH)x\(g.strideW) dilation=\(g.dilationH)x\(g.dilationW) images=\(g.images)/\(g.imageStride)"
+            + "stride=\(g.strideH)x\(g.strideW) dilation=\(g.dilationH)x\(g.dilationW) images=\(g.images)/\(g.imageStride) "
+            + "padValue=\(g.padValue)"
     }
 
     /// The image coordinate that column row (c, i, j), output position (y, x) reads, or nil in the padding.
@@ -47,7 +50,7 @@ final class ConvolutionTests: SynapseTestCase {
         var columns = [Float]()
         for c in 0..<g.channels { for i in 0..<g.kernelH { for j in 0..<g.kernelW {
             for n in 0..<g.images { for y in 0..<g.outputH { for x in 0..<g.outputW {
-                columns.append(source(g, i, j, y, x).map { images[pixel(g, n, c, $0.h, $0.w)] } ?? 0)
+                columns.append(source(g, i, j, y, x).map { images[pixel(g, n, c, $0.h, $0.w)] } ?? g.padValue)
             } } }
         } } }
         return columns

@@ -118,6 +118,23 @@ final class GradientCheckTests: SynapseTestCase {
 
     func testConv2DPointwiseStrided() { checkLayer(Conv2D(2, kernel: 1, stride: 2, groups: 1), inputShape: [3, 5, 5]) }
 
+    /// A connection table (LeNet-5's C3 in small): each output map's kernels over the inputs it reads, one
+    /// parameter row per connection, the gradient of each row summed from the one place it is used.
+    func testConv2DConnectionTable() {
+        checkLayer(Conv2D(4, kernel: 3, padding: 1, paddingValue: -0.1,
+                          sharing: .connections([[0], [0, 1], [1, 2], [0, 1, 2]], inputs: 3, kernelTaps: 9)),
+                   inputShape: [3, 5, 5])
+    }
+
+    /// LeNet-5's trainable subsampling: each map's 2x2 sum times one coefficient (shared by the four taps) plus a bias.
+    func testTrainableSubsampling() {
+        checkLayer(Conv2D(3, kernel: 2, stride: 2, groups: 3, sharing: .onePerChannel(3, taps: 4)), inputShape: [3, 4, 6])
+    }
+
+    func testEuclideanRBF() { checkLayer(EuclideanRBF(classes: 4), inputShape: [6], batch: 3) }
+
+    func testScaledTanh() { checkLayer(ActivationLayer(.scaledTanh), inputShape: [13]) }
+
     func testMaxPool() { checkLayer(Pool2D.max(2), inputShape: [2, 6, 6], inputs: .distinct) }
 
     func testMaxPoolOverlapping() { checkLayer(Pool2D.max(3, stride: 2), inputShape: [2, 7, 7], inputs: .distinct) }

@@ -1,6 +1,6 @@
 import SynapseCore
 
-/// An elementwise nonlinearity (ReLU, leaky ReLU, sigmoid, tanh, step, softplus) on input of any shape.
+/// An elementwise nonlinearity (ReLU, leaky ReLU, sigmoid, tanh, step, softplus, LeCun's scaled tanh) on input of any shape.
 public final class ActivationLayer: UnaryLayer {
     public var name: String
     /// The nonlinearity applied to every element.
@@ -20,6 +20,7 @@ public final class ActivationLayer: UnaryLayer {
         case .tanh: return "Tanh"
         case .step: return "Step"
         case .softplus: return "Softplus"
+        case .scaledTanh: return "ScaledTanh"
         }
     }
 

@@ -1,8 +1,47 @@
 import SynapseCore
 
+/// Which taps of a convolution's weight are free parameters: the dense weight `[outC, inC/groups, kH, kW]`, read as
+/// rows of `width` taps, takes each row from a row of a smaller parameter or leaves it zero. LeNet-5 uses it twice:
+/// C3's connection table (each output map reads only some input maps, one kernel per connection) and the trainable
+/// subsampling of S2 and S4 (one coefficient per map, shared by the four taps of its window).
+public struct WeightSharing: Equatable, Sendable {
+    /// Rows of the parameter.
+    public let rows: Int
+    /// Taps per row: a whole kernel (`kH * kW`), or 1.
+    public let width: Int
+    /// For each row of the dense weight, the parameter row it takes, or -1 for a row of zeros.
+    public let sources: [Int32]
+
+    /// Dense rows `sources` taking parameter rows of `width` taps (-1: zero).
+    public init(rows: Int, width: Int, sources: [Int32]) {
+        self.rows = rows
+        self.width = width
+        self.sources = sources
+    }
+
+    /// A connection table: output map `o` reads the input maps `table[o]`, each through a kernel of its own.
+    public static func connections(_ table: [[Int]], inputs: Int, kernelTaps: Int) -> WeightSharing {
+        var sources: [Int32] = [], next: Int32 = 0
+        for maps in table {
+            for input in 0..<inputs {
+                if maps.contains(input) { sources.append(next); next += 1 } else { sources.append(-1) }
+            }
+        }
+        return WeightSharing(rows: Int(next), width: kernelTaps, sources: sources)
+    }
+
+    /// One coefficient per output channel, shared by every tap of its kernel (a depthwise convolution, groups equal
+    /// to channels, that sums its window times the coefficient).
+    public static func onePerChannel(_ channels: Int, taps: Int) -> WeightSharing {
+        WeightSharing(rows: channels, width: 1, sources: (0..<channels).flatMap { c in Array(repeating: Int32(c), count: taps) })
+    }
+}
+
 /// 2-D convolution over NCHW input (PyTorch's `nn.Conv2d`): weight `[outC, inC/groups, kH, kW]`, bias `[outC]`.
 /// Each group of a chunk of images is one im2col and one GEMM, whose `[outC, images, H, W]` result one
 /// transpose turns into NCHW: a few large GEMMs per layer rather than Caffe's one small GEMM per image.
+/// With `sharing`, the weight parameter holds only the free taps (`[rows, kH, kW]`, or `[rows]` for one per
+/// row), gathered into the dense weight for each pass; its gradient is the sum over the taps that share it.
 public final class Conv2D: UnaryLayer {
     public var name: String
     /// Filters, and so output channels; a multiple of `groups`.
@@ -11,8 +50,12 @@ public final class Conv2D: UnaryLayer {
     public let kernel: (h: Int, w: Int)
     /// The step between neighbouring window positions, vertically and horizontally.
     public let stride: (h: Int, w: Int)
-    /// Zero padding added to each side: above and below (`h`), left and right (`w`).
+    /// Padding added to each side: above and below (`h`), left and right (`w`).
     public let padding: (h: Int, w: Int)
+    /// The value the padding reads as: 0 unless given.
+    public let paddingValue: Float
+    /// Which taps are free parameters; nil when every tap is.
+    public let sharing: WeightSharing?
     /// The spacing between neighbouring taps of the window; 1 is an ordinary convolution.
     public let dilation: (h: Int, w: Int)
     /// Channel groups convolved separately (AlexNet's two towers); must divide both channel counts.
@@ -30,22 +73,25 @@ public final class Conv2D: UnaryLayer {
 
     /// A convolution with `outChannels` filters of a square `kernel x kernel` window, with the same stride,
     /// padding and dilation in both directions. The input channels are learnt from the input when built.
-    public convenience init(_ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
-                groups: Int = 1, name: String = "", weightInit: Initializer = .pytorchDefault,
-                biasInit: Initializer = .constant(0)) {
+    public convenience init(_ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, paddingValue: Float = 0,
+                dilation: Int = 1, groups: Int = 1, sharing: WeightSharing? = nil, name: String = "",
+                weightInit: Initializer = .pytorchDefault, biasInit: Initializer = .constant(0)) {
         self.init(outChannels, kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding),
-                  dilation: (dilation, dilation), groups: groups, name: name, weightInit: weightInit, biasInit: biasInit)
+                  paddingValue: paddingValue, dilation: (dilation, dilation), groups: groups, sharing: sharing, name: name,
+                  weightInit: weightInit, biasInit: biasInit)
     }
 
     /// A convolution with `outChannels` filters of a `kernel` (height, width) window, with stride, padding and
     /// dilation given per direction. The input channels are learnt from the input when built.
     public init(_ outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
-                dilation: (Int, Int) = (1, 1), groups: Int = 1, name: String = "",
-                weightInit: Initializer = .pytorchDefault, biasInit: Initializer = .constant(0)) {
+                paddingValue: Float = 0, dilation: (Int, Int) = (1, 1), groups: Int = 1, sharing: WeightSharing? = nil,
+                name: String = "", weightInit: Initializer = .pytorchDefault, biasInit: Initializer = .constant(0)) {
         self.outChannels = outChannels
         self.kernel = (kernel.0, kernel.1)
         self.stride = (stride.0, stride.1)
         self.padding = (padding.0, padding.1)
+        self.paddingValue = paddingValue
+        self.sharing = sharing
         self.dilation = (dilation.0, dilation.1)
         self.groups = groups
         self.name = name
@@ -56,9 +102,10 @@ public final class Conv2D: UnaryLayer {
     public var summary: String {
         var s = "Conv2D(\(inChannels > 0 ? "\(inChannels)" : "?")->\(outChannels), \(kernel.h)x\(kernel.w)"
         if stride != (1, 1) { s += ", stride \(pair(stride))" }
-        if padding != (0, 0) { s += ", pad \(pair(padding))" }
+        if padding != (0, 0) { s += ", pad \(pair(padding))\(paddingValue != 0 ? " of \(paddingValue)" : "")" }
         if dilation != (1, 1) { s += ", dilation \(pair(dilation))" }
         if groups != 1 { s += ", groups \(groups)" }
+        if let sharing { s += ", \(sharing.rows) free \(sharing.width == 1 ? "taps" : "kernels")" }
         return s + ")"
     }
 
@@ -77,7 +124,7 @@ public final class Conv2D: UnaryLayer {
         }
         inChannels = inputShape[0]
         geometry = ConvGeometry(channels: inChannels / groups, height: inputShape[1], width: inputShape[2],
-                                kernelH: kernel.h, kernelW: kernel.w, padH: padding.h, padW: padding.w,
+                                kernelH: kernel.h, kernelW: kernel.w, padH: padding.h, padW: padding.w, padValue: paddingValue,
                                 strideH: stride.h, strideW: stride.w, dilationH: dilation.h, dilationW: dilation.w)
         do {
             try geometry.validate(op: name)
@@ -85,22 +132,48 @@ public final class Conv2D: UnaryLayer {
             throw UnexpectedInputShape(expected: "an image the kernel fits (\(message))")
         }
         let receptive = kernel.h * kernel.w
-        weight = context.parameter("\(name).weight", shape: [outChannels, inChannels / groups, kernel.h, kernel.w],
-                                       initializer: weightInit, fanIn: geometry.channels * receptive,
-                                       fanOut: outChannels * receptive)
+        var shape = [outChannels, inChannels / groups, kernel.h, kernel.w], fanIn = geometry.channels * receptive
+        if let sharing {
+            let dense = shape.reduce(1, *)
+            guard sharing.rows > 0, sharing.width == receptive || sharing.width == 1, sharing.sources.count * sharing.width == dense,
+                  sharing.sources.allSatisfy({ (-1..<Int32(sharing.rows)).contains($0) }) else {
+                throw NNError.invalidModel("layer '\(name)': its weight sharing (\(sharing.rows) rows of \(sharing.width) taps, \(sharing.sources.count) sources) does not fit a weight of \(describe(shape))")
+            }
+            // A unit's inputs: the taps of its map's connections (on average, when maps differ).
+            fanIn = sharing.sources.filter { $0 >= 0 }.count * sharing.width / outChannels
+            shape = sharing.width == 1 ? [sharing.rows] : [sharing.rows, kernel.h, kernel.w]
+        }
+        weight = context.parameter("\(name).weight", shape: shape, initializer: weightInit, fanIn: fanIn,
+                                   fanOut: outChannels * receptive)
         bias = context.parameter("\(name).bias", shape: [outChannels], initializer: biasInit,
-                                     fanIn: geometry.channels * receptive, fanOut: outChannels * receptive)
+                                 fanIn: fanIn, fanOut: outChannels * receptive)
         return [outChannels, geometry.outputH, geometry.outputW]
     }
 
+    /// The weight as the GEMMs read it: the parameter itself, or its taps gathered into a dense weight.
+    private func denseWeight(_ call: LayerCall) throws -> Tensor {
+        guard let sharing else { return weight.value }
+        let backend = call.backend
+        let dense = try call.tensor("denseWeight", shape: [outChannels, inChannels / groups, kernel.h, kernel.w])
+        // The parameter's rows, then a row of zeros for the taps no parameter feeds.
+        let rows = try call.tensor("sharedRows", shape: [sharing.rows + 1, sharing.width])
+        try backend.copy(from: weight.value.reshaped([sharing.rows, sharing.width]), to: rows.rows(0..<sharing.rows))
+        try backend.fill(rows.rows(sharing.rows..<sharing.rows + 1), value: 0)
+        let sources = try call.tensor("sources", shape: [sharing.sources.count], dtype: .int32)
+        try backend.upload(int32: sharing.sources.map { $0 < 0 ? Int32(sharing.rows) : $0 }, to: sources)
+        try backend.gatherRows(table: rows, indices: sources, output: dense.reshaped([sharing.sources.count, sharing.width]),
+                               rows: sharing.rows + 1, width: sharing.width)
+        return dense
+    }
+
     public func forward(_ x: Tensor, _ call: LayerCall) throws -> Tensor {
-        let backend = call.backend, batch = x.batch
+        let backend = call.backend, batch = x.batch, weight = try denseWeight(call)
         let y = try call.tensor("output", shape: [batch, outChannels, geometry.outputH, geometry.outputW])
         try forEachChunk(of: x, call) { first, g, cols, yT in
             for group in 0..<groups {
                 try backend.im2col(image: x.elements(inputOffset(first, group)..<x.count), geometry: g, columns: cols)
                 try backend.gemm(transA: false, transB: false, m: outPerGroup, n: g.columnWidth, k: g.columnRows,
-                                 alpha: 1, a: weight.value.elements(weightOffset(group)..<weight.count),
+                                 alpha: 1, a: weight.elements(weightOffset(group)..<weight.count),
                                  lda: g.columnRows, b: cols, ldb: g.columnWidth, beta: 0,
                                  c: yT.elements(group * outPerGroup * g.columnWidth..<yT.count), ldc: g.columnWidth)
             }
@@ -116,27 +189,38 @@ public final class Conv2D: UnaryLayer {
         let dx = call.needsInputGradient ? try call.tensor("gradInput", shape: x.shape) : nil
         try backend.biasGradient(gradOutput: dy, gradBias: bias.gradient, outer: x.batch, channels: outChannels,
                                  inner: outputPlane, accumulate: bias.gradientBeta() == 1)
-        let firstBeta = weight.gradientBeta()
+        // With shared taps, the dense gradient is made here and summed into the parameter's after.
+        let weightValue = try denseWeight(call)
+        let weightGradient = sharing == nil ? weight.gradient : try call.tensor("denseGradient", shape: weightValue.shape)
+        let firstBeta = sharing == nil ? weight.gradientBeta() : 0
         try forEachChunk(of: x, call) { first, g, cols, dyT in
             try backend.transposeBlocks(input: dy.elements(first * outChannels * outputPlane..<dy.count), output: dyT,
                                         rows: g.images, columns: outChannels, blockSize: outputPlane)
             for group in 0..<groups {
                 let dyGroup = dyT.elements(group * outPerGroup * g.columnWidth..<dyT.count)
                 let image = x.elements(inputOffset(first, group)..<x.count)
-                let weightGroup = weightOffset(group)..<weight.count
+                let weightGroup = weightOffset(group)..<weightValue.count
                 // dW_g += dY_g cols^T, the columns recomputed rather than kept from the forward pass.
                 try backend.im2col(image: image, geometry: g, columns: cols)
                 try backend.gemm(transA: false, transB: true, m: outPerGroup, n: g.columnRows, k: g.columnWidth,
                                  alpha: 1, a: dyGroup, lda: g.columnWidth, b: cols, ldb: g.columnWidth,
-                                 beta: first == 0 ? firstBeta : 1, c: weight.gradient.elements(weightGroup),
+                                 beta: first == 0 ? firstBeta : 1, c: weightGradient.elements(weightGroup),
                                  ldc: g.columnRows)
                 guard let dx else { continue }
                 // dcols = W_g^T dY_g, folded back into the image gradient.
                 try backend.gemm(transA: true, transB: false, m: g.columnRows, n: g.columnWidth, k: outPerGroup,
-                                 alpha: 1, a: weight.value.elements(weightGroup), lda: g.columnRows,
+                                 alpha: 1, a: weightValue.elements(weightGroup), lda: g.columnRows,
                                  b: dyGroup, ldb: g.columnWidth, beta: 0, c: cols, ldc: g.columnWidth)
                 try backend.col2im(columns: cols, geometry: g, image: dx.elements(inputOffset(first, group)..<dx.count))
             }
+        }
+        if let sharing {
+            if weight.gradientBeta() == 0 { try backend.fill(weight.gradient, value: 0) }
+            let sources = try call.tensor("sources", shape: [sharing.sources.count], dtype: .int32)
+            try backend.upload(int32: sharing.sources, to: sources)   // -1: a zero tap, which no parameter receives
+            try backend.scatterAddRows(gradients: weightGradient.reshaped([sharing.sources.count, sharing.width]),
+                                       indices: sources, table: weight.gradient.reshaped([sharing.rows, sharing.width]),
+                                       rows: sharing.rows, width: sharing.width)
         }
         return dx
     }
