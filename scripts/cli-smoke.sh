@@ -128,7 +128,7 @@ python3 -c 'print("abcd" * 300, end="")' > "$dir/no-newline.txt"
 echo "cli-smoke: char-lstm train, resume, evaluate, sample and refusals passed"
 
 # The classic models: each trains an epoch, reports its own metric and evaluates; flags of other models are refused.
-for model in perceptron softmax autoencoder rbm; do
+for model in perceptron softmax lenet5 autoencoder rbm; do
     "$synapse" train "${small[@]}" --model $model --epochs 1 --checkpoint "$dir/$model.safetensors" > "$dir/$model.log" \
         || fail "$model: $(cat "$dir/$model.log")"
     "$synapse" evaluate "$dir/$model.safetensors" --test-limit 200 > "$dir/$model-evaluate.log" \
@@ -163,7 +163,7 @@ expect_error "applies to autoencoder, stacked-autoencoder, not to rbm" "$synapse
 expect_error "has one hidden layer" "$synapse" train "${small[@]}" --model rbm --widths 10,10 --checkpoint "$dir/x.safetensors"
 expect_error "plain SGD" "$synapse" train "${small[@]}" --model perceptron --momentum 0.5 --checkpoint "$dir/x.safetensors"
 expect_error "differs from the rbm model" "$synapse" evaluate "$dir/rbm.safetensors" --model lenet
-echo "cli-smoke: perceptron, softmax, autoencoder, rbm and stacked autoencoders train, evaluate and refuse what does not apply"
+echo "cli-smoke: perceptron, softmax, LeNet-5, autoencoder, rbm and stacked autoencoders train, evaluate and refuse what does not apply"
 "$(dirname "$0")/kill-test.sh" "$synapse" 20
 # A deep belief net killed in any phase (either layer's pretraining, the fine-tuning) resumes bit for bit.
 "$(dirname "$0")/kill-test.sh" "$synapse" 12 --model dbn --widths 24,12 --pretrain-epochs 3 --epochs 3 --persistent \

@@ -70,6 +70,10 @@ public struct RunSettings: Equatable, Sendable {
         switch kind {
         case .charLSTM: useTextDefaults()
         case .perceptron: usePerceptronDefaults()
+        case .lenet5:
+            // The RBF scores are squared distances over 84 units: at the LeNet-style net's 0.02 the F6 units
+            // saturate in the first epoch and stay there.
+            learningRate = 0.005
         case .autoencoder, .stackedAutoencoder:
             // A linear decoder on standardised pixels: Adam copes with the reconstruction's scale without tuning.
             optimizer = "adam"
