@@ -225,13 +225,7 @@ public final class Regression: Objective {
     public var exampleName: String { "examples" }
 
     public func check(model: Graph) throws {
-        for data in [train] + (test.map { [$0] } ?? []) {
-            let (inputName, outputName) = try model.singleInputAndOutput(for: "regression")
-            guard data.inputShape == model.shapes[inputName]!, data.targetShape == model.shapes[outputName]! else {
-                throw NNError.invalidSetting(name: "data", message:
-                    "\(data.name) maps \(describe(data.inputShape)) to \(describe(data.targetShape)); the model maps \(describe(model.shapes[inputName]!)) to \(describe(model.shapes[outputName]!))")
-            }
-        }
+        for data in [train] + (test.map { [$0] } ?? []) { try data.checkMapped(by: model, for: "regression") }
     }
 
     public func batches(epoch: Int, seed: UInt64, batchSize: Int) throws -> [Batch] {
@@ -311,6 +305,15 @@ public struct TensorDataset: Sendable {
     /// Reconstruction: each example is its own target.
     public init(name: String, reconstructing inputs: [Float], shape: [Int]) throws {
         try self.init(name: name, inputs: inputs, inputShape: shape, targets: inputs, targetShape: shape)
+    }
+
+    /// Throws unless `model` (one input, one output) maps this data's inputs to outputs of its targets' shape.
+    func checkMapped(by model: Graph, for objective: String) throws {
+        let (inputName, outputName) = try model.singleInputAndOutput(for: objective)
+        guard inputShape == model.shapes[inputName]!, targetShape == model.shapes[outputName]! else {
+            throw NNError.invalidSetting(name: "data", message:
+                "\(name) maps \(describe(inputShape)) to \(describe(targetShape)); the model maps \(describe(model.shapes[inputName]!)) to \(describe(model.shapes[outputName]!))")
+        }
     }
 
     func batches(epoch: Int, seed: UInt64, batchSize: Int, shuffle: Bool) throws -> [Batch] {

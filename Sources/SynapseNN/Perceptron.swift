@@ -35,13 +35,7 @@ public final class PerceptronRule: Objective {
     public var exampleName: String { "examples" }
 
     public func check(model: Graph) throws {
-        let (inputName, outputName) = try model.singleInputAndOutput(for: "the perceptron rule")
-        for data in [train] + (test.map { [$0] } ?? []) {
-            guard data.inputShape == model.shapes[inputName]!, data.targetShape == model.shapes[outputName]! else {
-                throw NNError.invalidSetting(name: "data", message:
-                    "\(data.name) maps \(describe(data.inputShape)) to \(describe(data.targetShape)); the model maps \(describe(model.shapes[inputName]!)) to \(describe(model.shapes[outputName]!))")
-            }
-        }
+        for data in [train] + (test.map { [$0] } ?? []) { try data.checkMapped(by: model, for: "the perceptron rule") }
     }
 
     public func batches(epoch: Int, seed: UInt64, batchSize: Int) throws -> [Batch] {
