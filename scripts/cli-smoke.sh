@@ -129,7 +129,10 @@ echo "cli-smoke: char-lstm train, resume, evaluate, sample and refusals passed"
 
 # The classic models: each trains an epoch, reports its own metric and evaluates; flags of other models are refused.
 for model in perceptron softmax lenet5 autoencoder rbm; do
-    "$synapse" train "${small[@]}" --model $model --epochs 1 --checkpoint "$dir/$model.safetensors" > "$dir/$model.log" \
+    batch=(--batch-size 50)
+    [ "$model" = perceptron ] && batch=(--batch-size 1)   # the rule updates after each image
+    "$synapse" train --train-limit 600 --test-limit 200 --device cpu "${batch[@]}" --model $model --epochs 1 \
+        --checkpoint "$dir/$model.safetensors" > "$dir/$model.log" \
         || fail "$model: $(cat "$dir/$model.log")"
     "$synapse" evaluate "$dir/$model.safetensors" --test-limit 200 > "$dir/$model-evaluate.log" \
         || fail "$model evaluate: $(cat "$dir/$model-evaluate.log")"
@@ -144,6 +147,8 @@ stack=("${small[@]}" --model stacked-autoencoder --widths 32,16 --corruption 0.2
 grep -q "layer 2/2 epoch 1/1" "$dir/sdae.log" && grep -q "fine-tune epoch 1/1 .* test accuracy" "$dir/sdae.log" \
     && [ -f "$dir/sdae.layer1.csv" ] && [ -f "$dir/sdae.layer2.svg" ] || fail "sdae phases: $(cat "$dir/sdae.log")"
 "$synapse" evaluate "$dir/sdae.safetensors" > "$dir/sdae-evaluate.log"
+cp "$dir/sdae.pretrained.safetensors" "$dir/kept.pretrained.safetensors"
+expect_error "a stack pretrained before" "$synapse" train "${stack[@]}" --checkpoint "$dir/kept.safetensors"
 grep -q "fine-tuned" "$dir/sdae-evaluate.log" || fail "sdae evaluate: $(cat "$dir/sdae-evaluate.log")"
 # The pictures: filters of the first layer and RBM samples, as PNG files of the size the mosaic has.
 png_size() { python3 -c 'import struct, sys; d = open(sys.argv[1], "rb").read(24); assert d[:8] == b"\x89PNG\r\n\x1a\n", d; print(*struct.unpack(">II", d[16:24]))' "$1"; }
@@ -158,6 +163,12 @@ expect_error "give --out FILE.png" "$synapse" sample "$dir/rbm.safetensors"
 expect_error "applies to char-lstm models" "$synapse" sample "$dir/rbm.safetensors" --out "$dir/x.png" --prime "a"
 expect_error "filters draws layers that read pixels" "$synapse" filters "$dir/lm.safetensors" --out "$dir/x.png"
 expect_error "should end in .png" "$synapse" filters "$dir/rbm.safetensors" --out "$dir/x.jpg"
+cp "$dir/rbm.safetensors" "$dir/rbm-copy.png"
+expect_error "is the checkpoint being read" "$synapse" filters "$dir/rbm-copy.png" --out "$dir/rbm-copy.png"
+echo "notes" > "$dir/notes.png"
+expect_error "exists and is not a PNG file" "$synapse" sample "$dir/rbm.safetensors" --out "$dir/notes.png"
+expect_error "must be 1" "$synapse" train "${small[@]}" --model perceptron --checkpoint "$dir/x.safetensors"
+expect_error "has no effect without a penalty weight" "$synapse" train "${small[@]}" --model autoencoder --sparsity 0.1 --checkpoint "$dir/x.safetensors"
 expect_error "applies to stacked-autoencoder, dbn, not to lenet" "$synapse" train "${small[@]}" --pretrain-epochs 2 --checkpoint "$dir/x.safetensors"
 expect_error "applies to autoencoder, stacked-autoencoder, not to rbm" "$synapse" train "${small[@]}" --model rbm --tied --checkpoint "$dir/x.safetensors"
 expect_error "has one hidden layer" "$synapse" train "${small[@]}" --model rbm --widths 10,10 --checkpoint "$dir/x.safetensors"

@@ -46,6 +46,8 @@ public enum ModelKind: String, CaseIterable, Sendable {
 
     /// Whether the model is trained layer by layer (`LayerwiseStack`): autoencoders, RBMs and their stacks.
     public var isLayerwise: Bool { [.autoencoder, .rbm, .stackedAutoencoder, .dbn].contains(self) }
+    /// Whether the model is an autoencoder or a stack of them.
+    public var isAutoencoder: Bool { self == .autoencoder || self == .stackedAutoencoder }
     /// Whether the model learns without labels and has no classifier: the single autoencoder and RBM.
     public var isUnsupervised: Bool { self == .autoencoder || self == .rbm }
     /// Whether the model is made of RBMs, whose visible units take values in [0, 1].

@@ -145,6 +145,8 @@ public struct RunSettings: Equatable, Sendable {
         func check(_ ok: Bool, _ flag: String, _ message: @autoclosure () -> String) throws {
             if !ok { throw NNError.invalidSetting(name: flag, message: message()) }
         }
+        try check(ModelKind(rawValue: model) != nil, "--model",
+                  "unknown model '\(model)'; available: \(ModelKind.allCases.map(\.rawValue).joined(separator: ", "))")
         try check(Self.epochRange.contains(epochs), "--epochs", "must be in \(Self.epochRange), got \(epochs)")
         try check(Self.batchSizeRange.contains(batchSize), "--batch-size",
                   "must be in \(Self.batchSizeRange), got \(batchSize)")

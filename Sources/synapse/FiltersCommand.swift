@@ -20,6 +20,7 @@ struct FiltersCommand: ParsableCommand {
             throw NNError.invalidSetting(name: "--out", message: "'\(out)' should end in .png; the mosaic is written as PNG")
         }
         if let count, count < 1 { throw NNError.invalidSetting(name: "--count", message: "must be at least 1, got \(count)") }
+        try checkPictureOutput(out, input: checkpoint)
         let file = try SafeTensors.read(from: checkpoint)
         guard let layout = Checkpoint.layout(in: file.metadata) else {
             throw NNError.checkpoint(path: checkpoint, message: "its metadata has no 'architecture' naming the input and layers (not written by synapse train?)")
@@ -38,10 +39,30 @@ struct FiltersCommand: ParsableCommand {
             throw NNError.checkpoint(path: checkpoint, message: "the first layer '\(layer)' has weights \(describe(weight.shape)), "
                 + "which are not images of its input \(describe(layout.input)): filters draws layers that read pixels")
         }
+        if let bad = weight.values.firstIndex(where: { !$0.isFinite }) {
+            throw NNError.checkpoint(path: checkpoint, message: "tensor '\(layer).weight' holds a value that is not finite (\(weight.values[bad]) at \(bad))")
+        }
         let units = min(weight.shape[0], count ?? 400), size = tile.reduce(1, *)
         let picture = try Mosaic.render(Array(weight.values.prefix(units * size)), tileShape: tile,
                                         scale: scale ?? max(1, 56 / tile[1]))
         try picture.writePNG(to: out)
         print("\(units) of \(weight.shape[0]) filters of '\(layer)' (\(tile[1])x\(tile[2])) from \(checkpoint): \(out), \(picture.width)x\(picture.height)")
+    }
+}
+
+/// A picture may replace an earlier picture, never the checkpoint it is drawn from or a file that is not a PNG.
+func checkPictureOutput(_ out: String, input: String) throws {
+    let (target, source) = (DataOptions.absolute(out), DataOptions.absolute(input))
+    guard URL(fileURLWithPath: target).resolvingSymlinksInPath() != URL(fileURLWithPath: source).resolvingSymlinksInPath() else {
+        throw NNError.invalidSetting(name: "--out", message: "\(out) is the checkpoint being read; write the picture elsewhere")
+    }
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory), !isDirectory.boolValue,
+       let handle = FileHandle(forReadingAtPath: target) {
+        defer { try? handle.close() }
+        let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        guard Array(handle.readData(ofLength: 8)) == signature else {
+            throw NNError.invalidSetting(name: "--out", message: "\(out) exists and is not a PNG file; it is left as it is")
+        }
     }
 }

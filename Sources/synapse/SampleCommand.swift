@@ -19,8 +19,8 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Characters to generate (default 500).") var length: Int?
     @Option(help: "Softmax temperature, positive (default 1).") var temperature: Double?
     @Option(help: "Images: the PNG file the samples are drawn into.") var out: String?
-    @Option(help: "Images: how many to draw (default 64).") var count: Int?
-    @Option(help: "Images: Gibbs steps in the top RBM (default 1000).") var gibbsSteps: Int?
+    @Option(help: "Images: how many to draw, up to 1000 (default 64).") var count: Int?
+    @Option(help: "Images: Gibbs steps in the top RBM, up to 100000 (default 1000).") var gibbsSteps: Int?
     @Option(help: "Seed of the draws.") var seed: UInt64 = 1
     @OptionGroup var deviceOption: DeviceOption
 
@@ -30,7 +30,7 @@ struct SampleCommand: ParsableCommand {
         let kind = try ModelKind(parsing: settings.model)
         if kind.isBoltzmann { return try sampleImages(kind, settings: settings, metadata: metadata) }
         guard kind.readsText else {
-            throw NNError.checkpoint(path: checkpoint, message: "holds a \(settings.model) model, which does not generate; sample needs a char-lstm, rbm or dbn model")
+            throw NNError.checkpoint(path: checkpoint, message: "holds a model of kind \(settings.model), which does not generate; sample needs a char-lstm, rbm or dbn model")
         }
         for (flag, given) in [("--out", out != nil), ("--count", count != nil), ("--gibbs-steps", gibbsSteps != nil)] where given {
             throw NNError.invalidSetting(name: flag, message: "applies to rbm and dbn models, not to \(settings.model)")
@@ -58,7 +58,11 @@ struct SampleCommand: ParsableCommand {
             throw NNError.invalidSetting(name: "--out", message: "\(kind.rawValue) samples are images: give --out FILE.png")
         }
         let count = self.count ?? 64, steps = gibbsSteps ?? 1000
-        guard (1...10_000).contains(count) else { throw NNError.invalidSetting(name: "--count", message: "must be in 1...10000, got \(count)") }
+        guard (1...1000).contains(count) else { throw NNError.invalidSetting(name: "--count", message: "must be in 1...1000, got \(count)") }
+        guard (1...100_000).contains(steps) else {
+            throw NNError.invalidSetting(name: "--gibbs-steps", message: "must be in 1...100000, got \(steps)")
+        }
+        try checkPictureOutput(out, input: checkpoint)
         let stack = try kind.stack(settings)!
         let phase = try LayerwiseTraining.phase(in: metadata, path: checkpoint, kind: kind, settings: settings)
         guard phase <= stack.widths.count else {

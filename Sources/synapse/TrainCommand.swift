@@ -109,6 +109,18 @@ struct TrainCommand: ParsableCommand {
         try checkApplicable(to: kind)
         if kind == .perceptron { try checkPerceptronRule(settings) }
         try checkApart(checkpoint: checkpointPath, curves: curvesBase, data: settings.data)
+        if kind.isLayerwise, !kind.isUnsupervised {
+            // The stack's copy before fine-tuning belongs to the run: a new run must not replace someone else's.
+            let pretrained = LayerwiseTraining.pretrainedPath(checkpointPath)
+            guard resume || overwrite || !FileManager.default.fileExists(atPath: pretrained) else {
+                throw NNError.invalidSetting(name: "--checkpoint", message:
+                    "\(pretrained) exists (a stack pretrained before); start a new run with --overwrite or another --checkpoint")
+            }
+            try AtomicFile.checkWritable(pretrained, fail: { NNError.checkpoint(path: pretrained, message: $0) })
+        }
+        if kind.isAutoencoder, sparsity != nil, settings.sparsityWeight == 0 {
+            throw NNError.invalidSetting(name: "--sparsity", message: "has no effect without a penalty weight; give --sparsity-weight (UFLDL uses 3)")
+        }
         let epochs = settings.epochs
         let backend = try deviceOption.backend()
         if kind.isLayerwise {
@@ -196,6 +208,12 @@ struct TrainCommand: ParsableCommand {
         if settings.nesterov { throw NNError.invalidSetting(name: "--nesterov", message: "\(rule), without momentum") }
         if let rate = settings.learningRate, rate > 1 {
             throw NNError.invalidSetting(name: "--lr", message: "the perceptron's rate lies in (0, 1], got \(rate)")
+        }
+        if settings.batchSize != 1 {
+            throw NNError.invalidSetting(name: "--batch-size", message: "\(rule) applied after each image; it must be 1 (got \(settings.batchSize))")
+        }
+        if settings.schedule != "fixed" {
+            throw NNError.invalidSetting(name: "--schedule", message: "\(rule) at a fixed rate; it must be fixed (got \(settings.schedule))")
         }
     }
 
