@@ -196,8 +196,9 @@ public enum Activation: Equatable, Sendable {
 }
 
 extension Activation {
-    /// The amplitude and the slope of LeCun's `scaledTanh`, `A tanh(S x)`.
+    /// The amplitude `A` of LeCun's `scaledTanh`, `A tanh(S x)`.
     public static let scaledTanhAmplitude: Float = 1.7159
+    /// The slope `S` of LeCun's `scaledTanh`, `A tanh(S x)`.
     public static let scaledTanhSlope: Float = 2.0 / 3.0
 }
 
