@@ -43,3 +43,14 @@ __kernel void sparsity_penalty(__global const float* r, const int r_offset, cons
         gradient[i] = -rho / q + (1.0f - rho) / (1.0f - q);
     }
 }
+
+// The proximal step of the L1 norm: sign(x) max(|x| - threshold, 0).
+__kernel void soft_threshold(__global const float* x, const int x_offset, const float threshold, __global float* y,
+                             const int y_offset, const int count) {
+    x += x_offset;
+    y += y_offset;
+    FOR_EACH_INDEX(i, count) {
+        const float shrunk = fmax(fabs(x[i]) - threshold, 0.0f);
+        y[i] = x[i] < 0.0f ? -shrunk : shrunk;
+    }
+}

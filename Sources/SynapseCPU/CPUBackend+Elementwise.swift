@@ -157,6 +157,17 @@ extension CPUBackend {
         }
     }
 
+    public func uncheckedSoftThreshold(_ x: Tensor, threshold: Float, output: Tensor) throws {
+        let count = x.count
+        let x = floats(x), y = floats(output)
+        parallelFor(count) { r in
+            for i in r {
+                let shrunk = max(abs(x[i]) - threshold, 0)
+                y[i] = x[i] < 0 ? -shrunk : shrunk
+            }
+        }
+    }
+
     // MARK: Reductions
 
     public func uncheckedSum(_ x: Tensor, squares: Bool, result: Tensor) throws {

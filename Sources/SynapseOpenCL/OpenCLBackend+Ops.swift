@@ -281,6 +281,11 @@ extension OpenCLBackend {
                    [.view(meanActivation), .float(target), .view(divergence), .view(gradient), .int(meanActivation.count)])
     }
 
+    public func uncheckedSoftThreshold(_ x: Tensor, threshold: Float, output: Tensor) throws {
+        try launch(program(.elementwise), "soft_threshold", elements: x.count,
+                   [.view(x), .float(threshold), .view(output), .int(x.count)])
+    }
+
     public func uncheckedClipToNorm(_ x: Tensor, sumOfSquares: Tensor, maxNorm: Float) throws {
         try launch(program(.elementwise), "clip_to_norm", elements: x.count,
                    [.view(x), .view(sumOfSquares), .float(maxNorm), .int(x.count)])

@@ -57,6 +57,21 @@ final class ElementwiseTests: SynapseTestCase {
         }
     }
 
+    /// Exact: the shrinkage is one subtraction and a sign, the same on every device; in place too.
+    func testSoftThreshold() {
+        var random = TestRandom(seed: 75)
+        let x = [0, 0.25, -0.25, 0.2500001, -1] + random.floats(count - 5)
+        let threshold: Float = 0.25
+        let expected = x.map { v -> Float in let s = max(abs(v) - threshold, 0); return v < 0 ? -s : s }
+        forEachBackend { backend in
+            let output = try backend.nanTensor(count), input = try backend.tensor(x)
+            try backend.softThreshold(input, threshold: threshold, output: output)
+            assertBitwiseEqual(try backend.download(output), expected, OpCall(backend, "softThreshold", "count=\(count)"))
+            try backend.softThreshold(input, threshold: threshold, output: input)
+            assertBitwiseEqual(try backend.download(input), expected, OpCall(backend, "softThreshold in place", "count=\(count)"))
+        }
+    }
+
     /// Against a Float64 sum, with the tolerance of a dot product of n terms: sqrt(n) * eps * sum |terms|.
     func testSumAndSumOfSquares() {
         var random = TestRandom(seed: 73)

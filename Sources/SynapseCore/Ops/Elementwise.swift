@@ -17,6 +17,7 @@ public protocol ElementwiseKernels {
     func uncheckedMultiply(_ a: Tensor, _ b: Tensor, output: Tensor) throws
     func uncheckedClipToNorm(_ x: Tensor, sumOfSquares: Tensor, maxNorm: Float) throws
     func uncheckedSparsityPenalty(meanActivation: Tensor, target: Float, divergence: Tensor, gradient: Tensor) throws
+    func uncheckedSoftThreshold(_ x: Tensor, threshold: Float, output: Tensor) throws
     /// The total of `x` (of its squares when `squares`) into element 0 of `result`.
     func uncheckedSum(_ x: Tensor, squares: Bool, result: Tensor) throws
     func uncheckedLSTMCellForward(gates: Tensor, previousCell: Tensor, cell: Tensor, hidden: Tensor, batch: Int,
@@ -134,6 +135,18 @@ extension Backend {
         try Check.disjoint(op: op, [("divergence", divergence), ("gradient", gradient)])
         try uncheckedSparsityPenalty(meanActivation: meanActivation, target: target, divergence: divergence,
                                      gradient: gradient)
+    }
+
+    /// The proximal step of the L1 norm: `output = sign(x) * max(|x| - threshold, 0)`, which shrinks every element
+    /// towards 0 by `threshold` and zeroes those within it (ISTA's and FISTA's step for sparse codes). `output` may
+    /// be `x`.
+    public func softThreshold(_ x: Tensor, threshold: Float, output: Tensor) throws {
+        let op = "softThreshold"
+        guard threshold.isFinite, threshold >= 0 else {
+            throw SynapseError.invalidArgument(op: op, message: "the threshold must be finite and not negative, got \(threshold)")
+        }
+        try Check.elementwise(on: self, op: op, ["x": x, "output": output])
+        try uncheckedSoftThreshold(x, threshold: threshold, output: output)
     }
 
     /// The sum of `x` into element 0 of `result`, which stays on the device.

@@ -1,0 +1,168 @@
+import Foundation
+import SynapseCore
+
+/// Sparse coding (Olshausen & Field): a dictionary of unit-norm atoms `Phi` `[atoms, features]` and, for each
+/// example `x`, a code `a` that minimises `1/2 ||x - a Phi||^2 + lambda ||a||_1`. Learning alternates the two
+/// steps: `encode` solves the LASSO for the codes with the dictionary fixed (FISTA, Beck & Teboulle, on the
+/// device), and `updateDictionary` solves the least-squares problem for the atoms with the codes fixed, one atom
+/// at a time (block coordinate descent, as Mairal et al.'s dictionary learning), each atom then put back on the
+/// unit sphere.
+public final class SparseCoder {
+    /// The device the dictionary and the codes live on.
+    public let backend: Backend
+    /// Atoms in the dictionary (more than `features` makes it overcomplete).
+    public let atoms: Int
+    /// Values per example: the pixels of a patch.
+    public let features: Int
+    /// The L1 weight lambda: larger gives sparser codes.
+    public let lambda: Float
+    /// The dictionary `[atoms, features]`, each row of unit Euclidean norm.
+    public let dictionary: Tensor
+    private let call: LayerCall
+
+    /// A dictionary of `atoms` random unit-norm atoms (Gaussian directions drawn from Philox under `seed`).
+    public init(atoms: Int, features: Int, lambda: Float, backend: Backend, seed: UInt64) throws {
+        guard atoms > 0, features > 0 else {
+            throw NNError.invalidSetting(name: "sparse coding", message: "needs atoms and features, got \(atoms) and \(features)")
+        }
+        guard lambda.isFinite, lambda >= 0 else {
+            throw NNError.invalidSetting(name: "--lambda", message: "must be finite and not negative, got \(lambda)")
+        }
+        self.backend = backend
+        self.atoms = atoms
+        self.features = features
+        self.lambda = lambda
+        call = LayerCall(backend: backend)
+        dictionary = try backend.tensor(shape: [atoms, features])
+        var values = Initializer.gaussian(mean: 0, std: 1).values(count: atoms * features, fanIn: features, fanOut: atoms,
+                                                                   address: PhiloxAddress(seed: seed, stream: RandomStream.parameter(0)))
+        Self.normalizeRows(&values, width: features)
+        try backend.upload(values, to: dictionary)
+    }
+
+    /// Scales every row of `values` to unit norm; a row of zeros becomes the first unit vector.
+    static func normalizeRows(_ values: inout [Float], width: Int) {
+        for row in 0..<values.count / width {
+            let range = row * width..<(row + 1) * width
+            let norm = values[range].reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+            if norm > 0 {
+                for i in range { values[i] = Float(Double(values[i]) / norm) }
+            } else {
+                values[range.lowerBound] = 1
+            }
+        }
+    }
+
+    /// The Lipschitz constant of the codes' gradient: the largest eigenvalue of `Phi Phi^T`, by power iteration on
+    /// the host (the Gram matrix is `atoms x atoms`).
+    private func lipschitz() throws -> Double {
+        let gram = try self.gram()
+        let values = try backend.download(gram).map(Double.init)
+        var v = [Double](repeating: 1 / Double(atoms).squareRoot(), count: atoms), estimate = 0.0
+        for _ in 0..<100 {
+            var w = [Double](repeating: 0, count: atoms)
+            for i in 0..<atoms { for j in 0..<atoms { w[i] += values[i * atoms + j] * v[j] } }
+            let norm = w.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            guard norm > 0 else { return 1 }
+            estimate = norm
+            v = w.map { $0 / norm }
+        }
+        return estimate * 1.01   // a little above the estimate, so that the step is safely below 1/L
+    }
+
+    /// `Phi Phi^T`, `[atoms, atoms]`, in the coder's buffers.
+    private func gram() throws -> Tensor {
+        let g = try call.tensor("gram", shape: [atoms, atoms])
+        try backend.gemm(transA: false, transB: true, m: atoms, n: atoms, k: features, alpha: 1, a: dictionary, lda: features,
+                         b: dictionary, ldb: features, beta: 0, c: g, ldc: atoms)
+        return g
+    }
+
+    /// The codes `[n, atoms]` of the examples `x` `[n, features]`: `iterations` steps of FISTA from zero codes,
+    /// each a gradient step on the squared error (`A G - X Phi^T`, with `G = Phi Phi^T`) of size `1/L`, a soft
+    /// threshold at `lambda / L`, and Nesterov's extrapolation. The result is written to a buffer of the coder's,
+    /// valid until the next call.
+    public func encode(_ x: Tensor, iterations: Int = 200) throws -> Tensor {
+        guard x.count % features == 0, x.count > 0 else {
+            throw NNError.invalidSetting(name: "sparse coding", message: "\(x.count) values are not whole examples of \(features) features")
+        }
+        guard (1...100_000).contains(iterations) else {
+            throw NNError.invalidSetting(name: "--iterations", message: "must be in 1...100000, got \(iterations)")
+        }
+        let n = x.count / features, step = Float(1 / (try lipschitz())), g = try gram()
+        let correlations = try call.tensor("correlations", shape: [n, atoms])
+        try backend.gemm(transA: false, transB: true, m: n, n: atoms, k: features, alpha: 1, a: x, lda: features,
+                         b: dictionary, ldb: features, beta: 0, c: correlations, ldc: atoms)
+        var codes = try call.tensor("codesA", shape: [n, atoms]), previous = try call.tensor("codesB", shape: [n, atoms])
+        let point = try call.tensor("extrapolated", shape: [n, atoms])
+        for t in [codes, previous, point] { try backend.fill(t, value: 0) }
+        var momentum = 1.0
+        for _ in 0..<iterations {
+            // codes_new = soft(point - step * (point G - C), step * lambda), into the older buffer.
+            try backend.gemm(transA: false, transB: false, m: n, n: atoms, k: atoms, alpha: -step, a: point, lda: atoms,
+                             b: g, ldb: atoms, beta: 0, c: previous, ldc: atoms)
+            try backend.axpy(alpha: step, x: correlations, y: previous)
+            try backend.axpy(alpha: 1, x: point, y: previous)
+            try backend.softThreshold(previous, threshold: step * lambda, output: previous)
+            swap(&codes, &previous)
+            let next = (1 + (1 + 4 * momentum * momentum).squareRoot()) / 2
+            // point = codes + (momentum - 1) / next * (codes - previous)
+            try backend.copy(from: codes, to: point)
+            try backend.scale(point, by: Float(1 + (momentum - 1) / next))
+            try backend.axpy(alpha: -Float((momentum - 1) / next), x: previous, y: point)
+            momentum = next
+        }
+        return codes
+    }
+
+    /// One least-squares step for the dictionary with the codes `a` `[n, atoms]` of the examples `x` `[n, features]`
+    /// fixed: for each atom in turn, the value that minimises the squared error with the others fixed,
+    /// `phi_k += (X^T a_k - Phi^T M_k) / M_kk` with `M = A^T A`, then scaled to unit norm (an atom no example uses is
+    /// left as it is). The products are made on the device, the atom-by-atom sweep on the host.
+    public func updateDictionary(_ x: Tensor, codes a: Tensor) throws {
+        let n = x.count / features
+        guard x.count == n * features, a.count == n * atoms, n > 0 else {
+            throw NNError.invalidSetting(name: "sparse coding", message: "codes \(describe(a.shape)) do not match examples \(describe(x.shape))")
+        }
+        let m = try call.tensor("codeGram", shape: [atoms, atoms]), b = try call.tensor("dataCodes", shape: [atoms, features])
+        try backend.gemm(transA: true, transB: false, m: atoms, n: atoms, k: n, alpha: 1, a: a, lda: atoms, b: a, ldb: atoms,
+                         beta: 0, c: m, ldc: atoms)
+        try backend.gemm(transA: true, transB: false, m: atoms, n: features, k: n, alpha: 1, a: a, lda: atoms, b: x,
+                         ldb: features, beta: 0, c: b, ldc: features)
+        let gram = try backend.download(m).map(Double.init), targets = try backend.download(b).map(Double.init)
+        var phi = try backend.download(dictionary).map(Double.init)
+        for k in 0..<atoms where gram[k * atoms + k] > 0 {
+            // residual_k = B_k - sum_j M_kj phi_j, and phi_k moves by residual_k / M_kk.
+            var atom = Array(phi[k * features..<(k + 1) * features])
+            for f in 0..<features {
+                var r = targets[k * features + f]
+                for j in 0..<atoms { r -= gram[k * atoms + j] * phi[j * features + f] }
+                atom[f] += r / gram[k * atoms + k]
+            }
+            let norm = atom.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            guard norm > 0 else { continue }
+            for f in 0..<features { phi[k * features + f] = atom[f] / norm }
+        }
+        try backend.upload(phi.map { Float($0) }, to: dictionary)
+    }
+
+    /// The objective `1/2 ||x - a Phi||^2 + lambda ||a||_1` summed over the examples, and the mean number of
+    /// non-zero codes per example, computed on the host.
+    public func objective(_ x: Tensor, codes a: Tensor) throws -> (loss: Double, nonZeros: Double) {
+        let xs = try backend.download(x), codes = try backend.download(a), phi = try backend.download(dictionary)
+        let n = xs.count / features
+        var loss = 0.0, nonZeros = 0
+        for i in 0..<n {
+            for f in 0..<features {
+                var r = Double(xs[i * features + f])
+                for k in 0..<atoms { r -= Double(codes[i * atoms + k]) * Double(phi[k * features + f]) }
+                loss += 0.5 * r * r
+            }
+            for k in 0..<atoms where codes[i * atoms + k] != 0 {
+                loss += Double(lambda) * Double(abs(codes[i * atoms + k]))
+                nonZeros += 1
+            }
+        }
+        return (loss, Double(nonZeros) / Double(max(n, 1)))
+    }
+}
