@@ -26,6 +26,8 @@ let package = Package(
         .target(name: "CBLAS", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        // libjpeg behind a C function, because its errors arrive by longjmp (see Sources/CJPEG/jpeg.c).
+        .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(
             name: "SynapseKernels",
             path: "Kernels",
@@ -41,9 +43,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Backend-agnostic model code: imports SynapseCore only (plus zlib, to read gzipped data sets, and libpng,
-        // to write pictures of what a model learnt).
-        .target(name: "SynapseNN", dependencies: ["SynapseCore", "CZlib", "CPNG"]),
+        // Backend-agnostic model code: imports SynapseCore only (plus zlib, to read gzipped data sets, and libpng and
+        // libjpeg, to read photographs and write pictures of what a model learnt).
+        .target(name: "SynapseNN", dependencies: ["SynapseCore", "CZlib", "CPNG", "CJPEG"]),
         .target(
             name: "Synapse",
             dependencies: [

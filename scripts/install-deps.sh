@@ -3,8 +3,8 @@
 # and only when something is to be installed). Swift itself must already be on PATH.
 set -euo pipefail
 
-packages=(make ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libopenblas-dev zlib1g-dev libpng-dev libclblast-dev clinfo
-          dataset-fashion-mnist fortunes python3-venv)
+packages=(make ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libopenblas-dev zlib1g-dev libpng-dev libjpeg-dev libclblast-dev clinfo
+          dataset-fashion-mnist fortunes python3-skimage python3-venv)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

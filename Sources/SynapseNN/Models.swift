@@ -34,6 +34,9 @@ public enum ModelKind: String, CaseIterable, Sendable {
     /// A deep belief net: RBMs on the binarised pixels pretrained one layer at a time, then fine-tuned as a
     /// sigmoid classifier.
     case dbn
+    /// Sparse coding (Olshausen & Field) of patches of photographs: a dictionary of unit-norm atoms and L1-sparse
+    /// codes (`SparseCoder`). Reads PNG and JPEG files, not the image data sets.
+    case sparseCoding = "sparse-coding"
 
     /// The model named `name`, in any case; an unknown name throws `NNError.invalidSetting` listing the known ones.
     public init(parsing name: String) throws {
@@ -90,7 +93,7 @@ public enum ModelKind: String, CaseIterable, Sendable {
         case .alexnet: return Models.alexNet(classes: classes)
         case .alexnetSmall: return Models.smallAlexNet(classes: classes)
         case .charLSTM: return Models.charLSTM(vocabulary: classes)
-        case .autoencoder, .rbm, .stackedAutoencoder, .dbn: return nil
+        case .autoencoder, .rbm, .stackedAutoencoder, .dbn, .sparseCoding: return nil
         }
     }
 

@@ -142,4 +142,6 @@ public enum RandomStream {
     public static func gibbs(epoch: Int) -> UInt64 { 5 << 32 | UInt64(epoch) }
     /// The visible units flipped to estimate an RBM's pseudo-likelihood.
     public static let pseudoLikelihood: UInt64 = 6 << 32
+    /// Where sparse coding's image patches are cut.
+    public static let patches: UInt64 = 7 << 32
 }

@@ -55,6 +55,12 @@ public struct RunSettings: Equatable, Sendable {
     public var pretrainEpochs = 5
     /// Stacked models: the learning rate of pretraining (fixed).
     public var pretrainLearningRate: Float = 0.01
+    /// Sparse coding: the L1 weight lambda of the codes.
+    public var lambda: Float = 0.15
+    /// Sparse coding: the side of the square patches, in pixels.
+    public var patchSize = 8
+    /// Sparse coding: training patches cut from the photographs (a tenth as many more are held out).
+    public var patchCount = 20_000
 
     /// The values `epochs` may take.
     public static let epochRange = 1...1_000_000
@@ -70,6 +76,12 @@ public struct RunSettings: Equatable, Sendable {
         switch kind {
         case .charLSTM: useTextDefaults()
         case .perceptron: usePerceptronDefaults()
+        case .sparseCoding:
+            // Olshausen & Field's overcomplete basis: 128 atoms for 8x8 patches, batches of 256 patches.
+            widths = [128]
+            batchSize = 256
+            epochs = 10
+            data = Photographs.defaultDirectory
         case .lenet5:
             // The RBF scores are squared distances over 84 units: at the LeNet-style net's 0.02 the F6 units
             // saturate in the first epoch and stay there.
@@ -136,7 +148,8 @@ public struct RunSettings: Equatable, Sendable {
          "settings.sparsity_target": "\(sparsityTarget)", "settings.sparsity_weight": "\(sparsityWeight)",
          "settings.corruption": "\(corruption)", "settings.gibbs_steps": String(gibbsSteps),
          "settings.persistent": String(persistent), "settings.pretrain_epochs": String(pretrainEpochs),
-         "settings.pretrain_lr": "\(pretrainLearningRate)"]
+         "settings.pretrain_lr": "\(pretrainLearningRate)", "settings.lambda": "\(lambda)",
+         "settings.patch_size": String(patchSize), "settings.patch_count": String(patchCount)]
     }
 
     /// The ranges every run's settings must lie in, whether typed or read from a checkpoint; the error names
@@ -173,6 +186,9 @@ public struct RunSettings: Equatable, Sendable {
                   "must be 0 (no pretraining) or in \(Self.epochRange), got \(pretrainEpochs)")
         try check(pretrainLearningRate.isFinite && pretrainLearningRate > 0, "--pretrain-lr",
                   "must be finite and positive, got \(pretrainLearningRate)")
+        try check(lambda.isFinite && lambda > 0, "--lambda", "must be finite and positive, got \(lambda)")
+        try check((2...32).contains(patchSize), "--patch-size", "must be in 2...32, got \(patchSize)")
+        try check((1...1_000_000).contains(patchCount), "--patches", "must be in 1...1000000, got \(patchCount)")
     }
 
     /// The settings stored in checkpoint `path`, every field present, readable and in range.
@@ -225,6 +241,12 @@ public struct RunSettings: Equatable, Sendable {
             persistent = try parsed("persistent") { Bool($0) }
             pretrainEpochs = try parsed("pretrain_epochs") { Int($0) }
             pretrainLearningRate = try parsed("pretrain_lr") { Float($0) }
+        }
+        // Added with sparse coding.
+        if metadata["settings.lambda"] != nil {
+            lambda = try parsed("lambda") { Float($0) }
+            patchSize = try parsed("patch_size") { Int($0) }
+            patchCount = try parsed("patch_count") { Int($0) }
         }
         do {
             try validate()

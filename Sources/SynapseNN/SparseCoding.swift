@@ -124,12 +124,22 @@ public final class SparseCoder {
         guard x.count == n * features, a.count == n * atoms, n > 0 else {
             throw NNError.invalidSetting(name: "sparse coding", message: "codes \(describe(a.shape)) do not match examples \(describe(x.shape))")
         }
+        let (gram, targets) = try statistics(x, codes: a, examples: n)
+        try updateDictionary(gram: gram, targets: targets)
+    }
+
+    /// `A^T A` and `A^T X` of a batch, made on the device, as host arrays.
+    private func statistics(_ x: Tensor, codes a: Tensor, examples n: Int) throws -> (gram: [Double], targets: [Double]) {
         let m = try call.tensor("codeGram", shape: [atoms, atoms]), b = try call.tensor("dataCodes", shape: [atoms, features])
         try backend.gemm(transA: true, transB: false, m: atoms, n: atoms, k: n, alpha: 1, a: a, lda: atoms, b: a, ldb: atoms,
                          beta: 0, c: m, ldc: atoms)
         try backend.gemm(transA: true, transB: false, m: atoms, n: features, k: n, alpha: 1, a: a, lda: atoms, b: x,
                          ldb: features, beta: 0, c: b, ldc: features)
-        let gram = try backend.download(m).map(Double.init), targets = try backend.download(b).map(Double.init)
+        return (try backend.download(m).map(Double.init), try backend.download(b).map(Double.init))
+    }
+
+    /// The atom-by-atom least-squares sweep for the statistics `M = A^T A` (`gram`) and `B = A^T X` (`targets`).
+    private func updateDictionary(gram: [Double], targets: [Double]) throws {
         var phi = try backend.download(dictionary).map(Double.init)
         for k in 0..<atoms where gram[k * atoms + k] > 0 {
             // residual_k = B_k - sum_j M_kj phi_j, and phi_k moves by residual_k / M_kk.
@@ -144,6 +154,32 @@ public final class SparseCoder {
             for f in 0..<features { phi[k * features + f] = atom[f] / norm }
         }
         try backend.upload(phi.map { Float($0) }, to: dictionary)
+    }
+
+    /// One pass over `patches` (`[n, features]`, on the host) in batches of `batchSize`, in an order drawn from Philox
+    /// for `epoch` under `seed`: per batch, the codes (`iterations` FISTA steps) and a dictionary step on the
+    /// statistics `A^T A` and `A^T X` of the epoch's batches so far, older batches weighted down by `forgetting` each
+    /// step (Mairal et al.'s online dictionary learning; one batch alone makes the atoms jump). The statistics start
+    /// afresh each epoch, so an epoch depends only on the dictionary it starts from. `progress` gets the batches done,
+    /// their count and the objective summed so far; the sum over the epoch is returned.
+    public func trainEpoch(_ patches: [Float], epoch: Int, seed: UInt64, batchSize: Int, iterations: Int,
+                           forgetting: Double = 0.95, progress: (Int, Int, Double) -> Void = { _, _, _ in }) throws -> Double {
+        let data = try TensorDataset(name: "patches", reconstructing: patches, shape: [features])
+        let batches = try data.batches(epoch: epoch, seed: seed, batchSize: batchSize, shuffle: true)
+        let call = LayerCall(backend: backend)
+        var total = 0.0
+        var gram = [Double](repeating: 0, count: atoms * atoms), targets = [Double](repeating: 0, count: atoms * features)
+        for batch in batches {
+            let x = try data.uploadInputs(batch.samples, call: call)
+            let codes = try encode(x, iterations: iterations)
+            total += try objective(x, codes: codes).loss
+            let (m, b) = try statistics(x, codes: codes, examples: batch.examples)
+            for i in gram.indices { gram[i] = forgetting * gram[i] + m[i] }
+            for i in targets.indices { targets[i] = forgetting * targets[i] + b[i] }
+            try updateDictionary(gram: gram, targets: targets)
+            progress(batch.index + 1, batches.count, total)
+        }
+        return total
     }
 
     /// The objective `1/2 ||x - a Phi||^2 + lambda ||a||_1` summed over the examples, and the mean number of

@@ -13,7 +13,7 @@ struct TrainCommand: ParsableCommand {
             + "a UTF-8 text (--data FILE; by default the fortune files of Debian's fortunes package)."
     )
 
-    @Option(help: "perceptron, softmax, mlp, lenet, alexnet-small, alexnet, char-lstm, autoencoder, rbm, stacked-autoencoder or dbn.")
+    @Option(help: "perceptron, softmax, mlp, lenet, lenet5, alexnet-small, alexnet, char-lstm, autoencoder, rbm, stacked-autoencoder, dbn or sparse-coding.")
     var model: String?
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var deviceOption: DeviceOption
@@ -47,6 +47,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Stacks: epochs of pretraining per layer (default 5).") var pretrainEpochs: Int?
     @Option(name: .customLong("pretrain-lr"), help: "Stacks: the learning rate of pretraining (default 0.001 with Adam for autoencoders, 0.1 for RBMs).")
     var pretrainLearningRate: Float?
+    @Option(help: "Sparse coding: the L1 weight of the codes (default 0.15).") var lambda: Float?
+    @Option(help: "Sparse coding: the side of the square patches (default 8).") var patchSize: Int?
+    @Option(name: .customLong("patches"), help: "Sparse coding: training patches cut from the photographs (default 20000).")
+    var patchCount: Int?
     @Option(help: "Checkpoint file (default <model>.safetensors).") var checkpoint: String?
     @Flag(help: "Continue the run saved in the checkpoint.") var resume = false
     @Flag(help: "Replace an existing checkpoint by a new run (without it, an existing checkpoint is never overwritten).")
@@ -100,6 +104,9 @@ struct TrainCommand: ParsableCommand {
             settings.persistent = persistent
             if let pretrainEpochs { settings.pretrainEpochs = pretrainEpochs }
             if let pretrainLearningRate { settings.pretrainLearningRate = pretrainLearningRate }
+            if let lambda { settings.lambda = lambda }
+            if let patchSize { settings.patchSize = patchSize }
+            if let patchCount { settings.patchCount = patchCount }
             if let data = dataOptions.data { settings.data = DataOptions.absolute(data) }
             if let trainLimit = dataOptions.trainLimit { settings.trainLimit = trainLimit }
             if let testLimit = dataOptions.testLimit { settings.testLimit = testLimit }
@@ -123,6 +130,10 @@ struct TrainCommand: ParsableCommand {
         }
         let epochs = settings.epochs
         let backend = try deviceOption.backend()
+        if kind == .sparseCoding {
+            return try SparseCodingTraining(settings: settings, backend: backend, checkpoint: checkpointPath,
+                                            curvesBase: curvesBase, saved: resume ? saved : nil).run()
+        }
         if kind.isLayerwise {
             _ = try makeOptimizer(settings)
             if settings.learningRate == nil { settings.learningRate = settings.optimizer == "adam" ? 0.001 : 0.02 }
@@ -175,7 +186,11 @@ struct TrainCommand: ParsableCommand {
         let flags: [(String, Bool, [ModelKind])] = [
             ("--hidden", hidden != nil, [.charLSTM]), ("--layers", layers != nil, [.charLSTM]),
             ("--sequence-length", sequenceLength != nil, [.charLSTM]),
-            ("--widths", widths != nil, autoencoders + rbms), ("--tied", tied, autoencoders),
+            ("--widths", widths != nil, autoencoders + rbms + [.sparseCoding]), ("--tied", tied, autoencoders),
+            ("--lambda", lambda != nil, [.sparseCoding]), ("--patch-size", patchSize != nil, [.sparseCoding]),
+            ("--patches", patchCount != nil, [.sparseCoding]),
+            ("--train-limit", dataOptions.trainLimit != nil, ModelKind.allCases.filter { $0 != .sparseCoding }),
+            ("--test-limit", dataOptions.testLimit != nil, ModelKind.allCases.filter { $0 != .sparseCoding }),
             ("--sparsity", sparsity != nil, autoencoders), ("--sparsity-weight", sparsityWeight != nil, autoencoders),
             ("--corruption", corruption != nil, autoencoders), ("--gibbs-steps", gibbsSteps != nil, rbms),
             ("--persistent", persistent, rbms), ("--pretrain-epochs", pretrainEpochs != nil, [.stackedAutoencoder, .dbn]),
@@ -253,6 +268,9 @@ struct TrainCommand: ParsableCommand {
             ("--persistent", persistent ? "true" : nil, String(saved.persistent)),
             ("--pretrain-epochs", pretrainEpochs.map(String.init), String(saved.pretrainEpochs)),
             ("--pretrain-lr", pretrainLearningRate.map { "\($0)" }, "\(saved.pretrainLearningRate)"),
+            ("--lambda", lambda.map { "\($0)" }, "\(saved.lambda)"),
+            ("--patch-size", patchSize.map(String.init), String(saved.patchSize)),
+            ("--patches", patchCount.map(String.init), String(saved.patchCount)),
             ("--data", dataOptions.data.map(DataOptions.absolute), DataOptions.absolute(saved.data)),
             ("--train-limit", dataOptions.trainLimit.map(String.init), String(saved.trainLimit)),
             ("--test-limit", dataOptions.testLimit.map(String.init), String(saved.testLimit)),

@@ -1,0 +1,101 @@
+import Foundation
+import Synapse
+
+/// `synapse train --model sparse-coding`: patches cut from photographs, then per epoch, batch after batch, FISTA
+/// codes and a dictionary step. After every epoch the held-out patches' objective, reconstruction error and
+/// sparsity are reported, the dictionary is saved (atomically; `filters` draws its atoms) and the curves are written.
+/// The patches and their order come from Philox under the seed, so `--resume` continues exactly.
+struct SparseCodingTraining {
+    let settings: RunSettings
+    let backend: Backend
+    let checkpoint: String
+    let curvesBase: String
+    /// The checkpoint's metadata when resuming.
+    let saved: [String: String]?
+
+    /// FISTA steps per batch.
+    static let iterations = 100
+    static let tensorName = "dictionary.weight"
+
+    func run() throws {
+        let images = try Photographs.load(directory: settings.data)
+        let size = settings.patchSize, features = size * size, atoms = settings.widths[0]
+        guard settings.widths.count == 1 else {
+            throw NNError.invalidSetting(name: "--widths", message: "sparse coding has one dictionary: give its atoms, e.g. --widths 128")
+        }
+        let train = try Photographs.patches(images, size: size, count: settings.patchCount, seed: settings.seed)
+        let test = try Photographs.patches(images, size: size, count: max(1, settings.patchCount / 10), seed: settings.seed &+ 1)
+        print("data: \(images.count) photographs in \(settings.data), \(settings.patchCount) patches of \(size)x\(size) "
+              + "(and \(test.count / features) held out)")
+        print("device: \(backend.name)  \(backend.deviceDescription)")
+        let coder = try SparseCoder(atoms: atoms, features: features, lambda: settings.lambda, backend: backend, seed: settings.seed)
+        var epoch = 0
+        var points: [CurvePoint] = []
+        if let saved {
+            let file = try SafeTensors.read(from: checkpoint)
+            guard let entry = file.tensors[Self.tensorName], entry.shape == [atoms, features],
+                  entry.values.allSatisfy(\.isFinite) else {
+                throw NNError.checkpoint(path: checkpoint, message: "it has no finite '\(Self.tensorName)' of shape [\(atoms), \(features)]")
+            }
+            guard let text = saved["epoch"], let value = Int(text), (0...settings.epochs).contains(value) || value <= Checkpoint.maxEpochs else {
+                throw NNError.checkpoint(path: checkpoint, message: "metadata field 'epoch' is missing or out of range")
+            }
+            try backend.upload(entry.values, to: coder.dictionary)
+            epoch = value
+            points = Curves.parse(saved["curves"] ?? "")
+            print("resumed from \(checkpoint) after epoch \(epoch)")
+        }
+        try AtomicFile.checkWritable(checkpoint, fail: { NNError.checkpoint(path: checkpoint, message: $0) })
+        print("sparse coding: \(atoms) atoms of \(size)x\(size), lambda \(settings.lambda), FISTA \(Self.iterations) steps, "
+              + "batch \(settings.batchSize), seed \(settings.seed)")
+        let heldOut = try backend.tensor(test, shape: [test.count / features, features])
+        let count = train.count / features
+        while epoch < settings.epochs {
+            epoch += 1
+            var bar: ProgressBar?
+            let start = Date()
+            let lossSum = try coder.trainEpoch(train, epoch: epoch, seed: settings.seed, batchSize: settings.batchSize,
+                                               iterations: Self.iterations) { done, batches, total in
+                if bar == nil { bar = ProgressBar(title: "epoch \(epoch)/\(settings.epochs)", total: batches, unit: "patch/s") }
+                let seen = min(count, done * settings.batchSize), elapsed = Date().timeIntervalSince(start)
+                bar?.update(done: done, loss: Float(total / Double(seen)), imagesPerSecond: Double(seen) / max(elapsed, 1e-9),
+                            elapsed: elapsed)
+            }
+            let seconds = Date().timeIntervalSince(start)
+            let (loss, nonZeros, error) = try evaluate(coder, heldOut)
+            bar?.finish(String(format: "epoch %d/%d  train objective %.4f  test objective %.4f  test mean squared error %.4f  "
+                              + "%.1f of %d codes non-zero  %.1f s", epoch, settings.epochs, lossSum / Double(count), loss,
+                              error, nonZeros, atoms, seconds))
+            points.append(CurvePoint(epoch: epoch, trainLoss: lossSum / Double(count), testLoss: loss, metric: error,
+                                     learningRate: Double(settings.lambda), seconds: seconds,
+                                     examplesPerSecond: Double(count) / max(seconds, 1e-9)))
+            var metadata = settings.metadata
+            metadata["format"] = Checkpoint.format
+            metadata["architecture"] = "input [1, \(size), \(size)]\ndictionary: SparseCoder(\(features)->\(atoms), lambda \(settings.lambda))"
+            metadata["epoch"] = String(epoch)
+            metadata["curves"] = Curves.csv(points, metric: .meanSquaredError)
+            let values = try backend.download(coder.dictionary)
+            try SafeTensors(tensors: [Self.tensorName: .init(shape: [atoms, features], values: values)], metadata: metadata)
+                .write(to: checkpoint)
+            do {
+                try Curves.write(Curves.csv(points, metric: .meanSquaredError), to: curvesBase + ".csv")
+                try Curves.write(Curves.svg(points, metric: .meanSquaredError, title: "sparse coding of \(settings.data), \(backend.name)"),
+                                 to: curvesBase + ".svg")
+            } catch {
+                print("warning: could not write the curves: \(error)")
+            }
+        }
+        print("checkpoint: \(checkpoint)  curves: \(curvesBase).csv, \(curvesBase).svg  (synapse filters draws the atoms)")
+    }
+
+    /// The objective per patch, the mean non-zero codes per patch, and the mean squared error per pixel of the
+    /// reconstructions `a Phi` of the held-out patches.
+    private func evaluate(_ coder: SparseCoder, _ patches: Tensor) throws -> (Double, Double, Double) {
+        let codes = try coder.encode(patches, iterations: Self.iterations)
+        let (loss, nonZeros) = try coder.objective(patches, codes: codes)
+        let n = patches.batch
+        // The objective's squared part is the reconstruction error: take the L1 part back out.
+        let l1 = try backend.download(codes).reduce(0.0) { $0 + Double(abs($1)) } * Double(coder.lambda)
+        return (loss / Double(n), nonZeros, 2 * (loss - l1) / Double(n * coder.features))
+    }
+}
