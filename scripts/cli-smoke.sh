@@ -169,6 +169,20 @@ echo "notes" > "$dir/notes.png"
 expect_error "exists and is not a PNG file" "$synapse" sample "$dir/rbm.safetensors" --out "$dir/notes.png"
 expect_error "must be 1" "$synapse" train "${small[@]}" --model perceptron --checkpoint "$dir/x.safetensors"
 expect_error "has no effect without a penalty weight" "$synapse" train "${small[@]}" --model autoencoder --sparsity 0.1 --checkpoint "$dir/x.safetensors"
+# Sparse coding of the default photographs (python3-skimage): an epoch, its atoms drawn, a resume, bad images refused.
+if [ -d /usr/lib/python3/dist-packages/skimage/data ]; then
+    "$synapse" train --model sparse-coding --patches 2000 --epochs 1 --device cpu --checkpoint "$dir/sc.safetensors" > "$dir/sc.log" \
+        || fail "sparse coding: $(cat "$dir/sc.log")"
+    grep -q "test mean squared error .* codes non-zero" "$dir/sc.log" || fail "sparse coding epoch: $(cat "$dir/sc.log")"
+    "$synapse" filters "$dir/sc.safetensors" --out "$dir/atoms.png" > /dev/null || fail "filters of the atoms"
+    [ "$(png_size "$dir/atoms.png")" = "685 628" ] || fail "atoms.png is $(png_size "$dir/atoms.png")"
+    "$synapse" train --resume --epochs 2 --checkpoint "$dir/sc.safetensors" > "$dir/sc-resume.log" || fail "sparse coding resume: $(cat "$dir/sc-resume.log")"
+    grep -q "resumed from .* after epoch 1" "$dir/sc-resume.log" || fail "sparse coding did not resume: $(cat "$dir/sc-resume.log")"
+fi
+mkdir "$dir/photos"
+echo "not a picture" > "$dir/photos/broken.png"
+expect_error "broken.png: not a PNG or JPEG" "$synapse" train --model sparse-coding --data "$dir/photos" --checkpoint "$dir/x.safetensors"
+expect_error "applies to sparse-coding" "$synapse" train "${small[@]}" --lambda 0.1 --checkpoint "$dir/x.safetensors"
 expect_error "applies to stacked-autoencoder, dbn, not to lenet" "$synapse" train "${small[@]}" --pretrain-epochs 2 --checkpoint "$dir/x.safetensors"
 expect_error "applies to autoencoder, stacked-autoencoder, not to rbm" "$synapse" train "${small[@]}" --model rbm --tied --checkpoint "$dir/x.safetensors"
 expect_error "has one hidden layer" "$synapse" train "${small[@]}" --model rbm --widths 10,10 --checkpoint "$dir/x.safetensors"

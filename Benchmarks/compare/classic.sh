@@ -3,6 +3,7 @@
 #   RBM (CD-1 and PCD, 256 hidden units, batch 64, 5 epochs on the binarised Fashion-MNIST images) against
 #   scikit-learn's BernoulliRBM: training seconds and test pseudo-likelihood;
 #   sparse-autoencoder and stacked-autoencoder pretraining steps against the same models in PyTorch: images/s;
+#   sparse coding against scikit-learn's MiniBatchDictionaryLearning: seconds and held-out error at its sparsity;
 #   with --accuracy, the Fashion-MNIST test accuracy of softmax regression, stacked denoising autoencoders, a deep
 #   belief net and the same sigmoid nets trained from scratch, beside PyTorch's under the same recipes (minutes).
 # Usage: Benchmarks/compare/classic.sh [--threads T] [--accuracy]
@@ -14,7 +15,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --threads) [ $# -ge 2 ] || die "--threads needs a value"; threads=$2; shift 2 ;;
         --accuracy) accuracy=1; shift ;;
-        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -23,10 +24,10 @@ cd "$(dirname "$0")/../.."
 synapse=${SYNAPSE:-.build/release/synapse}
 py=.build-py/bin/python
 [ -d /usr/share/datasets/fashion-mnist ] || die "Fashion-MNIST is missing (apt-get install dataset-fashion-mnist)"
-if ! "$py" -c 'import torch, sklearn, numpy' 2>/dev/null; then
+if ! "$py" -c 'import torch, sklearn, numpy, PIL' 2>/dev/null; then
     echo "Installing PyTorch and scikit-learn into .build-py..." >&2
     [ -x "$py" ] || python3 -m venv .build-py || die "could not create .build-py (is python3-venv installed?)"
-    "$py" -m pip install -q torch scikit-learn numpy || die "pip install failed"
+    "$py" -m pip install -q torch scikit-learn numpy pillow || die "pip install failed"
 fi
 [ -n "${SYNAPSE:-}" ] || swift build -c release --product synapse >&2 || die "swift build failed"
 tmp=$(mktemp -d)
@@ -61,6 +62,13 @@ for spec in "sparse:autoencoder --sparsity-weight 3" "stacked:stacked-autoencode
         | "$py" -c 'import json, sys; t = sys.stdin.read(); print(json.loads(t[t.index("{"):])["images_per_second"])')
     printf "  %-34s Synapse %8.0f  PyTorch %8.0f  %.2fx\n" "$name" "$ours" "$ref" "$(awk -v a="$ours" -v b="$ref" 'BEGIN { print a / b }')"
 done
+
+echo "Sparse coding, 128 atoms, 20,000 8x8 patches of the default photographs, lambda 0.15, batch 256, 10 epochs:"
+OPENBLAS_NUM_THREADS=$threads "$py" sklearn_dictionary.py --threads "$threads" --json > "$tmp/dictionary.json"
+"$py" -c 'import json, sys; r = json.load(open(sys.argv[1])); print(f"  scikit-learn MiniBatchDictionaryLearning {r[\"seconds\"]:8.1f} s  held-out mse {r[\"mean_squared_error\"]:.4f} at {r[\"nonzeros\"]:.1f} codes")' "$tmp/dictionary.json"
+"$synapse" train --model sparse-coding --device cpu --threads "$threads" --checkpoint "$tmp/sc.safetensors" --overwrite \
+    > "$tmp/sc.log" 2>&1 || die "synapse sparse coding: $(tail -3 "$tmp/sc.log")"
+awk '/^epoch [0-9]+\/[0-9]+  train/ { s += $(NF - 1); line = $0 } END { printf "  %-40s %8.1f s  %s\n", "Synapse sparse-coding", s, line }' "$tmp/sc.log"
 
 [ "$accuracy" = 1 ] || exit 0
 echo "Fashion-MNIST test accuracy (20 epochs in all; stacks: 5 pretraining epochs per layer of 500,500, then 10):"
