@@ -65,7 +65,7 @@ done
 
 echo "Sparse coding, 128 atoms, 20,000 8x8 patches of the default photographs, lambda 0.15, batch 256, 10 epochs:"
 OPENBLAS_NUM_THREADS=$threads "$py" sklearn_dictionary.py --threads "$threads" --json > "$tmp/dictionary.json"
-"$py" -c 'import json, sys; r = json.load(open(sys.argv[1])); print(f"  scikit-learn MiniBatchDictionaryLearning {r[\"seconds\"]:8.1f} s  held-out mse {r[\"mean_squared_error\"]:.4f} at {r[\"nonzeros\"]:.1f} codes")' "$tmp/dictionary.json"
+"$py" -c 'import json, sys; r = json.load(open(sys.argv[1])); print("  %-40s %8.1f s  held-out mse %.4f at %.1f codes" % ("scikit-learn MiniBatchDictionaryLearning", r["seconds"], r["mean_squared_error"], r["nonzeros"]))' "$tmp/dictionary.json"
 "$synapse" train --model sparse-coding --device cpu --threads "$threads" --checkpoint "$tmp/sc.safetensors" --overwrite \
     > "$tmp/sc.log" 2>&1 || die "synapse sparse coding: $(tail -3 "$tmp/sc.log")"
 awk '/^epoch [0-9]+\/[0-9]+  train/ { s += $(NF - 1); line = $0 } END { printf "  %-40s %8.1f s  %s\n", "Synapse sparse-coding", s, line }' "$tmp/sc.log"
