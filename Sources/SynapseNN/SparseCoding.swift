@@ -78,11 +78,12 @@ public final class SparseCoder {
         return g
     }
 
-    /// The codes `[n, atoms]` of the examples `x` `[n, features]`: `iterations` steps of FISTA from zero codes,
+    /// The codes `[n, atoms]` of the examples `x` `[n, features]`: up to `iterations` steps of FISTA from zero codes,
     /// each a gradient step on the squared error (`A G - X Phi^T`, with `G = Phi Phi^T`) of size `1/L`, a soft
-    /// threshold at `lambda / L`, and Nesterov's extrapolation. The result is written to a buffer of the coder's,
-    /// valid until the next call.
-    public func encode(_ x: Tensor, iterations: Int = 200) throws -> Tensor {
+    /// threshold at `lambda / L`, and Nesterov's extrapolation. With a `tolerance`, every tenth step reads whether the
+    /// codes moved by less than `tolerance` times their norm in that step, and stops if so (a read from the
+    /// device); 0 runs every step. The result is written to a buffer of the coder's, valid until the next call.
+    public func encode(_ x: Tensor, iterations: Int = 200, tolerance: Float = 0) throws -> Tensor {
         guard x.count % features == 0, x.count > 0 else {
             throw NNError.invalidSetting(name: "sparse coding", message: "\(x.count) values are not whole examples of \(features) features")
         }
@@ -97,7 +98,8 @@ public final class SparseCoder {
         let point = try call.tensor("extrapolated", shape: [n, atoms])
         for t in [codes, previous, point] { try backend.fill(t, value: 0) }
         var momentum = 1.0
-        for _ in 0..<iterations {
+        let change = try call.tensor("change", shape: [n, atoms]), norms = try call.tensor("norms", shape: [2])
+        for iteration in 1...iterations {
             // codes_new = soft(point - step * (point G - C), step * lambda), into the older buffer.
             try backend.gemm(transA: false, transB: false, m: n, n: atoms, k: atoms, alpha: -step, a: point, lda: atoms,
                              b: g, ldb: atoms, beta: 0, c: previous, ldc: atoms)
@@ -111,6 +113,14 @@ public final class SparseCoder {
             try backend.scale(point, by: Float(1 + (momentum - 1) / next))
             try backend.axpy(alpha: -Float((momentum - 1) / next), x: previous, y: point)
             momentum = next
+            if tolerance > 0, iteration % 10 == 0 {
+                try backend.copy(from: codes, to: change)
+                try backend.axpy(alpha: -1, x: previous, y: change)
+                try backend.sumOfSquares(change, result: norms.elements(0..<1))
+                try backend.sumOfSquares(codes, result: norms.elements(1..<2))
+                let squares = try backend.download(norms)
+                if squares[0] <= tolerance * tolerance * squares[1] { break }
+            }
         }
         return codes
     }
@@ -162,7 +172,7 @@ public final class SparseCoder {
     /// step (Mairal et al.'s online dictionary learning; one batch alone makes the atoms jump). The statistics start
     /// afresh each epoch, so an epoch depends only on the dictionary it starts from. `progress` gets the batches done,
     /// their count and the objective summed so far; the sum over the epoch is returned.
-    public func trainEpoch(_ patches: [Float], epoch: Int, seed: UInt64, batchSize: Int, iterations: Int,
+    public func trainEpoch(_ patches: [Float], epoch: Int, seed: UInt64, batchSize: Int, iterations: Int, tolerance: Float = 0,
                            forgetting: Double = 0.95, progress: (Int, Int, Double) -> Void = { _, _, _ in }) throws -> Double {
         let data = try TensorDataset(name: "patches", reconstructing: patches, shape: [features])
         let batches = try data.batches(epoch: epoch, seed: seed, batchSize: batchSize, shuffle: true)
@@ -171,7 +181,7 @@ public final class SparseCoder {
         var gram = [Double](repeating: 0, count: atoms * atoms), targets = [Double](repeating: 0, count: atoms * features)
         for batch in batches {
             let x = try data.uploadInputs(batch.samples, call: call)
-            let codes = try encode(x, iterations: iterations)
+            let codes = try encode(x, iterations: iterations, tolerance: tolerance)
             total += try objective(x, codes: codes).loss
             let (m, b) = try statistics(x, codes: codes, examples: batch.examples)
             for i in gram.indices { gram[i] = forgetting * gram[i] + m[i] }
