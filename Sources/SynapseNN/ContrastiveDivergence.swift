@@ -41,6 +41,9 @@ public final class ContrastiveDivergence: StatefulObjective {
     public static let reconstructionError = "reconstruction error"
     /// The name of the metric holding the mean free energy.
     public static let freeEnergy = "free energy"
+    /// The name of the metric holding the hidden units' mean activation `P(h = 1 | v)`: near 0 or 1, the units
+    /// have died (saturated), and the RBM codes nothing.
+    public static let meanHidden = "mean hidden activation"
 
     private var call: LayerCall?
     private var uploads: LayerCall?
@@ -198,8 +201,8 @@ public final class ContrastiveDivergence: StatefulObjective {
         return try Self.evaluate(model: model, rbm: rbm, on: test, batchSize: batchSize)
     }
 
-    /// Reconstruction error per example (`||v - P(v | P(h | v))||^2`, no sampling), mean free energy and the
-    /// pseudo-likelihood estimate of `rbm` (the last layer of `model`) on `data`. The flipped units come from a
+    /// Reconstruction error per example (`||v - P(v | P(h | v))||^2`, no sampling), mean free energy, the hidden
+    /// units' mean activation and the pseudo-likelihood estimate of `rbm` (the last layer of `model`) on `data`. The flipped units come from a
     /// fixed Philox stream, so the figure is the same on every run and device.
     public static func evaluate(model: Graph, rbm: RBM, on data: TensorDataset, batchSize: Int) throws -> Evaluation {
         guard let node = model.nodes.last, node.layer === rbm else {
@@ -207,12 +210,14 @@ public final class ContrastiveDivergence: StatefulObjective {
         }
         let backend = model.backend, call = LayerCall(backend: backend), visible = rbm.visible
         let flips = Philox.words(PhiloxAddress(seed: model.seed, stream: RandomStream.pseudoLikelihood), count: data.count)
-        var squaredError = 0.0, energy = 0.0, pseudoLikelihood = 0.0
+        var squaredError = 0.0, energy = 0.0, pseudoLikelihood = 0.0, hiddenSum = 0.0
         for batch in try data.batches(epoch: 0, seed: 0, batchSize: batchSize, shuffle: false) {
             let x = try data.uploadInputs(batch.samples, call: call)
             let h = try model.forward([model.inputNames[0]: x], training: false)[rbm.name]!
             let v = model.lastTensor(node.inputs[0])!, rows = x.batch
             let pv = try call.tensor("reconstruction", shape: [rows, visible]), total = try call.tensor("total", shape: [1])
+            try backend.sum(h, result: total)
+            hiddenSum += Double(try backend.readScalar(total))
             try rbm.visibleProbabilities(h, into: pv)
             try backend.axpy(alpha: -1, x: v, y: pv)
             try backend.sumOfSquares(pv, result: total)
@@ -237,6 +242,7 @@ public final class ContrastiveDivergence: StatefulObjective {
         let n = Double(data.count)
         return Evaluation(loss: squaredError / n, metrics: [Self.reconstructionError: squaredError / n,
                                                             Self.freeEnergy: energy / n,
+                                                            Self.meanHidden: hiddenSum / (n * Double(rbm.hidden)),
                                                             Self.pseudoLikelihood: pseudoLikelihood / n])
     }
 }

@@ -70,6 +70,11 @@ struct LayerwiseTraining {
                                   prefix: kind.isUnsupervised ? "" : "layer \(phase)/\(layerCount) ", metadata: phaseMetadata)
                     .fit(trainer, epochs: epochs, checkpoint: checkpoint, points: &points)
                 print("checkpoint: \(checkpoint)  curves: \(curves).csv, \(curves).svg")
+                if let active = try objective.evaluate(model: model, batchSize: settings.batchSize)?.metrics[ContrastiveDivergence.meanHidden],
+                   active < 0.01 || active > 0.99 {
+                    print(String(format: "warning: layer %d's hidden units are %@ (mean activation %.4f): it codes almost nothing; "
+                                 + "try a lower --pretrain-lr or --momentum", phase, active < 0.01 ? "nearly all off" : "nearly all on", active))
+                }
                 if phase == layerCount, !kind.isUnsupervised {
                     let pretrained = Self.pretrainedPath(checkpoint)
                     try SafeTensors.read(from: checkpoint).write(to: pretrained)
