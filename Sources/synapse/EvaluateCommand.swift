@@ -75,9 +75,7 @@ struct EvaluateCommand: ParsableCommand {
         let settings = try RunSettings(metadata: metadata, path: checkpoint)
         let stack = try kind.stack(settings)!
         let phase = try LayerwiseTraining.phase(in: metadata, path: checkpoint, kind: kind, settings: settings)
-        guard let normalization = try Normalization.stored(in: metadata, path: checkpoint) else {
-            throw NNError.checkpoint(path: checkpoint, message: "metadata 'normalization.mean'/'normalization.std' are missing")
-        }
+        let normalization = try Normalization.required(in: metadata, path: checkpoint)
         let (_, test, _) = try LayerwiseTraining.loadData(kind, directory: dataOptions.data ?? settings.data,
                                                           trainLimit: dataOptions.trainLimit ?? 0,
                                                           testLimit: dataOptions.testLimit ?? 0, normalization: normalization)

@@ -32,13 +32,7 @@ struct LayerwiseTraining {
         // Without pretraining epochs a stack is its classifier trained from scratch: the baseline pretraining must beat.
         var firstPhase = kind.isUnsupervised || settings.pretrainEpochs > 0 ? 1 : layerCount + 1
         if let saved { firstPhase = try Self.phase(in: saved, path: checkpoint, kind: kind, settings: settings) }
-        var savedNormalization: Normalization?
-        if let saved {
-            guard let normalization = try Normalization.stored(in: saved, path: checkpoint) else {
-                throw NNError.checkpoint(path: checkpoint, message: "metadata 'normalization.mean'/'normalization.std' are missing")
-            }
-            savedNormalization = normalization
-        }
+        let savedNormalization = try saved.map { try Normalization.required(in: $0, path: checkpoint) }
         let (train, test, normalization) = try Self.loadData(kind, directory: settings.data, trainLimit: settings.trainLimit,
                                                              testLimit: settings.testLimit, normalization: savedNormalization)
         let unlabelledTrain = try TensorDataset(name: train.name, reconstructing: train.images, shape: train.sampleShape)

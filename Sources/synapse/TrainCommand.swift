@@ -300,13 +300,7 @@ struct TrainingSetup {
     /// An image classifier on IDX or CIFAR-10 files, normalised with the checkpoint's statistics on resume.
     static func images(_ kind: ModelKind, _ settings: RunSettings, backend: Backend, saved: [String: String]?,
                        path: String) throws -> TrainingSetup {
-        var savedNormalization: Normalization?
-        if let saved {
-            guard let normalization = try Normalization.stored(in: saved, path: path) else {
-                throw NNError.checkpoint(path: path, message: "metadata 'normalization.mean'/'normalization.std' are missing")
-            }
-            savedNormalization = normalization
-        }
+        let savedNormalization = try saved.map { try Normalization.required(in: $0, path: path) }
         let (train, test, normalization) = try DataOptions.load(directory: settings.data, trainLimit: settings.trainLimit,
                                                                 testLimit: settings.testLimit, normalization: savedNormalization,
                                                                 pixels: kind.pixels)

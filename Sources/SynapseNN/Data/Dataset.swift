@@ -266,6 +266,14 @@ public struct Normalization: Equatable, Codable, Sendable {
          "normalization.std": std.map { "\($0)" }.joined(separator: ",")]
     }
 
+    /// The normalisation a checkpoint written by `synapse train` must hold, as `stored`, with an error when it has none.
+    public static func required(in metadata: [String: String], path: String) throws -> Normalization {
+        guard let normalization = try stored(in: metadata, path: path) else {
+            throw NNError.checkpoint(path: path, message: "metadata 'normalization.mean'/'normalization.std' are missing")
+        }
+        return normalization
+    }
+
     /// The normalisation stored in checkpoint `path`'s metadata; nil when the checkpoint has none, an error
     /// naming the field when a value does not parse or is out of range.
     public static func stored(in metadata: [String: String], path: String) throws -> Normalization? {
