@@ -39,7 +39,7 @@ struct SparseCodingTraining {
                   entry.values.allSatisfy(\.isFinite) else {
                 throw NNError.checkpoint(path: checkpoint, message: "it has no finite '\(Self.tensorName)' of shape [\(atoms), \(features)]")
             }
-            guard let text = saved["epoch"], let value = Int(text), (0...settings.epochs).contains(value) || value <= Checkpoint.maxEpochs else {
+            guard let text = saved["epoch"], let value = Int(text), (0...Checkpoint.maxEpochs).contains(value) else {
                 throw NNError.checkpoint(path: checkpoint, message: "metadata field 'epoch' is missing or out of range")
             }
             try backend.upload(entry.values, to: coder.dictionary)
