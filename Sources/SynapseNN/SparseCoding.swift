@@ -192,23 +192,23 @@ public final class SparseCoder {
         return total
     }
 
-    /// The objective `1/2 ||x - a Phi||^2 + lambda ||a||_1` summed over the examples, and the mean number of
-    /// non-zero codes per example, computed on the host.
-    public func objective(_ x: Tensor, codes a: Tensor) throws -> (loss: Double, nonZeros: Double) {
+    /// The objective `1/2 ||x - a Phi||^2 + lambda ||a||_1` summed over the examples, its squared-error part alone,
+    /// and the mean number of non-zero codes per example, computed on the host.
+    public func objective(_ x: Tensor, codes a: Tensor) throws -> (loss: Double, squaredError: Double, nonZeros: Double) {
         let xs = try backend.download(x), codes = try backend.download(a), phi = try backend.download(dictionary)
         let n = xs.count / features
-        var loss = 0.0, nonZeros = 0
+        var squaredError = 0.0, l1 = 0.0, nonZeros = 0
         for i in 0..<n {
             for f in 0..<features {
                 var r = Double(xs[i * features + f])
                 for k in 0..<atoms { r -= Double(codes[i * atoms + k]) * Double(phi[k * features + f]) }
-                loss += 0.5 * r * r
+                squaredError += 0.5 * r * r
             }
             for k in 0..<atoms where codes[i * atoms + k] != 0 {
-                loss += Double(lambda) * Double(abs(codes[i * atoms + k]))
+                l1 += Double(lambda) * Double(abs(codes[i * atoms + k]))
                 nonZeros += 1
             }
         }
-        return (loss, Double(nonZeros) / Double(max(n, 1)))
+        return (squaredError + l1, squaredError, Double(nonZeros) / Double(max(n, 1)))
     }
 }

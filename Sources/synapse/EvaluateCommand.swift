@@ -89,7 +89,7 @@ struct EvaluateCommand: ParsableCommand {
             let result = try objective.evaluate(model: model, batchSize: batch)!
             let what = kind.isUnsupervised ? kind.rawValue : "\(kind.rawValue) layer \(phase) of \(stack.widths.count) (pretraining)"
             print("\(what) from \(checkpoint)\(epochNote) on \(test.name), \(backend.name)")
-            let metric: CurveMetric = kind.isBoltzmann ? .pseudoLikelihood : .meanSquaredError
+            let metric = LayerwiseTraining.pretrainingMetric(kind)
             var line = String(format: "test loss %.4f  %@", result.loss, metric.describe(result.metrics[metric.key] ?? 0))
             if let energy = result.metrics[ContrastiveDivergence.freeEnergy] { line += String(format: "  free energy %.2f", energy) }
             print(line + "  (\(test.count) images)")

@@ -60,8 +60,7 @@ func checkPictureOutput(_ out: String, input: String) throws {
     if FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory), !isDirectory.boolValue,
        let handle = FileHandle(forReadingAtPath: target) {
         defer { try? handle.close() }
-        let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-        guard Array(handle.readData(ofLength: 8)) == signature else {
+        guard Array(handle.readData(ofLength: 8)) == Picture.pngSignature else {
             throw NNError.invalidSetting(name: "--out", message: "\(out) exists and is not a PNG file; it is left as it is")
         }
     }

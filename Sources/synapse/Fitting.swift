@@ -45,13 +45,18 @@ struct EpochRecorder {
                                                report.examplesPerSecond, unit, report.learningRate))
                             bar = nil
                             recorded.append(point(report, e))
-                            do {
-                                try Curves.write(Curves.csv(recorded, metric: metric), to: curvesBase + ".csv")
-                                try Curves.write(Curves.svg(recorded, metric: metric, title: title), to: curvesBase + ".svg")
-                            } catch {
-                                print("warning: could not write the curves: \(error)")
-                            }
+                            writeCurves(recorded, metric: metric, base: curvesBase, title: title)
                         })
+    }
+}
+
+/// The curves as `<base>.csv` and `<base>.svg`, after the checkpoint; a failure is a warning, not the run's end.
+func writeCurves(_ points: [CurvePoint], metric: CurveMetric, base: String, title: String) {
+    do {
+        try Curves.write(Curves.csv(points, metric: metric), to: base + ".csv")
+        try Curves.write(Curves.svg(points, metric: metric, title: title), to: base + ".svg")
+    } catch {
+        print("warning: could not write the curves: \(error)")
     }
 }
 

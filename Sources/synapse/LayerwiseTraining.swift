@@ -19,6 +19,9 @@ struct LayerwiseTraining {
         (checkpoint as NSString).deletingPathExtension + ".pretrained.safetensors"
     }
 
+    /// What a layer's pretraining reports: an RBM's pseudo-likelihood, an autoencoder's reconstruction error.
+    static func pretrainingMetric(_ kind: ModelKind) -> CurveMetric { kind.isBoltzmann ? .pseudoLikelihood : .meanSquaredError }
+
     /// The metadata key of the phase a checkpoint holds: layer k's pretraining is phase k; fine-tuning follows.
     static let phaseKey = "stack.phase"
 
@@ -57,7 +60,7 @@ struct LayerwiseTraining {
                 let what = kind.isUnsupervised ? kind.rawValue : "layer \(phase)/\(layerCount) pretraining"
                 print("\(what): \(stack.unitDescription)")
                 print(model.summary)
-                let metric: CurveMetric = kind.isBoltzmann ? .pseudoLikelihood : .meanSquaredError
+                let metric = Self.pretrainingMetric(kind)
                 let curves = kind.isUnsupervised ? curvesBase : "\(curvesBase).layer\(phase)"
                 try EpochRecorder(metric: metric, unit: "img/s", curvesBase: curves,
                                   title: "\(kind.rawValue) \(kind.isUnsupervised ? "" : "layer \(phase) ")on \(train.name), \(backend.name)",

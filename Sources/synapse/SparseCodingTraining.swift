@@ -79,13 +79,7 @@ struct SparseCodingTraining {
             let values = try backend.download(coder.dictionary)
             try SafeTensors(tensors: [Self.tensorName: .init(shape: [atoms, features], values: values)], metadata: metadata)
                 .write(to: checkpoint)
-            do {
-                try Curves.write(Curves.csv(points, metric: .meanSquaredError), to: curvesBase + ".csv")
-                try Curves.write(Curves.svg(points, metric: .meanSquaredError, title: "sparse coding of \(settings.data), \(backend.name)"),
-                                 to: curvesBase + ".svg")
-            } catch {
-                print("warning: could not write the curves: \(error)")
-            }
+            writeCurves(points, metric: .meanSquaredError, base: curvesBase, title: "sparse coding of \(settings.data), \(backend.name)")
         }
         print("checkpoint: \(checkpoint)  curves: \(curvesBase).csv, \(curvesBase).svg  (synapse filters draws the atoms)")
     }
@@ -94,10 +88,8 @@ struct SparseCodingTraining {
     /// reconstructions `a Phi` of the held-out patches.
     private func evaluate(_ coder: SparseCoder, _ patches: Tensor) throws -> (Double, Double, Double) {
         let codes = try coder.encode(patches, iterations: Self.iterations, tolerance: Self.tolerance)
-        let (loss, nonZeros) = try coder.objective(patches, codes: codes)
+        let (loss, squaredError, nonZeros) = try coder.objective(patches, codes: codes)
         let n = patches.batch
-        // The objective's squared part is the reconstruction error: take the L1 part back out.
-        let l1 = try backend.download(codes).reduce(0.0) { $0 + Double(abs($1)) } * Double(coder.lambda)
-        return (loss / Double(n), nonZeros, 2 * (loss - l1) / Double(n * coder.features))
+        return (loss / Double(n), nonZeros, 2 * squaredError / Double(n * coder.features))
     }
 }

@@ -30,7 +30,7 @@ public enum Photographs {
         let file = try MappedFile(path: path, fail: fail)
         let bytes = file.bytes
         guard bytes.count <= maxFileBytes else { throw fail("\(bytes.count) bytes is more than the \(maxFileBytes >> 20) MiB an image may have") }
-        if bytes.count >= 8, bytes.prefix(8).elementsEqual([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) {
+        if bytes.count >= 8, bytes.prefix(8).elementsEqual(Picture.pngSignature) {
             return try readPNG(bytes, name: path, fail: fail)
         }
         if bytes.count >= 3, bytes.prefix(3).elementsEqual([0xFF, 0xD8, 0xFF]) {

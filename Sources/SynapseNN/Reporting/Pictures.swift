@@ -13,6 +13,9 @@ public struct Picture: Equatable, Sendable {
     /// `height * width * channels` bytes, row after row.
     public var pixels: [UInt8]
 
+    /// The eight bytes every PNG file starts with.
+    public static let pngSignature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+
     /// A picture of `width` x `height` pixels of `channels` (1 or 3), filled with `background`.
     public init(width: Int, height: Int, channels: Int, background: UInt8 = 0) throws {
         guard width > 0, height > 0, width <= 1 << 15, height <= 1 << 15, channels == 1 || channels == 3 else {
