@@ -54,3 +54,19 @@ __kernel void soft_threshold(__global const float* x, const int x_offset, const 
         y[i] = x[i] < 0.0f ? -shrunk : shrunk;
     }
 }
+
+// Logistic units: loss -(y log sigmoid(s) + (1 - y) log(1 - sigmoid(s))) in a form that stays finite, and its
+// derivative sigmoid(s) - y.
+__kernel void sigmoid_cross_entropy(__global const float* logits, const int logits_offset, __global const float* labels,
+                                    const int labels_offset, __global float* losses, const int losses_offset,
+                                    __global float* gradients, const int gradients_offset, const int count) {
+    logits += logits_offset;
+    labels += labels_offset;
+    losses += losses_offset;
+    gradients += gradients_offset;
+    FOR_EACH_INDEX(i, count) {
+        const float s = logits[i], y = labels[i];
+        losses[i] = fmax(s, 0.0f) - s * y + log1p(exp(-fabs(s)));
+        gradients[i] = 1.0f / (1.0f + exp(-s)) - y;
+    }
+}

@@ -37,3 +37,57 @@ __kernel void scatter_add_rows(__global const float* gradients, const int gradie
     }
     if (touched) table[e] += sum;
 }
+
+// The same sums with the positions grouped by row on the host (`order`, a stable sort by index): one work-item per
+// (position, column) whose position starts a group sums the group, in increasing n, and adds the sum once. Each
+// gradient is read once, so any table size suits. Positions or rows out of range add nothing.
+__kernel void scatter_add_ordered_rows(__global const float* gradients, const int gradients_offset,
+                                       __global const int* indices, const int indices_offset,
+                                       __global const int* order, const int order_offset, const int count,
+                                       __global float* table, const int table_offset, const int rows, const int width) {
+    gradients += gradients_offset;
+    indices += indices_offset;
+    order += order_offset;
+    table += table_offset;
+    const int e = get_global_id(0);
+    if (e >= count * width) return;
+    const int k = e / width, column = e % width;
+    const int first = order[k];
+    if (first < 0 || first >= count) return;
+    const int row = indices[first];
+    if (row < 0 || row >= rows) return;
+    if (k > 0) {
+        const int before = order[k - 1];
+        if (before >= 0 && before < count && indices[before] == row) return;
+    }
+    float sum = 0.0f;
+    for (int j = k; j < count; j++) {
+        const int n = order[j];
+        if (n < 0 || n >= count || indices[n] != row) break;
+        sum += gradients[n * width + column];
+    }
+    table[row * width + column] += sum;
+}
+
+// output[n] = sum over k of a[n, k] b[n, k], added in increasing k.
+__kernel void row_dots(__global const float* a, const int a_offset, __global const float* b, const int b_offset,
+                       __global float* output, const int output_offset, const int rows, const int width) {
+    a += a_offset;
+    b += b_offset;
+    output += output_offset;
+    FOR_EACH_INDEX(n, rows) {
+        float sum = 0.0f;
+        for (int k = 0; k < width; k++) sum += a[n * width + k] * b[n * width + k];
+        output[n] = sum;
+    }
+}
+
+// output[n, k] = x[n, k] scales[n].
+__kernel void scale_rows(__global const float* x, const int x_offset, __global const float* scales,
+                         const int scales_offset, __global float* output, const int output_offset, const int rows,
+                         const int width) {
+    x += x_offset;
+    scales += scales_offset;
+    output += output_offset;
+    FOR_EACH_INDEX(e, rows * width) output[e] = x[e] * scales[e / width];
+}

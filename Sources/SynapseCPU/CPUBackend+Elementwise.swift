@@ -168,6 +168,17 @@ extension CPUBackend {
         }
     }
 
+    public func uncheckedSigmoidCrossEntropy(logits: Tensor, labels: Tensor, losses: Tensor, gradients: Tensor) throws {
+        let count = logits.count
+        let s = floats(logits), y = floats(labels), loss = floats(losses), g = floats(gradients)
+        parallelFor(count, cost: 16) { r in
+            for i in r {
+                loss[i] = max(s[i], 0) - s[i] * y[i] + log1p(exp(-abs(s[i])))
+                g[i] = 1 / (1 + exp(-s[i])) - y[i]
+            }
+        }
+    }
+
     // MARK: Reductions
 
     public func uncheckedSum(_ x: Tensor, squares: Bool, result: Tensor) throws {
@@ -288,10 +299,17 @@ extension CPUBackend {
 
     /// The positions grouped by row (a stable sort, so each group is in increasing n), each group summed in
     /// that order and added once: the order of the OpenCL kernel's sums, so both backends give the same bits.
-    public func uncheckedScatterAddRows(gradients: Tensor, indices: Tensor, table: Tensor, rows: Int, width: Int) throws {
-        let index = int32s(indices), g = floats(gradients), t = floats(table)
-        let positions = (0..<indices.count).filter { (0..<rows).contains(Int(index[$0])) }
-            .sorted { (index[$0], $0) < (index[$1], $1) }
+    /// A given `order` saves the sort.
+    public func uncheckedScatterAddRows(gradients: Tensor, indices: Tensor, order: Tensor?, table: Tensor, rows: Int,
+                                        width: Int) throws {
+        let index = int32s(indices), g = floats(gradients), t = floats(table), count = indices.count
+        let positions: [Int]
+        if let order {
+            let o = int32s(order)
+            positions = (0..<count).map { Int(o[$0]) }.filter { (0..<count).contains($0) && (0..<rows).contains(Int(index[$0])) }
+        } else {
+            positions = (0..<count).filter { (0..<rows).contains(Int(index[$0])) }.sorted { (index[$0], $0) < (index[$1], $1) }
+        }
         var groups: [Range<Int>] = []
         var start = 0
         for k in positions.indices where k + 1 == positions.count || index[positions[k + 1]] != index[positions[k]] {
@@ -300,9 +318,10 @@ extension CPUBackend {
         }
         positions.withUnsafeBufferPointer { positions in
             parallelFor(groups.count, cost: width * 4) { gs in
-                var sum = [Float](repeating: 0, count: width)
+                let sum = UnsafeMutablePointer<Float>.allocate(capacity: width)
+                defer { sum.deallocate() }
                 for group in gs.map({ groups[$0] }) {
-                    for d in 0..<width { sum[d] = 0 }
+                    sum.update(repeating: 0, count: width)
                     for k in group {
                         let row = g + positions[k] * width
                         for d in 0..<width { sum[d] += row[d] }
@@ -310,6 +329,27 @@ extension CPUBackend {
                     let target = t + Int(index[positions[group.lowerBound]]) * width
                     for d in 0..<width { target[d] += sum[d] }
                 }
+            }
+        }
+    }
+
+    public func uncheckedRowDots(_ a: Tensor, _ b: Tensor, output: Tensor, rows: Int, width: Int) throws {
+        let a = floats(a), b = floats(b), y = floats(output)
+        parallelFor(rows, cost: width) { ns in
+            for n in ns {
+                var sum: Float = 0
+                for k in 0..<width { sum += a[n * width + k] * b[n * width + k] }
+                y[n] = sum
+            }
+        }
+    }
+
+    public func uncheckedScaleRows(_ x: Tensor, scales: Tensor, output: Tensor, rows: Int, width: Int) throws {
+        let x = floats(x), s = floats(scales), y = floats(output)
+        parallelFor(rows, cost: width) { ns in
+            for n in ns {
+                let scale = s[n]
+                for k in n * width..<(n + 1) * width { y[k] = x[k] * scale }
             }
         }
     }

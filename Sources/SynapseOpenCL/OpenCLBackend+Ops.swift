@@ -225,9 +225,24 @@ extension OpenCLBackend {
                    [.view(table), .int(rows), .int(width), .view(indices), .view(output), .int(indices.count)])
     }
 
-    public func uncheckedScatterAddRows(gradients: Tensor, indices: Tensor, table: Tensor, rows: Int, width: Int) throws {
-        try launch(program(.indexing), "scatter_add_rows", global: [rows * width],
-                   [.view(gradients), .view(indices), .int(indices.count), .view(table), .int(rows), .int(width)])
+    public func uncheckedScatterAddRows(gradients: Tensor, indices: Tensor, order: Tensor?, table: Tensor, rows: Int,
+                                        width: Int) throws {
+        if let order {
+            try launch(program(.indexing), "scatter_add_ordered_rows", global: [indices.count * width],
+                       [.view(gradients), .view(indices), .view(order), .int(indices.count), .view(table), .int(rows), .int(width)])
+        } else {
+            try launch(program(.indexing), "scatter_add_rows", global: [rows * width],
+                       [.view(gradients), .view(indices), .int(indices.count), .view(table), .int(rows), .int(width)])
+        }
+    }
+
+    public func uncheckedRowDots(_ a: Tensor, _ b: Tensor, output: Tensor, rows: Int, width: Int) throws {
+        try launch(program(.indexing), "row_dots", elements: rows, [.view(a), .view(b), .view(output), .int(rows), .int(width)])
+    }
+
+    public func uncheckedScaleRows(_ x: Tensor, scales: Tensor, output: Tensor, rows: Int, width: Int) throws {
+        try launch(program(.indexing), "scale_rows", elements: rows * width,
+                   [.view(x), .view(scales), .view(output), .int(rows), .int(width)])
     }
 
     // MARK: Recurrent cells
@@ -284,6 +299,11 @@ extension OpenCLBackend {
     public func uncheckedSoftThreshold(_ x: Tensor, threshold: Float, output: Tensor) throws {
         try launch(program(.elementwise), "soft_threshold", elements: x.count,
                    [.view(x), .float(threshold), .view(output), .int(x.count)])
+    }
+
+    public func uncheckedSigmoidCrossEntropy(logits: Tensor, labels: Tensor, losses: Tensor, gradients: Tensor) throws {
+        try launch(program(.elementwise), "sigmoid_cross_entropy", elements: logits.count,
+                   [.view(logits), .view(labels), .view(losses), .view(gradients), .int(logits.count)])
     }
 
     public func uncheckedClipToNorm(_ x: Tensor, sumOfSquares: Tensor, maxNorm: Float) throws {

@@ -99,12 +99,18 @@ final class IndexingTests: SynapseTestCase {
             }
             var bits: [UInt32]?
             forEachBackend { backend in
-                for run in 0..<2 {
+                // Runs 0 and 1 find the groups on the device, runs 2 and 3 are given scatterOrder's.
+                for run in 0..<4 {
                     let target = try backend.tensor(table)
-                    try backend.scatterAddRows(gradients: try backend.tensor(gradients), indices: try backend.tensor(int32: indices),
-                                               table: target, rows: rows, width: width)
+                    let (g, i) = (try backend.tensor(gradients), try backend.tensor(int32: indices))
+                    if run < 2 {
+                        try backend.scatterAddRows(gradients: g, indices: i, table: target, rows: rows, width: width)
+                    } else {
+                        try backend.scatterAddRows(gradients: g, indices: i, order: try backend.tensor(int32: scatterOrder(indices)),
+                                                   table: target, rows: rows, width: width)
+                    }
                     let got = try backend.download(target)
-                    let call = OpCall(backend, "scatterAddRows", "\(count) into \(rows)x\(width), run \(run)")
+                    let call = OpCall(backend, "scatterAddRows", "\(count) into \(rows)x\(width), run \(run)\(run < 2 ? "" : " ordered")")
                     assertClose(got, expected, k: count, call)
                     if let bits {
                         XCTAssertEqual(got.map(\.bitPattern), bits, "\(call): not the bits of the first run on the first backend")
@@ -113,6 +119,61 @@ final class IndexingTests: SynapseTestCase {
                     }
                 }
             }
+        }
+    }
+
+    /// A dot product per row against a Float64 reference, odd widths, output pre-filled with garbage.
+    func testRowDots() {
+        var random = TestRandom(seed: 63)
+        for (rows, width) in [(1, 1), (7, 33), (257, 100)] {
+            let a = random.floats(rows * width), b = random.floats(rows * width)
+            let expected = (0..<rows).map { n in
+                SumReference(value: (0..<width).reduce(0.0) { $0 + Double(a[n * width + $1]) * Double(b[n * width + $1]) },
+                             scale: (0..<width).reduce(0.0) { $0 + abs(Double(a[n * width + $1]) * Double(b[n * width + $1])) })
+            }
+            forEachBackend { backend in
+                let output = try backend.nanTensor(rows)
+                try backend.rowDots(try backend.tensor(a), try backend.tensor(b), output: output, rows: rows, width: width)
+                assertClose(try backend.download(output), expected, k: width, OpCall(backend, "rowDots", "\(rows)x\(width)"))
+            }
+        }
+    }
+
+    /// Rows times their own factor: exact (one product per element), in place or not, from a non-zero offset.
+    func testScaleRows() {
+        var random = TestRandom(seed: 64)
+        for (rows, width) in [(1, 1), (9, 7), (255, 16)] {
+            let x = random.floats(rows * width), scales = random.floats(rows)
+            let expected = (0..<rows * width).map { x[$0] * scales[$0 / width] }
+            forEachBackend { backend in
+                let output = try backend.nanTensor(rows * width)
+                let padded = try backend.tensor([9, 9, 9] + x)
+                let xs = padded.elements(3..<(3 + rows * width))
+                try backend.scaleRows(xs, by: try backend.tensor(scales), output: output, rows: rows, width: width)
+                assertBitwiseEqual(try backend.download(output), expected, OpCall(backend, "scaleRows", "\(rows)x\(width)"))
+                try backend.scaleRows(xs, by: try backend.tensor(scales), output: xs, rows: rows, width: width)
+                assertBitwiseEqual(try backend.download(xs), expected, OpCall(backend, "scaleRows in place", "\(rows)x\(width)"))
+            }
+        }
+    }
+
+    /// Logistic units against Float64, including logits far beyond where exp overflows.
+    func testSigmoidCrossEntropy() {
+        var random = TestRandom(seed: 65)
+        let logits = random.floats(200, in: -8...8) + [-100, 100, 0, 40, -40]
+        let labels = (0..<logits.count).map { $0 % 3 == 0 ? Float(0) : $0 % 3 == 1 ? 1 : 0.25 }
+        let losses = zip(logits, labels).map { s, y -> Double in
+            let s = Double(s), y = Double(y)
+            return max(s, 0) - s * y + log1p(exp(-abs(s)))
+        }
+        let gradients = zip(logits, labels).map { s, y in 1 / (1 + exp(-Double(s))) - Double(y) }
+        forEachBackend { backend in
+            let l = try backend.nanTensor(logits.count), g = try backend.nanTensor(logits.count)
+            try backend.sigmoidCrossEntropy(logits: try backend.tensor(logits), labels: try backend.tensor(labels), losses: l,
+                                            gradients: g)
+            let call = OpCall(backend, "sigmoidCrossEntropy", "\(logits.count)")
+            assertClose(try backend.download(l), losses, call, "losses")
+            assertClose(try backend.download(g), gradients, call, "gradients")
         }
     }
 

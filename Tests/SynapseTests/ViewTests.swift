@@ -109,6 +109,17 @@ final class ViewTests: SynapseTestCase {
                 try b.gatherRows(table: t[0], indices: t[1], output: t[2], rows: 4, width: 3)
                 try b.scatterAddRows(gradients: t[3], indices: t[1], table: t[4], rows: 4, width: 3)
             },
+            Case(name: "ordered scatter, row dots and scales", operands: [floats(5 * 3), Operand(integers: [2, 0, 3, 2, -1]),
+                                                                         Operand(integers: scatterOrder([2, 0, 3, 2, -1])),
+                                                                         floats(4 * 3), floats(5 * 3), floats(5),
+                                                                         floats(5 * 3)]) { b, t in
+                try b.scatterAddRows(gradients: t[0], indices: t[1], order: t[2], table: t[3], rows: 4, width: 3)
+                try b.rowDots(t[0], t[4], output: t[5], rows: 5, width: 3)
+                try b.scaleRows(t[4], by: t[5], output: t[6], rows: 5, width: 3)
+            },
+            Case(name: "sigmoidCrossEntropy", operands: [floats(n), positive(n), floats(n), floats(n)]) { b, t in
+                try b.sigmoidCrossEntropy(logits: t[0], labels: t[1], losses: t[2], gradients: t[3])
+            },
             Case(name: "lstm cell", operands: [floats(2 * 12), floats(2 * 3), floats(2 * 3), floats(2 * 3), floats(2 * 3),
                                                floats(2 * 3), floats(2 * 12)]) { b, t in
                 try b.lstmCellForward(gates: t[0], previousCell: t[1], cell: t[2], hidden: t[3], batch: 2, width: 3)

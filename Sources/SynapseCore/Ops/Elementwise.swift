@@ -18,6 +18,7 @@ public protocol ElementwiseKernels {
     func uncheckedClipToNorm(_ x: Tensor, sumOfSquares: Tensor, maxNorm: Float) throws
     func uncheckedSparsityPenalty(meanActivation: Tensor, target: Float, divergence: Tensor, gradient: Tensor) throws
     func uncheckedSoftThreshold(_ x: Tensor, threshold: Float, output: Tensor) throws
+    func uncheckedSigmoidCrossEntropy(logits: Tensor, labels: Tensor, losses: Tensor, gradients: Tensor) throws
     /// The total of `x` (of its squares when `squares`) into element 0 of `result`.
     func uncheckedSum(_ x: Tensor, squares: Bool, result: Tensor) throws
     func uncheckedLSTMCellForward(gates: Tensor, previousCell: Tensor, cell: Tensor, hidden: Tensor, batch: Int,
@@ -147,6 +148,17 @@ extension Backend {
         }
         try Check.elementwise(on: self, op: op, ["x": x, "output": output])
         try uncheckedSoftThreshold(x, threshold: threshold, output: output)
+    }
+
+    /// Independent logistic units (word2vec's, a binary classifier's): for logit `s` and target `y` in [0, 1],
+    /// `losses = -(y log sigmoid(s) + (1 - y) log(1 - sigmoid(s)))`, computed as `max(s, 0) - s y + log(1 + exp(-|s|))`
+    /// so that it stays finite, and `gradients = sigmoid(s) - y`, the loss's derivative by `s`.
+    public func sigmoidCrossEntropy(logits: Tensor, labels: Tensor, losses: Tensor, gradients: Tensor) throws {
+        let op = "sigmoidCrossEntropy"
+        try Check.elementwise(on: self, op: op, ["logits": logits, "labels": labels, "losses": losses, "gradients": gradients])
+        try Check.disjoint(op: op, [("logits", logits), ("losses", losses), ("gradients", gradients)])
+        try Check.disjoint(op: op, [("labels", labels), ("losses", losses), ("gradients", gradients)])
+        try uncheckedSigmoidCrossEntropy(logits: logits, labels: labels, losses: losses, gradients: gradients)
     }
 
     /// The sum of `x` into element 0 of `result`, which stays on the device.
