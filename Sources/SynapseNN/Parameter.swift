@@ -144,4 +144,6 @@ public enum RandomStream {
     public static let pseudoLikelihood: UInt64 = 6 << 32
     /// Where sparse coding's image patches are cut.
     public static let patches: UInt64 = 7 << 32
+    /// word2vec's sampling (window sizes, sub-sampling, negatives) by `thread` in `epoch`.
+    public static func words(epoch: Int, thread: Int) -> UInt64 { 8 << 32 | UInt64(epoch) << 16 | UInt64(thread) }
 }

@@ -7,8 +7,9 @@ struct SynapseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synapse",
         abstract: "Synapse: deep learning on OpenCL GPUs, with an OpenBLAS CPU fallback.",
-        subcommands: [TrainCommand.self, EvaluateCommand.self, SampleCommand.self, FiltersCommand.self, BenchCommand.self, TuneCommand.self,
-                      DevicesCommand.self]
+        subcommands: [TrainCommand.self, EvaluateCommand.self, SampleCommand.self, FiltersCommand.self, Word2VecCommand.self,
+                      SimilarCommand.self, AnalogyCommand.self, RelatedCommand.self, EvaluateWordsCommand.self, CorpusCommand.self,
+                      BenchCommand.self, TuneCommand.self, DevicesCommand.self]
     )
 }
 

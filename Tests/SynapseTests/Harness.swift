@@ -303,8 +303,13 @@ enum Python {
     /// Skips the calling test when `python3` lacks `safetensors` or `numpy`, unless `SYNAPSE_REQUIRE_PYTHON=1`
     /// (set by CI), where that is a failure: a silent skip there would hide an interop regression.
     static func requireSafetensors(file: StaticString = #filePath, line: UInt = #line) throws {
-        guard (try? run("import safetensors, numpy").status) == 0 else {
-            let message = "python3 with safetensors and numpy not found; pip install safetensors numpy to run this interop check"
+        try requireModule("safetensors, numpy", file: file, line: line)
+    }
+
+    /// The same for any modules (`gensim`).
+    static func requireModule(_ modules: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        guard (try? run("import \(modules)").status) == 0 else {
+            let message = "python3 with \(modules) not found; pip install \(modules.replacingOccurrences(of: ",", with: "")) to run this interop check"
             if ProcessInfo.processInfo.environment["SYNAPSE_REQUIRE_PYTHON"] == "1" {
                 XCTFail(message + " (SYNAPSE_REQUIRE_PYTHON=1)", file: file, line: line)
             }

@@ -119,6 +119,28 @@ final class CompressedFileReader {
         return data
     }
 
+    /// Fills `buffer` from the file and returns how many bytes it got: fewer than its size only at the end of the
+    /// file, 0 once there. A gzip stream that breaks off is an error, as in `read(upTo:)`.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        var filled = 0
+        while filled < buffer.count {
+            let got = gzread(file, buffer.baseAddress! + filled, UInt32(min(buffer.count - filled, 1 << 30)))
+            guard got >= 0 else { throw NNError.dataFile(path: path, message: "read error: \(errorMessage())") }
+            if got == 0 { break }
+            filled += Int(got)
+            offset += Int(got)
+        }
+        if filled < buffer.count {
+            var status: Int32 = 0
+            _ = gzerror(file, &status)
+            if status == Z_BUF_ERROR {
+                throw NNError.dataFile(path: path, message: "truncated: the gzip stream breaks off after \(offset) "
+                    + "uncompressed bytes")
+            }
+        }
+        return filled
+    }
+
     /// The whole (uncompressed) file, refusing one of more than `limit` bytes by name rather than filling memory
     /// with /dev/zero or a gzip bomb.
     func readAll(limit: Int) throws -> [UInt8] {

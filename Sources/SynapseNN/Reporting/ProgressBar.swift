@@ -28,6 +28,8 @@ public final class ProgressBar {
     private var drawn = false
     /// Tenths of the batches reported so far in plain mode.
     private var reportedTenths = 0
+    /// What the caller wants shown besides the standard fields.
+    private var detail: String?
 
     /// A bar for `total` batches, titled `title` (`epoch 3/15`), showing throughput in `unit`. By default it redraws
     /// in place when stdout is a terminal, fitted to the terminal's width.
@@ -53,8 +55,10 @@ public final class ProgressBar {
         return 80
     }
 
-    /// Batches done so far, the running mean loss, throughput and elapsed seconds; ETA is derived.
-    public func update(done: Int, loss: Float, imagesPerSecond: Double, elapsed: Double) {
+    /// Batches done so far, the running mean loss, throughput and elapsed seconds; ETA is derived. `detail`
+    /// (`lr 0.0213`) is shown before the ETA.
+    public func update(done: Int, loss: Float, imagesPerSecond: Double, elapsed: Double, detail: String? = nil) {
+        self.detail = detail
         let last = done >= total
         if interactive {
             // At most ~10 redraws a second, but always the last one so the line ends complete.
@@ -101,7 +105,7 @@ public final class ProgressBar {
         let count = String(done).leftPadded(to: String(total).count) + "/\(total)"
         let eta = done > 0 ? ProgressBar.clock(elapsed * Double(total - done) / Double(done)) : "-:--"
         return "\(count)  loss \(String(format: "%.4f", loss))  "
-            + "\(String(format: "%.0f", imagesPerSecond)) \(unit)  ETA \(eta)"
+            + "\(String(format: "%.0f", imagesPerSecond)) \(unit)  \(detail.map { "\($0)  " } ?? "")ETA \(eta)"
     }
 
     /// The bar's inside: `=` for work done, a `>` head while unfinished, spaces for the rest.
