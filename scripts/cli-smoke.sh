@@ -27,6 +27,46 @@ if "$synapse" devices | grep -q "opencl:0"; then
 fi
 echo "cli-smoke: bench and tune passed"
 
+# A refusal: the command fails and says what is wrong in words.
+expect_error() {
+    local needle="$1"; shift
+    if "$@" > "$dir/error.log" 2>&1; then fail "accepted: $*"; fi
+    grep -q "$needle" "$dir/error.log" || fail "'$*' did not say '$needle': $(cat "$dir/error.log")"
+    ! grep -q "NSCocoaErrorDomain\|Error Domain=" "$dir/error.log" || fail "'$*' gave Foundation's error text: $(cat "$dir/error.log")"
+}
+
+# word2vec on a slice of the default dictionary (dict-gcide): both ways of training, the three file formats, the
+# queries, the evaluation, and refusals that name the file, word or option.
+"$synapse" corpus --out "$dir/gcide.txt" > "$dir/corpus.log" || fail "corpus: $(cat "$dir/corpus.log")"
+head -c 3000000 "$dir/gcide.txt" > "$dir/words.txt"
+w2v=(--data "$dir/words.txt" --size 20 --epochs 1 --min-count 3)
+"$synapse" word2vec "${w2v[@]}" --threads 2 --out "$dir/words.bin" > "$dir/w2v.log" || fail "word2vec: $(cat "$dir/w2v.log")"
+grep -q "trained in .* words/s" "$dir/w2v.log" || fail "no word2vec summary in: $(cat "$dir/w2v.log")"
+"$synapse" word2vec "${w2v[@]}" --cbow --hs --device cpu --batch 256 --out "$dir/words.safetensors" > "$dir/w2v-batched.log" \
+    || fail "batched word2vec: $(cat "$dir/w2v-batched.log")"
+"$synapse" word2vec "${w2v[@]}" --threads 1 --out "$dir/words.vec" > /dev/null || fail "word2vec to text"
+for model in "$dir/words.bin" "$dir/words.safetensors" "$dir/words.vec"; do
+    [ "$("$synapse" similar "$model" water -n 3 | wc -l)" = 3 ] || fail "similar on $model"
+done
+"$synapse" analogy "$dir/words.bin" man king woman -n 2 > /dev/null || fail "analogy"
+"$synapse" related "$dir/words.bin" --words cat,dog -n 4 > "$dir/related.log" || fail "related"
+! grep -q "^cat \|^dog " "$dir/related.log" || fail "related returned the user's words: $(cat "$dir/related.log")"
+printf ': family\nman king woman queen\n' > "$dir/questions.txt"
+printf 'king\tqueen\t9\nking\twater\t1\ncat\tdog\t7\n' > "$dir/pairs.tsv"
+"$synapse" evaluate-words "$dir/words.bin" --analogies "$dir/questions.txt" --similarities "$dir/pairs.tsv" > "$dir/eval.log" \
+    || fail "evaluate-words: $(cat "$dir/eval.log")"
+grep -q "Spearman" "$dir/eval.log" || fail "evaluate-words: $(cat "$dir/eval.log")"
+expect_error "'kingg' is not in the vocabulary" "$synapse" similar "$dir/words.bin" kingg
+expect_error "exclude each other" "$synapse" word2vec "${w2v[@]}" --hs --negative 5 --out "$dir/x.bin"
+: > "$dir/nothing.txt"
+expect_error "nothing.txt: holds no words" "$synapse" word2vec --data "$dir/nothing.txt" --out "$dir/x.bin"
+head -c 4000 "$synapse" > "$dir/garbage.txt"
+expect_error "garbage.txt: .*not a text file" "$synapse" word2vec --data "$dir/garbage.txt" --out "$dir/x.bin"
+expect_error "no word occurs 1000000 times" "$synapse" word2vec "${w2v[@]}" --min-count 1000000 --out "$dir/x.bin"
+head -c 3000 "$dir/words.bin" > "$dir/cut.bin"
+expect_error "cut.bin: .*truncated\|cut.bin: .*more than its" "$synapse" similar "$dir/cut.bin" water
+echo "cli-smoke: word2vec trains both ways, writes three formats, answers queries and refuses bad input"
+
 data=/usr/share/datasets/fashion-mnist
 if [ ! -d "$data" ]; then
     echo "cli-smoke: training checks skipped, $data is missing (apt-get install dataset-fashion-mnist)"
@@ -54,12 +94,6 @@ if "$synapse" train --resume --train-limit 0 --checkpoint "$dir/run.safetensors"
 fi
 grep -q "train-limit: 0 differs from the checkpoint's setting (600)" "$dir/conflict0.log" || fail "unexpected error: $(cat "$dir/conflict0.log")"
 # Paths that cannot be checkpoints, and no OpenCL platform, are told in words.
-expect_error() {
-    local needle="$1"; shift
-    if "$@" > "$dir/error.log" 2>&1; then fail "accepted: $*"; fi
-    grep -q "$needle" "$dir/error.log" || fail "'$*' did not say '$needle': $(cat "$dir/error.log")"
-    ! grep -q "NSCocoaErrorDomain\|Error Domain=" "$dir/error.log" || fail "'$*' gave Foundation's error text: $(cat "$dir/error.log")"
-}
 expect_error "is not a file name" "$synapse" train "${small[@]}" --checkpoint ""
 expect_error "is a directory" "$synapse" evaluate "$dir"
 expect_error "not a regular file" "$synapse" train "${small[@]}" --epochs 1 --checkpoint /dev/null --overwrite

@@ -164,21 +164,17 @@ public struct WordNeighbours: Sendable {
         let norm = sqrt(query.reduce(0) { $0 + $1 * $1 })
         guard norm > 0, count > 0 else { return [] }
         let rows = min(among ?? vectors.vocabulary.count, vectors.vocabulary.count)
-        var best: [(row: Int, similarity: Float)] = []
+        var scored: [(row: Int, similarity: Float)] = []
+        scored.reserveCapacity(rows)
         query.withUnsafeBufferPointer { q in
             unit.withUnsafeBufferPointer { u in
                 let q = UnsafeMutablePointer(mutating: q.baseAddress!), u = UnsafeMutablePointer(mutating: u.baseAddress!)
-                for row in 0..<rows where !excluded.contains(row) {
-                    let similarity = dot(q, u + row * d, d) / norm
-                    if best.count < count || similarity > best[best.count - 1].similarity {
-                        let at = best.firstIndex { similarity > $0.similarity } ?? best.count
-                        best.insert((row, similarity), at: at)
-                        if best.count > count { best.removeLast() }
-                    }
-                }
+                for row in 0..<rows where !excluded.contains(row) { scored.append((row, dot(q, u + row * d, d) / norm)) }
             }
         }
-        return best.map { (vectors.vocabulary.words[$0.row], $0.similarity) }
+        // Ties go to the more frequent word (the lower row).
+        scored.sort { ($0.similarity, -$0.row) > ($1.similarity, -$1.row) }
+        return scored.prefix(count).map { (vectors.vocabulary.words[$0.row], $0.similarity) }
     }
 
     /// Row `row`'s unit vector.
