@@ -4,7 +4,7 @@ import Synapse
 
 /// The corpus options `word2vec` and `corpus` share.
 struct CorpusOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("A text file, plain or gzip, of any size (default: the GCIDE dictionary of Debian's dict-gcide).",
+    @Option(help: ArgumentHelp("A text file, plain or gzip, of any size; the default is the GCIDE dictionary of Debian's dict-gcide.",
                                valueName: "file"))
     var data: String = "/usr/share/dictd/gcide.dict.dz"
 
@@ -26,9 +26,15 @@ struct CorpusOptions: ParsableArguments {
         let start = Date()
         print("reading \(data) ...", terminator: "")
         fflush(nil)
-        let corpus = try EncodedCorpus(path: data, format: try wordFormat(), minCount: minCount) { words in
-            print("\rreading \(data): \(words / 1_000_000)M words", terminator: "")
-            fflush(nil)
+        let corpus: EncodedCorpus
+        do {
+            corpus = try EncodedCorpus(path: data, format: try wordFormat(), minCount: minCount) { words in
+                print(String(format: "\rreading %@: %.1fM words", data, Double(words) / 1e6), terminator: "")
+                fflush(nil)
+            }
+        } catch {
+            print("")   // ends the progress line, so that the error stands on its own
+            throw error
         }
         print(String(format: "\rcorpus %@: %d words, %d distinct words occur at least %d times (%d words of them), read in %.1f s",
                      data, corpus.wordsRead, corpus.vocabulary.count, minCount, corpus.trainWords,
@@ -95,14 +101,35 @@ struct Word2VecCommand: ParsableCommand {
     }
 
     func run() throws {
+        do {
+            try train()
+        } catch {
+            // What was printed comes before the error, also where standard output is a pipe (and so buffered).
+            fflush(nil)
+            throw error
+        }
+    }
+
+    private func train() throws {
         let settings = try settings()
         let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
         guard threads >= 1 else { throw NNError.invalidSetting(name: "--threads", message: "must be at least 1, got \(threads)") }
+        guard (1...1_000_000).contains(batch) else {
+            throw NNError.invalidSetting(name: "--batch", message: "must be in 1...1000000, got \(batch)")
+        }
+        guard threads <= 1024 else { throw NNError.invalidSetting(name: "--threads", message: "must be in 1...1024, got \(threads)") }
         let format = WordVectors.FileFormat.guess(path: out)
+        guard URL(fileURLWithPath: out).standardizedFileURL.path != URL(fileURLWithPath: corpus.data).standardizedFileURL.path else {
+            throw NNError.invalidSetting(name: "--out", message: "\(out) is the corpus (--data); the vectors would replace it")
+        }
+        if out.lowercased().hasSuffix(".gz") {
+            throw NNError.dataFile(path: out, message: "vectors are written uncompressed: drop the .gz (gzip the file afterwards if you like)")
+        }
         try AtomicFile.checkWritable(out, fail: { NNError.dataFile(path: out, message: $0) })
+        // The device before the corpus, so that a bad --device is told in a second, not after the reading.
+        let backend = try device.map { try Devices.backend(DeviceChoice(parsing: $0), threads: self.threads) }
         let corpus = try corpus.read(minCount: settings.minCount)
         let way: String
-        let backend = try device.map { try Devices.backend(DeviceChoice(parsing: $0), threads: self.threads) }
         if let backend {
             way = "batched, \(batch) positions a batch, on \(backend.name) (\(backend.deviceDescription))"
         } else {
@@ -256,7 +283,7 @@ struct EvaluateWordsCommand: ParsableCommand {
             let questions = sections.map(\.questions).reduce(0, +)
             print("  " + "total".padding(toLength: 28, withPad: " ", startingAt: 0)
                 + String(format: " %5.1f%%  (%d of %d answered, %d questions)",
-                         answered > 0 ? 100 * Double(correct) / Double(answered) : 0, correct, answered, questions))
+                         answered > 0 ? 100 * Double(correct) / Double(answered) : 0.0, correct, answered, questions))
         }
         for file in similarities {
             let r = try evaluation.similarities(path: file)

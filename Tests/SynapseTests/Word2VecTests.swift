@@ -266,6 +266,32 @@ final class Word2VecTests: SynapseTestCase {
         }
     }
 
+    /// Words are told apart byte for byte, as word2vec.c and gensim tell them: "café" precomposed and with a
+    /// combining accent are two words, although Swift's strings call them equal.
+    func testWordsAreComparedByteForByte() throws {
+        let composed = "caf\u{E9}", decomposed = "cafe\u{301}"
+        let corpus = try EncodedCorpus(path: try file("nf.txt", "\(composed) \(decomposed) \(composed)\n"), format: .text, minCount: 1)
+        XCTAssertEqual(corpus.vocabulary.count, 2)
+        XCTAssertEqual(corpus.vocabulary.counts, [2, 1])
+        XCTAssertEqual(corpus.vocabulary.id(decomposed), 1)
+        let vectors = try WordVectors.read(from: try file("nf.txt.vec", "2 1\n\(composed) 1\n\(decomposed) 2\n"))
+        XCTAssertEqual(vectors.vocabulary.words.map { Array($0.utf8) }, [Array(composed.utf8), Array(decomposed.utf8)])
+    }
+
+    func testNothingToLearnIsAnError() throws {
+        let corpus = try EncodedCorpus(path: try file("single.txt", "a\nb\na\nb\n"), format: .text, minCount: 1)
+        var settings = Word2VecSettings()
+        settings.minCount = 1
+        settings.dimension = 4
+        assertNNError(contains: ["single.txt", "nothing to learn"]) {
+            _ = try ThreadedWord2Vec.train(corpus: corpus, settings: settings, threads: 1)
+        }
+        let backend = try CPUBackend()
+        assertNNError(contains: ["single.txt", "nothing to learn"]) {
+            _ = try BatchedWord2Vec(backend: backend, corpus: corpus, settings: settings).train()
+        }
+    }
+
     // MARK: Vector files
 
     func sampleVectors() throws -> WordVectors {
@@ -300,6 +326,21 @@ final class Word2VecTests: SynapseTestCase {
             XCTAssertEqual(back.vocabulary.words, vectors.vocabulary.words)
             XCTAssertEqual(back.values, vectors.values)
         }
+    }
+
+    /// What other tools write: gzip (fastText's `.vec.gz`), a byte-order mark, tabs, no final line break.
+    func testReadsCompressedAndLooseTextFiles() throws {
+        let text = "\u{FEFF}2 3\na\t1 0 0\nb 0 1.5 0"
+        let plain = try WordVectors.read(from: try file("loose.vec", text))
+        XCTAssertEqual(plain.vocabulary.words, ["a", "b"])
+        XCTAssertEqual(plain.values, [1, 0, 0, 0, 1.5, 0])
+        let path = try file("loose.vec", text)
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        gzip.arguments = ["-f", path]
+        try gzip.run()
+        gzip.waitUntilExit()
+        XCTAssertEqual(try WordVectors.read(from: path + ".gz").values, plain.values)
     }
 
     func testBadVectorFilesAreRefusedByName() throws {
@@ -361,6 +402,11 @@ final class Word2VecTests: SynapseTestCase {
         let neighbours = WordNeighbours(try WordVectors(vocabulary: WordVocabulary(words: words, counts: [5, 4, 3, 2, 1]),
                                                         dimension: 3, values: values))
         XCTAssertEqual(try neighbours.analogy("man", "king", "woman", count: 1).first?.word, "queen")
+        assertNNError(contains: ["'King' is not in the vocabulary", "it has 'king'"]) { _ = try neighbours.similar(to: "King", count: 3) }
+        let zero = WordNeighbours(try WordVectors(vocabulary: WordVocabulary(words: ["a", "b"], counts: [1, 1]), dimension: 2,
+                                                  values: [0, 0, 1e-30, 3e-30]))
+        assertNNError(contains: ["'a' has a zero vector"]) { _ = try zero.similar(to: "a", count: 1) }
+        XCTAssertEqual(try zero.related(to: ["b"], count: 1).first?.similarity, 0, "a zero vector is similar to nothing")
         XCTAssertEqual(try neighbours.similar(to: "king", count: 1).first?.word, "man")
         let related = try neighbours.related(to: ["king", "queen"], count: 4).map(\.word)
         XCTAssertFalse(related.contains("king") || related.contains("queen"))
@@ -389,6 +435,12 @@ final class Word2VecTests: SynapseTestCase {
         XCTAssertEqual(spearman([1, 2, 3, 4], [10, 20, 30, 40]), 1, accuracy: 1e-12)
         XCTAssertEqual(spearman([1, 2, 3, 4], [4, 3, 2, 1]), -1, accuracy: 1e-12)
         XCTAssertEqual(spearman([1, 2, 2, 3], [1, 2, 3, 4]), 0.9486832980505138, accuracy: 1e-12)
+        let crlf = try file("crlf.txt", ": family\r\nMan King Woman Queen\r\n")
+        XCTAssertEqual(try evaluation.analogies(path: crlf).map(\.correct), [1])
+        let simlex = try file("SimLex-999.txt", "word1\tword2\tPOS\tSimLex999\r\nking\tqueen\tN\t9\r\nking\tman\tN\t5\r\n")
+        XCTAssertEqual(try evaluation.similarities(path: simlex).pairs, 2)
+        let csv = try file("combined.csv", "Word 1,Word 2,Human (mean)\nking,man,9\nking,apple,1\n")
+        XCTAssertEqual(try evaluation.similarities(path: csv).spearman, 1, accuracy: 1e-12)
         assertNNError(contains: ["bad.txt", "line 2", "4"]) { _ = try evaluation.analogies(path: try self.file("bad.txt", ": x\na b c\n")) }
         assertNNError(contains: ["bad.tsv", "line 1", "'word word score'"]) {
             _ = try evaluation.similarities(path: try self.file("bad.tsv", "a b\n"))

@@ -68,8 +68,10 @@ public final class BatchedWord2Vec {
         let total = settings.epochs * corpus.trainWords
         let start = Date()
         var wordsDone = 0, pairs = 0, reportedPairs = 0, reportedLoss = 0.0, lastReport = Date()
+        var batches = 0
         func report(epoch: Int) throws {
             let loss = Double(try backend.download(lossTotal.elements(0..<1))[0])
+            guard loss.isFinite else { throw Word2VecTables.diverged(loss: loss, settings: settings) }
             progress(Word2VecProgress(wordsDone: wordsDone, wordsTotal: total, epoch: epoch,
                                       learningRate: settings.rate(done: wordsDone, total: total),
                                       loss: pairs > reportedPairs ? (loss - reportedLoss) / Double(pairs - reportedPairs) : nil,
@@ -84,6 +86,7 @@ public final class BatchedWord2Vec {
                 guard !batch.isEmpty else { return }
                 try step(batch, rate: settings.rate(done: wordsDone, total: total))
                 pairs += batch.pairRows.count
+                batches += 1
                 if Date().timeIntervalSince(lastReport) >= 0.5 { try report(epoch: epoch + 1) }
             }
             try corpus.read(0..<corpus.entries) { piece in
@@ -94,6 +97,11 @@ public final class BatchedWord2Vec {
             }
             try run(sampler.finish())
             try report(epoch: epoch + 1)
+        }
+        guard pairs > 0 else { throw Word2VecTables.nothingToLearn(corpus) }
+        if batches < 2 * settings.epochs {
+            // The output vectors start at 0, so a batch moves the word vectors only from the second one on.
+            print("warning: only \(batches) batches in \(settings.epochs) epochs; the word vectors learn little: lower --batch")
         }
         return try vectors()
     }
@@ -206,9 +214,14 @@ public final class BatchedWord2Vec {
         try backend.sum(losses, result: lossTotal.elements(1..<2))
         try backend.axpy(alpha: 1, x: lossTotal.elements(1..<2), y: lossTotal.elements(0..<1))
         try backend.scale(steps, by: -rate)
+        // A row that many units of the batch share (a frequent word, the top of the Huffman tree) moves by at most
+        // `sharedUpdates` times the mean of their updates: their whole sum, which sequential SGD would have spread
+        // over as many steps, each seeing the last, overshoots and diverges.
+        let outputSteps = try scratch("outputSteps", p)
+        try backend.multiply(steps, try upload("pairShares", Self.shares(batch.pairRows)), output: outputSteps)
         // Both updates are taken before either table changes.
         let outputUpdates = try scratch("outputUpdates", p * d), hiddenUpdates = try scratch("hiddenUpdates", p * d)
-        try backend.scaleRows(f.pairHidden, by: steps, output: outputUpdates, rows: p, width: d)
+        try backend.scaleRows(f.pairHidden, by: outputSteps, output: outputUpdates, rows: p, width: d)
         try backend.scaleRows(f.outputRows, by: steps, output: hiddenUpdates, rows: p, width: d)
         try backend.scatterAddRows(gradients: outputUpdates, indices: f.pairRows,
                                    order: try upload("pairOrder", scatterOrder(batch.pairRows)), table: output,
@@ -217,16 +230,27 @@ public final class BatchedWord2Vec {
         try backend.fill(unitUpdates, value: 0)
         try backend.scatterAddRows(gradients: hiddenUpdates, indices: f.pairUnits,
                                    order: try upload("pairSequence", Array(0..<Int32(p))), table: unitUpdates, rows: u, width: d)
-        var contextUpdates = unitUpdates
-        if settings.architecture == .cbow {
-            // word2vec.c adds the mean's whole update to every context word.
-            contextUpdates = try scratch("contextUpdates", c * d)
-            try backend.gatherRows(table: unitUpdates, indices: f.contextUnits,
-                                   output: contextUpdates, rows: u, width: d)
-        }
+        let contextUpdates = try scratch("contextUpdates", c * d)
+        // word2vec.c adds a CBOW mean's whole update to every context word (for skip-gram, units are context words).
+        try backend.gatherRows(table: unitUpdates, indices: f.contextUnits, output: contextUpdates, rows: u, width: d)
+        try backend.scaleRows(contextUpdates, by: try upload("contextShares", Self.shares(batch.contextWords)),
+                              output: contextUpdates, rows: c, width: d)
         try backend.scatterAddRows(gradients: contextUpdates, indices: f.contextWords,
                                    order: try upload("contextOrder", scatterOrder(batch.contextWords)), table: input,
                                    rows: corpus.vocabulary.count, width: d)
+    }
+}
+
+extension BatchedWord2Vec {
+    /// The most updates a row adds up in one batch; beyond, they are scaled to this many times their mean.
+    static let sharedUpdates = 64
+
+    /// `min(1, sharedUpdates / (how often rows[n] occurs in rows))` for every n: the weights that cap a scatter-add's
+    /// sum per row.
+    static func shares(_ rows: [Int32]) -> [Float] {
+        var occurrences: [Int32: Int] = [:]
+        for row in rows { occurrences[row, default: 0] += 1 }
+        return rows.map { min(1, Float(sharedUpdates) / Float(occurrences[$0]!)) }
     }
 }
 

@@ -49,7 +49,7 @@ public struct Word2VecSettings: Sendable, Equatable {
         if case let .negativeSampling(k) = output, !(1...1000).contains(k) {
             throw fail("--negative", "must be in 1...1000, got \(k)")
         }
-        if let rate = learningRate, !(rate > 0 && rate <= 10) { throw fail("--lr", "must be in (0, 10], got \(rate)") }
+        if let rate = learningRate, !(rate > 0 && rate <= 1) { throw fail("--lr", "must be in (0, 1], got \(rate)") }
     }
 
     /// The learning rate after `done` of `total` words: linear decay, floored at 1e-4 of the start (word2vec.c).
@@ -105,6 +105,16 @@ struct Word2VecTables {
         keep = subsamplingKeepProbabilities(counts: vocabulary.counts, threshold: settings.sample)
     }
 
+    static func diverged(loss: Double, settings: Word2VecSettings) -> NNError {
+        .invalidSetting(name: "--lr", message: "training diverged (the loss became \(loss)) at a starting rate of "
+            + "\(settings.startingRate); lower it (word2vec.c starts at 0.025 for skip-gram, 0.05 for CBOW)")
+    }
+
+    static func nothingToLearn(_ corpus: EncodedCorpus) -> NNError {
+        .dataFile(path: corpus.path, message: "no word has another within its window in any sentence: there is nothing "
+            + "to learn from (a sentence per line with one word each?)")
+    }
+
     /// word2vec.c's starting point: input vectors uniform in `[-0.5, 0.5) / dimension`, output vectors 0.
     static func initialInputVectors(rows: Int, dimension: Int, seed: UInt64) -> [Float] {
         var generator = PhiloxGenerator(seed: seed, stream: RandomStream.parameter(0))
@@ -152,9 +162,9 @@ public enum ThreadedWord2Vec {
                     let stretch = (thread * corpus.entries / threads)..<((thread + 1) * corpus.entries / threads)
                     for epoch in 0..<tables.settings.epochs {
                         state.random = PhiloxGenerator(seed: tables.settings.seed, stream: RandomStream.words(epoch: epoch, thread: thread))
-                        try corpus.read(stretch) { piece in state.consume(piece) }
+                        try corpus.read(stretch) { piece in try state.consume(piece) }
                         state.finishSentence()
-                        state.publish()
+                        try state.publish()
                         if firstError.withLock({ $0 }) != nil { return }
                     }
                 } catch {
@@ -178,6 +188,7 @@ public enum ThreadedWord2Vec {
         while group.wait(timeout: .now() + 0.5) == .timedOut { report() }
         report()
         if let error = firstError.withLock({ $0 }) { throw error }
+        guard shared.snapshot().pairs > 0 else { throw Word2VecTables.nothingToLearn(corpus) }
         return try WordVectors(vocabulary: corpus.vocabulary, dimension: d,
                                values: Array(UnsafeBufferPointer(start: input, count: corpus.vocabulary.count * d)))
     }
@@ -233,13 +244,15 @@ struct HogwildWorker {
     }
 
     /// Publishes the counts, and takes the learning rate for the words all threads have done (word2vec.c's rhythm).
-    mutating func publish() {
+    /// A loss that is no longer finite means the vectors diverged: an error, not a file of NaN.
+    mutating func publish() throws {
+        guard unpublished.loss.isFinite else { throw Word2VecTables.diverged(loss: unpublished.loss, settings: tables.settings) }
         shared.add(words: unpublished.words, loss: unpublished.loss, pairs: unpublished.pairs)
         unpublished = (0, 0, 0)
         rate = tables.settings.rate(done: shared.snapshot().words, total: total)
     }
 
-    mutating func consume(_ piece: UnsafeBufferPointer<Int32>) {
+    mutating func consume(_ piece: UnsafeBufferPointer<Int32>) throws {
         for id in piece {
             if id == EncodedCorpus.sentenceEnd {
                 finishSentence()
@@ -247,7 +260,7 @@ struct HogwildWorker {
             }
             guard id >= 0 else { continue }
             unpublished.words += 1
-            if unpublished.words == 10_000 { publish() }
+            if unpublished.words == 10_000 { try publish() }
             if tables.keep[Int(id)] < 1 && tables.keep[Int(id)] < random.uniform() { continue }
             sentence.append(id)
             if sentence.count == WordReader.maxSentenceWords { finishSentence() }
@@ -329,15 +342,17 @@ enum SigmoidTable {
         return log1p(exp(-x))
     }
 
+    /// A NaN (a run that diverged) gives 1 rather than a trap; the loss shows it.
     @inline(__always)
     static func sigmoid(_ x: Float) -> Float {
-        if x >= bound { return 1 }
+        if !(x < bound) { return 1 }
         if x <= -bound { return 0 }
         return values[Int((x + bound) * (Float(size) / bound / 2))]
     }
 
     @inline(__always)
     static func negativeLogSigmoid(_ x: Float) -> Float {
+        if x.isNaN { return x }
         if x >= bound { return 0 }
         if x <= -bound { return -x }
         return losses[Int((x + bound) * (Float(size) / bound / 2))]

@@ -17,7 +17,12 @@ public enum WordFormat: String, Sendable, CaseIterable {
     /// Calls `body` with the words of each sentence of `path` (UTF-8 bytes), as training reads them.
     public func forEachSentence(path: String, _ body: ([[UInt8]]) throws -> Void) throws {
         var sentence: [[UInt8]] = []
-        try WordReader.read(path: path, format: self, word: { bytes, _ in sentence.append(Array(bytes)) }, sentenceEnd: {
+        try WordReader.read(path: path, format: self, word: { bytes, offset in
+            guard String(validating: bytes, as: UTF8.self) != nil else {
+                throw NNError.dataFile(path: path, message: "the word at byte \(offset) is not UTF-8: this is not a text file")
+            }
+            sentence.append(Array(bytes))
+        }, sentenceEnd: {
             try body(sentence)
             sentence.removeAll(keepingCapacity: true)
         })
@@ -140,27 +145,43 @@ enum WordReader {
     }
 }
 
+/// A word compared byte for byte, as word2vec.c, gensim and fastText compare words: Swift's `String` equality would
+/// merge spellings that Unicode calls equivalent ("café" precomposed and with a combining accent), which those tools
+/// and their files keep apart.
+struct WordKey: Hashable {
+    let word: String
+
+    init(_ word: String) { self.word = word }
+
+    static func == (a: WordKey, b: WordKey) -> Bool { a.word.utf8.elementsEqual(b.word.utf8) }
+
+    func hash(into hasher: inout Hasher) {
+        var word = word
+        word.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+}
+
 /// The words a model knows, most frequent first, and how often each occurred in the training corpus.
 public struct WordVocabulary: Equatable, Sendable {
     /// Word `i` of the model: row `i` of its vectors.
     public let words: [String]
     /// How often each word occurred in the corpus (0 where unknown: vectors read from another tool's file).
     public let counts: [Int]
-    private let ids: [String: Int32]
+    private let ids: [WordKey: Int32]
 
     /// Throws `NNError.invalidSetting` for no words, an empty word, one holding white space, or a repeated word.
     public init(words: [String], counts: [Int]) throws {
         func fail(_ message: String) -> NNError { .invalidSetting(name: "vocabulary", message: message) }
         guard !words.isEmpty else { throw fail("has no words") }
         guard counts.count == words.count else { throw fail("has \(words.count) words but \(counts.count) counts") }
-        var ids: [String: Int32] = [:]
+        var ids: [WordKey: Int32] = [:]
         ids.reserveCapacity(words.count)
         for (i, word) in words.enumerated() {
             guard !word.isEmpty else { throw fail("word \(i) is empty") }
             guard !word.utf8.contains(where: { $0 == 0x20 || (0x09...0x0D).contains($0) }) else {
                 throw fail("word \(i) '\(word)' holds white space")
             }
-            guard ids.updateValue(Int32(i), forKey: word) == nil else { throw fail("holds '\(word)' twice") }
+            guard ids.updateValue(Int32(i), forKey: WordKey(word)) == nil else { throw fail("holds '\(word)' twice") }
         }
         self.words = words
         self.counts = counts
@@ -173,7 +194,7 @@ public struct WordVocabulary: Equatable, Sendable {
     public var count: Int { words.count }
 
     /// The row of `word`, or nil when the model does not know it.
-    public func id(_ word: String) -> Int? { ids[word].map(Int.init) }
+    public func id(_ word: String) -> Int? { ids[WordKey(word)].map(Int.init) }
 }
 
 /// A corpus read once: its vocabulary, and its words as ids in a temporary file that training streams through
@@ -212,7 +233,7 @@ public final class EncodedCorpus: @unchecked Sendable {
             throw fail("cannot create a temporary file in \(NSTemporaryDirectory()) for its words: \(String(cString: strerror(errno)))")
         }
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
-        var ids: [String: Int32] = [:]
+        var ids: [WordKey: Int32] = [:]
         var counts: [Int] = []
         var pending: [Int32] = []
         pending.reserveCapacity(1 << 16)
@@ -233,12 +254,13 @@ public final class EncodedCorpus: @unchecked Sendable {
                     throw fail("the word at byte \(offset) is not UTF-8: this is not a text file")
                 }
                 let id: Int32
-                if let known = ids[word] {
+                let key = WordKey(word)
+                if let known = ids[key] {
                     id = known
                     counts[Int(id)] += 1
                 } else {
                     id = Int32(counts.count)
-                    ids[word] = id
+                    ids[key] = id
                     counts.append(1)
                     if ids.count > Self.maxDistinctWords {
                         forgetBelow += 1
@@ -271,11 +293,11 @@ public final class EncodedCorpus: @unchecked Sendable {
             close(descriptor)
             let top = ids.max { counts[Int($0.value)] < counts[Int($1.value)] }!
             throw fail("no word occurs \(minCount) times (--min-count): of its \(ids.count) distinct words the most "
-                + "frequent, '\(top.key)', occurs \(counts[Int(top.value)]) times")
+                + "frequent, '\(top.key.word)', occurs \(counts[Int(top.value)]) times")
         }
         var rows = [Int32](repeating: Self.dropped, count: counts.count)
         for (row, entry) in kept.enumerated() { rows[Int(entry.value)] = Int32(row) }
-        self.vocabulary = try WordVocabulary(words: kept.map(\.key), counts: kept.map { counts[Int($0.value)] })
+        self.vocabulary = try WordVocabulary(words: kept.map(\.key.word), counts: kept.map { counts[Int($0.value)] })
         self.path = path
         self.wordsRead = wordsRead
         self.trainWords = vocabulary.counts.reduce(0, +)

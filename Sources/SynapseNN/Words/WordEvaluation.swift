@@ -34,7 +34,7 @@ public struct WordEvaluation {
         let text = try readText(path)
         var sections: [AnalogySection] = []
         var questions: [(section: Int, rows: [Int])] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (number, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty { continue }
             if line.hasPrefix(":") {
@@ -89,17 +89,26 @@ public struct WordEvaluation {
         public var total: Int
     }
 
-    /// Reads word pairs with a human similarity score (`word word score` per line, tab or space separated, `#`
-    /// comments) and correlates the score with the cosine of the two vectors over the pairs the model knows.
+    /// Reads word pairs with a human similarity score (`word word score` per line, separated by tabs, commas or spaces,
+    /// `#` comments; a header line is skipped, and where it names a `SimLex999` column, as SimLex-999's own file does,
+    /// the score is read from there) and correlates the score with the cosine of the two vectors over the pairs the
+    /// model knows.
     public func similarities(path: String) throws -> SimilarityResult {
         let text = try readText(path)
         var human: [Double] = [], model: [Double] = []
-        var total = 0
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        var total = 0, scoreColumn = 2, firstLine = true
+        for (number, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") { continue }
-            let fields = line.split(whereSeparator: \.isWhitespace)
-            guard fields.count >= 3, let score = Double(fields[2]), score.isFinite else {
+            let fields = line.contains("\t") ? line.split(separator: "\t").map { $0.trimmingCharacters(in: .whitespaces) }
+                : line.contains(",") ? line.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                : line.split(whereSeparator: \.isWhitespace).map(String.init)
+            defer { firstLine = false }
+            if firstLine, fields.count >= 3, Double(fields[2]) == nil {
+                scoreColumn = fields.firstIndex { $0.lowercased() == "simlex999" } ?? 2
+                continue
+            }
+            guard fields.count > scoreColumn, let score = Double(fields[scoreColumn]), score.isFinite else {
                 throw NNError.dataFile(path: path, message: "line \(number + 1) is not 'word word score': '\(line.prefix(80))'")
             }
             total += 1

@@ -36,14 +36,19 @@ public struct WordVectors: Sendable {
         /// A safetensors file: tensor `vectors` `[words, dimension]`, the words and their counts in the metadata.
         case safetensors
 
-        /// By the file name: `.safetensors`, `.bin`, and text for anything else.
+        /// By the file name, whatever its case and without a `.gz`: `.safetensors`, `.bin`, and text for anything else.
         public static func guess(path: String) -> FileFormat {
-            path.hasSuffix(".safetensors") ? .safetensors : path.hasSuffix(".bin") ? .binary : .text
+            var name = path.lowercased()
+            if name.hasSuffix(".gz") { name.removeLast(3) }
+            return name.hasSuffix(".safetensors") ? .safetensors : name.hasSuffix(".bin") ? .binary : .text
         }
     }
 
-    /// Writes the vectors to `path` atomically.
+    /// Writes the vectors to `path` atomically; a `.gz` name is refused (the files are written uncompressed).
     public func write(to path: String, format: FileFormat) throws {
+        guard !path.lowercased().hasSuffix(".gz") else {
+            throw NNError.dataFile(path: path, message: "vectors are written uncompressed: drop the .gz (gzip the file afterwards if you like)")
+        }
         switch format {
         case .safetensors:
             var metadata = self.metadata
@@ -78,16 +83,32 @@ public struct WordVectors: Sendable {
     /// format by `FileFormat.guess`, except that a word2vec file whose first bytes after the header are not text
     /// is read as binary. Every count and value is checked: a file that is truncated, whose header does not match
     /// its contents, or that holds a non-finite value is an error naming the file and the word.
+    /// A gzip file (fastText's `.vec.gz`, GoogleNews' `.bin.gz`) is inflated first.
     public static func read(from path: String) throws -> WordVectors {
-        if FileFormat.guess(path: path) == .safetensors { return try readSafeTensors(path) }
         let file = try MappedFile(path: path, fail: { NNError.dataFile(path: path, message: $0) })
+        if file.bytes.count >= 2 && file.bytes[0] == 0x1F && file.bytes[1] == 0x8B {
+            guard FileFormat.guess(path: path) != .safetensors else {
+                throw NNError.dataFile(path: path, message: "is gzip-compressed; safetensors files are read uncompressed")
+            }
+            let bytes = try CompressedFileReader(path: path).readAll(limit: 1 << 36)
+            return try bytes.withUnsafeBytes { bytes in
+                var parser = Word2VecFileParser(path: path, bytes: bytes)
+                return try parser.parse()
+            }
+        }
+        if FileFormat.guess(path: path) == .safetensors { return try readSafeTensors(path) }
         var parser = Word2VecFileParser(path: path, bytes: file.bytes)
         return try parser.parse()
     }
 
     private static func readSafeTensors(_ path: String) throws -> WordVectors {
-        let file = try SafeTensors.read(from: path)
-        func fail(_ message: String) -> NNError { .checkpoint(path: path, message: message) }
+        let file: SafeTensors
+        do {
+            file = try SafeTensors.read(from: path)
+        } catch let NNError.checkpoint(_, message) {
+            throw NNError.dataFile(path: path, message: message)
+        }
+        func fail(_ message: String) -> NNError { .dataFile(path: path, message: message) }
         guard let entry = file.tensors["vectors"] else { throw fail("holds no tensor 'vectors': it is not a word-vectors file") }
         guard entry.shape.count == 2, entry.shape[0] > 0, entry.shape[1] > 0 else {
             throw fail("tensor 'vectors' has shape \(entry.shape), expected [words, dimension]")
@@ -122,27 +143,38 @@ public struct WordVectors: Sendable {
 
     // MARK: Queries
 
-    /// The vectors scaled to unit length (a zero vector stays zero), for cosine similarity.
+    /// The vectors scaled to unit length (a zero vector stays zero), for cosine similarity; norms in Double, so that
+    /// neither tiny nor huge values lose them.
     public func normalized() -> [Float] {
         var unit = values
         for row in 0..<vocabulary.count {
             let range = row * dimension..<(row + 1) * dimension
-            let norm = sqrt(unit[range].reduce(0) { $0 + $1 * $1 })
-            if norm > 0 { for k in range { unit[k] /= norm } }
+            let norm = vectorNorm(unit[range])
+            if norm > 0 { for k in range { unit[k] = Float(Double(unit[k]) / norm) } }
         }
         return unit
     }
 
-    /// The row of each of `words`; throws `NNError.invalidSetting` naming every word the model does not know.
+    /// The row of each of `words`; throws `NNError.invalidSetting` naming every word the model does not know (and a
+    /// spelling it knows that differs only in case).
     public func rows(of words: [String]) throws -> [Int] {
         let missing = words.filter { vocabulary.id($0) == nil }
         guard missing.isEmpty else {
+            let hints = missing.compactMap { word in
+                vocabulary.words.first { $0.lowercased() == word.lowercased() }.map { "'\($0)'" }
+            }
             throw NNError.invalidSetting(name: "word", message: (missing.count == 1 ? "'\(missing[0])' is" :
                     missing.map { "'\($0)'" }.joined(separator: ", ") + " are") + " not in the vocabulary of "
-                + "\(vocabulary.count) words (words seen fewer than min-count times are left out)")
+                + "\(vocabulary.count) words (words seen fewer than min-count times are left out; words are matched as "
+                + "spelt, case included\(hints.isEmpty ? "" : ": it has " + hints.joined(separator: ", ")))")
         }
         return words.map { vocabulary.id($0)! }
     }
+}
+
+/// The Euclidean norm, in Double.
+func vectorNorm<C: Collection>(_ values: C) -> Double where C.Element == Float {
+    values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
 }
 
 /// Nearest words by cosine similarity over unit-length vectors.
@@ -161,7 +193,7 @@ public struct WordNeighbours: Sendable {
     public func nearest(to query: [Float], count: Int, excluding excluded: Set<Int> = [], among: Int? = nil)
         -> [(word: String, similarity: Float)] {
         let d = vectors.dimension
-        let norm = sqrt(query.reduce(0) { $0 + $1 * $1 })
+        let norm = Float(vectorNorm(query))
         guard norm > 0, count > 0 else { return [] }
         let rows = min(among ?? vectors.vocabulary.count, vectors.vocabulary.count)
         var scored: [(row: Int, similarity: Float)] = []
@@ -180,15 +212,25 @@ public struct WordNeighbours: Sendable {
     /// Row `row`'s unit vector.
     public func unitVector(_ row: Int) -> [Float] { Array(unit[row * vectors.dimension..<(row + 1) * vectors.dimension]) }
 
+    /// The rows of `words`, none of them a zero vector (which nothing is similar to).
+    func usableRows(_ words: [String]) throws -> [Int] {
+        let rows = try vectors.rows(of: words)
+        if let zero = rows.first(where: { row in unit[row * vectors.dimension..<(row + 1) * vectors.dimension].allSatisfy { $0 == 0 } }) {
+            throw NNError.invalidSetting(name: "word", message: "'\(vectors.vocabulary.words[zero])' has a zero vector "
+                + "(it was never trained): nothing is similar to it")
+        }
+        return rows
+    }
+
     /// The words most similar to `word`.
     public func similar(to word: String, count: Int) throws -> [(word: String, similarity: Float)] {
-        let row = try vectors.rows(of: [word])[0]
+        let row = try usableRows([word])[0]
         return nearest(to: unitVector(row), count: count, excluding: [row])
     }
 
     /// `b - a + c` (3CosAdd on unit vectors): "a is to b as c is to ?", leaving out the three words.
     public func analogy(_ a: String, _ b: String, _ c: String, count: Int) throws -> [(word: String, similarity: Float)] {
-        let rows = try vectors.rows(of: [a, b, c])
+        let rows = try usableRows([a, b, c])
         return nearest(to: analogyQuery(rows[0], rows[1], rows[2]), count: count, excluding: Set(rows))
     }
 
@@ -200,7 +242,7 @@ public struct WordNeighbours: Sendable {
     /// The recommendation of the word2vec texts: for the words a user has entered, the words nearest to their
     /// mean direction that are not among them.
     public func related(to words: [String], count: Int) throws -> [(word: String, similarity: Float)] {
-        let rows = try vectors.rows(of: words)
+        let rows = try usableRows(words)
         let d = vectors.dimension
         var mean = [Float](repeating: 0, count: d)
         for row in rows { for k in 0..<d { mean[k] += unit[row * d + k] } }
@@ -223,8 +265,9 @@ private struct Word2VecFileParser {
 
     mutating func parse() throws -> WordVectors {
         guard !bytes.isEmpty else { throw fail("is empty") }
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { at = 3 }
         let header = try line()
-        let fields = header.split(separator: " ")
+        let fields = header.split(whereSeparator: { $0 == " " || $0 == "\t" })
         guard fields.count == 2, let words = Int(fields[0]), let dimension = Int(fields[1]) else {
             throw fail("does not start with a line '<words> <dimension>' (found '\(header.prefix(60))'): it is not a word2vec vectors file")
         }
@@ -232,9 +275,10 @@ private struct Word2VecFileParser {
             throw fail("its header claims \(words) words of \(dimension) dimensions: expected at least 1 word and 1...10000 dimensions")
         }
         let binary = WordVectors.FileFormat.guess(path: path) == .binary || looksBinary()
-        // Each word takes at least two bytes and its vector 4 bytes (binary) or 2 bytes (text) per value.
+        // Each word takes at least a byte and a separator, and its vector 4 bytes (binary) or 2 bytes (text) per
+        // value; the last text line may lack its line break.
         let leastBytes = words.multipliedReportingOverflow(by: 2 + dimension * (binary ? 4 : 2))
-        guard !leastBytes.overflow, leastBytes.partialValue <= bytes.count - at else {
+        guard !leastBytes.overflow, leastBytes.partialValue - (binary ? 0 : 1) <= bytes.count - at else {
             throw fail("its header claims \(words) words of \(dimension) dimensions, more than its \(bytes.count) bytes can hold")
         }
         var names: [String] = []
@@ -258,7 +302,7 @@ private struct Word2VecFileParser {
             } else {
                 guard at < bytes.count else { throw fail("is truncated: it holds \(index) of the \(words) words its header claims") }
                 let text = try line()
-                let fields = text.split(separator: " ", omittingEmptySubsequences: true)
+                let fields = text.split(whereSeparator: { $0 == " " || $0 == "\t" })
                 guard let name = fields.first else { throw fail("line \(index + 2) is empty") }
                 guard fields.count == dimension + 1 else {
                     throw fail("line \(index + 2) ('\(name)') has \(fields.count - 1) values, the header says \(dimension)")
