@@ -26,6 +26,8 @@ let package = Package(
         .target(name: "CBLAS", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        // Open MPI, loaded at run time, so that nothing needs it to build or to run without mpirun (Sources/CMPI/mpi.c).
+        .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
         // libjpeg behind a C function, because its errors arrive by longjmp (see Sources/CJPEG/jpeg.c).
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(
@@ -53,9 +55,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Data-parallel training over Open MPI: the group of `mpirun`'s processes for the trainer.
+        .target(name: "SynapseDistributed", dependencies: ["CMPI", "SynapseNN"]),
         .executableTarget(
             name: "synapse",
-            dependencies: ["Synapse", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Synapse", "SynapseDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "gemm-bench",

@@ -25,3 +25,4 @@ if [ "${SYNAPSE_REQUIRE_OPENCL:-0}" = "1" ] && [ "${count:-0}" = "0" ]; then
     exit 1
 fi
 scripts/cli-smoke.sh .build/release/synapse
+scripts/mpi-test.sh .build/release/synapse

@@ -37,6 +37,8 @@ public class Graph {
     public let seed: UInt64
     /// The model's parameter values and gradients, in one allocation each.
     public let arena: ParameterArena
+    /// In data-parallel training, the rows of the global batch the next forward pass runs (the trainer sets it).
+    public var batchShard: BatchShard?
     /// The per-sample shape of every tensor, inputs included.
     public let shapes: [String: [Int]]
     /// Every distinct layer, in the order of its first node.
@@ -186,6 +188,7 @@ public class Graph {
         for (node, call) in zip(nodes, calls) {
             call.prepare(inputs: node.inputs.map { tensors[$0]! }, training: training,
                          needsInputGradients: node.inputs.map { _ in false })
+            call.batchShard = batchShard
             let outputs = try failing(node.layer, phase: "forward") { try node.layer.forward(call) }
             for (name, y) in zip(node.outputs, outputs) {
                 guard y.sampleShape == shapes[name]! else {

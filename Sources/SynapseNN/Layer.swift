@@ -73,6 +73,8 @@ public final class LayerCall {
     public internal(set) var needsInputGradients: [Bool] = []
     /// Where the call drew its random numbers (dropout), for `backward` to draw the same.
     public var randomAddress: PhiloxAddress?
+    /// In data-parallel training, the rows of the global batch this call's batch is; nil otherwise.
+    public internal(set) var batchShard: BatchShard?
     /// The batch size of the final state a recurrent layer kept from this call's last forward pass, which the
     /// next one starts from when its batch is the same (truncated backpropagation through time); nil when there
     /// is none. `resetCarriedState` clears it.

@@ -94,6 +94,20 @@ public final class Trainer {
     public internal(set) var iteration = 0
     /// The losses of the steps since the last read, on the device.
     private var pendingLosses: Tensor?
+    /// Data-parallel training: every rank trains its shard of each batch and the gradients are averaged over the
+    /// group before the hooks and the update. Set it before training, on every rank alike.
+    public var group: DataParallelGroup? {
+        didSet { averaging = group.map(GradientAveraging.init) }
+    }
+    private var averaging: GradientAveraging?
+    /// The shard of the batch under way, and the whole batch's examples.
+    private var shard: (examples: Int, batch: Int) = (0, 0)
+
+    /// Seconds per step the data-parallel all-reduce took so far (its download and upload included); nil without a
+    /// group.
+    public var allReduceSecondsPerStep: Double? {
+        averaging.map { $0.steps > 0 ? $0.seconds / Double($0.steps) : 0 }
+    }
 
     /// Throws `NNError.invalidSetting` for a batch size or learning rate that is not positive, or a cosine schedule
     /// whose minimum is above the base rate, and the objective's error when the model does not fit its data.
@@ -131,6 +145,7 @@ public final class Trainer {
         let loss = try forward()
         model.zeroGradients()
         try objective.backward(model: model)
+        try averaging?.average(model.arena, shard: shard.examples, batch: shard.batch)
         for hook in gradientHooks { try hook.apply(to: model.arena) }
         try optimizer.step(model.arena, learningRate: currentLearningRate)
         iteration += 1
@@ -150,14 +165,24 @@ public final class Trainer {
         var lossSum = 0.0, counted = 0, seen = 0
         var pending: [Batch] = []
         var rate = currentLearningRate
+        var pendingShares: [Double] = []
         for batch in batches {
             rate = currentLearningRate
-            let loss = try step { try objective.forward(batch, model: model) }
+            let local = try shardOf(batch)
+            let loss = try step { try objective.forward(local, model: model) }
             try backend.copy(from: loss.elements(0..<1), to: window.elements(pending.count..<pending.count + 1))
             pending.append(batch)
+            pendingShares.append(Double(local.examples) / Double(batch.examples))
             seen += batch.examples
             guard pending.count == interval || batch.index == batches.count - 1 else { continue }
-            let values = try backend.download(window.elements(0..<pending.count))
+            var values = try backend.download(window.elements(0..<pending.count))
+            if let group {
+                // The global batch's mean loss, the same on every rank, so that all stop at the same NaN.
+                var shares = zip(values, pendingShares).map { Double($0) * $1 }
+                try group.sum(&shares)
+                values = shares.map { Float($0) }
+            }
+            pendingShares.removeAll(keepingCapacity: true)
             for (value, read) in zip(values, pending) {
                 guard value.isFinite else {
                     throw NNError.nonFiniteLoss(epoch: thisEpoch, step: read.index + 1, loss: value, checkpoint: lastCheckpoint)
@@ -176,6 +201,24 @@ public final class Trainer {
         let seconds = Date().timeIntervalSince(start)
         return EpochReport(epoch: thisEpoch, trainLoss: lossSum / Double(max(counted, 1)), learningRate: rate,
                            seconds: seconds, examplesPerSecond: Double(seen) / max(seconds, 1e-9))
+    }
+
+    /// This rank's shard of `batch` (the whole batch without a group), set up for the step: the model's randomized
+    /// layers draw the shard's rows, and the gradient averaging weighs the shard by its size.
+    private func shardOf(_ batch: Batch) throws -> Batch {
+        guard let group else { return batch }
+        let count = batch.samples.count
+        let rows = group.shard(of: count)
+        guard !rows.isEmpty, batch.examples == count else {
+            throw NNError.invalidSetting(name: "data-parallel training", message: batch.examples != count
+                ? "needs batches of samples; this objective's batches are streams"
+                : "batch \(batch.index + 1) holds \(count) examples, fewer than the \(group.size) ranks that share it")
+        }
+        model.batchShard = BatchShard(offset: rows.lowerBound, globalBatch: count)
+        shard = (rows.count, count)
+        let start = batch.samples.startIndex
+        return Batch(index: batch.index, samples: batch.samples[(start + rows.lowerBound)..<(start + rows.upperBound)],
+                     examples: rows.count)
     }
 
     /// Trains until `epochs` epochs are complete (continuing from `epoch` after a resume), evaluating the

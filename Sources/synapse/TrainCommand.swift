@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Synapse
+import SynapseDistributed
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -59,6 +60,9 @@ struct TrainCommand: ParsableCommand {
                                valueName: "file")) var importWeights: String?
 
     func run() throws {
+        // Under mpirun every rank runs this command; rank 0 alone prints and writes.
+        let world = MPIWorld.launchedByMPI ? try MPIWorld.joined() : nil
+        if let world, world.rank != 0 { dup2(open("/dev/null", O_WRONLY), STDOUT_FILENO) }
         let checkpointPath = checkpoint ?? "\(model ?? "lenet").safetensors"
         guard !checkpointPath.isEmpty, !checkpointPath.hasSuffix("/") else {
             throw NNError.invalidSetting(name: "--checkpoint", message: "'\(checkpointPath)' is not a file name")
@@ -128,6 +132,17 @@ struct TrainCommand: ParsableCommand {
         if kind.isAutoencoder, sparsity != nil, settings.sparsityWeight == 0 {
             throw NNError.invalidSetting(name: "--sparsity", message: "has no effect without a penalty weight; give --sparsity-weight (UFLDL uses 3)")
         }
+        if let world {
+            let parallel: [ModelKind] = [.softmax, .mlp, .lenet, .lenet5, .alexnet, .alexnetSmall]
+            guard parallel.contains(kind) else {
+                throw NNError.invalidSetting(name: "mpirun", message: "data-parallel training covers the image classifiers ("
+                    + parallel.map(\.rawValue).joined(separator: ", ") + "), not --model \(kind.rawValue)")
+            }
+            guard settings.batchSize % world.size == 0 else {
+                throw NNError.invalidSetting(name: "--batch-size", message: "\(settings.batchSize) is the global batch, which "
+                    + "the \(world.size) ranks share: it must be a multiple of \(world.size)")
+            }
+        }
         let epochs = settings.epochs
         let backend = try deviceOption.backend()
         if kind == .sparseCoding {
@@ -172,12 +187,25 @@ struct TrainCommand: ParsableCommand {
         }
         let clipping = settings.clip > 0 ? ", gradients clipped to norm \(settings.clip)" : ""
         print("training: \(optimizer.summary), lr \(baseRate), schedule \(lrSchedule), batch \(settings.batchSize), seed \(settings.seed)\(clipping)")
+        if let world {
+            trainer.group = world
+            try world.checkSameParameters(network.arena)
+            print("data-parallel: \(world.size) ranks (mpirun), each \(settings.batchSize / world.size) examples of every batch")
+            if world.rank != 0 {
+                try trainer.fit(epochs: epochs)
+                return try world.finish()
+            }
+        }
 
         let recorder = EpochRecorder(metric: setup.metric, unit: setup.unit, curvesBase: curvesBase,
                                      title: "\(kind.rawValue) on \(setup.dataName), \(backend.name)", prefix: "",
                                      metadata: settings.metadata.merging(setup.metadata) { $1 })
         try recorder.fit(trainer, epochs: epochs, checkpoint: checkpointPath, points: &points)
         print("checkpoint: \(checkpointPath)  curves: \(curvesBase).csv, \(curvesBase).svg")
+        if let world, let seconds = trainer.allReduceSecondsPerStep {
+            print(String(format: "all-reduce: %.2f ms a step (%d floats)", seconds * 1000, network.arena.gradients.count))
+            try world.finish()
+        }
     }
 
     /// The model-specific flags the user typed must belong to the model.

@@ -30,11 +30,15 @@ public final class Dropout: UnaryLayer, RandomizedLayer {
 
     public func forward(_ x: Tensor, _ call: LayerCall) throws -> Tensor {
         guard call.training else { return x }
-        let address = PhiloxAddress(seed: stream.seed, stream: stream.stream, counter: randomCounter)
+        // A data-parallel shard draws the numbers of its rows of the global batch, and the stream moves past the
+        // whole batch: the masks of a single process training that batch.
+        let perRow = x.count / max(x.batch, 1)
+        let shard = call.batchShard ?? BatchShard(offset: 0, globalBatch: x.batch)
+        let address = PhiloxAddress(seed: stream.seed, stream: stream.stream, counter: randomCounter &+ UInt64(shard.offset * perRow))
         let y = try call.tensor("output", shape: x.shape)
         try call.backend.dropoutForward(input: x, output: y, probability: probability, address: address)
         call.randomAddress = address
-        randomCounter &+= UInt64(x.count)
+        randomCounter &+= UInt64(shard.globalBatch * perRow)
         return y
     }
 

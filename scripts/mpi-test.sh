@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Data-parallel training over Open MPI, end to end: `mpirun -np 1` gives the weights of a run without MPI bit for
+# bit; 2 and 4 ranks (oversubscribed) with the same global batch give the per-step losses of a single process within
+# 1e-5 relative over 20 steps, for the MLP (dropout on) and the LeNet-style net, on the CPU backend and on OpenCL;
+# a rank killed mid-run stops the others within a bounded time, naming the cause, and the checkpoint still
+# evaluates. Run by scripts/test.sh after the XCTest suite.
+set -euo pipefail
+synapse="$(realpath "${1:-.build/release/synapse}")"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+fail() { echo "mpi-test: $*" >&2; exit 1; }
+command -v mpirun >/dev/null || fail "mpirun is missing (apt-get install openmpi-bin)"
+mpirun=(mpirun --oversubscribe)
+[ "$(id -u)" -ne 0 ] || mpirun+=(--allow-run-as-root)
+export SYNAPSE_CACHE_DIR="${SYNAPSE_CACHE_DIR:-$dir/cache}"
+
+# One step an epoch for 20 epochs: the curves' train loss column is then the loss of every step.
+steps=(--train-limit 32 --batch-size 32 --test-limit 50 --epochs 20 --threads 1)
+
+losses() { cut -d, -f2 "$1" | tail -n +2; }
+
+# Every step's loss of run $2 within 1e-5 relative of run $1's.
+same_losses() {
+    python3 - "$1" "$2" <<'EOF' || fail "$2 departs from $1"
+import sys
+a, b = ([float(line.split(",")[1]) for line in open(path).read().split("\n")[1:] if line] for path in sys.argv[1:3])
+assert len(a) == len(b) == 20, (len(a), len(b))
+worst = max(abs(x - y) / abs(x) for x, y in zip(a, b))
+assert worst <= 1e-5, f"largest relative difference {worst:.3g}"
+print(f"  {sys.argv[2].split('/')[-1]}: 20 steps, largest relative difference {worst:.2g}")
+EOF
+}
+
+for device in cpu opencl; do
+    if [ "$device" = opencl ] && ! "$synapse" devices | grep -q "opencl:0"; then
+        echo "mpi-test: no OpenCL device; the OpenCL runs are left out"
+        continue
+    fi
+    for model in mlp lenet; do
+        run=(train --model "$model" --device "$device" "${steps[@]}")
+        "$synapse" "${run[@]}" --checkpoint "$dir/$model-$device-single.safetensors" > "$dir/single.log" \
+            || fail "single process: $(cat "$dir/single.log")"
+        for n in 1 2 4; do
+            "${mpirun[@]}" -np "$n" "$synapse" "${run[@]}" --checkpoint "$dir/$model-$device-np$n.safetensors" \
+                > "$dir/np$n.log" 2>&1 || fail "mpirun -np $n: $(cat "$dir/np$n.log")"
+            grep -q "data-parallel: $n ranks" "$dir/np$n.log" || fail "-np $n did not train data-parallel: $(cat "$dir/np$n.log")"
+            same_losses "$dir/$model-$device-single.csv" "$dir/$model-$device-np$n.csv"
+        done
+        # One rank is the run without MPI, to the bit.
+        python3 - "$dir/$model-$device-single.safetensors" "$dir/$model-$device-np1.safetensors" <<'EOF' \
+            || fail "$model on $device: mpirun -np 1 changed the weights"
+import sys
+from safetensors.numpy import load_file
+a, b = load_file(sys.argv[1]), load_file(sys.argv[2])
+assert a.keys() == b.keys() and all(a[k].tobytes() == b[k].tobytes() for k in a)
+EOF
+        echo "mpi-test: $model on $device: -np 1 bit-identical, -np 2 and -np 4 within 1e-5 of one process"
+    done
+done
+
+# A global batch the ranks cannot share equally is refused, naming both numbers.
+if "${mpirun[@]}" -np 2 "$synapse" train --model mlp --batch-size 33 --device cpu --checkpoint "$dir/odd.safetensors" \
+    > "$dir/odd.log" 2>&1; then fail "a batch of 33 was split over 2 ranks"; fi
+grep -q "33 is the global batch.*multiple of 2" "$dir/odd.log" || fail "unexpected refusal: $(cat "$dir/odd.log")"
+
+# A rank killed mid-run: the others stop within a bounded time and the cause is named; the checkpoint evaluates.
+"${mpirun[@]}" -np 2 "$synapse" train --model mlp --train-limit 2000 --test-limit 100 --batch-size 20 --epochs 1000 \
+    --device cpu --threads 1 --checkpoint "$dir/kill.safetensors" > "$dir/kill.log" 2>&1 &
+launcher=$!
+for _ in $(seq 600); do [ -f "$dir/kill.safetensors" ] && break; sleep 0.1; done
+[ -f "$dir/kill.safetensors" ] || fail "no checkpoint after 60 s: $(cat "$dir/kill.log")"
+victim=$(pgrep -n -f "^$synapse train .*$dir/kill.safetensors") || fail "no rank to kill"
+kill -9 "$victim"
+start=$(date +%s)
+for _ in $(seq 300); do kill -0 "$launcher" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$launcher" 2>/dev/null; then
+    kill -9 "$launcher"
+    fail "the job still ran 30 s after a rank was killed"
+fi
+wait "$launcher" && fail "the job ended well although a rank was killed"
+grep -qi "killed\|signal 9\|exited on signal" "$dir/kill.log" || fail "the cause is not named: $(cat "$dir/kill.log")"
+"$synapse" evaluate "$dir/kill.safetensors" --test-limit 100 --device cpu > "$dir/evaluate.log" \
+    || fail "the checkpoint left by the killed job does not evaluate: $(cat "$dir/evaluate.log")"
+echo "mpi-test: a killed rank stopped the job in $(( $(date +%s) - start )) s, naming it; its checkpoint evaluates"
