@@ -52,14 +52,17 @@ public enum Devices {
     /// picked by `auto`: it runs on the same cores as the CPU backend, which trains LeNet about 8x faster
     /// (5,100-8,500 vs 610-700 images/s in `synapse bench model` with PoCL 3.1); ask for it with `opencl` or `opencl:N`.
     /// An explicit OpenCL choice that cannot be met is an error naming the devices that do exist.
-    /// `threads` sets the CPU backend's thread count (default: every core).
-    public static func backend(_ choice: DeviceChoice, threads: Int? = nil) throws -> Backend {
+    /// `threads` sets the CPU backend's thread count (default: every core). `localRank`, a data-parallel process's
+    /// rank among those on its machine, spreads the processes over the machine's GPUs: `auto` and `opencl` without
+    /// an index take device `localRank` modulo their number.
+    public static func backend(_ choice: DeviceChoice, threads: Int? = nil, localRank: Int = 0) throws -> Backend {
         switch choice {
         case .cpu:
             return try CPUBackend(threads: threads)
         case .auto:
             let devices = OpenCLDevice.all()
-            guard let device = devices.first(where: { $0.kind == .gpu || $0.kind == .accelerator }) else {
+            let gpus = devices.filter { $0.kind == .gpu || $0.kind == .accelerator }
+            guard let device = gpus.isEmpty ? nil : gpus[localRank % gpus.count] else {
                 logger.notice(devices.isEmpty
                     ? "no OpenCL device found (no platform, or the ICD loader found none); using the CPU backend"
                     : "no OpenCL GPU; using the CPU backend, faster than OpenCL on the CPU (choose that with opencl:N)")
@@ -75,7 +78,9 @@ public enum Devices {
             let devices = OpenCLDevice.all()
             guard !devices.isEmpty else { throw SynapseError.noOpenCLPlatform }
             let available = ["cpu"] + devices.map { "opencl:\($0.index) (\($0.name))" }
-            let device = index.map { i in devices.first { $0.index == i } } ?? OpenCLDevice.preferred(among: devices)
+            let preferred = OpenCLDevice.preferred(among: devices)
+            let alike = devices.filter { $0.kind == preferred?.kind }
+            let device = index.map { i in devices.first { $0.index == i } } ?? (alike.isEmpty ? preferred : alike[localRank % alike.count])
             guard let device else {
                 throw SynapseError.unknownDevice(name: choice.description, available: available)
             }

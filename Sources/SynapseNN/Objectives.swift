@@ -19,6 +19,16 @@ public protocol Objective: AnyObject {
     func backward(model: Graph) throws
     /// Loss and metrics on the held-out data, in evaluation mode; nil when there is none.
     func evaluate(model: Graph, batchSize: Int) throws -> Evaluation?
+    /// The same on part `part` of `parts` of the held-out data (a data-parallel rank's share), with the examples it
+    /// holds; nil when there is no held-out data. An objective that cannot split its data evaluates all of it on
+    /// part 0 and nothing elsewhere.
+    func evaluate(model: Graph, batchSize: Int, part: Int, of parts: Int) throws -> (Evaluation, examples: Int)?
+}
+
+extension Objective {
+    public func evaluate(model: Graph, batchSize: Int, part: Int, of parts: Int) throws -> (Evaluation, examples: Int)? {
+        try evaluate(model: model, batchSize: batchSize).map { ($0, part == 0 ? 1 : 0) }
+    }
 }
 
 /// One batch of an epoch: its position, the examples it holds (sample indices, or stream positions) and how
@@ -82,6 +92,8 @@ public final class Classification: Objective {
     private var loss: SoftmaxCrossEntropy?
     private var uploads: LayerCall?
     private var outputName = ""
+    /// A data-parallel rank's part of the test set, kept between evaluations.
+    private var testParts: (part: Int, parts: Int, data: Dataset)?
 
     /// Classification of `train`, evaluated on `test` when given; each epoch is shuffled unless `shuffle` is false.
     public init(train: Dataset, test: Dataset? = nil, shuffle: Bool = true) {
@@ -130,6 +142,14 @@ public final class Classification: Objective {
 
     public func evaluate(model: Graph, batchSize: Int) throws -> Evaluation? {
         try test.map { try Self.report(model: model, on: $0, batchSize: batchSize).evaluation }
+    }
+
+    public func evaluate(model: Graph, batchSize: Int, part: Int, of parts: Int) throws -> (Evaluation, examples: Int)? {
+        guard let test else { return nil }
+        let rows = (test.count * part / parts)..<(test.count * (part + 1) / parts)
+        guard !rows.isEmpty else { return (Evaluation(loss: 0, metrics: ["accuracy": 0]), 0) }
+        if testParts?.part != part || testParts?.parts != parts { testParts = (part, parts, try test.subset(rows)) }
+        return (try Self.report(model: model, on: testParts!.data, batchSize: batchSize).evaluation, rows.count)
     }
 
     private func uploadCall(_ model: Graph) -> LayerCall {

@@ -238,7 +238,7 @@ public final class Trainer {
         var lastGood = epoch > 0 ? checkpoint : nil
         while epoch < epochs {
             let report = try trainEpoch(lastCheckpoint: lastGood, progress: progress)
-            let evaluation = try objective.evaluate(model: model, batchSize: batchSize)
+            let evaluation = try evaluate()
             if let checkpoint {
                 try Checkpoint.save(self, to: checkpoint, metadata: metadata(report, evaluation))
                 lastGood = checkpoint
@@ -247,8 +247,17 @@ public final class Trainer {
         }
     }
 
-    /// The objective's loss and metrics on its held-out data, in evaluation mode (dropout off).
+    /// The objective's loss and metrics on its held-out data, in evaluation mode (dropout off). With a group, each
+    /// rank evaluates its part and the means are combined, weighted by the parts' examples, on every rank.
     public func evaluate() throws -> Evaluation? {
-        try objective.evaluate(model: model, batchSize: batchSize)
+        guard let group else { return try objective.evaluate(model: model, batchSize: batchSize) }
+        guard let (local, examples) = try objective.evaluate(model: model, batchSize: batchSize, part: group.rank, of: group.size)
+        else { return nil }
+        let keys = local.metrics.keys.sorted()
+        var sums = [Double(examples), local.loss * Double(examples)] + keys.map { local.metrics[$0]! * Double(examples) }
+        try group.sum(&sums)
+        let total = max(sums[0], 1)
+        return Evaluation(loss: sums[1] / total,
+                          metrics: Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, sums[$0 + 2] / total) }))
     }
 }

@@ -58,10 +58,12 @@ struct DeviceOption: ParsableArguments {
     @Option(help: ArgumentHelp("Threads of the CPU backend (default: every core).", valueName: "n"))
     var threads: Int?
 
-    func backend() throws -> Backend {
+    /// `localRank`: see `Devices.backend`.
+    func backend(localRank: Int = 0) throws -> Backend {
         if let threads, threads < 1 {
             throw NNError.invalidSetting(name: "--threads", message: "must be at least 1, got \(threads)")
         }
-        return try Devices.backend(device.map(DeviceChoice.init(parsing:)) ?? DeviceChoice.fromEnvironment(), threads: threads)
+        return try Devices.backend(device.map(DeviceChoice.init(parsing:)) ?? DeviceChoice.fromEnvironment(), threads: threads,
+                                   localRank: localRank)
     }
 }

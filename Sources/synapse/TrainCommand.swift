@@ -144,7 +144,7 @@ struct TrainCommand: ParsableCommand {
             }
         }
         let epochs = settings.epochs
-        let backend = try deviceOption.backend()
+        let backend = try deviceOption.backend(localRank: world?.localRank ?? 0)
         if kind == .sparseCoding {
             return try SparseCodingTraining(settings: settings, backend: backend, checkpoint: checkpointPath,
                                             curvesBase: curvesBase, saved: resume ? saved : nil).run()
