@@ -100,8 +100,9 @@ public final class Trainer {
         didSet { averaging = group.map(GradientAveraging.init) }
     }
     private var averaging: GradientAveraging?
-    /// The shard of the batch under way, and the whole batch's examples.
-    private var shard: (examples: Int, batch: Int) = (0, 0)
+    /// The shard of the batch under way, and the whole batch's examples; nil when the caller steps on batches of
+    /// its own, each rank an equal share.
+    private var shard: (examples: Int, batch: Int)?
 
     /// Seconds per step the data-parallel all-reduce took so far (its download and upload included); nil without a
     /// group.
@@ -145,7 +146,7 @@ public final class Trainer {
         let loss = try forward()
         model.zeroGradients()
         try objective.backward(model: model)
-        try averaging?.average(model.arena, shard: shard.examples, batch: shard.batch)
+        if let averaging { try averaging.average(model.arena, shard: shard?.examples ?? 1, batch: shard?.batch ?? averaging.group.size) }
         for hook in gradientHooks { try hook.apply(to: model.arena) }
         try optimizer.step(model.arena, learningRate: currentLearningRate)
         iteration += 1

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Synapse
+import SynapseDistributed
 
 struct BenchModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -67,9 +68,21 @@ struct BenchModelCommand: ParsableCommand {
 
     func run() throws {
         let kind = try ModelKind(parsing: model)
-        let backend = try options.deviceOption.backend()
+        // Under mpirun every rank steps on its share of the batch and the gradients are all-reduced, as in training.
+        let world = MPIWorld.launchedByMPI ? try MPIWorld.joined() : nil
+        if let world {
+            if world.rank != 0 { dup2(open("/dev/null", O_WRONLY), STDOUT_FILENO) }
+            guard !kind.readsText, !kind.isLayerwise else {
+                throw NNError.invalidSetting(name: "mpirun", message: "bench model times data-parallel steps of the image classifiers only")
+            }
+            guard batch % world.size == 0 else {
+                throw NNError.invalidSetting(name: "--batch", message: "\(batch) is the global batch, which the \(world.size) ranks share: it must be a multiple of \(world.size)")
+            }
+        }
+        let backend = try options.deviceOption.backend(localRank: world?.localRank ?? 0)
         let bench = kind.readsText ? try textBench(backend)
-            : kind.isLayerwise ? try pretrainingBench(kind, backend) : try imageBench(kind, backend)
+            : kind.isLayerwise ? try pretrainingBench(kind, backend) : try imageBench(kind, backend, rows: batch / (world?.size ?? 1))
+        bench.trainer.group = world
         var steps = 0
         func step() throws {
             let loss = try bench.trainer.step(forward: bench.forward)
@@ -87,9 +100,9 @@ struct BenchModelCommand: ParsableCommand {
         let allocations = Buffer.allocationCount - allocationsBefore
         let network = bench.trainer.model as! Sequential
         // A pretraining step's loss is not a classifier's, which the per-layer profile assumes.
-        let layers = noLayers || kind.isLayerwise ? [] : try profileLayers(network, input: bench.input, targets: bench.targets)
+        let layers = noLayers || kind.isLayerwise || world != nil ? [] : try profileLayers(network, input: bench.input, targets: bench.targets)
         let memory = network.memoryBytes
-        let examplesPerSecond = Double(bench.examplesPerStep * self.steps) / seconds
+        let examplesPerSecond = Double(bench.examplesPerStep * (world?.size ?? 1) * self.steps) / seconds
 
         let report = ModelReport(device: backend.name, description: backend.deviceDescription, model: kind.rawValue,
                                  batch: batch, threads: (backend as? CPUBackend)?.threads, steps: self.steps,
@@ -104,6 +117,13 @@ struct BenchModelCommand: ParsableCommand {
         } else {
             report.printTable()
         }
+        if let world {
+            let floats = network.arena.gradients.count
+            print(String(format: "data-parallel: %d ranks of %d examples; all-reduce of %d floats (%.1f MB): %.2f ms a step",
+                         world.size, batch / world.size, floats, Double(floats * 4) / 1e6,
+                         1000 * (bench.trainer.allReduceSecondsPerStep ?? 0)))
+            try world.finish()
+        }
     }
 
     /// A trainer, the forward pass of one step on data kept on the device, and that data.
@@ -116,7 +136,8 @@ struct BenchModelCommand: ParsableCommand {
     }
 
     /// The objective's data is the one batch, which stays on the device: only the step is timed.
-    private func imageBench(_ kind: ModelKind, _ backend: Backend) throws -> Bench {
+    /// `rows`: this process's share of the batch.
+    private func imageBench(_ kind: ModelKind, _ backend: Backend, rows batch: Int) throws -> Bench {
         let (sampleShape, classes) = kind == .alexnet ? ([3, 227, 227], 1000) : ([1, 28, 28], 10)
         let network = try kind.build(inputShape: sampleShape, classes: classes, backend: backend, seed: 1)
         let inputShape = [batch] + sampleShape
