@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(make ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libopenblas-dev zlib1g-dev libpng-dev libjpeg-dev libclblast-dev clinfo
-          dataset-fashion-mnist fortunes dict-gcide python3-skimage python3-venv openmpi-bin)
+          dataset-fashion-mnist fortunes dict-gcide python3-skimage python3-venv openmpi-bin iproute2)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -71,6 +71,28 @@ resume=(train --model mlp --device cpu --train-limit 96 --batch-size 32 --test-l
 same_losses "$dir/straight.csv" "$dir/resumed.csv"
 echo "mpi-test: a run of 2 ranks resumed in one process follows the run made in one process"
 
+# Two hosts on one machine: two network namespaces joined by a veth pair, a rank in each, Open MPI's TCP transport
+# between them (its launch agent runs the far rank inside its namespace), so the gradients cross a network stack.
+# Namespaces need root and iproute2; where the sandbox refuses them, this fails and says so.
+a=synapse-a-$$ b=synapse-b-$$
+trap 'ip netns del "$a" 2>/dev/null || true; ip netns del "$b" 2>/dev/null || true; rm -rf "$dir"' EXIT
+command -v ip >/dev/null || fail "two-host test: iproute2's ip is missing (apt-get install iproute2)"
+ip netns add "$a" 2> "$dir/netns.log" && ip netns add "$b" 2>> "$dir/netns.log" \
+    || fail "two-host test: this machine refuses network namespaces ($(cat "$dir/netns.log")); it needs root and CAP_SYS_ADMIN"
+ip link add "veth$$a" type veth peer name "veth$$b" || fail "two-host test: cannot make a veth pair"
+ip link set "veth$$a" netns "$a" && ip link set "veth$$b" netns "$b"
+ip -n "$a" addr add 10.77.0.1/24 dev "veth$$a" && ip -n "$b" addr add 10.77.0.2/24 dev "veth$$b"
+ip -n "$a" link set "veth$$a" up && ip -n "$b" link set "veth$$b" up && ip -n "$a" link set lo up && ip -n "$b" link set lo up
+# mpirun's launch agent for hosts that are network namespaces of this machine: `agent HOST COMMAND...`.
+printf '#!/bin/sh\nhost=$1\nshift\nexec ip netns exec "$host" sh -c "$*"\n' > "$dir/netns-agent"
+chmod 755 "$dir" "$dir/netns-agent"
+tcp=(--host "localhost,$b" --mca plm_rsh_agent "$dir/netns-agent" --mca oob_tcp_if_include 10.77.0.0/24
+     --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/24)
+ip netns exec "$a" "${mpirun[@]}" -np 2 "${tcp[@]}" "$synapse" train --model mlp --device cpu "${steps[@]}" \
+    --checkpoint "$dir/hosts.safetensors" > "$dir/hosts.log" 2>&1 || fail "two hosts: $(cat "$dir/hosts.log")"
+same_losses "$dir/mlp-cpu-single.csv" "$dir/hosts.csv"
+echo "mpi-test: two ranks in two network namespaces over TCP follow one process ($(grep -o 'all-reduce: .*' "$dir/hosts.log"))"
+
 # A global batch the ranks cannot share equally is refused, naming both numbers.
 if "${mpirun[@]}" -np 2 "$synapse" train --model mlp --batch-size 33 --device cpu --checkpoint "$dir/odd.safetensors" \
     > "$dir/odd.log" 2>&1; then fail "a batch of 33 was split over 2 ranks"; fi
