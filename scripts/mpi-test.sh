@@ -93,6 +93,23 @@ ip netns exec "$a" "${mpirun[@]}" -np 2 "${tcp[@]}" "$synapse" train --model mlp
 same_losses "$dir/mlp-cpu-single.csv" "$dir/hosts.csv"
 echo "mpi-test: two ranks in two network namespaces over TCP follow one process ($(grep -o 'all-reduce: .*' "$dir/hosts.log"))"
 
+# The network cut mid-run: each rank gives up on the others after SYNAPSE_MPI_TIMEOUT seconds in an all-reduce and
+# ends, saying why (mpirun itself may go on waiting for the daemon it can no longer reach; the test ends it).
+SYNAPSE_MPI_TIMEOUT=5 ip netns exec "$a" "${mpirun[@]}" -x SYNAPSE_MPI_TIMEOUT -np 2 "${tcp[@]}" "$synapse" train \
+    --model mlp --device cpu --train-limit 2000 --test-limit 100 --batch-size 20 --epochs 1000 --threads 1 \
+    --checkpoint "$dir/cut.safetensors" > "$dir/cut.log" 2>&1 &
+launcher=$!
+for _ in $(seq 600); do [ -f "$dir/cut.safetensors" ] && break; sleep 0.1; done
+[ -f "$dir/cut.safetensors" ] || fail "two hosts: no checkpoint after 60 s: $(cat "$dir/cut.log")"
+ip -n "$b" link set "veth$$b" down
+start=$(date +%s)
+for _ in $(seq 300); do pgrep -f "^$synapse train .*$dir/cut.safetensors" > /dev/null || break; sleep 0.1; done
+! pgrep -f "^$synapse train .*$dir/cut.safetensors" > /dev/null || fail "ranks still ran 30 s after the network was cut"
+kill -9 "$launcher" 2>/dev/null || true
+wait "$launcher" 2>/dev/null || true
+grep -q "waited .* s for the other ranks" "$dir/cut.log" || fail "the cut network is not named: $(cat "$dir/cut.log")"
+echo "mpi-test: with the network cut, the ranks ended within $(( $(date +%s) - start )) s, naming the cause"
+
 # A global batch the ranks cannot share equally is refused, naming both numbers.
 if "${mpirun[@]}" -np 2 "$synapse" train --model mlp --batch-size 33 --device cpu --checkpoint "$dir/odd.safetensors" \
     > "$dir/odd.log" 2>&1; then fail "a batch of 33 was split over 2 ranks"; fi

@@ -1,5 +1,6 @@
 import CMPI
 import Foundation
+import Synchronization
 import SynapseNN
 
 /// An error of the MPI layer, with Open MPI's own message.
@@ -33,6 +34,7 @@ public final class MPIWorld: DataParallelGroup, @unchecked Sendable {
             try check(synapse_mpi_size(&size))
             let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_RANK"].flatMap(Int.init) ?? Int(rank)
             let world = MPIWorld(rank: Int(rank), size: Int(size), localRank: local)
+            world.startWatchdog()
             started = world
             return world
         }
@@ -48,22 +50,64 @@ public final class MPIWorld: DataParallelGroup, @unchecked Sendable {
         guard code == 0 else { throw MPIError(message: String(cString: synapse_mpi_error())) }
     }
 
+    /// How long a rank waits in one collective before it gives up on the others: `$SYNAPSE_MPI_TIMEOUT` seconds,
+    /// default 600 (a step waits for the slowest rank, and for rank 0 writing a checkpoint).
+    public static var timeout: Double {
+        ProcessInfo.processInfo.environment["SYNAPSE_MPI_TIMEOUT"].flatMap(Double.init).flatMap { $0 > 0 ? $0 : nil } ?? 600
+    }
+
+    /// When the collective under way began (seconds since the reference date), 0 when none is.
+    private let collectiveStart = Atomic<UInt64>(0)
+
+    /// A rank that died is noticed by `mpirun`, which ends the job; a cut network is not, and a collective would wait
+    /// for it forever. This thread ends the process once a collective has waited `timeout` seconds, saying why;
+    /// `mpirun` then ends the other ranks.
+    private func startWatchdog() {
+        let limit = Self.timeout, rank = self.rank
+        let thread = Thread { [self] in
+            while true {
+                Thread.sleep(forTimeInterval: min(1, limit / 4))
+                let start = collectiveStart.load(ordering: .relaxed)
+                guard start > 0 else { continue }
+                let waited = Date().timeIntervalSinceReferenceDate - Double(start) / 1000
+                if waited > limit {
+                    FileHandle.standardError.write(Data(("Error: rank \(rank) waited \(Int(waited)) s for the other ranks "
+                        + "(SYNAPSE_MPI_TIMEOUT): a rank stopped answering or the network between them is cut; ending the job\n").utf8))
+                    _exit(3)
+                }
+            }
+        }
+        thread.start()
+    }
+
+    private func collective<T>(_ body: () throws -> T) rethrows -> T {
+        collectiveStart.store(UInt64(Date().timeIntervalSinceReferenceDate * 1000), ordering: .relaxed)
+        defer { collectiveStart.store(0, ordering: .relaxed) }
+        return try body()
+    }
+
     public func sum(_ values: inout [Float]) throws {
-        try values.withUnsafeMutableBufferPointer { try Self.check(synapse_mpi_sum_floats($0.baseAddress, Int64($0.count))) }
+        try collective {
+            try values.withUnsafeMutableBufferPointer { try Self.check(synapse_mpi_sum_floats($0.baseAddress, Int64($0.count))) }
+        }
     }
 
     public func sum(_ values: inout [Double]) throws {
-        try values.withUnsafeMutableBufferPointer { try Self.check(synapse_mpi_sum_doubles($0.baseAddress, Int64($0.count))) }
+        try collective {
+            try values.withUnsafeMutableBufferPointer { try Self.check(synapse_mpi_sum_doubles($0.baseAddress, Int64($0.count))) }
+        }
     }
 
     /// `value` of every rank, in rank order.
     public func gather(_ value: UInt64) throws -> [UInt64] {
         var all = [UInt64](repeating: 0, count: size)
-        try all.withUnsafeMutableBufferPointer { try Self.check(synapse_mpi_gather_u64(value, $0.baseAddress)) }
+        try collective {
+            try all.withUnsafeMutableBufferPointer { try Self.check(synapse_mpi_gather_u64(value, $0.baseAddress)) }
+        }
         return all
     }
 
-    public func barrier() throws { try Self.check(synapse_mpi_barrier()) }
+    public func barrier() throws { try collective { try Self.check(synapse_mpi_barrier()) } }
 
     /// Ends MPI for this process; every rank calls it before exiting normally.
     public func finish() throws { try Self.check(synapse_mpi_finish()) }
