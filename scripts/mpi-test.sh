@@ -107,6 +107,8 @@ for _ in $(seq 300); do pgrep -f "^$synapse train .*$dir/cut.safetensors" > /dev
 ! pgrep -f "^$synapse train .*$dir/cut.safetensors" > /dev/null || fail "ranks still ran 30 s after the network was cut"
 kill -9 "$launcher" 2>/dev/null || true
 wait "$launcher" 2>/dev/null || true
+# The far daemon, cut off from the killed mpirun, would linger (and hold this script's output open).
+pkill -9 -f "plm_rsh_agent $dir/netns-agent" 2>/dev/null || true
 grep -q "waited .* s for the other ranks" "$dir/cut.log" || fail "the cut network is not named: $(cat "$dir/cut.log")"
 echo "mpi-test: with the network cut, the ranks ended within $(( $(date +%s) - start )) s, naming the cause"
 
