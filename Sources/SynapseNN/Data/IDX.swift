@@ -100,27 +100,15 @@ final class CompressedFileReader {
         var chunk = [UInt8](repeating: 0, count: min(count, 1 << 20))
         while data.count < count {
             let wanted = min(chunk.count, count - data.count)
-            let got = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32(wanted)) }
-            guard got >= 0 else { throw NNError.dataFile(path: path, message: "read error: \(errorMessage())") }
-            if got == 0 { break }
-            data.append(contentsOf: chunk[0..<Int(got)])
-            offset += Int(got)
-        }
-        // zlib hands out the data before a cut in a gzip stream, then reports the end of the file like a clean
-        // one (0 bytes); only gzerror tells the two apart.
-        if data.count < count {
-            var status: Int32 = 0
-            _ = gzerror(file, &status)
-            if status == Z_BUF_ERROR {
-                throw NNError.dataFile(path: path, message: "truncated: the gzip stream breaks off after \(offset) "
-                    + "uncompressed bytes")
-            }
+            let got = try chunk.withUnsafeMutableBytes { try read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<wanted])) }
+            data.append(contentsOf: chunk[0..<got])
+            if got < wanted { break }
         }
         return data
     }
 
     /// Fills `buffer` from the file and returns how many bytes it got: fewer than its size only at the end of the
-    /// file, 0 once there. A gzip stream that breaks off is an error, as in `read(upTo:)`.
+    /// file, 0 once there. A gzip stream that breaks off is an error that says so.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         var filled = 0
         while filled < buffer.count {
