@@ -48,6 +48,10 @@ for device in cpu opencl; do
             grep -q "data-parallel: $n ranks" "$dir/np$n.log" || fail "-np $n did not train data-parallel: $(cat "$dir/np$n.log")"
             same_losses "$dir/$model-$device-single.csv" "$dir/$model-$device-np$n.csv"
         done
+        # Overlapped, in buckets of 64 KB: several all-reduces a step, each started while backward goes on.
+        SYNAPSE_ALLREDUCE_BUCKET=65536 "${mpirun[@]}" -x SYNAPSE_ALLREDUCE_BUCKET -np 2 "$synapse" "${run[@]}" --overlap-allreduce \
+            --checkpoint "$dir/$model-$device-buckets.safetensors" > "$dir/buckets.log" 2>&1 || fail "buckets: $(cat "$dir/buckets.log")"
+        same_losses "$dir/$model-$device-single.csv" "$dir/$model-$device-buckets.csv"
         # One rank is the run without MPI, to the bit.
         python3 - "$dir/$model-$device-single.safetensors" "$dir/$model-$device-np1.safetensors" <<'EOF' \
             || fail "$model on $device: mpirun -np 1 changed the weights"
@@ -56,7 +60,7 @@ from safetensors.numpy import load_file
 a, b = load_file(sys.argv[1]), load_file(sys.argv[2])
 assert a.keys() == b.keys() and all(a[k].tobytes() == b[k].tobytes() for k in a)
 EOF
-        echo "mpi-test: $model on $device: -np 1 bit-identical, -np 2 and -np 4 within 1e-5 of one process"
+        echo "mpi-test: $model on $device: -np 1 bit-identical, -np 2 and -np 4 (and 2 overlapped, in small buckets) within 1e-5 of one process"
     done
 done
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 typedef void *handle;
-static int (*mpi_init)(int *, char ***);
+static int (*mpi_init_thread)(int *, char ***, int, int *);
 static int (*mpi_comm_rank)(handle, int *);
 static int (*mpi_comm_size)(handle, int *);
 static int (*mpi_allreduce)(const void *, void *, int, handle, handle, handle);
@@ -42,7 +42,7 @@ int synapse_mpi_start(void) {
         return -1;
     }
     struct { const char *name; void **target; } symbols[] = {
-        {"MPI_Init", (void **)&mpi_init}, {"MPI_Comm_rank", (void **)&mpi_comm_rank},
+        {"MPI_Init_thread", (void **)&mpi_init_thread}, {"MPI_Comm_rank", (void **)&mpi_comm_rank},
         {"MPI_Comm_size", (void **)&mpi_comm_size}, {"MPI_Allreduce", (void **)&mpi_allreduce},
         {"MPI_Allgather", (void **)&mpi_allgather}, {"MPI_Barrier", (void **)&mpi_barrier},
         {"MPI_Finalize", (void **)&mpi_finalize}, {"MPI_Abort", (void **)&mpi_abort},
@@ -57,8 +57,15 @@ int synapse_mpi_start(void) {
             return -1;
         }
     }
-    int code = mpi_init(NULL, NULL);
-    if (code != 0) return fail(code, "MPI_Init");
+    // The all-reduce of data-parallel training runs on a thread of its own, never at the same time as another MPI
+    // call (MPI_THREAD_SERIALIZED, Open MPI's value 2).
+    int provided = 0;
+    int code = mpi_init_thread(NULL, NULL, 2, &provided);
+    if (code != 0) return fail(code, "MPI_Init_thread");
+    if (provided < 2) {
+        snprintf(message, sizeof message, "this Open MPI does not allow MPI calls from more than one thread (level %d)", provided);
+        return -1;
+    }
     code = mpi_comm_set_errhandler(world, errors_return);
     return code == 0 ? 0 : fail(code, "MPI_Comm_set_errhandler");
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import SynapseCore
 
 /// Processes that train one model data-parallel (the ranks of an MPI job): every one holds the whole model, takes
@@ -51,25 +52,96 @@ public struct BatchShard: Sendable, Equatable {
 
 /// The average of a step's gradients over the group, weighted by each rank's share of the global batch: every
 /// rank's loss is a mean over its shard, so the sum over ranks of `gradient * shard / batch` is the gradient of the
-/// global batch's mean loss. Through the host, in one all-reduce of the whole gradient arena.
-final class GradientAveraging {
+/// global batch's mean loss. Through the host. With `overlap`, the gradients go in buckets of about `bucketBytes`, each
+/// sent by a thread of its own as soon as backward has completed them (the last layers' first), while backward goes
+/// on with the layers below; without, in one all-reduce of the whole arena after backward.
+final class GradientAveraging: @unchecked Sendable {  // the queue's work reads only `group` and `failure`
     let group: DataParallelGroup
+    let overlap: Bool
+    /// `$SYNAPSE_ALLREDUCE_BUCKET` bytes, default 16 MiB.
+    static let bucketBytes = ProcessInfo.processInfo.environment["SYNAPSE_ALLREDUCE_BUCKET"].flatMap(Int.init)
+        .flatMap { $0 > 0 ? $0 : nil } ?? 16 << 20
     private var host: [Float] = []
-    /// Seconds spent in the all-reduce (with its download and upload) and steps averaged, for reports.
+    private var weight: Float = 1
+    private var bucket: [Parameter] = []
+    private var bucketCount = 0
+    /// The all-reduces of one step run in order on this queue; the step waits for them before the update.
+    private let queue = DispatchQueue(label: "synapse.all-reduce")
+    private let failure = Mutex<Error?>(nil)
+    private var started = Date()
+    /// Seconds per step that the update waited for the all-reduce (all of it without overlap), and steps averaged.
     private(set) var seconds = 0.0
     private(set) var steps = 0
 
-    init(group: DataParallelGroup) { self.group = group }
+    init(group: DataParallelGroup, overlap: Bool) {
+        self.group = group
+        self.overlap = overlap
+    }
 
-    func average(_ arena: ParameterArena, shard: Int, batch: Int) throws {
-        let start = Date()
-        let backend = arena.backend
+    /// Before backward: the rank's weight for this step; with overlap, `model` reports completed gradients.
+    func begin(_ model: Graph, shard: Int, batch: Int) {
         // A single rank's weight is exactly 1: its gradients stay bit for bit those of a run without a group.
-        if shard != batch { try backend.scale(arena.gradients, by: Float(shard) / Float(batch)) }
-        host = try backend.download(arena.gradients)
-        try group.sum(&host)
-        try backend.upload(host, to: arena.gradients)
-        seconds += Date().timeIntervalSince(start)
+        weight = shard == batch ? 1 : Float(shard) / Float(batch)
+        model.gradientsComplete = overlap ? { [unowned self] in try self.completed($0, backend: model.backend) } : nil
+    }
+
+    private func completed(_ parameters: [Parameter], backend: Backend) throws {
+        bucket += parameters
+        bucketCount += parameters.reduce(0) { $0 + $1.count }
+        if bucketCount * 4 >= Self.bucketBytes { send(backend) }
+    }
+
+    /// Hands the bucket to the all-reduce thread.
+    private func send(_ backend: Backend) {
+        guard !bucket.isEmpty else { return }
+        let views = UncheckedBox((bucket.map(\.gradient), backend, weight))
+        bucket = []
+        bucketCount = 0
+        queue.async { [unowned self] in
+            guard failure.withLock({ $0 }) == nil else { return }
+            do {
+                try reduce(views.value.0, backend: views.value.1, weight: views.value.2)
+            } catch {
+                failure.withLock { $0 = error }
+            }
+        }
+    }
+
+    /// Scales `views` by `weight`, sums them over the group through one host buffer, and writes the sums back.
+    private func reduce(_ views: [Tensor], backend: Backend, weight: Float) throws {
+        var values: [Float] = []
+        for view in views {
+            if weight != 1 { try backend.scale(view, by: weight) }
+            values += try backend.download(view)
+        }
+        try group.sum(&values)
+        var at = 0
+        for view in views {
+            try backend.upload(Array(values[at..<at + view.count]), to: view)
+            at += view.count
+        }
+    }
+
+    /// After backward: every gradient of the arena is the group's weighted sum once this returns.
+    func finish(_ model: Graph) throws {
+        let waitStart = Date()
+        let backend = model.backend
+        if overlap {
+            send(backend)
+            queue.sync {}
+            model.gradientsComplete = nil
+            if let error = failure.withLock({ $0 }) {
+                failure.withLock { $0 = nil }
+                throw error
+            }
+        } else {
+            let arena = model.arena
+            if weight != 1 { try backend.scale(arena.gradients, by: weight) }
+            host = try backend.download(arena.gradients)
+            try group.sum(&host)
+            try backend.upload(host, to: arena.gradients)
+        }
+        seconds += Date().timeIntervalSince(waitStart)
         steps += 1
     }
 }

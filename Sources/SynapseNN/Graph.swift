@@ -39,6 +39,21 @@ public class Graph {
     public let arena: ParameterArena
     /// In data-parallel training, the rows of the global batch the next forward pass runs (the trainer sets it).
     public var batchShard: BatchShard?
+    /// Called during `backward` with the parameters whose gradients the pass has just completed (every node that
+    /// uses them is done), so that data-parallel training can all-reduce them while the rest of backward runs.
+    public var gradientsComplete: (([Parameter]) throws -> Void)?
+    /// Per node, the parameters it is the last in backward order to use (the first in forward order).
+    private lazy var completing: [[Parameter]] = {
+        var first: [ObjectIdentifier: Int] = [:]
+        for (index, node) in nodes.enumerated() {
+            for p in node.layer.parameters where first[ObjectIdentifier(p)] == nil { first[ObjectIdentifier(p)] = index }
+        }
+        var completing = [[Parameter]](repeating: [], count: nodes.count)
+        for p in arena.parameters {
+            if let index = first[ObjectIdentifier(p)] { completing[index].append(p) }
+        }
+        return completing
+    }()
     /// The per-sample shape of every tensor, inputs included.
     public let shapes: [String: [Int]]
     /// Every distinct layer, in the order of its first node.
@@ -222,18 +237,26 @@ public class Graph {
             try accumulate(g, into: name, gradients: &gradients)
         }
         let needed = neededGradients(inputs: inputGradients)
-        for (node, call) in zip(nodes, calls).reversed() {
+        for index in nodes.indices.reversed() {
+            let (node, call) = (nodes[index], calls[index])
             let outputs = node.outputs.map { gradients[$0] }
-            guard outputs.contains(where: { $0 != nil }) else { continue }
             let needs = node.inputs.map { needed.contains($0) }
-            guard node.layer.trains || needs.contains(true) else { continue }
-            call.needsInputGradients = needs
-            let inputs = try failing(node.layer, phase: "backward") { try node.layer.backward(call, outputGradients: outputs) }
-            for (i, name) in node.inputs.enumerated() where needs[i] {
-                guard i < inputs.count, let g = inputs[i] else {
-                    throw NNError.invalidModel("layer '\(node.layer.name)' returned no gradient for its input '\(name)'")
+            if outputs.contains(where: { $0 != nil }), node.layer.trains || needs.contains(true) {
+                call.needsInputGradients = needs
+                let inputs = try failing(node.layer, phase: "backward") { try node.layer.backward(call, outputGradients: outputs) }
+                for (i, name) in node.inputs.enumerated() where needs[i] {
+                    guard i < inputs.count, let g = inputs[i] else {
+                        throw NNError.invalidModel("layer '\(node.layer.name)' returned no gradient for its input '\(name)'")
+                    }
+                    try accumulate(g, into: name, gradients: &gradients)
                 }
-                try accumulate(g, into: name, gradients: &gradients)
+            }
+            if let gradientsComplete, !completing[index].isEmpty {
+                for p in completing[index] where !p.gradientStarted {
+                    try backend.fill(p.gradient, value: 0)
+                    p.gradientStarted = true
+                }
+                try gradientsComplete(completing[index])
             }
         }
         try arena.completeGradients()

@@ -97,15 +97,19 @@ public final class Trainer {
     /// Data-parallel training: every rank trains its shard of each batch and the gradients are averaged over the
     /// group before the hooks and the update. Set it before training, on every rank alike.
     public var group: DataParallelGroup? {
-        didSet { averaging = group.map(GradientAveraging.init) }
+        didSet { averaging = group.map { GradientAveraging(group: $0, overlap: overlapAllReduce) } }
     }
+    /// Whether the data-parallel all-reduce runs in buckets on a thread of its own beside backward, rather than in
+    /// one piece after it. It pays where the all-reduce has resources of its own (spare cores, a network card); on a
+    /// machine whose cores the ranks already fill it costs (see the README's measurements). Set it before `group`.
+    public var overlapAllReduce = false
     private var averaging: GradientAveraging?
     /// The shard of the batch under way, and the whole batch's examples; nil when the caller steps on batches of
     /// its own, each rank an equal share.
     private var shard: (examples: Int, batch: Int)?
 
-    /// Seconds per step the data-parallel all-reduce took so far (its download and upload included); nil without a
-    /// group.
+    /// Seconds per step the update waited for the data-parallel all-reduce (its downloads and uploads included; with
+    /// overlap, only what backward did not hide); nil without a group.
     public var allReduceSecondsPerStep: Double? {
         averaging.map { $0.steps > 0 ? $0.seconds / Double($0.steps) : 0 }
     }
@@ -145,8 +149,9 @@ public final class Trainer {
     public func step(forward: () throws -> Tensor) throws -> Tensor {
         let loss = try forward()
         model.zeroGradients()
+        averaging?.begin(model, shard: shard?.examples ?? 1, batch: shard?.batch ?? averaging!.group.size)
         try objective.backward(model: model)
-        if let averaging { try averaging.average(model.arena, shard: shard?.examples ?? 1, batch: shard?.batch ?? averaging.group.size) }
+        try averaging?.finish(model)
         for hook in gradientHooks { try hook.apply(to: model.arena) }
         try optimizer.step(model.arena, learningRate: currentLearningRate)
         iteration += 1

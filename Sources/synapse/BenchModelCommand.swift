@@ -57,6 +57,9 @@ struct BenchModelCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Untimed training steps first (kernel builds, allocations, caches).", valueName: "n"))
     var warmup: Int = 3
 
+    @Flag(help: "Under mpirun: all-reduce the gradients in buckets beside backward, not in one piece after it.")
+    var overlapAllreduce = false
+
     @Flag(help: "Time the whole step only, not each layer.")
     var noLayers = false
 
@@ -82,6 +85,7 @@ struct BenchModelCommand: ParsableCommand {
         let backend = try options.deviceOption.backend(localRank: world?.localRank ?? 0)
         let bench = kind.readsText ? try textBench(backend)
             : kind.isLayerwise ? try pretrainingBench(kind, backend) : try imageBench(kind, backend, rows: batch / (world?.size ?? 1))
+        bench.trainer.overlapAllReduce = overlapAllreduce
         bench.trainer.group = world
         var steps = 0
         func step() throws {
@@ -119,7 +123,7 @@ struct BenchModelCommand: ParsableCommand {
         }
         if let world {
             let floats = network.arena.gradients.count
-            print(String(format: "data-parallel: %d ranks of %d examples; all-reduce of %d floats (%.1f MB): %.2f ms a step",
+            print(String(format: "data-parallel: %d ranks of %d examples; all-reduce of %d floats (%.1f MB), waited for: %.2f ms a step",
                          world.size, batch / world.size, floats, Double(floats * 4) / 1e6,
                          1000 * (bench.trainer.allReduceSecondsPerStep ?? 0)))
             try world.finish()

@@ -54,6 +54,9 @@ struct TrainCommand: ParsableCommand {
     var patchCount: Int?
     @Option(help: "Checkpoint file (default <model>.safetensors).") var checkpoint: String?
     @Flag(help: "Continue the run saved in the checkpoint.") var resume = false
+    @Flag(help: ArgumentHelp("Under mpirun: all-reduce the gradients in buckets on a thread of their own beside backward, "
+        + "not in one piece after it (pays where the ranks leave cores or a network card free)."))
+    var overlapAllreduce = false
     @Flag(help: "Replace an existing checkpoint by a new run (without it, an existing checkpoint is never overwritten).")
     var overwrite = false
     @Option(help: ArgumentHelp("Initialise from a safetensors file of PyTorch weights with the same parameter names.",
@@ -188,6 +191,7 @@ struct TrainCommand: ParsableCommand {
         let clipping = settings.clip > 0 ? ", gradients clipped to norm \(settings.clip)" : ""
         print("training: \(optimizer.summary), lr \(baseRate), schedule \(lrSchedule), batch \(settings.batchSize), seed \(settings.seed)\(clipping)")
         if let world {
+            trainer.overlapAllReduce = overlapAllreduce
             trainer.group = world
             try world.checkSameParameters(network.arena)
             print("data-parallel: \(world.size) ranks (mpirun), each \(settings.batchSize / world.size) examples of every batch")
