@@ -43,6 +43,9 @@ public enum AtomicFile {
     /// epoch, so a bad path is reported in seconds rather than after an epoch.
     public static func checkWritable(_ path: String, fail: (String) -> Error) throws {
         try checkTarget(path, fail: fail)
+        // A run killed while it probed left its probe; a later run that writes nothing (all its epochs done) must
+        // not leave it lying there.
+        removeStaleTemporaries(of: path)
         let probe = "\(path).tmp-\(getpid())-probe"
         let descriptor = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
         guard descriptor >= 0 else { throw fail("cannot create a file in \(directoryOf(path)): \(reason())") }

@@ -28,6 +28,11 @@ struct EpochRecorder {
                        examplesPerSecond: report.examplesPerSecond)
         }
         defer { points = recorded }
+        if trainer.epoch >= epochs, !points.isEmpty {
+            // A run killed between its last checkpoint and its curves resumes with nothing to train: the curves are
+            // written from the checkpoint, complete, and the killed write's temporary file goes.
+            writeCurves(points, metric: metric, base: curvesBase, title: title)
+        }
         try trainer.fit(epochs: epochs, checkpoint: checkpoint,
                         metadata: { report, evaluation in
                             metadata.merging(["curves": Curves.csv(recorded + [point(report, evaluation!)], metric: metric)]) { $1 }
