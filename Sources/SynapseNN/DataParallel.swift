@@ -61,14 +61,12 @@ final class GradientAveraging: @unchecked Sendable {  // the queue's work reads 
     /// `$SYNAPSE_ALLREDUCE_BUCKET` bytes, default 16 MiB.
     static let bucketBytes = ProcessInfo.processInfo.environment["SYNAPSE_ALLREDUCE_BUCKET"].flatMap(Int.init)
         .flatMap { $0 > 0 ? $0 : nil } ?? 16 << 20
-    private var host: [Float] = []
     private var weight: Float = 1
     private var bucket: [Parameter] = []
     private var bucketCount = 0
     /// The all-reduces of one step run in order on this queue; the step waits for them before the update.
     private let queue = DispatchQueue(label: "synapse.all-reduce")
     private let failure = Mutex<Error?>(nil)
-    private var started = Date()
     /// Seconds per step that the update waited for the all-reduce (all of it without overlap), and steps averaged.
     private(set) var seconds = 0.0
     private(set) var steps = 0
@@ -78,10 +76,10 @@ final class GradientAveraging: @unchecked Sendable {  // the queue's work reads 
         self.overlap = overlap
     }
 
-    /// Before backward: the rank's weight for this step; with overlap, `model` reports completed gradients.
-    func begin(_ model: Graph, shard: Int, batch: Int) {
-        // A single rank's weight is exactly 1: its gradients stay bit for bit those of a run without a group.
-        weight = shard == batch ? 1 : Float(shard) / Float(batch)
+    /// Before backward: the rank's weight for this step (its share of the global batch); with overlap, `model`
+    /// reports completed gradients.
+    func begin(_ model: Graph, weight: Float) {
+        self.weight = weight
         model.gradientsComplete = overlap ? { [unowned self] in try self.completed($0, backend: model.backend) } : nil
     }
 
@@ -107,14 +105,13 @@ final class GradientAveraging: @unchecked Sendable {  // the queue's work reads 
         }
     }
 
-    /// Scales `views` by `weight`, sums them over the group through one host buffer, and writes the sums back.
+    /// Scales `views` by `weight`, sums them over the group through one host buffer, and writes the sums back. A
+    /// single view (the whole arena) goes without copies between the buffer and the views.
     private func reduce(_ views: [Tensor], backend: Backend, weight: Float) throws {
-        var values: [Float] = []
-        for view in views {
-            if weight != 1 { try backend.scale(view, by: weight) }
-            values += try backend.download(view)
-        }
+        if weight != 1 { for view in views { try backend.scale(view, by: weight) } }
+        var values = try views.count == 1 ? backend.download(views[0]) : views.flatMap { try backend.download($0) }
         try group.sum(&values)
+        guard views.count > 1 else { return try backend.upload(values, to: views[0]) }
         var at = 0
         for view in views {
             try backend.upload(Array(values[at..<at + view.count]), to: view)
@@ -135,11 +132,7 @@ final class GradientAveraging: @unchecked Sendable {  // the queue's work reads 
                 throw error
             }
         } else {
-            let arena = model.arena
-            if weight != 1 { try backend.scale(arena.gradients, by: weight) }
-            host = try backend.download(arena.gradients)
-            try group.sum(&host)
-            try backend.upload(host, to: arena.gradients)
+            try reduce([model.arena.gradients], backend: backend, weight: weight)
         }
         seconds += Date().timeIntervalSince(waitStart)
         steps += 1

@@ -104,9 +104,9 @@ public final class Trainer {
     /// machine whose cores the ranks already fill it costs (see the README's measurements). Set it before `group`.
     public var overlapAllReduce = false
     private var averaging: GradientAveraging?
-    /// The shard of the batch under way, and the whole batch's examples; nil when the caller steps on batches of
-    /// its own, each rank an equal share.
-    private var shard: (examples: Int, batch: Int)?
+    /// This rank's share of the batch under way (exactly 1 for a single rank); nil when the caller steps on batches
+    /// of its own, each rank an equal share.
+    private var shardWeight: Float?
 
     /// Seconds per step the update waited for the data-parallel all-reduce (its downloads and uploads included; with
     /// overlap, only what backward did not hide); nil without a group.
@@ -149,7 +149,7 @@ public final class Trainer {
     public func step(forward: () throws -> Tensor) throws -> Tensor {
         let loss = try forward()
         model.zeroGradients()
-        averaging?.begin(model, shard: shard?.examples ?? 1, batch: shard?.batch ?? averaging!.group.size)
+        if let averaging { averaging.begin(model, weight: shardWeight ?? 1 / Float(averaging.group.size)) }
         try objective.backward(model: model)
         try averaging?.finish(model)
         for hook in gradientHooks { try hook.apply(to: model.arena) }
@@ -221,7 +221,7 @@ public final class Trainer {
                 : "batch \(batch.index + 1) holds \(count) examples, fewer than the \(group.size) ranks that share it")
         }
         model.batchShard = BatchShard(offset: rows.lowerBound, globalBatch: count)
-        shard = (rows.count, count)
+        shardWeight = rows.count == count ? 1 : Float(rows.count) / Float(count)
         let start = batch.samples.startIndex
         return Batch(index: batch.index, samples: batch.samples[(start + rows.lowerBound)..<(start + rows.upperBound)],
                      examples: rows.count)

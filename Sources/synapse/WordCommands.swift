@@ -122,10 +122,7 @@ struct Word2VecCommand: ParsableCommand {
         guard URL(fileURLWithPath: out).standardizedFileURL.path != URL(fileURLWithPath: corpus.data).standardizedFileURL.path else {
             throw NNError.invalidSetting(name: "--out", message: "\(out) is the corpus (--data); the vectors would replace it")
         }
-        if out.lowercased().hasSuffix(".gz") {
-            throw NNError.dataFile(path: out, message: "vectors are written uncompressed: drop the .gz (gzip the file afterwards if you like)")
-        }
-        try AtomicFile.checkWritable(out, fail: { NNError.dataFile(path: out, message: $0) })
+        try WordVectors.checkWritable(out)
         // The device before the corpus, so that a bad --device is told in a second, not after the reading.
         let backend = try device.map { try Devices.backend(DeviceChoice(parsing: $0), threads: self.threads) }
         let corpus = try corpus.read(minCount: settings.minCount)

@@ -154,7 +154,7 @@ public struct TextCorpus: Sendable {
     }
 
     /// The UTF-8 text of one file, plain or gzip.
-    private static func read(_ path: String) throws -> String {
+    static func read(_ path: String) throws -> String {
         let bytes = try CompressedFileReader(path: path).readAll(limit: 1 << 28)
         guard let text = String(validating: bytes, as: UTF8.self) else {
             let valid = String(decoding: bytes, as: UTF8.self).unicodeScalars.prefix { $0 != "\u{FFFD}" }

@@ -31,7 +31,7 @@ public struct WordEvaluation {
     /// are all among the `among` most frequent words with the nearest of those words to `b - a + c` (unit vectors),
     /// leaving out a, b and c; returns the sections in file order. A malformed line is an error naming it.
     public func analogies(path: String, among: Int = 30_000) throws -> [AnalogySection] {
-        let text = try readText(path)
+        let text = try TextCorpus.read(path)
         var sections: [AnalogySection] = []
         var questions: [(section: Int, rows: [Int])] = []
         for (number, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
@@ -94,7 +94,7 @@ public struct WordEvaluation {
     /// the score is read from there) and correlates the score with the cosine of the two vectors over the pairs the
     /// model knows.
     public func similarities(path: String) throws -> SimilarityResult {
-        let text = try readText(path)
+        let text = try TextCorpus.read(path)
         var human: [Double] = [], model: [Double] = []
         var total = 0, scoreColumn = 2, firstLine = true
         for (number, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
@@ -119,14 +119,6 @@ public struct WordEvaluation {
         }
         guard total > 0 else { throw NNError.dataFile(path: path, message: "holds no word pairs") }
         return SimilarityResult(spearman: spearman(human, model), pairs: human.count, total: total)
-    }
-
-    private func readText(_ path: String) throws -> String {
-        let bytes = try CompressedFileReader(path: path).readAll(limit: 1 << 26)
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw NNError.dataFile(path: path, message: "is not UTF-8 text")
-        }
-        return text
     }
 }
 

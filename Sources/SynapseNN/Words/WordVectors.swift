@@ -44,11 +44,22 @@ public struct WordVectors: Sendable {
         }
     }
 
-    /// Writes the vectors to `path` atomically; a `.gz` name is refused (the files are written uncompressed).
-    public func write(to path: String, format: FileFormat) throws {
+    /// Throws unless vectors can be written to `path`: a `.gz` name is refused (they are written uncompressed), and
+    /// the directory must take a new file. Training calls it first, so a bad name is told before the training.
+    public static func checkWritable(_ path: String) throws {
+        try refuseCompressed(path)
+        try AtomicFile.checkWritable(path, fail: { NNError.dataFile(path: path, message: $0) })
+    }
+
+    private static func refuseCompressed(_ path: String) throws {
         guard !path.lowercased().hasSuffix(".gz") else {
             throw NNError.dataFile(path: path, message: "vectors are written uncompressed: drop the .gz (gzip the file afterwards if you like)")
         }
+    }
+
+    /// Writes the vectors to `path` atomically; a `.gz` name is refused.
+    public func write(to path: String, format: FileFormat) throws {
+        try Self.refuseCompressed(path)
         switch format {
         case .safetensors:
             var metadata = self.metadata
