@@ -3,7 +3,7 @@ import SynapseCore
 /// The outputs `o` in `0..<count` whose input coordinate `o * stride + base` lies in `0..<limit`.
 /// Loops over that range need no bounds test, and everything outside it is padding.
 private func inside(base: Int, stride: Int, limit: Int, count: Int) -> Range<Int> {
-    let lower = base >= 0 ? 0 : (stride - 1 - base) / stride
+    let lower = base >= 0 ? 0 : min(count, (stride - 1 - base) / stride)
     let upper = base >= limit ? 0 : min(count, (limit - 1 - base) / stride + 1)
     return lower..<max(lower, upper)
 }
@@ -17,32 +17,32 @@ extension CPUBackend {
         let (outH, outW, images, imageStride) = (g.outputH, g.outputW, g.images, g.imageStride)
         let (height, width, kernelH, kernelW) = (g.height, g.width, g.kernelH, g.kernelW)
         let (strideH, strideW) = (g.strideH, g.strideW)
-        // One item per (column row, image): a run of outH * outW consecutive column entries.
+        // One item per (column row, image): a run of outH * outW consecutive column entries. Wrapping arithmetic:
+        // the front-end has checked every offset, and overflow checks cost as much as the copies of short rows.
         parallelFor(g.columnRows * images, cost: outH * outW) { items in
             for item in items {
                 let (row, n) = (item / images, item % images)
                 let (c, kh, kw) = (row / (kernelH * kernelW), row / kernelW % kernelH, row % kernelW)
-                let baseH = kh * g.dilationH - g.padH, baseW = kw * g.dilationW - g.padW
+                let baseH = kh &* g.dilationH &- g.padH, baseW = kw &* g.dilationW &- g.padW
                 let validH = inside(base: baseH, stride: strideH, limit: height, count: outH)
                 let validW = inside(base: baseW, stride: strideW, limit: width, count: outW)
-                let out = columns + item * outH * outW
-                let plane = image + n * imageStride + c * height * width
-                for oh in 0..<outH {
-                    let dst = out + oh * outW
-                    guard validH.contains(oh), !validW.isEmpty else {
-                        dst.update(repeating: g.padValue, count: outW)
-                        continue
-                    }
-                    // Padding on either side, and the run that reads the image.
-                    dst.update(repeating: g.padValue, count: validW.lowerBound)
-                    (dst + validW.upperBound).update(repeating: g.padValue, count: outW - validW.upperBound)
-                    let src = plane + (oh * strideH + baseH) * width + baseW
+                let out = columns + (item &* outH &* outW)
+                let plane = image + (n &* imageStride &+ c &* height &* width)
+                // Rows that fall in the padding above and below the image, then those that read it.
+                out.update(repeating: g.padValue, count: validH.lowerBound &* outW)
+                (out + (validH.upperBound &* outW)).update(repeating: g.padValue, count: (outH &- validH.upperBound) &* outW)
+                for oh in validH {
+                    let dst = out + (oh &* outW)
+                    let src = plane + ((oh &* strideH &+ baseH) &* width &+ baseW)
+                    var ow = 0
+                    while ow < validW.lowerBound { dst[ow] = g.padValue; ow &+= 1 }
+                    // Plain loops: runs are a few dozen floats, too short to pay for a memmove call.
                     if strideW == 1 {
-                        // A plain loop: runs are a few dozen floats, too short to pay for a memmove call.
-                        for ow in validW { dst[ow] = src[ow] }
+                        while ow < validW.upperBound { dst[ow] = src[ow]; ow &+= 1 }
                     } else {
-                        for ow in validW { dst[ow] = src[ow * strideW] }
+                        while ow < validW.upperBound { dst[ow] = src[ow &* strideW]; ow &+= 1 }
                     }
+                    while ow < outW { dst[ow] = g.padValue; ow &+= 1 }
                 }
             }
         }
@@ -54,28 +54,33 @@ extension CPUBackend {
         let (outH, outW, columnWidth) = (g.outputH, g.outputW, g.columnWidth)
         let (channels, height, width, kernelH, kernelW) = (g.channels, g.height, g.width, g.kernelH, g.kernelW)
         let (strideH, strideW) = (g.strideH, g.strideW)
+        // The outputs each kernel column reads the image at, the same for every row.
+        let validW = (0..<kernelW).map { kw in
+            inside(base: kw * g.dilationW - g.padW, stride: strideW, limit: width, count: outW)
+        }
         // One image row per item: its owner adds every contribution to it, in (kh, kw, ow) order, the same
-        // order as a per-pixel gather, and no other thread writes it.
+        // order as a per-pixel gather, and no other thread writes it. Wrapping arithmetic, as in im2col.
         parallelFor(g.images * channels * height, cost: width * kernelH * kernelW) { rows in
             for item in rows {
                 let (n, row) = (item / (channels * height), item % (channels * height))
                 let (c, h) = (row / height, row % height)
-                let dst = image + n * g.imageStride + row * width
+                let dst = image + (n &* g.imageStride &+ row &* width)
                 dst.update(repeating: 0, count: width)
                 for kh in 0..<kernelH {
-                    let offsetH = h + g.padH - kh * g.dilationH
+                    let offsetH = h &+ g.padH &- kh &* g.dilationH
                     guard offsetH >= 0, offsetH % strideH == 0, offsetH / strideH < outH else { continue }
                     let oh = offsetH / strideH
                     for kw in 0..<kernelW {
-                        let baseW = kw * g.dilationW - g.padW
-                        let columnRow = (c * kernelH + kh) * kernelW + kw
-                        let src = columns + columnRow * columnWidth + (n * outH + oh) * outW
-                        let valid = inside(base: baseW, stride: strideW, limit: width, count: outW)
+                        let baseW = kw &* g.dilationW &- g.padW
+                        let columnRow = (c &* kernelH &+ kh) &* kernelW &+ kw
+                        let src = columns + (columnRow &* columnWidth &+ (n &* outH &+ oh) &* outW)
+                        let valid = validW[kw]
                         if strideW == 1 {
-                            let (to, from) = (dst + baseW, src)
-                            for ow in valid { to[ow] += from[ow] }
+                            let to = dst + baseW
+                            var ow = valid.lowerBound
+                            while ow < valid.upperBound { to[ow] += src[ow]; ow &+= 1 }
                         } else {
-                            for ow in valid { dst[ow * strideW + baseW] += src[ow] }
+                            for ow in valid { dst[ow &* strideW &+ baseW] += src[ow] }
                         }
                     }
                 }

@@ -4,7 +4,8 @@ import SynapseCore
 
 /// The reference backend: host memory, OpenBLAS for GEMM, every other op a multi-threaded loop.
 /// Safe to share between threads: the ops keep no state between calls, and OpenBLAS, whose thread count
-/// is process-wide, is entered by one call at a time (`blasLock`).
+/// is process-wide, is entered by one multi-threaded call at a time, or by any number of single-threaded ones
+/// (`blasLock`).
 public final class CPUBackend: Backend {
     /// Worker threads for OpenBLAS and for this backend's own loops.
     public let threads: Int
@@ -26,8 +27,9 @@ public final class CPUBackend: Backend {
     }
 
     /// OpenBLAS's thread count is one setting for the whole process, which a call changes while another
-    /// thread's call may be running; so every backend's GEMMs take turns.
-    private static let blasLock = NSLock()
+    /// thread's call may be running: calls that change it, or run with more than one thread, hold this lock
+    /// alone; single-threaded calls (the parts of `concurrently`) share it.
+    private static let blasLock = ReadWriteLock()
 
     public var name: String { "cpu" }
 
@@ -35,7 +37,8 @@ public final class CPUBackend: Backend {
     static let singleThreadedGemmVolume = 1 << 20
 
     public var properties: DeviceProperties {
-        DeviceProperties(execution: .immediate, maxBufferBytes: Int(clamping: ProcessInfo.processInfo.physicalMemory))
+        DeviceProperties(execution: .immediate, maxBufferBytes: Int(clamping: ProcessInfo.processInfo.physicalMemory),
+                         concurrentParts: threads)
     }
 
     public var deviceDescription: String {
@@ -91,14 +94,29 @@ public final class CPUBackend: Backend {
         let a = floats(a), b = floats(b), c = floats(c)
         // Below about 2 MFLOP, waking OpenBLAS's threads (which then spin in sched_yield until the next call)
         // costs more than the second core saves: LeNet spent a quarter of its step in the scheduler.
-        // The count is process-wide in OpenBLAS, so it is set on every call.
-        let wanted = m * n * k < Self.singleThreadedGemmVolume ? 1 : Int32(clamping: threads)
-        Self.blasLock.lock()
-        defer { Self.blasLock.unlock() }
-        if synapse_blas_threads() != wanted { synapse_blas_set_threads(wanted) }
-        // OpenBLAS stores zeros rather than scaling C when beta == 0, so NaN in C cannot leak through.
-        synapse_sgemm(transA ? 1 : 0, transB ? 1 : 0, sizes[0], sizes[1], sizes[2], alpha, a, sizes[3], b, sizes[4], beta,
-                      c, sizes[5])
+        let wanted = PartThread.isPart || m * n * k < Self.singleThreadedGemmVolume ? 1 : Int32(clamping: threads)
+        Self.withBLAS(threads: wanted) {
+            // OpenBLAS stores zeros rather than scaling C when beta == 0, so NaN in C cannot leak through.
+            synapse_sgemm(transA ? 1 : 0, transB ? 1 : 0, sizes[0], sizes[1], sizes[2], alpha, a, sizes[3], b, sizes[4],
+                          beta, c, sizes[5])
+        }
+    }
+
+    /// Runs `body` with OpenBLAS set to `threads` threads.
+    private static func withBLAS(threads: Int32, _ body: () -> Void) {
+        if threads == 1 {
+            blasLock.lockShared()
+            if synapse_blas_threads() == 1 {
+                body()
+                blasLock.unlock()
+                return
+            }
+            blasLock.unlock()
+        }
+        blasLock.lockExclusive()
+        defer { blasLock.unlock() }
+        if synapse_blas_threads() != threads { synapse_blas_set_threads(threads) }
+        body()
     }
 
     public func synchronize() throws {}

@@ -1,13 +1,15 @@
 import Dispatch
+import Foundation
 
 extension CPUBackend {
     /// Below this many units of work, handing a chunk to another thread costs more than it saves.
     private static let minimumChunkWork = 32_768
 
     /// `0..<count` cut into at most `threads` contiguous chunks, each worth at least `minimumChunkWork`
-    /// when one item costs `cost` units, so small inputs stay on the calling thread.
+    /// when one item costs `cost` units, so small inputs stay on the calling thread, as does everything a part of
+    /// `concurrently` runs.
     private func chunks(_ count: Int, cost: Int) -> [Range<Int>] {
-        let n = max(1, min(threads, count, count * cost / Self.minimumChunkWork))
+        let n = PartThread.isPart ? 1 : max(1, min(threads, count, count * cost / Self.minimumChunkWork))
         return (0..<n).map { i in (i * count / n)..<((i + 1) * count / n) }
     }
 
@@ -22,6 +24,28 @@ extension CPUBackend {
                 DispatchQueue.concurrentPerform(iterations: iterations) { shared.value($0) }
             }
         }
+    }
+
+    /// Runs the parts on up to `threads` threads at once, each part's ops (GEMMs included) on its own thread: for
+    /// work whose single ops are too small to share out, such as the convolutions of small images.
+    public func concurrently(_ parts: Int, _ body: (Int) throws -> Void) throws {
+        guard parts > 1, threads > 1, !PartThread.isPart else {
+            for part in 0..<max(parts, 0) { try body(part) }
+            return
+        }
+        var failures = [Error?](repeating: nil, count: parts)
+        let workers = min(parts, threads)
+        let ranges = (0..<workers).map { i in (i * parts / workers)..<((i + 1) * parts / workers) }
+        failures.withUnsafeMutableBufferPointer { failures in
+            perform(workers) { i in
+                PartThread.isPart = true
+                defer { PartThread.isPart = false }
+                for part in ranges[i] {
+                    do { try body(part) } catch { failures[part] = error }
+                }
+            }
+        }
+        if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
     }
 
     /// Runs `body` over disjoint chunks of `0..<count`, concurrently when there is enough work.
@@ -59,6 +83,39 @@ func doubleSum(_ p: UnsafePointer<Float>, _ range: Range<Int>, squared: Bool = f
         total += squared ? v * v : v
     }
     return total
+}
+
+/// Whether the calling thread is running a part of `CPUBackend.concurrently`.
+enum PartThread {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        return key
+    }()
+
+    static var isPart: Bool {
+        get { pthread_getspecific(key) != nil }
+        set { pthread_setspecific(key, newValue ? UnsafeRawPointer(bitPattern: 1) : nil) }
+    }
+}
+
+/// A pthread read-write lock.
+final class ReadWriteLock: @unchecked Sendable {
+    private let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
+
+    init() {
+        lock.initialize(to: pthread_rwlock_t())
+        precondition(pthread_rwlock_init(lock, nil) == 0, "pthread_rwlock_init failed")
+    }
+
+    deinit {
+        pthread_rwlock_destroy(lock)
+        lock.deallocate()
+    }
+
+    func lockShared() { pthread_rwlock_rdlock(lock) }
+    func lockExclusive() { pthread_rwlock_wrlock(lock) }
+    func unlock() { pthread_rwlock_unlock(lock) }
 }
 
 /// A value handed to other threads whose safety the type system cannot check; the caller states why it holds.

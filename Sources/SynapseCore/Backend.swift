@@ -27,6 +27,17 @@ public protocol Backend: AnyObject, Sendable, MemoryKernels, BLASKernels, Convol
     func owns(_ buffer: Buffer) -> Bool
     /// Waits until all queued work has finished.
     func synchronize() throws
+    /// Runs `body(part)` for every part in `0..<parts`, up to `properties.concurrentParts` of them at once, and
+    /// rethrows the error of the first part that failed. Parts must write disjoint memory; the results do not
+    /// depend on how many ran at once.
+    func concurrently(_ parts: Int, _ body: (Int) throws -> Void) throws
+}
+
+extension Backend {
+    /// A device that runs one stream of work runs the parts one after another.
+    public func concurrently(_ parts: Int, _ body: (Int) throws -> Void) throws {
+        for part in 0..<max(parts, 0) { try body(part) }
+    }
 }
 
 /// The facts about a device that model code bases its choices on.
@@ -42,9 +53,13 @@ public struct DeviceProperties: Sendable {
     public var execution: Execution
     /// The largest buffer the device allocates, in bytes.
     public var maxBufferBytes: Int
+    /// How many parts of `Backend.concurrently` run at once: the CPU backend's threads; 1 for a queued device,
+    /// whose parallelism is inside each kernel.
+    public var concurrentParts: Int
 
-    public init(execution: Execution, maxBufferBytes: Int) {
+    public init(execution: Execution, maxBufferBytes: Int, concurrentParts: Int = 1) {
         self.execution = execution
         self.maxBufferBytes = maxBufferBytes
+        self.concurrentParts = concurrentParts
     }
 }

@@ -169,7 +169,7 @@ public final class Conv2D: UnaryLayer {
     public func forward(_ x: Tensor, _ call: LayerCall) throws -> Tensor {
         let backend = call.backend, batch = x.batch, weight = try denseWeight(call)
         let y = try call.tensor("output", shape: [batch, outChannels, geometry.outputH, geometry.outputW])
-        try forEachChunk(of: x, call) { first, g, cols, yT in
+        try forEachChunk(of: x, call) { _, first, g, cols, yT in
             for group in 0..<groups {
                 try backend.im2col(image: x.elements(inputOffset(first, group)..<x.count), geometry: g, columns: cols)
                 try backend.gemm(transA: false, transB: false, m: outPerGroup, n: g.columnWidth, k: g.columnRows,
@@ -193,19 +193,25 @@ public final class Conv2D: UnaryLayer {
         let weightValue = try denseWeight(call)
         let weightGradient = sharing == nil ? weight.gradient : try call.tensor("denseGradient", shape: weightValue.shape)
         let firstBeta = sharing == nil ? weight.gradientBeta() : 0
-        try forEachChunk(of: x, call) { first, g, cols, dyT in
+        // Parts after the first sum their images' share of the weight gradient apart, added in part order after.
+        let parts = partCount(batch: x.batch, call.backend)
+        let partGradients = parts > 1 ? try call.tensor("partGradients", shape: [parts - 1, weightValue.count]) : nil
+        if let partGradients { try backend.fill(partGradients, value: 0) }
+        try forEachChunk(of: x, call) { part, first, g, cols, dyT in
             try backend.transposeBlocks(input: dy.elements(first * outChannels * outputPlane..<dy.count), output: dyT,
                                         rows: g.images, columns: outChannels, blockSize: outputPlane)
+            var (gradient, beta) = (weightGradient, first == 0 ? firstBeta : 1)
+            if let partGradients, part > 0 { (gradient, beta) = (partGradients.rows(part - 1..<part), 1) }
             for group in 0..<groups {
                 let dyGroup = dyT.elements(group * outPerGroup * g.columnWidth..<dyT.count)
                 let image = x.elements(inputOffset(first, group)..<x.count)
                 let weightGroup = weightOffset(group)..<weightValue.count
-                // dW_g += dY_g cols^T, the columns recomputed rather than kept from the forward pass.
+                // dW_g += dY_g cols^T, the columns recomputed rather than kept from the forward pass: the chunk's
+                // stay in the cache, which the whole batch's would not.
                 try backend.im2col(image: image, geometry: g, columns: cols)
                 try backend.gemm(transA: false, transB: true, m: outPerGroup, n: g.columnRows, k: g.columnWidth,
                                  alpha: 1, a: dyGroup, lda: g.columnWidth, b: cols, ldb: g.columnWidth,
-                                 beta: first == 0 ? firstBeta : 1, c: weightGradient.elements(weightGroup),
-                                 ldc: g.columnRows)
+                                 beta: beta, c: gradient.elements(weightGroup), ldc: g.columnRows)
                 guard let dx else { continue }
                 // dcols = W_g^T dY_g, folded back into the image gradient.
                 try backend.gemm(transA: true, transB: false, m: g.columnRows, n: g.columnWidth, k: outPerGroup,
@@ -213,6 +219,9 @@ public final class Conv2D: UnaryLayer {
                                  b: dyGroup, ldb: g.columnWidth, beta: 0, c: cols, ldc: g.columnWidth)
                 try backend.col2im(columns: cols, geometry: g, image: dx.elements(inputOffset(first, group)..<dx.count))
             }
+        }
+        for part in 1..<parts {
+            try backend.axpy(alpha: 1, x: partGradients!.rows(part - 1..<part).reshaped(weightGradient.shape), y: weightGradient)
         }
         if let sharing {
             if weight.gradientBeta() == 0 { try backend.fill(weight.gradient, value: 0) }
@@ -235,18 +244,33 @@ public final class Conv2D: UnaryLayer {
         }
     }
 
-    /// Calls `body(first image, geometry of the chunk, columns, transposed)` for each chunk of the batch, as
-    /// many images at a time as keep the column matrix within `chunkElements`. `transposed` is
-    /// `[outC, images, H, W]`: the forward GEMM's output, or dY for the backward GEMMs.
+    /// Parts of the batch that run at once: as many as the device runs (`Backend.concurrently`), so that the
+    /// small GEMMs and unfoldings of small images keep every core busy without handing each op out in pieces.
+    private func partCount(batch: Int, _ backend: Backend) -> Int {
+        max(1, min(batch, backend.properties.concurrentParts))
+    }
+
+    /// Calls `body(part, first image, geometry of the chunk, columns, transposed)` for each chunk of the batch:
+    /// the batch cut into `partCount` parts that run concurrently, each part into chunks, run in order, of as many
+    /// images as keep the column matrix within `chunkElements`. Each part has its own `columns` and `transposed`;
+    /// `transposed` is `[outC, images, H, W]`: the forward GEMM's output, or dY for the backward GEMMs.
     private func forEachChunk(of x: Tensor, _ call: LayerCall,
-                              _ body: (Int, ConvGeometry, Tensor, Tensor) throws -> Void) throws {
-        let perImage = geometry.columnCount
-        let chunk = max(1, min(x.batch, Self.chunkElements(call.backend.properties) / perImage))
-        let cols = try call.tensor("columns", shape: [chunk * perImage])
-        let cnhw = try call.tensor("transposed", shape: [chunk * outChannels * outputPlane])
-        for first in Swift.stride(from: 0, to: x.batch, by: chunk) {
-            let g = geometry.batched(images: min(chunk, x.batch - first), imageStride: inChannels * geometry.height * geometry.width)
-            try body(first, g, cols, cnhw)
+                              _ body: (Int, Int, ConvGeometry, Tensor, Tensor) throws -> Void) throws {
+        let backend = call.backend, batch = x.batch, perImage = geometry.columnCount
+        let parts = partCount(batch: batch, backend)
+        // Chunks of equal size: the largest part's images over as few chunks as fit.
+        let largest = (batch + parts - 1) / parts, most = max(1, Self.chunkElements(backend.properties) / perImage)
+        let chunks = (largest + most - 1) / most, chunk = (largest + chunks - 1) / chunks
+        let cols = try call.tensor("columns", shape: [parts, chunk * perImage])
+        let cnhw = try call.tensor("transposed", shape: [parts, chunk * outChannels * outputPlane])
+        let imageStride = inChannels * geometry.height * geometry.width
+        try backend.concurrently(parts) { part in
+            let images = (part * batch / parts)..<((part + 1) * batch / parts)
+            for first in Swift.stride(from: images.lowerBound, to: images.upperBound, by: chunk) {
+                let g = geometry.batched(images: min(chunk, images.upperBound - first), imageStride: imageStride)
+                try body(part, first, g, cols.rows(part..<part + 1).reshaped([chunk * perImage]),
+                         cnhw.rows(part..<part + 1).reshaped([chunk * outChannels * outputPlane]))
+            }
         }
     }
 
