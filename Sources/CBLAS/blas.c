@@ -3,6 +3,10 @@
 // kernels at about half the speed its SkylakeX kernels reach there (later versions choose those themselves).
 // OpenBLAS picks its kernels once, when it loads, from OPENBLAS_CORETYPE; so Synapse sets that before loading
 // it, on such a processor and unless the user set it.
+// Likewise OPENBLAS_THREAD_TIMEOUT, unless set: OpenBLAS's idle threads spin (sched_yield) for 2^28 cycles, a tenth
+// of a second, after each multi-threaded call, and so take a core from the backend's own threads while these run
+// the parts of `concurrently` (an LSTM's time steps, a convolution's images); 2^18 cycles keep them awake between
+// the GEMMs of one pass and no longer.
 #include "CBLAS.h"
 
 #include <dlfcn.h>
@@ -40,6 +44,7 @@ static int amd_with_avx512(void) {
 }
 
 __attribute__((constructor)) static void load_openblas(void) {
+    setenv("OPENBLAS_THREAD_TIMEOUT", "18", 0);
     if (getenv("OPENBLAS_CORETYPE") == NULL && amd_with_avx512()) {
         setenv("OPENBLAS_CORETYPE", "SkylakeX", 0);
         chosen = "SkylakeX";

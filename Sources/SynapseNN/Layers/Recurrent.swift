@@ -104,15 +104,17 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
             let cs = cell == .lstm ? try call.tensor("cell\(l)", shape: [steps + 1, batch, hidden]) : nil
             try startState(hs.rows(0..<1), carry: "carriedHidden\(l)", carried: carried, call)
             if let cs { try startState(cs.rows(0..<1), carry: "carriedCell\(l)", carried: carried, call) }
-            for t in 0..<steps {
-                let gatesNow = pre.rows(t..<t + 1)
-                try backend.gemm(transA: false, transB: true, m: batch, n: gates, k: hidden, alpha: 1, a: hs.rows(t..<t + 1),
-                                 lda: hidden, b: w.recurrent.value, ldb: hidden, beta: 1, c: gatesNow, ldc: gates)
-                if let cs {
-                    try backend.lstmCellForward(gates: gatesNow, previousCell: cs.rows(t..<t + 1), cell: cs.rows(t + 1..<t + 2),
-                                                hidden: hs.rows(t + 1..<t + 2), batch: batch, width: hidden)
-                } else {
-                    try backend.activationForward(.tanh, input: gatesNow, output: hs.rows(t + 1..<t + 2))
+            try forEachPart(batch: batch, backend) { r in
+                for t in 0..<steps {
+                    let gatesNow = step(pre, t, r)
+                    try backend.gemm(transA: false, transB: true, m: r.count, n: gates, k: hidden, alpha: 1, a: step(hs, t, r),
+                                     lda: hidden, b: w.recurrent.value, ldb: hidden, beta: 1, c: gatesNow, ldc: gates)
+                    if let cs {
+                        try backend.lstmCellForward(gates: gatesNow, previousCell: step(cs, t, r), cell: step(cs, t + 1, r),
+                                                    hidden: step(hs, t + 1, r), batch: r.count, width: hidden)
+                    } else {
+                        try backend.activationForward(.tanh, input: gatesNow, output: step(hs, t + 1, r))
+                    }
                 }
             }
             if carriesState {
@@ -156,26 +158,30 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
             let pre = try call.tensor("gates\(l)", shape: [steps, batch, gates])
             let hs = try call.tensor("hidden\(l)", shape: [steps + 1, batch, hidden])
             let gradGates = try call.tensor("gradGates\(l)", shape: [steps, batch, gates])
-            let gradCell = cell == .lstm ? try call.tensor("gradCell\(l)", shape: [batch, hidden]) : nil
+            let gradCell = cell == .lstm ? try call.tensor("gradCell\(l)", shape: [1, batch, hidden]) : nil
+            let cs = cell == .lstm ? try call.tensor("cell\(l)", shape: [steps + 1, batch, hidden]) : nil
             if let gradCell { try backend.fill(gradCell, value: 0) }
-            for t in (0..<steps).reversed() {
-                let gradHidden = gradOutput.rows(t..<t + 1), gradGatesNow = gradGates.rows(t..<t + 1)
-                if let gradCell {
-                    let cs = try call.tensor("cell\(l)", shape: [steps + 1, batch, hidden])
-                    try backend.lstmCellBackward(gates: pre.rows(t..<t + 1), previousCell: cs.rows(t..<t + 1),
-                                                 cell: cs.rows(t + 1..<t + 2), gradHidden: gradHidden, gradCell: gradCell,
-                                                 gradGates: gradGatesNow, batch: batch, width: hidden)
-                } else {
-                    try backend.activationBackward(.tanh, input: pre.rows(t..<t + 1), output: hs.rows(t + 1..<t + 2),
-                                                   gradOutput: gradHidden, gradInput: gradGatesNow)
-                }
-                // The previous step's hidden state also fed this step: its gradient adds to that step's output
-                // gradient (this layer's own buffer). The carried initial state is a constant: nothing flows past
-                // the first step.
-                if t > 0 {
-                    try backend.gemm(transA: false, transB: false, m: batch, n: hidden, k: gates, alpha: 1, a: gradGatesNow,
-                                     lda: gates, b: w.recurrent.value, ldb: hidden, beta: 1,
-                                     c: gradOutput.rows(t - 1..<t), ldc: hidden)
+            let gradHiddens = gradOutput
+            try forEachPart(batch: batch, backend) { r in
+                for t in (0..<steps).reversed() {
+                    let gradHidden = step(gradHiddens, t, r), gradGatesNow = step(gradGates, t, r)
+                    if let gradCell, let cs {
+                        try backend.lstmCellBackward(gates: step(pre, t, r), previousCell: step(cs, t, r),
+                                                     cell: step(cs, t + 1, r), gradHidden: gradHidden,
+                                                     gradCell: step(gradCell, 0, r), gradGates: gradGatesNow,
+                                                     batch: r.count, width: hidden)
+                    } else {
+                        try backend.activationBackward(.tanh, input: step(pre, t, r), output: step(hs, t + 1, r),
+                                                       gradOutput: gradHidden, gradInput: gradGatesNow)
+                    }
+                    // The previous step's hidden state also fed this step: its gradient adds to that step's output
+                    // gradient (this layer's own buffer). The carried initial state is a constant: nothing flows past
+                    // the first step.
+                    if t > 0 {
+                        try backend.gemm(transA: false, transB: false, m: r.count, n: hidden, k: gates, alpha: 1,
+                                         a: gradGatesNow, lda: gates, b: w.recurrent.value, ldb: hidden, beta: 1,
+                                         c: step(gradHiddens, t - 1, r), ldc: hidden)
+                    }
                 }
             }
             let layerInput = try self.layerInput(l, call, batch: batch)
@@ -206,6 +212,25 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
         let dx = try call.tensor("gradInput", shape: [batch, steps, inputWidth])
         try backend.transposeBlocks(input: gradInput, output: dx, rows: steps, columns: batch, blockSize: inputWidth)
         return dx
+    }
+
+    /// The largest recurrent weight, in elements, for which the batch runs in parts (`forEachPart`): every part
+    /// reads all of it at each step, which pays while it stays in each core's cache.
+    static let partedRecurrentWeight = 1 << 18
+
+    /// Runs `body(rows of the batch)` for parts of the batch at once (`Backend.concurrently`): the rows of a batch
+    /// are independent sequences, so each part runs every time step without waiting for the others, when a step's
+    /// GEMM and cell are too small to share out between threads. Larger ones run in one part, each op shared out.
+    private func forEachPart(batch: Int, _ backend: Backend, _ body: (Range<Int>) throws -> Void) throws {
+        let parted = gates * hidden <= Self.partedRecurrentWeight
+        let parts = parted ? max(1, min(batch, backend.properties.concurrentParts)) : 1
+        try backend.concurrently(parts) { part in try body((part * batch / parts)..<((part + 1) * batch / parts)) }
+    }
+
+    /// Rows `r` of the batch at step `t` of a time-major `[steps, batch, width]` tensor.
+    private func step(_ x: Tensor, _ t: Int, _ r: Range<Int>) -> Tensor {
+        let (batch, width) = (x.shape[1], x.shape[2])
+        return x.elements((t * batch + r.lowerBound) * width..<(t * batch + r.upperBound) * width).reshaped([r.count, width])
     }
 
     /// What layer `l` read in the forward pass, time-major: the input, or the layer below's output after dropout.
