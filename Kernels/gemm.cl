@@ -144,6 +144,18 @@ void gemm(const int m, const int n, const int k, const float alpha,
         barrier(CLK_LOCAL_MEM_FENCE);
     }
 
+    if (interior_mn) {
+        // Whole vectors, no bounds checks: a product with a short K (a weight gradient over a batch) spends
+        // most of its time here.
+        for (int i = 0; i < MWI; i++) {
+            __global float* out = c + (m0 + ty * MWI + i) * ldc + n0 + tx * NWI;
+            for (int j = 0; j < NVEC; j++) {
+                const floatN r = alpha * acc[i][j];
+                STOREN(beta == 0.0f ? r : r + beta * LOADN(0, out + j * VWN), 0, out + j * VWN);
+            }
+        }
+        return;
+    }
     for (int i = 0; i < MWI; i++) {
         const int row = m0 + ty * MWI + i;
         if (row >= m) break;

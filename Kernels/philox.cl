@@ -7,9 +7,9 @@ uint4 philox4x32_10(uint4 counter, uint2 key) {
             key.x += 0x9E3779B9u;
             key.y += 0xBB67AE85u;
         }
-        const uint hi0 = mul_hi(0xD2511F53u, counter.x), lo0 = 0xD2511F53u * counter.x;
-        const uint hi1 = mul_hi(0xCD9E8D57u, counter.z), lo1 = 0xCD9E8D57u * counter.z;
-        counter = (uint4)(hi1 ^ counter.y ^ key.x, lo1, hi0 ^ counter.w ^ key.y, lo0);
+        // 64-bit products rather than mul_hi, which PoCL does not vectorise.
+        const ulong p0 = (ulong)0xD2511F53u * counter.x, p1 = (ulong)0xCD9E8D57u * counter.z;
+        counter = (uint4)((uint)(p1 >> 32) ^ counter.y ^ key.x, (uint)p1, (uint)(p0 >> 32) ^ counter.w ^ key.y, (uint)p0);
     }
     return counter;
 }
