@@ -48,14 +48,14 @@ public struct GemmTuner {
         self.candidates = candidates
     }
 
-    /// The problem each shape is tuned on: square for `large`, a batch of 64 (128 on GPUs) rows for `medium`,
+    /// The problem each shape is tuned on: square for `large`, a batch of 64 rows for `medium`,
     /// a convolution-like wide product for few rows, its transpose for few columns. GPUs get larger
     /// problems, which they need to be timed meaningfully.
     public func problem(_ shape: GemmPlan.Shape) -> (m: Int, n: Int, k: Int) {
         let big = backend.device.kind == .cpu ? 1024 : 4096
         switch shape {
         case .large: return (big, big, big)
-        case .medium: return (backend.device.kind == .cpu ? 64 : 128, big * 2, big)
+        case .medium: return (GemmPlan.mediumLimit, big * 2, big)
         case .fewRows: return (16, big * 16, 256)
         case .fewColumns: return (big * 16, 16, 256)
         }
@@ -73,7 +73,7 @@ public struct GemmTuner {
 
     /// Tunes each shape, reporting every trial; returns the winning plan.
     public func tune(progress: (GemmPlan.Shape, Trial) -> Void) throws -> GemmPlan {
-        var plan = GemmPlan.defaults(for: backend.device.kind)
+        var plan = GemmPlan.defaults(for: backend.device.kind, floatVectorWidth: backend.device.preferredFloatVectorWidth)
         var random = SplitMix(seed: 0x5EED)
         for shape in GemmPlan.Shape.allCases {
             let (m, n, k) = problem(shape)
@@ -139,7 +139,7 @@ public struct GemmTuner {
                 grid.append(p)
             } } }
         } } }
-        grid.removeAll { $0 == GemmPlan.defaults(for: backend.device.kind)[shape] }
+        grid.removeAll { $0 == GemmPlan.defaults(for: backend.device.kind, floatVectorWidth: backend.device.preferredFloatVectorWidth)[shape] }
         var chosen: [GemmParameters] = []
         while chosen.count < count, !grid.isEmpty {
             chosen.append(grid.remove(at: Int(random.next() % UInt64(grid.count))))

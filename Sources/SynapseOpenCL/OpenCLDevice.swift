@@ -32,6 +32,9 @@ public struct OpenCLDevice: @unchecked Sendable {
     public let localMemoryBytes: Int
     /// The most work-items one work-group may hold.
     public let maxWorkGroupSize: Int
+    /// The float vector width the device prefers (`CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT`): 16 for PoCL on a
+    /// processor with AVX-512, 8 with AVX2; 1 on most GPUs. It picks the default GEMM tiles of CPU devices.
+    public let preferredFloatVectorWidth: Int
     /// The OpenCL C version the device's compiler accepts, as the device reports it.
     public let openCLCVersion: String
     /// The driver's version; a change makes cached kernels and GEMM tunings stale.
@@ -94,6 +97,7 @@ public struct OpenCLDevice: @unchecked Sendable {
         maxAllocationBytes = Int(Self.value(id, cl_device_info(CL_DEVICE_MAX_MEM_ALLOC_SIZE)) as cl_ulong)
         localMemoryBytes = Int(Self.value(id, cl_device_info(CL_DEVICE_LOCAL_MEM_SIZE)) as cl_ulong)
         maxWorkGroupSize = Self.value(id, cl_device_info(CL_DEVICE_MAX_WORK_GROUP_SIZE)) as Int
+        preferredFloatVectorWidth = Int(Self.value(id, cl_device_info(CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT)) as cl_uint)
     }
 
     private static func value<T: BinaryInteger>(_ id: cl_device_id, _ param: cl_device_info) -> T {
