@@ -2,7 +2,10 @@
 // and Synapse's OpenCL kernel against CLBlast on the same OpenCL device and queue.
 // Kernel compilation is excluded from the timings and reported separately.
 //
-//   swift run -c release gemm-bench [--reps N] [--device opencl:N]
+//   swift run -c release gemm-bench [--reps N] [--device opencl:N] [--json]
+//
+// --json: the table goes to stderr, and stdout gets one JSON object with each shape's GFLOP/s
+// (`{"rows": [{"shape", "m", "n", "k", "synapse_cpu", "openblas", "synapse_opencl", "clblast"}]}`, null where not run).
 import CBLAS
 import COpenCL
 import Foundation
@@ -28,9 +31,18 @@ func option(_ name: String) -> String? {
     return args.firstIndex(of: name).flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil }
 }
 let reps = Int(option("--reps") ?? "") ?? 5
+let json = CommandLine.arguments.contains("--json")
 
-/// Median seconds per call of `body`, which must leave its work finished.
+/// A line of the human-readable report: stdout, or stderr when stdout carries the JSON.
+func say(_ items: String...) {
+    let line = items.joined(separator: " ") + "\n"
+    if json { FileHandle.standardError.write(Data(line.utf8)) } else { print(line, terminator: "") }
+}
+
+/// Median seconds per call of `body`, which must leave its work finished, after one untimed call (the first
+/// wakes threads and faults in memory).
 func median(_ body: () throws -> Void) rethrows -> Double {
+    try body()
     var times: [Double] = []
     for _ in 0..<reps {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -73,24 +85,25 @@ do {
     let opencl = devices.isEmpty ? nil : try Devices.backend(chosen) as? OpenCLBackend
     let clblast = CLBlast()
 
-    print("GEMM benchmark, FP32, row-major, median of \(reps) runs; GFLOP/s (higher is better)")
-    print("CPU: \(cpu.deviceDescription)")
+    say("GEMM benchmark, FP32, row-major, median of \(reps) runs; GFLOP/s (higher is better)")
+    say("CPU: \(cpu.deviceDescription)")
     if let opencl {
-        print("OpenCL: \(opencl.deviceDescription), GEMM parameters \(opencl.gemmPlan.large) (\(opencl.gemmPlanSource))")
+        say("OpenCL: \(opencl.deviceDescription), GEMM parameters \(opencl.gemmPlan.large) (\(opencl.gemmPlanSource))")
     } else {
-        print("OpenCL: no device; OpenCL columns skipped")
+        say("OpenCL: no device; OpenCL columns skipped")
     }
-    if clblast == nil { print("CLBlast: libclblast.so.1 not found (apt-get install libclblast-dev); column skipped") }
-    print("")
+    if clblast == nil { say("CLBlast: libclblast.so.1 not found (apt-get install libclblast-dev); column skipped") }
+    say("")
 
     func cell(_ value: Double?) -> String { value.map { String(format: "%8.1f", $0) } ?? "       -" }
     func ratio(_ a: Double?, _ b: Double?) -> String {
         guard let a, let b else { return "     -" }
         return String(format: "%5.2fx", a / b)
     }
-    print("shape                  Synapse-CPU  OpenBLAS  ratio | Synapse-OCL  CLBlast  ratio")
+    say("shape                  Synapse-CPU  OpenBLAS  ratio | Synapse-OCL  CLBlast  ratio")
 
     var buildNotes: [String] = []
+    var rows: [[String: Any]] = []
     for shape in shapes {
         let aHost = random(shape.m * shape.k, seed: 1), bHost = random(shape.k * shape.n, seed: 2)
         let lda = shape.k, ldb = shape.transB ? shape.k : shape.n
@@ -131,11 +144,17 @@ do {
             }
         }
         let oursGflops = shape.flops / ours / 1e9, blasGflops = shape.flops / blas / 1e9
-        print(shape.name.padding(toLength: 22, withPad: " ", startingAt: 0), cell(oursGflops), "  ", cell(blasGflops),
-              ratio(oursGflops, blasGflops), "|  ", cell(oclGflops), cell(clblastGflops), ratio(oclGflops, clblastGflops))
+        say(shape.name.padding(toLength: 22, withPad: " ", startingAt: 0), cell(oursGflops), "  ", cell(blasGflops),
+            ratio(oursGflops, blasGflops), "|  ", cell(oclGflops), cell(clblastGflops), ratio(oclGflops, clblastGflops))
+        rows.append(["shape": shape.name, "m": shape.m, "n": shape.n, "k": shape.k, "synapse_cpu": oursGflops,
+                     "openblas": blasGflops, "synapse_opencl": oclGflops ?? NSNull(), "clblast": clblastGflops ?? NSNull()])
     }
-    print("")
-    buildNotes.forEach { print($0) }
+    say("")
+    buildNotes.forEach { say($0) }
+    if json {
+        let data = try JSONSerialization.data(withJSONObject: ["rows": rows], options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
 } catch {
     FileHandle.standardError.write(Data("error: \(error)\n".utf8))
     exit(1)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# End-to-end speed comparison: Synapse against PyTorch (CPU) and tinygrad (OpenCL).
+# End-to-end speed comparison: Synapse against PyTorch (CPU), tinygrad (OpenCL) and CLBlast (OpenCL GEMM).
 #
-# Usage: Benchmarks/compare/run.sh [--threads T] [--quick] [--json FILE]
+# Usage: Benchmarks/compare/run.sh [--threads T] [--runs N] [--quick] [--json FILE]
 #   --threads T   CPU threads for Synapse's CPU backend and PyTorch (default: every core)
+#   --runs N      measure every row N times, one round of all rows after another (default 1); the table
+#                 gives each run's ratio and how many met the target
 #   --quick       fewer steps (a smoke test; figures are noisier)
-#   --json FILE   also write every row, with versions, to FILE
+#   --json FILE   also write every row of every run, with versions, to FILE
 #
 # Each row runs Synapse and its reference back to back so both see the same machine
 # load. Run it on an otherwise idle machine: with --threads equal to the core count,
@@ -14,18 +16,21 @@ set -euo pipefail
 die() { echo "run.sh: error: $*" >&2; exit 1; }
 
 threads=$(nproc)
+runs=1
 quick=0
 json_file=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --threads) [ $# -ge 2 ] || die "--threads needs a value"; threads=$2; shift 2 ;;
+        --runs) [ $# -ge 2 ] || die "--runs needs a value"; runs=$2; shift 2 ;;
         --quick) quick=1; shift ;;
         --json) [ $# -ge 2 ] || die "--json needs a file name"; json_file=$2; shift 2 ;;
-        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
 [[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "--threads must be a positive integer, got '$threads'"
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer, got '$runs'"
 [ -z "$json_file" ] || json_file=$(realpath -m "$json_file")
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,6 +55,12 @@ if [ -z "${SYNAPSE:-}" ] && { [ ! -x "$synapse" ] || [ -n "$(find Sources Kernel
     swift build -c release --product synapse || die "swift build failed"
 fi
 [ -x "$synapse" ] || die "$synapse is not an executable"
+gemm_bench=$(dirname "$synapse")/gemm-bench
+if [ -z "${SYNAPSE:-}" ] && { [ ! -x "$gemm_bench" ] || [ -n "$(find Sources Kernels Benchmarks/GEMM Package.swift -newer "$gemm_bench" -print -quit)" ]; }; then
+    echo "Building $gemm_bench (swift build -c release --product gemm-bench)..." >&2
+    swift build -c release --product gemm-bench || die "swift build failed"
+fi
+[ -x "$gemm_bench" ] || die "$gemm_bench is not an executable (with SYNAPSE=path, build gemm-bench beside it)"
 
 # Steps per model: "steps warmup". Synapse, PyTorch and tinygrad each time three blocks of that many
 # steps and report the median (--no-layers skips Synapse's per-layer profile, which the table does not use).
@@ -87,8 +98,8 @@ run() {
 }
 
 # field FILE KEY: one number from the JSON object FILE holds (pretty-printed or not; anything
-# printed before the object is skipped). KEY is images_per_second, tokens_per_second, gflops, or kernel:NAME for the
-# gflops of the named entry of a `bench kernels` report.
+# printed before the object is skipped). KEY is images_per_second, tokens_per_second, gflops, kernel:NAME for the
+# gflops of the named entry of a `bench kernels` report, or COLUMN:SHAPE for a column of a gemm-bench row.
 field() {
     "$py" - "$@" <<'EOF' || die "no '$2' in the output of $(basename "$1" .json): $(head -c 300 "$1")"
 import json, sys
@@ -98,6 +109,9 @@ try:
     obj, _ = json.JSONDecoder().raw_decode(text[text.index("{"):])
     if key.startswith("kernel:"):
         value = next(k["gflops"] for k in obj["kernels"] if k["name"] == key[7:])
+    elif ":" in key:
+        column, shape = key.split(":", 1)
+        value = next(r[column] for r in obj["rows"] if r["shape"] == shape)
     else:
         value = obj[key]
     print(float(value))
@@ -106,10 +120,13 @@ except (ValueError, KeyError, TypeError, StopIteration):
 EOF
 }
 
-# row KEY=VALUE...: appends one result row.
-row() { "$py" -c 'import json, sys; print(json.dumps(dict(a.split("=", 1) for a in sys.argv[1:])))' "$@" >>"$rows"; }
+# row KEY=VALUE...: appends one result row of the current run.
+row() { "$py" -c 'import json, sys; print(json.dumps(dict(a.split("=", 1) for a in sys.argv[1:])))' run="$round" "$@" >>"$rows"; }
 
-for spec in mlp:64:1.0 lenet:64:1.5 alexnet:16:1.3; do
+for round in $(seq 1 "$runs"); do
+[ "$runs" = 1 ] || echo "run $round of $runs:" >&2
+
+for spec in mlp:64:1.3 lenet:64:1.5 alexnet:16:1.3; do
     IFS=: read -r model batch target <<<"$spec"
     read -r s w <<<"${steps[$model]}"
     echo "$model (batch $batch, $s steps, $threads threads):" >&2
@@ -155,25 +172,46 @@ syn=$(field "$tmp/synapse-cl-gemm.json" kernel:gemm-1024)
 ref=$(field "$tmp/tinygrad-gemm.json" gflops)
 row kind=opencl model=gemm-1024 batch=- threads=- target=- reference=tinygrad synapse="$syn" ref="$ref" unit=GFLOP/s
 
+echo "gemm on OpenCL against CLBlast on the same device and queue:" >&2
+run gemm-bench "$gemm_bench" --json --reps "$gemm_repeats"
+for spec in "512^3:gemm-512" "1024^3:gemm-1024" "2048^3:gemm-2048" "fc6 128x4096x9216 NT:gemm-fc6"; do
+    IFS=: read -r shape name <<<"$spec"
+    syn=$(field "$tmp/gemm-bench.json" "synapse_opencl:$shape")
+    ref=$(field "$tmp/gemm-bench.json" "clblast:$shape")
+    row kind=opencl model="$name" batch=- threads=- target=2.0 reference=clblast synapse="$syn" ref="$ref" unit=GFLOP/s
+done
+done
+
 # The table, and the JSON file with versions and the raw outputs' key figures.
 "$py" - "$rows" "$json_file" "$tmp" "$load" <<'EOF'
-import json, subprocess, sys
+import json, statistics, subprocess, sys
 rows_path, json_file, tmp, load = sys.argv[1:]
 rows = [json.loads(line) for line in open(rows_path)]
-print(f"{'backend':8}{'model':11}{'batch':>6}{'threads':>8}  {'Synapse':>10}  {'reference':>19}"
-      f"{'ratio':>7}{'target':>8}")
 for r in rows:
     # Numbers as numbers in the JSON file; "-" (not applicable) as null.
-    for k in ("batch", "threads"):
+    for k in ("run", "batch", "threads"):
         r[k] = None if r[k] == "-" else int(r[k])
     for k in ("target", "synapse", "ref"):
         r[k] = None if r[k] == "-" else float(r[k])
     r["ratio"] = round(r["synapse"] / r["ref"], 3)
-    verdict = "" if r["target"] is None else (" ok" if r["ratio"] >= r["target"] else " BELOW")
-    target = "-" if r["target"] is None else f">= {r['target']}"
-    print(f"{r['kind']:8}{r['model']:11}{r['batch'] or '-':>6}{r['threads'] or '-':>8}  {r['synapse']:10.1f}  "
-          f"{r['reference'] + ' ' + format(r['ref'], '.1f'):>19}{r['ratio']:7.2f}{target:>8}{verdict}")
-print("(img/s for image models, characters/s for LSTMs, GFLOP/s for gemm; ratio = Synapse / reference)")
+# One line per comparison: the medians of its runs, and every run's ratio.
+keys = list(dict.fromkeys((r["kind"], r["model"], r["reference"]) for r in rows))
+print(f"{'backend':8}{'model':11}{'batch':>6}{'threads':>8}  {'Synapse':>10}  {'reference':>19}  {'ratio per run':<20}{'target':>8}")
+for key in keys:
+    runs = [r for r in rows if (r["kind"], r["model"], r["reference"]) == key]
+    first = runs[0]
+    syn, ref = statistics.median(r["synapse"] for r in runs), statistics.median(r["ref"] for r in runs)
+    ratios = " ".join(f"{r['ratio']:.2f}" for r in runs)
+    if first["target"] is None:
+        target, verdict = "-", ""
+    else:
+        met = sum(r["ratio"] >= first["target"] for r in runs)
+        target = f">= {first['target']}"
+        verdict = " ok" if met == len(runs) else f" BELOW in {len(runs) - met} of {len(runs)}"
+    print(f"{first['kind']:8}{first['model']:11}{first['batch'] or '-':>6}{first['threads'] or '-':>8}  {syn:10.1f}  "
+          f"{first['reference'] + ' ' + format(ref, '.1f'):>19}  {ratios:<20}{target:>8}{verdict}")
+print("(img/s for image models, characters/s for LSTMs, GFLOP/s for gemm, medians over the runs; "
+      "ratio = Synapse / reference)")
 if json_file:
     def version(name):
         return json.loads(open(f"{tmp}/{name}.json").read())["version"]
