@@ -50,8 +50,9 @@ __kernel void soft_threshold(__global const float* x, const int x_offset, const 
     x += x_offset;
     y += y_offset;
     FOR_EACH_INDEX(i, count) {
-        const float shrunk = fmax(fabs(x[i]) - threshold, 0.0f);
-        y[i] = x[i] < 0.0f ? -shrunk : shrunk;
+        // A comparison rather than fmax, so that NaN stays NaN as on the CPU backend.
+        const float shrunk = fabs(x[i]) - threshold, kept = shrunk <= 0.0f ? 0.0f : shrunk;
+        y[i] = x[i] < 0.0f ? -kept : kept;
     }
 }
 

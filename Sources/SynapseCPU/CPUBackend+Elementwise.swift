@@ -161,9 +161,11 @@ extension CPUBackend {
         let count = x.count
         let x = floats(x), y = floats(output)
         parallelFor(count) { r in
-            for i in r {
-                let shrunk = max(abs(x[i]) - threshold, 0)
-                y[i] = x[i] < 0 ? -shrunk : shrunk
+            // Vector selects: the signs of sparse codes are coin flips to a branch. NaN stays NaN (as on OpenCL).
+            FastMath.map(r, x, y) { v in
+                let shrunk = unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self) - threshold
+                let kept = shrunk.replacing(with: 0, where: shrunk .<= 0)
+                return kept.replacing(with: kept * -1, where: v .< 0)   // not -kept: SIMD negation is 0 - x, which loses -0
             }
         }
     }

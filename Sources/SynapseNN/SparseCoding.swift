@@ -54,18 +54,25 @@ public final class SparseCoder {
     }
 
     /// The Lipschitz constant of the codes' gradient: the largest eigenvalue of `Phi Phi^T`, by power iteration on
-    /// the host (the Gram matrix is `atoms x atoms`).
+    /// the host (the Gram matrix is `atoms x atoms`) from the same start each time, until the estimate moves by less
+    /// than a millionth (at most 100 steps).
     private func lipschitz() throws -> Double {
-        let gram = try self.gram()
-        let values = try backend.download(gram).map(Double.init)
-        var v = [Double](repeating: 1 / Double(atoms).squareRoot(), count: atoms), estimate = 0.0
+        let values = try backend.download(try gram()).map(Double.init)
+        var v = [Double](repeating: 1 / Double(atoms).squareRoot(), count: atoms), w = v, estimate = 0.0
         for _ in 0..<100 {
-            var w = [Double](repeating: 0, count: atoms)
-            for i in 0..<atoms { for j in 0..<atoms { w[i] += values[i * atoms + j] * v[j] } }
+            values.withUnsafeBufferPointer { g in
+                for i in 0..<atoms {
+                    var sum = 0.0
+                    for j in 0..<atoms { sum += g[i &* atoms &+ j] * v[j] }
+                    w[i] = sum
+                }
+            }
             let norm = w.reduce(0) { $0 + $1 * $1 }.squareRoot()
             guard norm > 0 else { return 1 }
+            let converged = abs(norm - estimate) <= 1e-6 * norm
             estimate = norm
-            v = w.map { $0 / norm }
+            for i in 0..<atoms { v[i] = w[i] / norm }
+            if converged { break }
         }
         return estimate * 1.01   // a little above the estimate, so that the step is safely below 1/L
     }
@@ -151,14 +158,18 @@ public final class SparseCoder {
     /// The atom-by-atom least-squares sweep for the statistics `M = A^T A` (`gram`) and `B = A^T X` (`targets`).
     private func updateDictionary(gram: [Double], targets: [Double]) throws {
         var phi = try backend.download(dictionary).map(Double.init)
+        var atom = [Double](repeating: 0, count: features)
         for k in 0..<atoms where gram[k * atoms + k] > 0 {
             // residual_k = B_k - sum_j M_kj phi_j, and phi_k moves by residual_k / M_kk.
-            var atom = Array(phi[k * features..<(k + 1) * features])
-            for f in 0..<features {
-                var r = targets[k * features + f]
-                for j in 0..<atoms { r -= gram[k * atoms + j] * phi[j * features + f] }
-                atom[f] += r / gram[k * atoms + k]
+            for f in 0..<features { atom[f] = targets[k * features + f] }
+            phi.withUnsafeBufferPointer { phi in
+                for j in 0..<atoms {
+                    let weight = gram[k * atoms + j], row = phi.baseAddress! + j * features
+                    for f in 0..<features { atom[f] -= weight * row[f] }
+                }
             }
+            let scale = 1 / gram[k * atoms + k]
+            for f in 0..<features { atom[f] = phi[k * features + f] + atom[f] * scale }
             let norm = atom.reduce(0) { $0 + $1 * $1 }.squareRoot()
             guard norm > 0 else { continue }
             for f in 0..<features { phi[k * features + f] = atom[f] / norm }
@@ -193,22 +204,22 @@ public final class SparseCoder {
     }
 
     /// The objective `1/2 ||x - a Phi||^2 + lambda ||a||_1` summed over the examples, its squared-error part alone,
-    /// and the mean number of non-zero codes per example, computed on the host.
+    /// and the mean number of non-zero codes per example: the residual made on the device, the sums on the host.
     public func objective(_ x: Tensor, codes a: Tensor) throws -> (loss: Double, squaredError: Double, nonZeros: Double) {
-        let xs = try backend.download(x), codes = try backend.download(a), phi = try backend.download(dictionary)
-        let n = xs.count / features
-        var squaredError = 0.0, l1 = 0.0, nonZeros = 0
-        for i in 0..<n {
-            for f in 0..<features {
-                var r = Double(xs[i * features + f])
-                for k in 0..<atoms { r -= Double(codes[i * atoms + k]) * Double(phi[k * features + f]) }
-                squaredError += 0.5 * r * r
-            }
-            for k in 0..<atoms where codes[i * atoms + k] != 0 {
-                l1 += Double(lambda) * Double(abs(codes[i * atoms + k]))
-                nonZeros += 1
-            }
+        let n = x.count / features
+        guard x.count == n * features, a.count == n * atoms, n > 0 else {
+            throw NNError.invalidSetting(name: "sparse coding", message: "codes \(describe(a.shape)) do not match examples \(describe(x.shape))")
         }
-        return (squaredError + l1, squaredError, Double(nonZeros) / Double(max(n, 1)))
+        let residual = try call.tensor("residual", shape: [n, features])
+        try backend.copy(from: x.reshaped([n, features]), to: residual)
+        try backend.gemm(transA: false, transB: false, m: n, n: features, k: atoms, alpha: -1, a: a, lda: atoms, b: dictionary,
+                         ldb: features, beta: 1, c: residual, ldc: features)
+        let squaredError = try backend.download(residual).reduce(0.0) { $0 + 0.5 * Double($1) * Double($1) }
+        var l1 = 0.0, nonZeros = 0
+        for code in try backend.download(a) where code != 0 {
+            l1 += Double(lambda) * Double(abs(code))
+            nonZeros += 1
+        }
+        return (squaredError + l1, squaredError, Double(nonZeros) / Double(n))
     }
 }

@@ -57,12 +57,15 @@ final class ElementwiseTests: SynapseTestCase {
         }
     }
 
-    /// Exact: the shrinkage is one subtraction and a sign, the same on every device; in place too.
+    /// Exact: the shrinkage is one subtraction and a sign, the same on every device; in place too. NaN stays NaN.
     func testSoftThreshold() {
         var random = TestRandom(seed: 75)
-        let x = [0, 0.25, -0.25, 0.2500001, -1] + random.floats(count - 5)
+        let x = [0, 0.25, -0.25, 0.2500001, -1, .nan] + random.floats(count - 6)
         let threshold: Float = 0.25
-        let expected = x.map { v -> Float in let s = max(abs(v) - threshold, 0); return v < 0 ? -s : s }
+        let expected = x.map { v -> Float in
+            let s = abs(v) - threshold, kept = s <= 0 ? 0 : s
+            return v < 0 ? -kept : kept
+        }
         forEachBackend { backend in
             let output = try backend.nanTensor(count), input = try backend.tensor(x)
             try backend.softThreshold(input, threshold: threshold, output: output)
