@@ -105,6 +105,34 @@ extension CPUBackend {
         let argmax = int32s(argmax)
         let (outH, outW, height, width) = (g.outputH, g.outputW, g.height, g.width)
         let (kernelH, kernelW, strideH, strideW, padH, padW) = (g.kernelH, g.kernelW, g.strideH, g.strideW, g.padH, g.padW)
+        if (kernelH, kernelW, strideH, strideW, padH, padW) == (2, 2, 2, 2, 0, 0) {
+            // LeNet's and VGG's pooling, whose windows never reach past the image: four reads, no window loops.
+            parallelFor(g.planes * outH, cost: outW * 4) { rows in
+                for row in rows {
+                    let (p, oh) = (row / outH, row % outH)
+                    let top = p &* height &* width &+ 2 &* oh &* width
+                    let (y, argmax) = (y + row * outW, argmax + row * outW)
+                    for ow in 0..<outW {
+                        // The general loop's rule, unrolled: the window's pixels in scan order from -inf, each
+                        // taking over only when strictly greater.
+                        let first = top &+ 2 &* ow
+                        var best = -Float.infinity, index = first
+                        @inline(__always) func visit(_ i: Int) {
+                            let better = x[i] > best
+                            best = better ? x[i] : best
+                            index = better ? i : index
+                        }
+                        visit(first)
+                        visit(first &+ 1)
+                        visit(first &+ width)
+                        visit(first &+ width &+ 1)
+                        y[ow] = best
+                        argmax[ow] = Int32(truncatingIfNeeded: index &- p &* height &* width)
+                    }
+                }
+            }
+            return
+        }
         parallelFor(g.planes * outH, cost: outW * kernelH * kernelW) { rows in
             for row in rows {
                 let (p, oh) = (row / outH, row % outH)
