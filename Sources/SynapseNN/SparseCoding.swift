@@ -207,9 +207,10 @@ public final class SparseCoder {
     /// and the mean number of non-zero codes per example: the residual made on the device, the sums on the host.
     public func objective(_ x: Tensor, codes a: Tensor) throws -> (loss: Double, squaredError: Double, nonZeros: Double) {
         let n = x.count / features
-        guard x.count == n * features, a.count == n * atoms, n > 0 else {
+        guard x.count == n * features, a.count == n * atoms else {
             throw NNError.invalidSetting(name: "sparse coding", message: "codes \(describe(a.shape)) do not match examples \(describe(x.shape))")
         }
+        guard n > 0 else { return (0, 0, 0) }
         let residual = try call.tensor("residual", shape: [n, features])
         try backend.copy(from: x.reshaped([n, features]), to: residual)
         try backend.gemm(transA: false, transB: false, m: n, n: features, k: atoms, alpha: -1, a: a, lda: atoms, b: dictionary,

@@ -29,8 +29,9 @@ final class PartsTests: SynapseTestCase {
     }
 
     /// A convolution whose parts run several chunks each (the columns of two images fill a chunk) and a stacked
-    /// LSTM, on 1, 2 and 3 threads: outputs, input gradients and parameter gradients agree with one thread's
-    /// (a weight gradient's sum over the parts is added in another order).
+    /// LSTM, on 1, 2 and 3 threads (a batch of 13: one, two and three parts, at least four images each):
+    /// outputs, input gradients and parameter gradients agree with one thread's (a weight gradient's sum over the
+    /// parts is added in another order).
     func testLayersCutIntoPartsAgreeAcrossThreadCounts() throws {
         let cases: [(String, () -> [Layer], [Int])] = [
             ("Conv2D", { [Conv2D(6, kernel: 5, padding: 1, name: "conv")] }, [3, 40, 40]),
@@ -43,7 +44,7 @@ final class PartsTests: SynapseTestCase {
             for threads in [2, 3] {
                 let backend = try CPUBackend(threads: threads)
                 let got = try Self.pass(layers(), inputShape: inputShape, threads: threads)
-                let call = OpCall(backend, name, "batch 7 of \(inputShape), \(threads) threads against 1")
+                let call = OpCall(backend, name, "batch 13 of \(inputShape), \(threads) threads against 1")
                 for (what, (g, r)) in zip(["output", "input gradient"] + (2..<got.count).map { "parameter \($0 - 2)" },
                                           zip(got, reference)) {
                     assertClose(g, r.map(Double.init), call, what)
@@ -52,13 +53,13 @@ final class PartsTests: SynapseTestCase {
         }
     }
 
-    /// Forward and backward of `sum(y * r)` through `layers` over a batch of 7 on a CPU backend of `threads`
+    /// Forward and backward of `sum(y * r)` through `layers` over a batch of 13 on a CPU backend of `threads`
     /// threads: the output, the input gradient and every parameter gradient.
     static func pass(_ layers: [Layer], inputShape: [Int], threads: Int) throws -> [[Float]] {
         let backend = try CPUBackend(threads: threads)
         let model = try Sequential(inputShape: inputShape, layers: layers, backend: backend, seed: 3)
         var random = TestRandom(seed: 9)
-        let batch = 7
+        let batch = 13
         let x = try backend.tensor(random.floats(batch * inputShape.reduce(1, *)), shape: [batch] + inputShape)
         let y = try model.forward(x, training: true)
         model.zeroGradients()

@@ -244,10 +244,19 @@ public final class Conv2D: UnaryLayer {
         }
     }
 
-    /// Parts of the batch that run at once: as many as the device runs (`Backend.concurrently`), so that the
-    /// small GEMMs and unfoldings of small images keep every core busy without handing each op out in pieces.
+    /// The most column elements the parts of one call unfold at once, all parts together (a chunk holds at least
+    /// one image, whatever `chunkElements` says).
+    static let partedColumnElements = 1 << 24
+
+    /// Parts of the batch that run at once (`Backend.concurrently`), so that the small GEMMs and unfoldings of small
+    /// images keep every core busy without handing each op out in pieces: as many as the device runs, when the batch
+    /// holds at least four images for each (so that no part waits long for one with an image more) and their
+    /// columns stay within `partedColumnElements`; else one, each op shared out over the device.
     private func partCount(batch: Int, _ backend: Backend) -> Int {
-        max(1, min(batch, backend.properties.concurrentParts))
+        let properties = backend.properties, parts = properties.concurrentParts
+        let chunk = max(Self.chunkElements(properties), geometry.columnCount)
+        guard parts > 1, batch >= 4 * parts, parts * chunk <= Self.partedColumnElements else { return 1 }
+        return parts
     }
 
     /// Calls `body(part, first image, geometry of the chunk, columns, transposed)` for each chunk of the batch:
@@ -257,6 +266,7 @@ public final class Conv2D: UnaryLayer {
     private func forEachChunk(of x: Tensor, _ call: LayerCall,
                               _ body: (Int, Int, ConvGeometry, Tensor, Tensor) throws -> Void) throws {
         let backend = call.backend, batch = x.batch, perImage = geometry.columnCount
+        guard batch > 0 else { return }
         let parts = partCount(batch: batch, backend)
         // Chunks of equal size: the largest part's images over as few chunks as fit.
         let largest = (batch + parts - 1) / parts, most = max(1, Self.chunkElements(backend.properties) / perImage)

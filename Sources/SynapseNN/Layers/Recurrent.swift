@@ -220,10 +220,12 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
 
     /// Runs `body(rows of the batch)` for parts of the batch at once (`Backend.concurrently`): the rows of a batch
     /// are independent sequences, so each part runs every time step without waiting for the others, when a step's
-    /// GEMM and cell are too small to share out between threads. Larger ones run in one part, each op shared out.
+    /// GEMM and cell are too small to share out between threads and the batch has at least four rows for each part.
+    /// Otherwise one part, each op shared out.
     private func forEachPart(batch: Int, _ backend: Backend, _ body: (Range<Int>) throws -> Void) throws {
-        let parted = gates * hidden <= Self.partedRecurrentWeight
-        let parts = parted ? max(1, min(batch, backend.properties.concurrentParts)) : 1
+        let concurrent = backend.properties.concurrentParts
+        let parted = gates * hidden <= Self.partedRecurrentWeight && concurrent > 1 && batch >= 4 * concurrent
+        let parts = parted ? concurrent : 1
         try backend.concurrently(parts) { part in try body((part * batch / parts)..<((part + 1) * batch / parts)) }
     }
 
