@@ -120,6 +120,13 @@ for a in $archs; do
     row "gensim $gensim_version ($gensim_reader)" gensim
     row "fastText $fasttext_version" fasttext
     echo
+    # Each seed's ratio: the lines of one tool come in seed order.
+    per_seed() {
+        awk -v t="$1" '$1 == "synapse" { s[++i] = $3 } $1 == t { o[++j] = $3 }
+            END { for (k = 1; k <= j; k++) printf "%s%.2f", (k > 1 ? ", " : ""), s[k] / o[k] }' "$tmp/runs"
+    }
+    echo "Synapse's words/s ÷ tool's, seed by seed: gensim $(per_seed gensim); fastText $(per_seed fasttext)"
+    echo
     echo "Synapse's evaluator (evaluate-words) on seed 1's files:"
     for tool in synapse:synapse-1.bin gensim:gensim-1.bin fastText:fasttext-1.vec; do
         "$synapse" evaluate-words "$tmp/${tool#*:}" --analogies "$data/questions-words.txt" --similarities "$data/wordsim353.tsv" \
