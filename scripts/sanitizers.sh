@@ -16,7 +16,7 @@ trap 'rm -rf "$work" "$SYNAPSE_CACHE_DIR"' EXIT
 # fails (munmap EINVAL) before any Synapse code is involved; the normal suite runs it.
 tests=(ThreadSafetyTests/testOneBackendSharedByTrainingThreads ThreadSafetyTests/testABackendPerThread
        ThreadSafetyTests/testDroppedOpenCLBackendsAreFreed ReliabilityTests CheckpointTests SafeTensorsTests
-       DataTests BadInputTests RuntimeTests MemoryTests ReportingTests GraphTests ViewTests)
+       DataTests BadInputTests RuntimeTests MemoryTests ReportingTests GraphTests ViewTests PartsTests)
 
 build() {  # swift build arguments...
     swift build -c debug "$@" > "$work/build.log" 2>&1 || { tail -40 "$work/build.log"; echo "sanitizers: swift build $* failed" >&2; exit 1; }
@@ -49,7 +49,7 @@ for part in "${parts[@]}"; do
         ;;
     thread)
         TSAN_OPTIONS=halt_on_error=1 run_tests thread .build-tsan ThreadSafetyTests/testOneBackendSharedByTrainingThreads \
-            ThreadSafetyTests/testABackendPerThread RuntimeTests
+            ThreadSafetyTests/testABackendPerThread RuntimeTests PartsTests
         ;;
     leaks)
         start=$SECONDS
