@@ -235,15 +235,18 @@ extension CPUBackend {
         let (bc1, sqrtBC2) = (p.biasCorrection1, p.sqrtBiasCorrection2)
         forEachRun(segments, learningRate: p.learningRate, weightDecay: p.weightDecay) { run, lr, wd in
             let (w, g, m, v) = (w + run.lowerBound, g + run.lowerBound, m + run.lowerBound, v + run.lowerBound)
-            // The same operations in the same order as Kernels/adam.cl, so both devices round alike.
-            parallelFor(run.count) { r in
-                for i in r {
-                    let grad = g[i] + wd * w[i]
-                    let mean = b1 * m[i] + (1 - b1) * grad
-                    let variance = b2 * v[i] + (1 - b2) * grad * grad
-                    m[i] = mean
-                    v[i] = variance
-                    w[i] -= (lr / bc1) * mean / (variance.squareRoot() / sqrtBC2 + eps)
+            // The same operations in the same order as Kernels/adam.cl, so both devices round alike; eight weights at
+            // a time (a square root and a division each, which scalar code pays for one by one), the same roundings.
+            parallelFor(run.count, cost: 4) { r in
+                for i in stride(from: r.lowerBound, to: r.upperBound, by: 8) {
+                    let end = r.upperBound
+                    let grad = FastMath.load(g, i, end: end) + wd * FastMath.load(w, i, end: end)
+                    let mean = b1 * FastMath.load(m, i, end: end) + (1 - b1) * grad
+                    let variance = b2 * FastMath.load(v, i, end: end) + (1 - b2) * grad * grad
+                    let weight = FastMath.load(w, i, end: end) - (lr / bc1) * mean / (variance.squareRoot() / sqrtBC2 + eps)
+                    FastMath.store(mean, m, i, end: end)
+                    FastMath.store(variance, v, i, end: end)
+                    FastMath.store(weight, w, i, end: end)
                 }
             }
         }
