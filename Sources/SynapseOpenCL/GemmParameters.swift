@@ -87,14 +87,18 @@ public struct GemmPlan: Equatable, Sendable, Codable {
         self.init(large: parameters, medium: parameters, fewRows: parameters, fewColumns: parameters)
     }
 
-    /// The untuned plan for a class of device and the float vector width it prefers; `GemmTuner` searches for
+    /// The untuned plan for a device, by its class and the float vector width it prefers; `GemmTuner` searches for
     /// faster ones.
-    public static func defaults(for kind: OpenCLDevice.Kind, floatVectorWidth: Int = 8) -> GemmPlan {
+    public static func defaults(for device: OpenCLDevice) -> GemmPlan {
+        defaults(for: device.kind, floatVectorWidth: device.preferredFloatVectorWidth)
+    }
+
+    static func defaults(for kind: OpenCLDevice.Kind, floatVectorWidth: Int) -> GemmPlan {
         switch kind {
         case .cpu where floatVectorWidth >= 16:
             // Rows of sixteen floats, one AVX-512 register, per work-item: on PoCL over a 2-core Zen 5, 77-86 GFLOP/s
             // at 512-1024 against 48 for the eight-wide tiles, and 39-57 against 24-28 for a batch of 64 rows.
-            let eightWide = defaults(for: kind)
+            let eightWide = defaults(for: kind, floatVectorWidth: 8)
             return GemmPlan(large: GemmParameters(mwg: 128, nwg: 128, kwg: 32, mdimc: 8, ndimc: 8, vwn: 16),
                             medium: GemmParameters(mwg: 64, nwg: 128, kwg: 32, mdimc: 8, ndimc: 8, vwn: 16),
                             fewRows: eightWide.fewRows, fewColumns: eightWide.fewColumns)

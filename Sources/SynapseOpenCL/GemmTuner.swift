@@ -73,7 +73,7 @@ public struct GemmTuner {
 
     /// Tunes each shape, reporting every trial; returns the winning plan.
     public func tune(progress: (GemmPlan.Shape, Trial) -> Void) throws -> GemmPlan {
-        var plan = GemmPlan.defaults(for: backend.device.kind, floatVectorWidth: backend.device.preferredFloatVectorWidth)
+        var plan = GemmPlan.defaults(for: backend.device)
         var random = SplitMix(seed: 0x5EED)
         for shape in GemmPlan.Shape.allCases {
             let (m, n, k) = problem(shape)
@@ -139,7 +139,8 @@ public struct GemmTuner {
                 grid.append(p)
             } } }
         } } }
-        grid.removeAll { $0 == GemmPlan.defaults(for: backend.device.kind, floatVectorWidth: backend.device.preferredFloatVectorWidth)[shape] }
+        let untuned = GemmPlan.defaults(for: backend.device)[shape]
+        grid.removeAll { $0 == untuned }
         var chosen: [GemmParameters] = []
         while chosen.count < count, !grid.isEmpty {
             chosen.append(grid.remove(at: Int(random.next() % UInt64(grid.count))))

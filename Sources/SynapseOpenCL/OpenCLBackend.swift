@@ -60,7 +60,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     public init(device: OpenCLDevice, gemm: GemmParameters? = nil) throws {
         self.device = device
         let tuned = gemm == nil ? GemmTuning.load(for: device) : nil
-        let plan = gemm.map(GemmPlan.init(uniform:)) ?? tuned?.plan ?? GemmPlan.defaults(for: device.kind, floatVectorWidth: device.preferredFloatVectorWidth)
+        let plan = gemm.map(GemmPlan.init(uniform:)) ?? tuned?.plan ?? GemmPlan.defaults(for: device)
         try plan.validate(for: device)
         gemmPlan = plan
         gemmPlanSource = gemm != nil ? "given" : tuned.map { "tuned (\($0.file))" } ?? "defaults for \(device.kind.rawValue) devices"

@@ -41,7 +41,7 @@ struct TuneCommand: ParsableCommand {
             let result = trial.gflops.map { String(format: "%8.1f GFLOP/s", $0) } ?? "       -        "
             print("  \(result)  \(trial.parameters)\(trial.note.isEmpty ? "" : "  \(trial.note)")")
         }
-        let defaults = GemmPlan.defaults(for: backend.device.kind, floatVectorWidth: backend.device.preferredFloatVectorWidth)
+        let defaults = GemmPlan.defaults(for: backend.device)
         for shape in GemmPlan.Shape.allCases {
             print("\(shape.rawValue): \(plan[shape])\(plan[shape] == defaults[shape] ? " (the default)" : "")")
         }

@@ -98,7 +98,7 @@ final class GemmTests: SynapseTestCase {
     /// in three forms: plain beta 0 over NaN; offsets and padded leading dimensions with beta 0; and the
     /// same with alpha != 1 and beta != 0 over known values.
     ///
-    /// Under `SYNAPSE_TEST_SHAPES=small`, sized for the GPU tiles (GemmPlan.defaults(for: .gpu)): for each of
+    /// Under `SYNAPSE_TEST_SHAPES=small`, sized for the GPU tiles (the GPU class of `GemmPlan.defaults`): for each of
     /// the few-rows (16x128), few-columns (128x16) and medium (64x64) tiles, a product with a whole tile (the
     /// unchecked fast path), a ragged tile and a K tail; and sizes of 1 and products smaller than a tile.
     func testOddShapesAllTransposes() {
