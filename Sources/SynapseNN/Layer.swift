@@ -171,6 +171,14 @@ public final class BuildContext {
     }
 }
 
+extension DeviceProperties {
+    /// Parts to cut a batch of `batch` images or sequences into for `Backend.concurrently`: as many as the device
+    /// runs at once when each gets at least four (so that no part waits long for one with an item more), else one.
+    func parts(ofBatch batch: Int) -> Int {
+        concurrentParts > 1 && batch >= 4 * concurrentParts ? concurrentParts : 1
+    }
+}
+
 /// Layers that draw random numbers during training expose their position in their stream, so that a
 /// checkpoint can store it and a resumed run continues with the same masks.
 public protocol RandomizedLayer: Layer {

@@ -169,7 +169,7 @@ public final class Conv2D: UnaryLayer {
     public func forward(_ x: Tensor, _ call: LayerCall) throws -> Tensor {
         let backend = call.backend, batch = x.batch, weight = try denseWeight(call)
         let y = try call.tensor("output", shape: [batch, outChannels, geometry.outputH, geometry.outputW])
-        try forEachChunk(of: x, call) { _, first, g, cols, yT in
+        try forEachChunk(of: x, parts: partCount(batch: batch, backend), call) { _, first, g, cols, yT in
             for group in 0..<groups {
                 try backend.im2col(image: x.elements(inputOffset(first, group)..<x.count), geometry: g, columns: cols)
                 try backend.gemm(transA: false, transB: false, m: outPerGroup, n: g.columnWidth, k: g.columnRows,
@@ -197,7 +197,7 @@ public final class Conv2D: UnaryLayer {
         let parts = partCount(batch: x.batch, call.backend)
         let partGradients = parts > 1 ? try call.tensor("partGradients", shape: [parts - 1, weightValue.count]) : nil
         if let partGradients { try backend.fill(partGradients, value: 0) }
-        try forEachChunk(of: x, call) { part, first, g, cols, dyT in
+        try forEachChunk(of: x, parts: parts, call) { part, first, g, cols, dyT in
             try backend.transposeBlocks(input: dy.elements(first * outChannels * outputPlane..<dy.count), output: dyT,
                                         rows: g.images, columns: outChannels, blockSize: outputPlane)
             var (gradient, beta) = (weightGradient, first == 0 ? firstBeta : 1)
@@ -220,8 +220,10 @@ public final class Conv2D: UnaryLayer {
                 try backend.col2im(columns: cols, geometry: g, image: dx.elements(inputOffset(first, group)..<dx.count))
             }
         }
-        for part in 1..<parts {
-            try backend.axpy(alpha: 1, x: partGradients!.rows(part - 1..<part).reshaped(weightGradient.shape), y: weightGradient)
+        if let partGradients {
+            for part in 1..<parts {
+                try backend.axpy(alpha: 1, x: partGradients.rows(part - 1..<part).reshaped(weightGradient.shape), y: weightGradient)
+            }
         }
         if let sharing {
             if weight.gradientBeta() == 0 { try backend.fill(weight.gradient, value: 0) }
@@ -249,25 +251,23 @@ public final class Conv2D: UnaryLayer {
     static let partedColumnElements = 1 << 24
 
     /// Parts of the batch that run at once (`Backend.concurrently`), so that the small GEMMs and unfoldings of small
-    /// images keep every core busy without handing each op out in pieces: as many as the device runs, when the batch
-    /// holds at least four images for each (so that no part waits long for one with an image more) and their
-    /// columns stay within `partedColumnElements`; else one, each op shared out over the device.
+    /// images keep every core busy without handing each op out in pieces: as many as
+    /// `DeviceProperties.parts(ofBatch:)` gives while their columns stay within `partedColumnElements`; else one,
+    /// each op shared out over the device.
     private func partCount(batch: Int, _ backend: Backend) -> Int {
-        let properties = backend.properties, parts = properties.concurrentParts
+        let properties = backend.properties, parts = properties.parts(ofBatch: batch)
         let chunk = max(Self.chunkElements(properties), geometry.columnCount)
-        guard parts > 1, batch >= 4 * parts, parts * chunk <= Self.partedColumnElements else { return 1 }
-        return parts
+        return parts * chunk <= Self.partedColumnElements ? parts : 1
     }
 
     /// Calls `body(part, first image, geometry of the chunk, columns, transposed)` for each chunk of the batch:
-    /// the batch cut into `partCount` parts that run concurrently, each part into chunks, run in order, of as many
+    /// the batch cut into `parts` that run concurrently (`partCount`), each part into chunks, run in order, of as many
     /// images as keep the column matrix within `chunkElements`. Each part has its own `columns` and `transposed`;
     /// `transposed` is `[outC, images, H, W]`: the forward GEMM's output, or dY for the backward GEMMs.
-    private func forEachChunk(of x: Tensor, _ call: LayerCall,
+    private func forEachChunk(of x: Tensor, parts: Int, _ call: LayerCall,
                               _ body: (Int, Int, ConvGeometry, Tensor, Tensor) throws -> Void) throws {
         let backend = call.backend, batch = x.batch, perImage = geometry.columnCount
         guard batch > 0 else { return }
-        let parts = partCount(batch: batch, backend)
         // Chunks of equal size: the largest part's images over as few chunks as fit.
         let largest = (batch + parts - 1) / parts, most = max(1, Self.chunkElements(backend.properties) / perImage)
         let chunks = (largest + most - 1) / most, chunk = (largest + chunks - 1) / chunks

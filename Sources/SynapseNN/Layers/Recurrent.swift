@@ -220,12 +220,10 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
 
     /// Runs `body(rows of the batch)` for parts of the batch at once (`Backend.concurrently`): the rows of a batch
     /// are independent sequences, so each part runs every time step without waiting for the others, when a step's
-    /// GEMM and cell are too small to share out between threads and the batch has at least four rows for each part.
+    /// GEMM and cell are too small to share out between threads (`DeviceProperties.parts(ofBatch:)` says how many).
     /// Otherwise one part, each op shared out.
     private func forEachPart(batch: Int, _ backend: Backend, _ body: (Range<Int>) throws -> Void) throws {
-        let concurrent = backend.properties.concurrentParts
-        let parted = gates * hidden <= Self.partedRecurrentWeight && concurrent > 1 && batch >= 4 * concurrent
-        let parts = parted ? concurrent : 1
+        let parts = gates * hidden <= Self.partedRecurrentWeight ? backend.properties.parts(ofBatch: batch) : 1
         try backend.concurrently(parts) { part in try body((part * batch / parts)..<((part + 1) * batch / parts)) }
     }
 
