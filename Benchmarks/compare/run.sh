@@ -49,17 +49,16 @@ if ! "$py" -c 'import torch, tinygrad, numpy' 2>/dev/null; then
     "$py" -m pip install -q torch tinygrad numpy || die "pip install torch tinygrad numpy failed"
 fi
 
-# --- Synapse: release build when missing or older than any source ----------------------------
-if [ -z "${SYNAPSE:-}" ] && { [ ! -x "$synapse" ] || [ -n "$(find Sources Kernels Package.swift -newer "$synapse" -print -quit)" ]; }; then
-    echo "Building $synapse (swift build -c release --product synapse)..." >&2
-    swift build -c release --product synapse || die "swift build failed"
-fi
-[ -x "$synapse" ] || die "$synapse is not an executable"
+# --- Synapse: release builds when missing or older than any source --------------------------
 gemm_bench=$(dirname "$synapse")/gemm-bench
-if [ -z "${SYNAPSE:-}" ] && { [ ! -x "$gemm_bench" ] || [ -n "$(find Sources Kernels Benchmarks/GEMM Package.swift -newer "$gemm_bench" -print -quit)" ]; }; then
-    echo "Building $gemm_bench (swift build -c release --product gemm-bench)..." >&2
-    swift build -c release --product gemm-bench || die "swift build failed"
-fi
+for product in synapse gemm-bench; do
+    binary=$(dirname "$synapse")/$product
+    if [ -z "${SYNAPSE:-}" ] && { [ ! -x "$binary" ] || [ -n "$(find Sources Kernels Benchmarks/GEMM Package.swift -newer "$binary" -print -quit)" ]; }; then
+        echo "Building $binary (swift build -c release --product $product)..." >&2
+        swift build -c release --product "$product" || die "swift build failed"
+    fi
+done
+[ -x "$synapse" ] || die "$synapse is not an executable"
 # The CLBlast rows need gemm-bench beside synapse and CLBlast itself; without either they are left out, said up front.
 clblast_rows=1
 if [ ! -x "$gemm_bench" ]; then

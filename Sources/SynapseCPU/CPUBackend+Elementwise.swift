@@ -239,14 +239,14 @@ extension CPUBackend {
             // a time (a square root and a division each, which scalar code pays for one by one), the same roundings.
             parallelFor(run.count, cost: 4) { r in
                 for i in stride(from: r.lowerBound, to: r.upperBound, by: 8) {
-                    let end = r.upperBound
-                    let grad = FastMath.load(g, i, end: end) + wd * FastMath.load(w, i, end: end)
+                    let end = r.upperBound, weight = FastMath.load(w, i, end: end)
+                    let grad = FastMath.load(g, i, end: end) + wd * weight
                     let mean = b1 * FastMath.load(m, i, end: end) + (1 - b1) * grad
                     let variance = b2 * FastMath.load(v, i, end: end) + (1 - b2) * grad * grad
-                    let weight = FastMath.load(w, i, end: end) - (lr / bc1) * mean / (variance.squareRoot() / sqrtBC2 + eps)
+                    let updated = weight - (lr / bc1) * mean / (variance.squareRoot() / sqrtBC2 + eps)
                     FastMath.store(mean, m, i, end: end)
                     FastMath.store(variance, v, i, end: end)
-                    FastMath.store(weight, w, i, end: end)
+                    FastMath.store(updated, w, i, end: end)
                 }
             }
         }

@@ -137,12 +137,21 @@ public final class SparseCoder {
     /// `phi_k += (X^T a_k - Phi^T M_k) / M_kk` with `M = A^T A`, then scaled to unit norm (an atom no example uses is
     /// left as it is). The products are made on the device, the atom-by-atom sweep on the host.
     public func updateDictionary(_ x: Tensor, codes a: Tensor) throws {
-        let n = x.count / features
-        guard x.count == n * features, a.count == n * atoms, n > 0 else {
+        let n = try examples(x, codes: a)
+        guard n > 0 else {
             throw NNError.invalidSetting(name: "sparse coding", message: "codes \(describe(a.shape)) do not match examples \(describe(x.shape))")
         }
         let (gram, targets) = try statistics(x, codes: a, examples: n)
         try updateDictionary(gram: gram, targets: targets)
+    }
+
+    /// The examples in `x` (`[n, features]`), whose codes `a` (`[n, atoms]`) are.
+    private func examples(_ x: Tensor, codes a: Tensor) throws -> Int {
+        let n = x.count / features
+        guard x.count == n * features, a.count == n * atoms else {
+            throw NNError.invalidSetting(name: "sparse coding", message: "codes \(describe(a.shape)) do not match examples \(describe(x.shape))")
+        }
+        return n
     }
 
     /// `A^T A` and `A^T X` of a batch, made on the device, as host arrays.
@@ -206,10 +215,7 @@ public final class SparseCoder {
     /// The objective `1/2 ||x - a Phi||^2 + lambda ||a||_1` summed over the examples, its squared-error part alone,
     /// and the mean number of non-zero codes per example: the residual made on the device, the sums on the host.
     public func objective(_ x: Tensor, codes a: Tensor) throws -> (loss: Double, squaredError: Double, nonZeros: Double) {
-        let n = x.count / features
-        guard x.count == n * features, a.count == n * atoms else {
-            throw NNError.invalidSetting(name: "sparse coding", message: "codes \(describe(a.shape)) do not match examples \(describe(x.shape))")
-        }
+        let n = try examples(x, codes: a)
         guard n > 0 else { return (0, 0, 0) }
         let residual = try call.tensor("residual", shape: [n, features])
         try backend.copy(from: x.reshaped([n, features]), to: residual)
