@@ -20,6 +20,12 @@ final class LeNet5Tests: SynapseTestCase {
         XCTAssertEqual(["c1", "s2", "c3", "s4", "c5", "f6"].map { counts[$0]! }, [156, 12, 1516, 32, 48120, 10164])
         XCTAssertEqual(counts["rbf"], 0, "the prototypes are fixed, not parameters")
         XCTAssertEqual(Models.lenet5Connections.reduce(0) { $0 + $1.count }, 60, "C3's 60 connections")
+        let rates = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0.learningRateMultiplier) })
+        XCTAssertEqual(rates.count, 12)
+        for (name, rate) in rates {
+            let feature = ["c1", "s2", "c3", "s4"].contains(String(name.prefix(2)))
+            XCTAssertEqual(rate, feature ? Models.lenet5FeatureRate : 1, "\(name)'s learning-rate multiplier")
+        }
     }
 
     /// C3's output map 0 reads S2's maps 0-2 only: changing map 3 leaves it as it was, and changes map 1 (which
