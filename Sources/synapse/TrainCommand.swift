@@ -27,7 +27,7 @@ struct TrainCommand: ParsableCommand {
                                valueName: "schedule")) var schedule: String?
     @Option(help: "sgd or adam (default sgd, adam for char-lstm).") var optimizer: String?
     @Option(help: "SGD momentum (default 0.9, 0 for perceptron).") var momentum: Float?
-    @Flag(help: "Nesterov momentum.") var nesterov = false
+    @Flag(inversion: .prefixedNo, help: "Nesterov momentum (default on for lenet5, off for the others).") var nesterov: Bool?
     @Option(help: "L2 weight decay (default 5e-4, 0 for char-lstm and perceptron).") var weightDecay: Float?
     @Option(help: "Seed of the weights, the sample order and the dropout masks (default 1).") var seed: UInt64?
     @Option(help: "char-lstm: LSTM units per layer (default 128).") var hidden: Int?
@@ -95,7 +95,7 @@ struct TrainCommand: ParsableCommand {
             if let learningRate { settings.learningRate = learningRate }
             if let momentum { settings.momentum = momentum }
             if let weightDecay { settings.weightDecay = weightDecay }
-            settings.nesterov = nesterov
+            if let nesterov { settings.nesterov = nesterov }
             if let seed { settings.seed = seed }
             if let epochs { settings.epochs = epochs }
             if let hidden { settings.hidden = hidden }
@@ -285,7 +285,7 @@ struct TrainCommand: ParsableCommand {
             ("--momentum", momentum.map { "\($0)" }, "\(saved.momentum)"),
             ("--weight-decay", weightDecay.map { "\($0)" }, "\(saved.weightDecay)"),
             ("--seed", seed.map(String.init), String(saved.seed)),
-            ("--nesterov", nesterov ? "true" : nil, String(saved.nesterov)),
+            ("--nesterov", nesterov.map(String.init), String(saved.nesterov)),
             ("--hidden", hidden.map(String.init), String(saved.hidden)),
             ("--layers", layers.map(String.init), String(saved.layers)),
             ("--sequence-length", sequenceLength.map(String.init), String(saved.sequenceLength)),
