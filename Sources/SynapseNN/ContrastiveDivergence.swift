@@ -127,43 +127,37 @@ public final class ContrastiveDivergence: StatefulObjective {
         let (visible, hidden) = (rbm.visible, rbm.hidden)
         // Each batch draws from its own stretch of the epoch's stream, so the draws do not depend on what ran before.
         let perBatch = UInt64(max(batchSize, rows) * (visible + hidden) * (gibbsSteps + 1))
-        let start = PhiloxAddress(seed: model.seed, stream: RandomStream.gibbs(epoch: epoch),
-                                  counter: UInt64(batch.index) * perBatch)
+        var address = PhiloxAddress(seed: model.seed, stream: RandomStream.gibbs(epoch: epoch),
+                                    counter: UInt64(batch.index) * perBatch)
+        func sample(_ probabilities: Tensor, into output: Tensor) throws {
+            try backend.bernoulli(probabilities: probabilities, output: output, address: address)
+            address = address.advanced(by: probabilities.count)
+        }
         let h = try call.tensor("hiddenSample", shape: [rows, hidden])
         let v = try call.tensor("visibleSample", shape: [rows, visible])
         let pv = try call.tensor("visibleProbabilities", shape: [rows, visible])
         let ph = try call.tensor("chainHidden", shape: [rows, hidden])
         let reconstruction = try call.tensor("reconstruction", shape: [rows, visible])
-        let dataSample = persistent ? try call.tensor("dataHiddenSample", shape: [rows, hidden]) : nil
-        if persistent { try backend.copy(from: try chains(model).rows(0..<rows), to: h) }
-        // The rows' chains are independent, so parts of the batch run them at once, each drawing its rows' words of
-        // every sample: the same bits as one part.
-        let parts = backend.properties.parts(ofBatch: rows)
-        try backend.concurrently(parts) { part in
-            let r = (part * rows / parts)..<((part + 1) * rows / parts)
-            var address = start
-            func sample(_ probabilities: Tensor, into output: Tensor) throws {
-                let width = probabilities.count / rows
-                try backend.bernoulli(probabilities: probabilities.rows(r), output: output.rows(r),
-                                      address: address.advanced(by: r.lowerBound * width))
-                address = address.advanced(by: probabilities.count)
-            }
-            if !persistent { try sample(dataHidden, into: h) }
-            for step in 1...gibbsSteps {
-                try rbm.visibleProbabilities(h.rows(r), into: pv.rows(r))
-                if step == 1 {
-                    // The reconstruction error is measured from the data, whatever chain the update follows.
-                    if let dataSample {
-                        try sample(dataHidden, into: dataSample)
-                        try rbm.visibleProbabilities(dataSample.rows(r), into: reconstruction.rows(r))
-                    } else {
-                        try backend.copy(from: pv.rows(r), to: reconstruction.rows(r))
-                    }
+        if persistent {
+            try backend.copy(from: try chains(model).rows(0..<rows), to: h)
+        } else {
+            try sample(dataHidden, into: h)
+        }
+        for step in 1...gibbsSteps {
+            try rbm.visibleProbabilities(h, into: pv)
+            if step == 1 {
+                // The reconstruction error is measured from the data, whatever chain the update follows.
+                if persistent {
+                    let h0 = try call.tensor("dataHiddenSample", shape: [rows, hidden])
+                    try sample(dataHidden, into: h0)
+                    try rbm.visibleProbabilities(h0, into: reconstruction)
+                } else {
+                    try backend.copy(from: pv, to: reconstruction)
                 }
-                try sample(pv, into: v)
-                try rbm.hiddenProbabilities(v.rows(r), into: ph.rows(r))
-                if step < gibbsSteps || persistent { try sample(ph, into: h) }
             }
+            try sample(pv, into: v)
+            try rbm.hiddenProbabilities(v, into: ph)
+            if step < gibbsSteps || persistent { try sample(ph, into: h) }
         }
         if persistent { try backend.copy(from: h, to: try chains(model).rows(0..<rows)) }
         let loss = try call.tensor("loss", shape: [1])

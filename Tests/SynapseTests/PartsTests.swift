@@ -2,8 +2,8 @@ import Foundation
 import Synapse
 import XCTest
 
-/// `Backend.concurrently` on the CPU backend, and the code that cuts its batch into parts with it (Conv2D, the
-/// recurrent layers, contrastive divergence's chains): every part runs once, a part's error comes back, and the results do not depend on how many
+/// `Backend.concurrently` on the CPU backend, and the layers that cut their batch into parts with it (Conv2D, the
+/// recurrent layers): every part runs once, a part's error comes back, and the results do not depend on how many
 /// threads ran the parts.
 final class PartsTests: SynapseTestCase {
     struct PartFailed: Error, Equatable { let part: Int }
@@ -49,38 +49,6 @@ final class PartsTests: SynapseTestCase {
                                           zip(got, reference)) {
                     assertClose(g, r.map(Double.init), call, what)
                 }
-            }
-        }
-    }
-
-    /// Ten steps of CD-1 and of PCD with two Gibbs steps, batches of 13, give the same losses and weights on 1, 2
-    /// and 3 threads: each part draws its rows' words, so the samples are those of one part (a probability within
-    /// rounding of its uniform could flip a sample; none does here).
-    func testGibbsChainsCutIntoPartsAgreeAcrossThreadCounts() throws {
-        var random = TestRandom(seed: 5)
-        let inputs = (0..<130 * 20).map { _ in random.float(in: 0...1) < 0.3 ? Float(1) : 0 }
-        let data = try TensorDataset(name: "bits", reconstructing: inputs, shape: [20])
-        for (steps, persistent) in [(1, false), (2, true)] {
-            func run(threads: Int) throws -> (losses: [Float], weights: [Float]) {
-                let rbm = RBM(hidden: 12, name: "rbm")
-                let model = try Sequential(inputShape: [20], layers: [rbm], backend: try CPUBackend(threads: threads), seed: 3)
-                let objective = try ContrastiveDivergence(train: data, rbm: rbm, gibbsSteps: steps,
-                                                          persistentChains: persistent ? 13 : 0)
-                let trainer = try Trainer(model: model, objective: objective, optimizer: SGD(momentum: 0.5),
-                                          learningRate: 0.1, batchSize: 13)
-                trainer.lossInterval = 1
-                var losses: [Float] = []
-                _ = try trainer.trainEpoch { losses.append($0.loss) }
-                return (losses, try model.backend.download(rbm.weight.value))
-            }
-            let reference = try run(threads: 1)
-            XCTAssertEqual(reference.losses.count, 10)
-            for threads in [2, 3] {
-                let got = try run(threads: threads)
-                let call = OpCall(try CPUBackend(threads: threads), "CD-\(steps)\(persistent ? ", persistent" : "")",
-                                  "batch 13, \(threads) threads against 1")
-                assertClose(got.losses, reference.losses.map(Double.init), call, "losses")
-                assertClose(got.weights, reference.weights.map(Double.init), call, "weights")
             }
         }
     }
