@@ -3,7 +3,7 @@ import Foundation
 
 extension CPUBackend {
     /// Below this many units of work, handing a chunk to another thread costs more than it saves.
-    private static let minimumChunkWork = 131_072
+    private static let minimumChunkWork = 32_768
 
     /// `0..<count` cut into at most `threads` contiguous chunks, each worth at least `minimumChunkWork`
     /// when one item costs `cost` units, so small inputs stay on the calling thread, as does everything a part of
