@@ -137,18 +137,15 @@ public final class SparseCoder {
     /// `phi_k += (X^T a_k - Phi^T M_k) / M_kk` with `M = A^T A`, then scaled to unit norm (an atom no example uses is
     /// left as it is). The products are made on the device, the atom-by-atom sweep on the host.
     public func updateDictionary(_ x: Tensor, codes a: Tensor) throws {
-        let n = try examples(x, codes: a)
-        guard n > 0 else {
-            throw NNError.invalidSetting(name: "sparse coding", message: "codes \(describe(a.shape)) do not match examples \(describe(x.shape))")
-        }
+        let n = try examples(x, codes: a, atLeast: 1)
         let (gram, targets) = try statistics(x, codes: a, examples: n)
         try updateDictionary(gram: gram, targets: targets)
     }
 
-    /// The examples in `x` (`[n, features]`), whose codes `a` (`[n, atoms]`) are.
-    private func examples(_ x: Tensor, codes a: Tensor) throws -> Int {
+    /// The examples in `x` (`[n, features]`), whose codes `a` (`[n, atoms]`) are; at least `minimum` of them.
+    private func examples(_ x: Tensor, codes a: Tensor, atLeast minimum: Int = 0) throws -> Int {
         let n = x.count / features
-        guard x.count == n * features, a.count == n * atoms else {
+        guard x.count == n * features, a.count == n * atoms, n >= minimum else {
             throw NNError.invalidSetting(name: "sparse coding", message: "codes \(describe(a.shape)) do not match examples \(describe(x.shape))")
         }
         return n
