@@ -113,10 +113,12 @@ extension CPUBackend {
 
     public func uncheckedDropout(input: Tensor, output: Tensor, probability: Float, address: PhiloxAddress) throws {
         let x = floats(input), y = floats(output), scale = 1 / (1 - probability)
-        forEachWord(input.count, address: address) { i, word in
-            // Loaded unconditionally so that the coin flip is a select, not a mispredicted branch.
-            let kept = x[i] * scale
-            y[i] = Philox.uniform(word) >= probability ? kept : 0
+        forEachWordRun(input.count, address: address) { start, words in
+            for k in words.indices {
+                // Loaded unconditionally so that the coin flip is a select, not a mispredicted branch.
+                let kept = x[start + k] * scale
+                y[start + k] = Philox.uniform(words[k]) >= probability ? kept : 0
+            }
         }
     }
 
@@ -256,35 +258,36 @@ extension CPUBackend {
 // MARK: - Random numbers, indexing, recurrent cells
 
 extension CPUBackend {
-    /// Calls `body(i, word)` for every element `i < count` with Philox word `address.counter + i` (`Philox.word`),
-    /// computing each block once for its four words.
-    private func forEachWord(_ count: Int, address: PhiloxAddress, _ body: (Int, UInt32) -> Void) {
+    /// Calls `body(start, words)` over `0..<count` in runs of consecutive elements, `words[k]` being Philox word
+    /// `address.counter + start + k` (`Philox.word`). Each block is computed once for its four words, eight blocks at
+    /// a time in vectors, and a run is contiguous so that the body's loop vectorises too.
+    private func forEachWordRun(_ count: Int, address: PhiloxAddress, _ body: (Int, UnsafeBufferPointer<UInt32>) -> Void) {
         func halves(_ v: UInt64) -> (UInt32, UInt32) {
             (UInt32(truncatingIfNeeded: v), UInt32(truncatingIfNeeded: v >> 32))
         }
         let key = halves(address.seed), stream = halves(address.stream)
         parallelFor(count, cost: 4) { r in
-            var i = r.lowerBound
-            while i < r.upperBound {
-                let word = address.counter &+ UInt64(i)
-                if word % 4 == 0, r.upperBound - i >= 32 {
-                    // Eight whole blocks at once, in vectors.
-                    let blocks = Philox.eightBlocks(first: word / 4, stream: stream, key: key)
-                    withUnsafeBytes(of: blocks) { raw in
-                        let lanes = raw.bindMemory(to: UInt32.self)
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 32) { run in
+                var i = r.lowerBound
+                while i < r.upperBound {
+                    let word = address.counter &+ UInt64(i)
+                    if word % 4 == 0, r.upperBound - i >= 32 {
+                        // Word w of block j is lane j of vector w.
+                        let (w0, w1, w2, w3) = Philox.eightBlocks(first: word / 4, stream: stream, key: key)
                         for j in 0..<8 {
-                            for w in 0..<4 { body(i &+ 4 &* j &+ w, lanes[w &* 8 &+ j]) }
+                            run[4 &* j] = w0[j]; run[4 &* j &+ 1] = w1[j]; run[4 &* j &+ 2] = w2[j]; run[4 &* j &+ 3] = w3[j]
                         }
+                        body(i, UnsafeBufferPointer(run))
+                        i += 32
+                        continue
                     }
-                    i += 32
-                    continue
-                }
-                let block = halves(word / 4)
-                let out = Philox.block(counter: (block.0, block.1, stream.0, stream.1), key: key)
-                let words = SIMD4(out.0, out.1, out.2, out.3)
-                for lane in Int(word % 4)..<min(4, Int(word % 4) + r.upperBound - i) {
-                    body(i, words[lane])
-                    i += 1
+                    let block = halves(word / 4)
+                    let out = Philox.block(counter: (block.0, block.1, stream.0, stream.1), key: key)
+                    let words = SIMD4(out.0, out.1, out.2, out.3), first = Int(word % 4)
+                    let length = min(4 - first, r.upperBound - i)
+                    for k in 0..<length { run[k] = words[first + k] }
+                    body(i, UnsafeBufferPointer(rebasing: run[0..<length]))
+                    i += length
                 }
             }
         }
@@ -292,12 +295,16 @@ extension CPUBackend {
 
     public func uncheckedUniform(output: Tensor, low: Float, high: Float, address: PhiloxAddress) throws {
         let y = floats(output), width = high - low
-        forEachWord(output.count, address: address) { i, word in y[i] = low + width * Philox.uniform(word) }
+        forEachWordRun(output.count, address: address) { start, words in
+            for k in words.indices { y[start + k] = low + width * Philox.uniform(words[k]) }
+        }
     }
 
     public func uncheckedBernoulli(probabilities: Tensor, output: Tensor, address: PhiloxAddress) throws {
         let p = floats(probabilities), y = floats(output)
-        forEachWord(output.count, address: address) { i, word in y[i] = Philox.uniform(word) < p[i] ? 1 : 0 }
+        forEachWordRun(output.count, address: address) { start, words in
+            for k in words.indices { y[start + k] = Philox.uniform(words[k]) < p[start + k] ? 1 : 0 }
+        }
     }
 
     public func uncheckedGatherRows(table: Tensor, indices: Tensor, output: Tensor, rows: Int, width: Int) throws {

@@ -133,16 +133,13 @@ public final class ContrastiveDivergence: StatefulObjective {
             try backend.bernoulli(probabilities: probabilities, output: output, address: address)
             address = address.advanced(by: probabilities.count)
         }
-        let h = try call.tensor("hiddenSample", shape: [rows, hidden])
         let v = try call.tensor("visibleSample", shape: [rows, visible])
         let pv = try call.tensor("visibleProbabilities", shape: [rows, visible])
         let ph = try call.tensor("chainHidden", shape: [rows, hidden])
         let reconstruction = try call.tensor("reconstruction", shape: [rows, visible])
-        if persistent {
-            try backend.copy(from: try chains(model).rows(0..<rows), to: h)
-        } else {
-            try sample(dataHidden, into: h)
-        }
+        // The chains' hidden states are sampled in place: persistent chains carry on from where they are.
+        let h = persistent ? try chains(model).rows(0..<rows) : try call.tensor("hiddenSample", shape: [rows, hidden])
+        if !persistent { try sample(dataHidden, into: h) }
         for step in 1...gibbsSteps {
             try rbm.visibleProbabilities(h, into: pv)
             if step == 1 {
@@ -159,7 +156,6 @@ public final class ContrastiveDivergence: StatefulObjective {
             try rbm.hiddenProbabilities(v, into: ph)
             if step < gibbsSteps || persistent { try sample(ph, into: h) }
         }
-        if persistent { try backend.copy(from: h, to: try chains(model).rows(0..<rows)) }
         let loss = try call.tensor("loss", shape: [1])
         try backend.axpy(alpha: -1, x: v0, y: reconstruction)
         try backend.sumOfSquares(reconstruction, result: loss)
