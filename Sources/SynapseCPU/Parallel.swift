@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import SynapseCore
 
 extension CPUBackend {
     /// Below this many units of work, handing a chunk to another thread costs more than it saves.
@@ -116,10 +117,4 @@ final class ReadWriteLock: @unchecked Sendable {
     func lockShared() { pthread_rwlock_rdlock(lock) }
     func lockExclusive() { pthread_rwlock_wrlock(lock) }
     func unlock() { pthread_rwlock_unlock(lock) }
-}
-
-/// A value handed to other threads whose safety the type system cannot check; the caller states why it holds.
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }

@@ -92,7 +92,7 @@ final class GradientAveraging: @unchecked Sendable {  // the queue's work reads 
     /// Hands the bucket to the all-reduce thread.
     private func send(_ backend: Backend) {
         guard !bucket.isEmpty else { return }
-        let views = UncheckedBox((bucket.map(\.gradient), backend, weight))
+        let views = UncheckedSendable((bucket.map(\.gradient), backend, weight))
         bucket = []
         bucketCount = 0
         queue.async { [unowned self] in

@@ -148,7 +148,8 @@ public enum ThreadedWord2Vec {
         let start = Date()
         let group = DispatchGroup()
         let firstError = Mutex<Error?>(nil)
-        let job = UncheckedBox((input, output, tables, corpus))
+        // The tables are shared on purpose (Hogwild); everything else is read-only.
+        let job = UncheckedSendable((input, output, tables, corpus))
         for thread in 0..<threads {
             group.enter()
             let worker = Thread {
@@ -203,13 +204,6 @@ final class SharedProgress: Sendable {
     }
 
     func snapshot() -> (words: Int, loss: Double, pairs: Int) { state.withLock { $0 } }
-}
-
-/// Hands values to other threads that the type system cannot check; the training loop's tables are shared on
-/// purpose (Hogwild), everything else is read-only.
-struct UncheckedBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }
 
 /// One thread's share of a Hogwild run: its sentence, its random numbers, and its counts not yet published.

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import SynapseCore
 
 /// The standard intrinsic evaluations of word vectors: analogies ("a is to b as c is to d", Mikolov et al.'s
 /// `questions-words.txt`) and the correlation of cosine similarity with human judgements (WordSim-353, SimLex-999).
@@ -58,7 +59,7 @@ public struct WordEvaluation {
         neighbours.unit.withUnsafeBufferPointer { unit in
             answers.withUnsafeMutableBufferPointer { answers in
                 // Each question writes its own answer and only reads the vectors.
-                let shared = UncheckedBox((answers, UnsafeMutablePointer(mutating: unit.baseAddress!)))
+                let shared = UncheckedSendable((answers, UnsafeMutablePointer(mutating: unit.baseAddress!)))
                 DispatchQueue.concurrentPerform(iterations: asked.count) { q in
                     let (out, unit) = shared.value
                     let r = asked[q].rows
