@@ -58,6 +58,8 @@ printf 'king\tqueen\t9\nking\twater\t1\ncat\tdog\t7\n' > "$dir/pairs.tsv"
 grep -q "Spearman" "$dir/eval.log" || fail "evaluate-words: $(cat "$dir/eval.log")"
 expect_error "'kingg' is not in the vocabulary" "$synapse" similar "$dir/words.bin" kingg
 expect_error "exclude each other" "$synapse" word2vec "${w2v[@]}" --hs --negative 5 --out "$dir/x.bin"
+expect_error "words.bin exists; replace it with --overwrite" "$synapse" word2vec "${w2v[@]}" --out "$dir/words.bin"
+expect_error "words.txt is the corpus" "$synapse" corpus --data "$dir/words.txt" --out "$dir/words.txt" --overwrite
 : > "$dir/nothing.txt"
 expect_error "nothing.txt: holds no words" "$synapse" word2vec --data "$dir/nothing.txt" --out "$dir/x.bin"
 head -c 4000 "$synapse" > "$dir/garbage.txt"

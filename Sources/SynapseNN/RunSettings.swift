@@ -165,6 +165,9 @@ public struct RunSettings: Equatable, Sendable {
         try check(Self.epochRange.contains(epochs), "--epochs", "must be in \(Self.epochRange), got \(epochs)")
         try check(Self.batchSizeRange.contains(batchSize), "--batch-size",
                   "must be in \(Self.batchSizeRange), got \(batchSize)")
+        // The schedule's form, before any data is read (with a stand-in for the iterations an epoch, which the data
+        // sets; the schedule is parsed again then).
+        _ = try LearningRateSchedule(parsing: schedule, iterationsPerEpoch: 1000, totalIterations: 1000 * epochs)
         try check(learningRate.map { $0.isFinite && $0 > 0 } ?? true, "--lr",
                   "must be finite and positive, got \(learningRate.map { "\($0)" } ?? "")")
         try check(momentum.isFinite && momentum >= 0 && momentum < 1, "--momentum", "must be in [0, 1), got \(momentum)")

@@ -11,6 +11,18 @@ struct SynapseCommand: ParsableCommand {
                       SimilarCommand.self, AnalogyCommand.self, RelatedCommand.self, EvaluateWordsCommand.self, CorpusCommand.self,
                       BenchCommand.self, TuneCommand.self, DevicesCommand.self]
     )
+
+    /// Runs the command; before an error is told, what was printed is flushed, so that where standard output and
+    /// standard error go to one log (a pipe, a file) the error comes after it.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            fflush(nil)
+            exit(withError: error)
+        }
+    }
 }
 
 struct DevicesCommand: ParsableCommand {

@@ -83,10 +83,6 @@ struct TrainCommand: ParsableCommand {
             try checkNoConflict(with: settings)
             if let epochs { settings.epochs = epochs }
         } else {
-            guard overwrite || !FileManager.default.fileExists(atPath: checkpointPath) else {
-                throw NNError.invalidSetting(name: "--checkpoint", message:
-                    "\(checkpointPath) exists; continue that run with --resume, or start a new one with --overwrite or another --checkpoint")
-            }
             if let model { settings.model = model }
             settings.useDefaults(for: try ModelKind(parsing: settings.model))
             if let batchSize { settings.batchSize = batchSize }
@@ -123,6 +119,16 @@ struct TrainCommand: ParsableCommand {
         try checkApplicable(to: kind)
         if kind == .perceptron { try checkPerceptronRule(settings) }
         try checkApart(checkpoint: checkpointPath, curves: curvesBase, data: settings.data)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: checkpointPath, isDirectory: &isDirectory) {
+            guard !isDirectory.boolValue else {
+                throw NNError.invalidSetting(name: "--checkpoint", message: "\(checkpointPath) is a directory; name a file, such as \((checkpointPath as NSString).appendingPathComponent("run.safetensors"))")
+            }
+            guard resume || overwrite else {
+                throw NNError.invalidSetting(name: "--checkpoint", message:
+                    "\(checkpointPath) exists; continue that run with --resume, or start a new one with --overwrite or another --checkpoint")
+            }
+        }
         if kind.isLayerwise, !kind.isUnsupervised {
             // The stack's copy before fine-tuning belongs to the run: a new run must not replace someone else's.
             let pretrained = LayerwiseTraining.pretrainedPath(checkpointPath)

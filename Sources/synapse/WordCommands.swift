@@ -21,25 +21,39 @@ struct CorpusOptions: ParsableArguments {
         return chosen
     }
 
-    /// Reads the corpus, showing how far it has got.
+    /// Reads the corpus, showing how far it has got: redrawn in place on a terminal, one line when done elsewhere.
     func read(minCount: Int) throws -> EncodedCorpus {
-        let start = Date()
-        print("reading \(data) ...", terminator: "")
-        fflush(nil)
+        let start = Date(), terminal = ProgressBar.standardOutputIsTerminal
+        if terminal {
+            print("reading \(data) ...", terminator: "")
+            fflush(nil)
+        }
         let corpus: EncodedCorpus
         do {
             corpus = try EncodedCorpus(path: data, format: try wordFormat(), minCount: minCount) { words in
+                guard terminal else { return }
                 print(String(format: "\rreading %@: %.1fM words", data, Double(words) / 1e6), terminator: "")
                 fflush(nil)
             }
         } catch {
-            print("")   // ends the progress line, so that the error stands on its own
+            if terminal { print("") }   // ends the progress line, so that the error stands on its own
             throw error
         }
-        print(String(format: "\rcorpus %@: %d words, %d distinct words occur at least %d times (%d words of them), read in %.1f s",
-                     data, corpus.wordsRead, corpus.vocabulary.count, minCount, corpus.trainWords,
+        print(String(format: "%@corpus %@: %d words, %d distinct words occur at least %d times (%d words of them), read in %.1f s",
+                     terminal ? "\r\u{1B}[K" : "", data, corpus.wordsRead, corpus.vocabulary.count, minCount, corpus.trainWords,
                      Date().timeIntervalSince(start)))
         return corpus
+    }
+
+    /// Refuses an output file `out` (given as `option`) that is the corpus itself, or that exists unless `overwrite`:
+    /// what is there may be the product of a long run, or another tool's file.
+    func checkOutput(_ out: String, option: String, overwrite: Bool) throws {
+        guard URL(fileURLWithPath: out).standardizedFileURL.path != URL(fileURLWithPath: data).standardizedFileURL.path else {
+            throw NNError.invalidSetting(name: option, message: "\(out) is the corpus (--data); writing it would replace it")
+        }
+        guard overwrite || !FileManager.default.fileExists(atPath: out) else {
+            throw NNError.invalidSetting(name: option, message: "\(out) exists; replace it with --overwrite, or choose another \(option)")
+        }
     }
 }
 
@@ -78,6 +92,7 @@ struct Word2VecCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where to write the vectors: .bin (word2vec binary), .safetensors, else word2vec text.",
                                valueName: "file"))
     var out: String
+    @Flag(help: "Replace the --out file if it exists.") var overwrite = false
 
     func settings() throws -> Word2VecSettings {
         guard !(cbow && skipgram) else {
@@ -101,16 +116,6 @@ struct Word2VecCommand: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            try train()
-        } catch {
-            // What was printed comes before the error, also where standard output is a pipe (and so buffered).
-            fflush(nil)
-            throw error
-        }
-    }
-
-    private func train() throws {
         let settings = try settings()
         let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
         guard threads >= 1 else { throw NNError.invalidSetting(name: "--threads", message: "must be at least 1, got \(threads)") }
@@ -119,9 +124,7 @@ struct Word2VecCommand: ParsableCommand {
         }
         guard threads <= 1024 else { throw NNError.invalidSetting(name: "--threads", message: "must be in 1...1024, got \(threads)") }
         let format = WordVectors.FileFormat.guess(path: out)
-        guard URL(fileURLWithPath: out).standardizedFileURL.path != URL(fileURLWithPath: corpus.data).standardizedFileURL.path else {
-            throw NNError.invalidSetting(name: "--out", message: "\(out) is the corpus (--data); the vectors would replace it")
-        }
+        try corpus.checkOutput(out, option: "--out", overwrite: overwrite)
         try WordVectors.checkWritable(out)
         // The device before the corpus, so that a bad --device is told in a second, not after the reading.
         let backend = try device.map { try Devices.backend(DeviceChoice(parsing: $0), threads: self.threads) }
@@ -164,8 +167,10 @@ struct CorpusCommand: ParsableCommand {
 
     @OptionGroup var corpus: CorpusOptions
     @Option(help: ArgumentHelp("The text file to write.", valueName: "file")) var out: String
+    @Flag(help: "Replace the --out file if it exists.") var overwrite = false
 
     func run() throws {
+        try corpus.checkOutput(out, option: "--out", overwrite: overwrite)
         var words = 0, sentences = 0
         try AtomicFile.write(to: out, fail: { NNError.dataFile(path: out, message: $0) }) { file in
             var line: [UInt8] = []
