@@ -16,6 +16,9 @@ public enum NNError: Error, Equatable, CustomStringConvertible {
     case checkpoint(path: String, message: String)
     /// The loss became NaN or infinite; training stopped. `checkpoint` is the last good one, if any.
     case nonFiniteLoss(epoch: Int, step: Int, loss: Float, checkpoint: String?)
+    /// After epoch `epoch` the model is no longer usable (`what`: its parameters or held-out loss are not finite);
+    /// training stopped. `checkpoint` is the last good one, if any.
+    case diverged(epoch: Int, what: String, checkpoint: String?)
     /// A training or command-line setting out of its domain.
     case invalidSetting(name: String, message: String)
 
@@ -35,6 +38,9 @@ public enum NNError: Error, Equatable, CustomStringConvertible {
         case let .nonFiniteLoss(epoch, step, loss, checkpoint):
             let kept = checkpoint.map { "; the last good checkpoint is kept at \($0)" } ?? ""
             return "training stopped: the loss became \(loss) at epoch \(epoch), step \(step)\(kept)"
+        case let .diverged(epoch, what, checkpoint):
+            let kept = checkpoint.map { "; the last good checkpoint is kept at \($0)" } ?? ""
+            return "training stopped: the run diverged in epoch \(epoch) (\(what))\(kept)"
         case let .invalidSetting(name, message):
             return "\(name): \(message)"
         }

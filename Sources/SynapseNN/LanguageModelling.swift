@@ -144,16 +144,22 @@ public final class LanguageModelling: Objective {
 
 /// Text drawn from a trained character model, one character at a time.
 public enum TextGenerator {
+    /// The characters one call may draw.
+    public static let lengthRange = 1...10_000_000
+
     /// Feeds `prime` through `model` (input `[1]` token, output `[1, vocabulary]` logits, a recurrent layer that
     /// carries its state), then draws `length` characters, each from the softmax of the last logits divided by
     /// `temperature`, with Philox uniforms from `seed` (stream `RandomStream.sampling(0)`), so the same seed gives
     /// the same text. A temperature near 0 picks the likeliest character; above 1 the text grows more random.
+    /// `each` receives every character as it is drawn (to show long text as it comes); the whole text is returned.
     public static func generate(model: Graph, vocabulary: CharacterVocabulary, prime: String, length: Int,
-                                temperature: Double, seed: UInt64) throws -> String {
+                                temperature: Double, seed: UInt64, each: (String) -> Void = { _ in }) throws -> String {
         guard temperature > 0, temperature.isFinite else {
             throw NNError.invalidSetting(name: "--temperature", message: "must be finite and positive, got \(temperature)")
         }
-        guard length >= 0 else { throw NNError.invalidSetting(name: "--length", message: "must not be negative, got \(length)") }
+        guard lengthRange.contains(length) else {
+            throw NNError.invalidSetting(name: "--length", message: "must be in \(lengthRange), got \(length)")
+        }
         let primeTokens = try vocabulary.encode(prime)
         guard !primeTokens.isEmpty else { throw NNError.invalidSetting(name: "--prime", message: "must hold at least one character") }
         let (inputName, outputName) = try model.singleInputAndOutput(for: "text generation")
@@ -180,6 +186,7 @@ public enum TextGenerator {
             var cumulative = 0.0
             let token = weights.firstIndex { cumulative += $0; return cumulative > u } ?? weights.count - 1
             generated.append(Int32(token))
+            each(vocabulary.decode([Int32(token)]))
             try feed(Int32(token))
         }
         model.resetCarriedState()

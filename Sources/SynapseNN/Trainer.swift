@@ -94,6 +94,8 @@ public final class Trainer {
     public internal(set) var iteration = 0
     /// The losses of the steps since the last read, on the device.
     private var pendingLosses: Tensor?
+    /// The sum of the parameters, read after every epoch to see that they are still finite.
+    private var parameterSum: Tensor?
     /// Data-parallel training: every rank trains its shard of each batch and the gradients are averaged over the
     /// group before the hooks and the update. Set it before training, on every rank alike.
     public var group: DataParallelGroup? {
@@ -230,8 +232,9 @@ public final class Trainer {
     /// Trains until `epochs` epochs are complete (continuing from `epoch` after a resume), evaluating the
     /// objective's held-out data and saving a checkpoint to `checkpoint` (atomically) after every epoch. The
     /// checkpoint's path is checked before the first epoch, so a path that cannot be written fails at once, not
-    /// after an epoch. When the loss turns NaN the run stops with `NNError.nonFiniteLoss` and the checkpoint of
-    /// the last good epoch is kept. `metadata` gives the caller's keys for the epoch's checkpoint; `epochDone`
+    /// after an epoch. When the loss turns NaN the run stops with `NNError.nonFiniteLoss`, and when an epoch ends
+    /// with parameters or a held-out loss that are not finite (a loss grown huge, but not yet infinite, can get
+    /// there) with `NNError.diverged`; either way the checkpoint of the last good epoch is kept. `metadata` gives the caller's keys for the epoch's checkpoint; `epochDone`
     /// is called once that checkpoint is saved, so nothing it records can show an epoch the checkpoint lacks.
     public func fit(epochs: Int, checkpoint: String? = nil,
                     metadata: (EpochReport, Evaluation?) -> [String: String] = { _, _ in [:] },
@@ -245,12 +248,30 @@ public final class Trainer {
         while epoch < epochs {
             let report = try trainEpoch(lastCheckpoint: lastGood, progress: progress)
             let evaluation = try evaluate()
+            try checkFinite(evaluation, lastCheckpoint: lastGood)
             if let checkpoint {
                 try Checkpoint.save(self, to: checkpoint, metadata: metadata(report, evaluation))
                 lastGood = checkpoint
             }
             try epochDone?(report, evaluation)
         }
+    }
+
+    /// Throws `NNError.diverged` when the parameters or the held-out loss after this epoch are NaN or infinite.
+    private func checkFinite(_ evaluation: Evaluation?, lastCheckpoint: String?) throws {
+        let backend = model.backend
+        let sum = try parameterSum.flatMap { $0.backend === backend ? $0 : nil } ?? backend.tensor(shape: [1])
+        parameterSum = sum
+        try backend.sum(model.arena.values, result: sum)
+        let what: String
+        if !(try backend.readScalar(sum)).isFinite {
+            what = "the parameters hold NaN or infinite values"
+        } else if let loss = evaluation?.loss, !loss.isFinite {
+            what = "the held-out loss is \(loss)"
+        } else {
+            return
+        }
+        throw NNError.diverged(epoch: epoch, what: what, checkpoint: lastCheckpoint)
     }
 
     /// The objective's loss and metrics on its held-out data, in evaluation mode (dropout off). With a group, each

@@ -44,9 +44,13 @@ struct SampleCommand: ParsableCommand {
                                                                               layers: settings.layers),
                                      backend: backend, seed: settings.seed)
         try Checkpoint.importWeights(into: network, from: checkpoint)
-        let text = try TextGenerator.generate(model: network, vocabulary: vocabulary, prime: prime, length: length,
-                                              temperature: temperature, seed: seed)
-        print(prime + text)
+        print(prime, terminator: "")
+        _ = try TextGenerator.generate(model: network, vocabulary: vocabulary, prime: prime, length: length,
+                                       temperature: temperature, seed: seed) { character in
+            print(character, terminator: "")
+            fflush(nil)
+        }
+        print("")
     }
 
     /// Samples of an RBM, or of the deep belief net a checkpoint holds while (or after) its layers pretrain.

@@ -105,6 +105,31 @@ final class CheckpointTests: SynapseTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), good, "the last good checkpoint changed")
     }
 
+    /// A run can diverge without a NaN training loss (a loss grown huge, then weights sent to infinity by the epoch's
+    /// last update, or a held-out loss that is NaN): the epoch's checkpoint is not written, the last good one is kept.
+    func testDivergenceAtAnEpochsEndKeepsTheLastCheckpoint() throws {
+        let path = try TrainingTests.temporaryDirectory().appendingPathComponent("diverged.safetensors").path
+        for sabotage in [Sabotaged.Kind.infiniteWeight, .nanHeldOutLoss] {
+            let objective = Sabotaged(Classification(train: Self.data, test: Self.data), kind: sabotage)
+            let trainer = try Trainer(model: Self.smallNet(try CPUBackend()), objective: objective,
+                                      optimizer: SGD(momentum: 0.9), learningRate: 0.05, batchSize: 16)
+            objective.active = false
+            try trainer.fit(epochs: 1, checkpoint: path)
+            let good = try Data(contentsOf: URL(fileURLWithPath: path))
+            objective.active = true
+            do {
+                try trainer.fit(epochs: 2, checkpoint: path)
+                XCTFail("\(sabotage): the diverged epoch was saved")
+            } catch let error as NNError {
+                guard case let .diverged(epoch, what, checkpoint) = error else { return XCTFail("wrong error \(error)") }
+                XCTAssertEqual(epoch, 2)
+                XCTAssertEqual(checkpoint, path)
+                XCTAssertTrue(what.contains(sabotage == .infiniteWeight ? "parameters" : "held-out loss is nan"), what)
+            }
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), good, "\(sabotage): the last good checkpoint changed")
+        }
+    }
+
     func testImportRefusesMissingMisshapenAndUnknownTensors() throws {
         let dir = try TrainingTests.temporaryDirectory()
         let model = try Sequential(inputShape: [4], layers: Models.mlp(hidden: [8], classes: 3), backend: try CPUBackend(), seed: 1)
@@ -205,5 +230,47 @@ final class CheckpointTests: SynapseTestCase {
                 XCTAssertEqual(a, b, accuracy: 1e-5 + 1e-4 * abs(b), "\(backend.name) logits")
             }
         }
+    }
+}
+
+/// A classification whose epochs, once `active`, end diverged in a way no training loss shows: the last update sends
+/// a weight to infinity, or the held-out loss is NaN.
+private final class Sabotaged: Objective {
+    enum Kind { case infiniteWeight, nanHeldOutLoss }
+    let inner: Classification
+    let kind: Kind
+    var active = false
+    private var stepsLeft = 0
+
+    init(_ inner: Classification, kind: Kind) {
+        self.inner = inner
+        self.kind = kind
+    }
+
+    var dataDescription: String { inner.dataDescription }
+    var exampleName: String { inner.exampleName }
+    func check(model: Graph) throws { try inner.check(model: model) }
+
+    func batches(epoch: Int, seed: UInt64, batchSize: Int) throws -> [Batch] {
+        let batches = try inner.batches(epoch: epoch, seed: seed, batchSize: batchSize)
+        stepsLeft = batches.count
+        return batches
+    }
+
+    func forward(_ batch: Batch, model: Graph) throws -> Tensor {
+        stepsLeft -= 1
+        return try inner.forward(batch, model: model)
+    }
+
+    func backward(model: Graph) throws {
+        try inner.backward(model: model)
+        if active, kind == .infiniteWeight, stepsLeft == 0 {
+            try model.backend.upload([.infinity], to: model.parameters[0].gradient.elements(0..<1))
+        }
+    }
+
+    func evaluate(model: Graph, batchSize: Int) throws -> Evaluation? {
+        let evaluation = try inner.evaluate(model: model, batchSize: batchSize)
+        return active && kind == .nanHeldOutLoss ? Evaluation(loss: .nan) : evaluation
     }
 }

@@ -173,9 +173,11 @@ final class LanguageModelTests: SynapseTestCase {
         forEachBackend { backend in
             let sampler = try Self.model(corpus.vocabulary.count, steps: 1, on: backend)
             for (p, values) in zip(sampler.parameters, weights) { try backend.upload(values, to: p.value) }
+            var streamed = ""
             let text = try TextGenerator.generate(model: sampler, vocabulary: corpus.vocabulary, prime: "the ", length: 120,
-                                                  temperature: 0.8, seed: 5)
+                                                  temperature: 0.8, seed: 5) { streamed += $0 }
             XCTAssertEqual(text.unicodeScalars.count, 120)
+            XCTAssertEqual(streamed, text, "\(backend.name): the characters as drawn differ from the text returned")
             texts.append(text)
             let other = try TextGenerator.generate(model: sampler, vocabulary: corpus.vocabulary, prime: "the ", length: 120,
                                                    temperature: 0.8, seed: 6)
@@ -183,6 +185,12 @@ final class LanguageModelTests: SynapseTestCase {
             assertNNError(contains: ["'Q'", "not among the model's \(corpus.vocabulary.count) characters"]) {
                 _ = try TextGenerator.generate(model: sampler, vocabulary: corpus.vocabulary, prime: "Quick", length: 5,
                                                temperature: 1, seed: 1)
+            }
+            for length in [0, TextGenerator.lengthRange.upperBound + 1] {
+                assertNNError(contains: ["--length", "must be in", "got \(length)"]) {
+                    _ = try TextGenerator.generate(model: sampler, vocabulary: corpus.vocabulary, prime: "the ", length: length,
+                                                   temperature: 1, seed: 1)
+                }
             }
         }
         XCTAssertEqual(Set(texts).count, 1, "the same seed gave different texts on different backends: \(texts)")
