@@ -134,12 +134,6 @@ public enum Checkpoint {
     /// model does not have are refused by name, as PyTorch's strict `load_state_dict` does.
     public static func importWeights(into model: Graph, from path: String) throws {
         let file = try SafeTensors.read(from: path)
-        let names = Set(model.parameters.map(\.name))
-        let unexpected = file.tensors.keys.filter { !names.contains($0) && !$0.hasPrefix(optimizerPrefix) && !$0.hasPrefix(objectivePrefix) }.sorted()
-        guard unexpected.isEmpty else {
-            throw NNError.checkpoint(path: path, message:
-                "tensors the model does not have: \(unexpected.joined(separator: ", ")); the model's parameters are \(model.parameters.map(\.name).joined(separator: ", "))")
-        }
         try checkParameters(file, of: model, path: path)
         try upload(file, into: model)
     }
@@ -179,9 +173,16 @@ public enum Checkpoint {
         }
     }
 
-    /// Checks that `file` holds every parameter of `model` with the right shape and only finite values, so
+    /// Checks that `file` holds every parameter of `model` with the right shape and only finite values, and no
+    /// tensor besides them and the optimizer's and objective's state (as PyTorch's strict `load_state_dict`), so
     /// that a refused file leaves the model untouched and a damaged one never trains or evaluates silently.
     private static func checkParameters(_ file: SafeTensors, of model: Graph, path: String) throws {
+        let names = Set(model.parameters.map(\.name))
+        let unexpected = file.tensors.keys.filter { !names.contains($0) && !$0.hasPrefix(optimizerPrefix) && !$0.hasPrefix(objectivePrefix) }.sorted()
+        guard unexpected.isEmpty else {
+            throw NNError.checkpoint(path: path, message:
+                "tensors the model does not have: \(unexpected.joined(separator: ", ")); the model's parameters are \(model.parameters.map(\.name).joined(separator: ", "))")
+        }
         for p in model.parameters {
             guard let entry = file.tensors[p.name] else {
                 throw NNError.checkpoint(path: path, message: "it has no tensor '\(p.name)' (shape \(describe(p.shape)))")

@@ -31,21 +31,32 @@ struct SparseCodingTraining {
               + "(and \(test.count / features) held out)")
         print("device: \(backend.name)  \(backend.deviceDescription)")
         let coder = try SparseCoder(atoms: atoms, features: features, lambda: settings.lambda, backend: backend, seed: settings.seed)
+        let architecture = "input [1, \(size), \(size)]\ndictionary: SparseCoder(\(features)->\(atoms), lambda \(settings.lambda))"
         var epoch = 0
         var points: [CurvePoint] = []
         if let saved {
+            // The settings the run is rebuilt from must be those it ran with, as `Checkpoint.resume` sees to for models.
+            guard saved["architecture"] == architecture else {
+                throw NNError.checkpoint(path: checkpoint, message: "it is for a different architecture: its metadata says "
+                    + "'\(saved["architecture"].map { $0.replacingOccurrences(of: "\n", with: "; ") } ?? "nothing")', its settings "
+                    + "give '\(architecture.replacingOccurrences(of: "\n", with: "; "))'")
+            }
             let file = try SafeTensors.read(from: checkpoint)
             guard let entry = file.tensors[Self.tensorName], entry.shape == [atoms, features],
                   entry.values.allSatisfy(\.isFinite) else {
                 throw NNError.checkpoint(path: checkpoint, message: "it has no finite '\(Self.tensorName)' of shape [\(atoms), \(features)]")
             }
-            guard let text = saved["epoch"], let value = Int(text), (0...Checkpoint.maxEpochs).contains(value) else {
-                throw NNError.checkpoint(path: checkpoint, message: "metadata field 'epoch' is missing or out of range")
+            // A checkpoint is written after an epoch, so it holds at least one.
+            guard let text = saved["epoch"], let value = Int(text), (1...Checkpoint.maxEpochs).contains(value) else {
+                throw NNError.checkpoint(path: checkpoint, message: "metadata field 'epoch' is missing or out of 1...\(Checkpoint.maxEpochs)")
             }
             try backend.upload(entry.values, to: coder.dictionary)
             epoch = value
             points = Curves.parse(saved["curves"] ?? "")
             print("resumed from \(checkpoint) after epoch \(epoch)")
+            if epoch >= settings.epochs {
+                print("nothing to do: the checkpoint has already trained \(epoch) of \(settings.epochs) epochs")
+            }
         }
         try AtomicFile.checkWritable(checkpoint, fail: { NNError.checkpoint(path: checkpoint, message: $0) })
         print("sparse coding: \(atoms) atoms of \(size)x\(size), lambda \(settings.lambda), FISTA \(Self.iterations) steps, "
@@ -73,7 +84,7 @@ struct SparseCodingTraining {
                                      examplesPerSecond: Double(count) / max(seconds, 1e-9)))
             var metadata = settings.metadata
             metadata["format"] = Checkpoint.format
-            metadata["architecture"] = "input [1, \(size), \(size)]\ndictionary: SparseCoder(\(features)->\(atoms), lambda \(settings.lambda))"
+            metadata["architecture"] = architecture
             metadata["epoch"] = String(epoch)
             metadata["curves"] = Curves.csv(points, metric: .meanSquaredError)
             let values = try backend.download(coder.dictionary)

@@ -78,6 +78,12 @@ final class CheckpointTests: SynapseTestCase {
         let reseeded = try Trainer(model: ModelKind.lenet.build(inputShape: [1, 28, 28], classes: 10, backend: backend, seed: 2),
                                    objective: images, optimizer: SGD(), learningRate: 0.01, batchSize: 8)
         assertNNError(contains: ["seed 1", "seed 2"]) { try Checkpoint.resume(reseeded, from: path) }
+        // A tensor no parameter of the model takes is refused, as a missing one is.
+        var file = try SafeTensors.read(from: path)
+        file.tensors["conv9.weight"] = .init(shape: [1], values: [0])
+        try file.write(to: path)
+        assertNNError(contains: [path, "tensors the model does not have: conv9.weight"]) { try Checkpoint.resume(lenet, from: path) }
+        assertNNError(contains: [path, "conv9.weight"]) { try Checkpoint.loadWeights(into: lenet.model, from: path) }
     }
 
     /// When the loss turns NaN, training stops with an error naming the epoch and step, and the checkpoint of
