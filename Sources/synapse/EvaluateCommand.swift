@@ -31,6 +31,7 @@ struct EvaluateCommand: ParsableCommand {
         let epochNote = metadata["epoch"].flatMap(Int.init).map { (0...Checkpoint.maxEpochs).contains($0) ? " (epoch \($0))" : "" } ?? ""
         let backend = try deviceOption.backend()
         if kind.readsText { return try evaluateText(metadata: metadata, backend: backend, epochNote: epochNote) }
+        if kind == .sparseCoding { return try evaluateSparseCoding(metadata: metadata, backend: backend) }
         if kind.isLayerwise {
             guard isSynapse else {
                 throw NNError.checkpoint(path: checkpoint, message: "\(kind.rawValue) is evaluated from checkpoints of synapse train only")
@@ -129,6 +130,26 @@ struct EvaluateCommand: ParsableCommand {
         print("char-lstm from \(checkpoint)\(epochNote) on the validation tail of \(corpus.name), \(backend.name)")
         print(String(format: "validation loss %.4f nats, %.4f bits per character  (%d characters)", result.loss,
                      result.metrics[LanguageModelling.bitsPerCharacter]!, objective.validation.count))
+    }
+
+    /// A sparse-coding dictionary on the held-out patches of its photographs (or of --data's), as training reports it.
+    private func evaluateSparseCoding(metadata: [String: String], backend: Backend) throws {
+        let settings = try RunSettings(metadata: metadata, path: checkpoint)
+        for (flag, value) in [("--batch-size", batchSize), ("--train-limit", dataOptions.trainLimit),
+                              ("--test-limit", dataOptions.testLimit)] where value != nil {
+            throw NNError.invalidSetting(name: flag, message: "applies to image models; sparse coding is evaluated on the "
+                + "held-out patches its settings cut")
+        }
+        let directory = dataOptions.data ?? settings.data
+        let (_, _, test) = try SparseCodingTraining.patches(settings, directory: directory)
+        let coder = try SparseCoder(atoms: settings.widths[0], features: settings.patchSize * settings.patchSize,
+                                    lambda: settings.lambda, backend: backend, seed: settings.seed)
+        let epoch = try SparseCodingTraining.restore(coder, from: checkpoint, saved: metadata, settings: settings)
+        let patches = try backend.tensor(test, shape: [test.count / coder.features, coder.features])
+        let (objective, nonZeros, error) = try SparseCodingTraining.evaluate(coder, patches)
+        print("sparse-coding from \(checkpoint) (epoch \(epoch)) on \(patches.batch) held-out patches of \(directory), \(backend.name)")
+        print(String(format: "test objective %.4f  test mean squared error %.4f per pixel  %.1f of %d codes non-zero", objective,
+                     error, nonZeros, coder.atoms))
     }
 
     /// Rows are the true classes, columns the predictions; the last column is the per-class accuracy.

@@ -124,11 +124,13 @@ struct LayerwiseTraining {
                                   schedule: LearningRateSchedule(parsing: schedule, iterationsPerEpoch: perEpoch,
                                                                  totalIterations: perEpoch * epochs),
                                   batchSize: settings.batchSize)
+        if settings.clip > 0 { trainer.gradientHooks = [try GradientClipping(maxNorm: settings.clip)] }
         if resuming {
             try Checkpoint.resume(trainer, from: checkpoint)
             print("resumed from \(checkpoint) after epoch \(trainer.epoch)")
         }
-        print("training: \(optimizer.summary), lr \(rate), schedule \(schedule), batch \(settings.batchSize), seed \(settings.seed)")
+        let clipping = settings.clip > 0 ? ", gradients clipped to norm \(settings.clip)" : ""
+        print("training: \(optimizer.summary), lr \(rate), schedule \(schedule), batch \(settings.batchSize), seed \(settings.seed)\(clipping)")
         return trainer
     }
 }

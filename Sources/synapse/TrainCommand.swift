@@ -18,17 +18,17 @@ struct TrainCommand: ParsableCommand {
     var model: String?
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var deviceOption: DeviceOption
-    @Option(help: "Total epochs to train (default 15, 10 for char-lstm and perceptron; a resumed run continues up to the epochs it was planned for).")
+    @Option(help: "Total epochs to train (default 15; 10 for char-lstm, perceptron, autoencoder and sparse-coding, 5 for rbm; stacks: of fine-tuning; a resumed run continues up to the epochs it was planned for).")
     var epochs: Int?
-    @Option(help: "Images, or text sequences, per mini-batch (default 64, 50 for char-lstm, 1 for perceptron).") var batchSize: Int?
-    @Option(name: .customLong("lr"), help: "Base learning rate (default 0.02 with SGD, 0.001 with Adam, 0.002 for char-lstm, 1 for perceptron).")
+    @Option(help: "Images, text sequences or patches per mini-batch (default 64; 50 for char-lstm, 1 for perceptron, 256 for sparse-coding).") var batchSize: Int?
+    @Option(name: .customLong("lr"), help: "Base learning rate (default 0.02 with SGD, 0.001 with Adam; with the model's own optimizer 0.005 for lenet5, 0.1 for rbm and dbn, 0.002 for char-lstm, 1 for perceptron).")
     var learningRate: Float?
-    @Option(help: ArgumentHelp("Learning-rate schedule: \(LearningRateSchedule.acceptedForms) (sizes in epochs; default cosine, fixed for perceptron).",
+    @Option(help: ArgumentHelp("Learning-rate schedule: \(LearningRateSchedule.acceptedForms) (sizes in epochs; default cosine; fixed for perceptron, rbm and the stacks' pretraining).",
                                valueName: "schedule")) var schedule: String?
-    @Option(help: "sgd or adam (default sgd, adam for char-lstm).") var optimizer: String?
-    @Option(help: "SGD momentum (default 0.9, 0 for perceptron).") var momentum: Float?
+    @Option(help: "sgd or adam (default sgd; adam for char-lstm and the autoencoders).") var optimizer: String?
+    @Option(help: "SGD momentum (default 0.9; 0 for perceptron and rbm).") var momentum: Float?
     @Flag(inversion: .prefixedNo, help: "Nesterov momentum (default on for lenet5, off for the others).") var nesterov: Bool?
-    @Option(help: "L2 weight decay (default 5e-4, 0 for char-lstm and perceptron).") var weightDecay: Float?
+    @Option(help: "L2 weight decay (default 5e-4; 0 for char-lstm, perceptron, rbm and the autoencoders).") var weightDecay: Float?
     @Option(help: "Seed of the weights, the sample order and the dropout masks (default 1).") var seed: UInt64?
     @Option(help: "char-lstm: LSTM units per layer (default 128).") var hidden: Int?
     @Option(help: "char-lstm: LSTM layers (default 2).") var layers: Int?
@@ -46,7 +46,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "RBMs: Gibbs steps per update, k of CD-k (default 1).") var gibbsSteps: Int?
     @Flag(help: "RBMs: persistent contrastive divergence (chains carried across updates).") var persistent = false
     @Option(help: "Stacks: epochs of pretraining per layer (default 5).") var pretrainEpochs: Int?
-    @Option(name: .customLong("pretrain-lr"), help: "Stacks: the learning rate of pretraining (default 0.001 with Adam for autoencoders, 0.1 for RBMs).")
+    @Option(name: .customLong("pretrain-lr"), help: "Stacks: the learning rate of pretraining (default 0.001 with Adam for autoencoders, 0.1 with SGD for RBMs; with another --optimizer 0.001 for Adam, 0.02 for SGD).")
     var pretrainLearningRate: Float?
     @Option(help: "Sparse coding: the L1 weight of the codes (default 0.15).") var lambda: Float?
     @Option(help: "Sparse coding: the side of the square patches (default 8).") var patchSize: Int?
@@ -86,7 +86,12 @@ struct TrainCommand: ParsableCommand {
             if let model { settings.model = model }
             settings.useDefaults(for: try ModelKind(parsing: settings.model))
             if let batchSize { settings.batchSize = batchSize }
-            if let optimizer { settings.optimizer = optimizer.lowercased() }
+            if let optimizer, optimizer.lowercased() != settings.optimizer {
+                // A model's default rates suit its default optimizer; another one starts from its own defaults.
+                settings.optimizer = optimizer.lowercased()
+                settings.learningRate = nil
+                settings.pretrainLearningRate = settings.optimizer == "adam" ? 0.001 : 0.02
+            }
             if let schedule { settings.schedule = schedule }
             if let learningRate { settings.learningRate = learningRate }
             if let momentum { settings.momentum = momentum }
@@ -238,6 +243,13 @@ struct TrainCommand: ParsableCommand {
         for (flag, given, kinds) in flags where given && !kinds.contains(kind) {
             throw NNError.invalidSetting(name: flag, message:
                 "applies to \(kinds.map(\.rawValue).joined(separator: ", ")), not to \(kind.rawValue)")
+        }
+        let optimizerFlags = [("--optimizer", optimizer != nil), ("--lr", learningRate != nil), ("--schedule", schedule != nil),
+                              ("--momentum", momentum != nil), ("--nesterov", nesterov != nil),
+                              ("--weight-decay", weightDecay != nil), ("--clip", clip != nil)]
+        if kind == .sparseCoding, let (flag, _) = optimizerFlags.first(where: \.1) {
+            throw NNError.invalidSetting(name: flag, message: "does not apply to sparse-coding, which solves for its codes and "
+                + "dictionary: it has no optimizer, learning rate, momentum, decay, schedule or clipping")
         }
     }
 
