@@ -29,9 +29,14 @@ public enum DeviceChoice: Equatable, CustomStringConvertible {
         }
     }
 
-    /// `SYNAPSE_DEVICE` if set, else `auto`.
+    /// `SYNAPSE_DEVICE` if set, else `auto`; a value it cannot parse is named with the variable.
     public static func fromEnvironment() throws -> DeviceChoice {
-        try DeviceChoice(parsing: ProcessInfo.processInfo.environment[environmentVariable] ?? "auto")
+        let value = ProcessInfo.processInfo.environment[environmentVariable] ?? "auto"
+        do {
+            return try DeviceChoice(parsing: value)
+        } catch SynapseError.unknownDevice(_, let available) {
+            throw SynapseError.unknownDevice(name: "\(environmentVariable)=\(value)", available: available)
+        }
     }
 
     public var description: String {

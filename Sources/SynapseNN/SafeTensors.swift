@@ -150,11 +150,12 @@ public struct SafeTensors: Equatable {
             throw fail("the file is \(file.count) bytes, too short for the 8-byte header length")
         }
         let headerLength = UInt64(littleEndian: file.loadUnaligned(as: UInt64.self))
+        // A file of another kind read as one gives a header length from whatever its first 8 bytes hold.
         guard headerLength <= UInt64(maxHeaderLength) else {
-            throw fail("header length \(headerLength) exceeds the limit of \(maxHeaderLength) bytes")
+            throw fail("not a safetensors file: its first 8 bytes give a header length of \(headerLength), beyond the limit of \(maxHeaderLength) bytes")
         }
         guard headerLength <= UInt64(file.count - 8) else {
-            throw fail("header length \(headerLength) exceeds the \(file.count - 8) bytes that follow it")
+            throw fail("not a safetensors file, or a truncated one: its header length \(headerLength) exceeds the \(file.count - 8) bytes that follow it")
         }
         let dataStart = 8 + Int(headerLength)
         let json = Data(UnsafeRawBufferPointer(rebasing: file[8 ..< dataStart]))

@@ -71,7 +71,9 @@ struct SparseCodingTraining {
             points = Curves.parse(saved["curves"] ?? "")
             print("resumed from \(checkpoint) after epoch \(epoch)")
             if epoch >= settings.epochs {
+                // The checkpoint and its curves stay as they are.
                 print("nothing to do: the checkpoint has already trained \(epoch) of \(settings.epochs) epochs")
+                return
             }
         }
         try AtomicFile.checkWritable(checkpoint, fail: { NNError.checkpoint(path: checkpoint, message: $0) })

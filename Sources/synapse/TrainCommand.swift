@@ -197,7 +197,11 @@ struct TrainCommand: ParsableCommand {
             if let planned = saved["settings.epochs"], planned != String(epochs) {
                 print("note: the run was planned for \(planned) epochs, now \(epochs); schedules that span the run (cosine, poly) change from here on")
             }
-            if trainer.epoch >= epochs { print("nothing to do: the checkpoint has already trained \(trainer.epoch) of \(epochs) epochs") }
+            if trainer.epoch >= epochs {
+                // The checkpoint and its curves stay as they are.
+                print("nothing to do: the checkpoint has already trained \(trainer.epoch) of \(epochs) epochs")
+                return try world?.finish() ?? ()
+            }
         }
         let clipping = settings.clip > 0 ? ", gradients clipped to norm \(settings.clip)" : ""
         print("training: \(optimizer.summary), lr \(baseRate), schedule \(lrSchedule), batch \(settings.batchSize), seed \(settings.seed)\(clipping)")

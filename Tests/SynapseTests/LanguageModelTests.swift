@@ -37,6 +37,14 @@ final class LanguageModelTests: SynapseTestCase {
         try process.run()
         process.waitUntilExit()
         XCTAssertEqual(try TextCorpus.load(path: gzipped + ".gz").tokens, try Self.corpus().tokens, "gzip reads as plain")
+        // A directory: its .txt files and those without an extension, in name order; other files are skipped.
+        let texts = try TrainingTests.temporaryDirectory().appendingPathComponent("texts")
+        try FileManager.default.createDirectory(at: texts, withIntermediateDirectories: true)
+        for (name, text) in [("b.txt", "one "), ("a", "two "), ("a.dat", "\u{1}"), ("c.md", "three ")] {
+            try Data(text.utf8).write(to: texts.appendingPathComponent(name))
+        }
+        let both = try TextCorpus.load(path: texts.path)
+        XCTAssertEqual(both.vocabulary.decode(both.tokens), "two one ")
     }
 
     /// Bad text gets an error that names the file and says what is wrong.

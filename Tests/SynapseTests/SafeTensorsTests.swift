@@ -151,9 +151,9 @@ final class SafeTensorsTests: XCTestCase {
     }
 
     func testRejectsAbsurdHeaderLengths() throws {
-        try assertRejected("{}", claimedLength: 1 << 40, mentioning: "header length 1099511627776 exceeds the limit")
-        try assertRejected("{}", claimedLength: 200_000_000, mentioning: "exceeds the limit of 100000000 bytes")
-        try assertRejected("{}", claimedLength: 3, mentioning: "header length 3 exceeds the 2 bytes that follow it")
+        try assertRejected("{}", claimedLength: 1 << 40, mentioning: "not a safetensors file: its first 8 bytes give a header length of 1099511627776, beyond the limit")
+        try assertRejected("{}", claimedLength: 200_000_000, mentioning: "beyond the limit of 100000000 bytes")
+        try assertRejected("{}", claimedLength: 3, mentioning: "or a truncated one: its header length 3 exceeds the 2 bytes that follow it")
     }
 
     func testRejectsHeadersThatAreNotJSONObjects() throws {

@@ -127,7 +127,7 @@ public struct TextCorpus: Sendable {
     public static let defaultPath = "/usr/share/games/fortunes"
 
     /// Reads a UTF-8 text file (plain or gzip), or every file of a directory whose name has no extension (the
-    /// fortune files; their `.dat` indexes are skipped), in name order. Throws `NNError.dataFile` naming the file
+    /// fortune files; their `.dat` indexes are skipped) or ends in `.txt` or `.txt.gz`, in name order. Throws `NNError.dataFile` naming the file
     /// for an empty text or one that is not UTF-8.
     public static func load(path: String) throws -> TextCorpus {
         var isDirectory: ObjCBool = false
@@ -136,12 +136,14 @@ public struct TextCorpus: Sendable {
         }
         var text = String.UnicodeScalarView()
         if isDirectory.boolValue {
-            let names = try FileManager.default.contentsOfDirectory(atPath: path).filter { !$0.contains(".") }.sorted()
+            let names = try FileManager.default.contentsOfDirectory(atPath: path).filter {
+                !$0.contains(".") || $0.hasSuffix(".txt") || $0.hasSuffix(".txt.gz")
+            }.sorted()
             let files = names.map { URL(fileURLWithPath: path).appendingPathComponent($0).path }.filter {
                 (try? FileManager.default.attributesOfItem(atPath: $0)[.type] as? FileAttributeType) == .typeRegular
             }
             guard !files.isEmpty else {
-                throw NNError.dataFile(path: path, message: "holds no text files (files whose name has no extension)")
+                throw NNError.dataFile(path: path, message: "holds no text files (files named .txt or .txt.gz, or without an extension)")
             }
             for file in files { text.append(contentsOf: try read(file).unicodeScalars) }
         } else {
