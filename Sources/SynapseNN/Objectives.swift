@@ -102,7 +102,9 @@ public final class Classification: Objective {
         self.shuffle = shuffle
     }
 
-    public var dataDescription: String { "\(train.name) \(train.count) images" }
+    public var dataDescription: String {
+        "\(train.name) \(train.count) images" + (test.map { ", \($0.name) \($0.count) images" } ?? "")
+    }
     public var exampleName: String { "images" }
 
     public func check(model: Graph) throws {

@@ -39,13 +39,17 @@ public final class Sequential: Graph {
         "input \(describe(inputShape))\n" + layers.map { "\($0.name): \($0.summary)" }.joined(separator: "\n")
     }
 
-    /// A table of layers, output shapes and parameter counts.
+    /// A table of layers, output shapes and parameter counts; a parameter shared with an earlier layer (a tied
+    /// decoder's weight) counts where it is first used.
     public var summary: String {
         var lines = ["input \(describe(inputShape))"]
+        let nameWidth = max(10, layers.map(\.name.count).max() ?? 0)
+        let kindWidth = max(34, layers.map(\.summary.count).max() ?? 0)
+        var counted = Set<ObjectIdentifier>()
         for (layer, shape) in zip(layers, layerShapes) {
-            let count = layer.parameters.reduce(0) { $0 + $1.count }
-            let name = layer.name.padding(toLength: max(10, layer.name.count), withPad: " ", startingAt: 0)
-            let kind = layer.summary.padding(toLength: max(34, layer.summary.count), withPad: " ", startingAt: 0)
+            let count = layer.parameters.filter { counted.insert(ObjectIdentifier($0)).inserted }.reduce(0) { $0 + $1.count }
+            let name = layer.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+            let kind = layer.summary.padding(toLength: kindWidth, withPad: " ", startingAt: 0)
             lines.append("\(name) \(kind) -> \(describe(shape))\(count > 0 ? "  \(count) parameters" : "")")
         }
         lines.append("\(parameterCount) parameters")

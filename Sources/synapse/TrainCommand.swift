@@ -195,16 +195,15 @@ struct TrainCommand: ParsableCommand {
             points = Curves.parse(saved["curves"] ?? "")
             print("resumed from \(checkpointPath) after epoch \(trainer.epoch)")
             if let planned = saved["settings.epochs"], planned != String(epochs) {
-                print("note: the run was planned for \(planned) epochs, now \(epochs); schedules that span the run (cosine, poly) change from here on")
+                print("note: the run was planned for \(planned) epoch\(planned == "1" ? "" : "s"), now \(epochs); schedules that span the run (cosine, poly) change from here on")
             }
-            if trainer.epoch >= epochs {
-                // The checkpoint and its curves stay as they are.
-                print("nothing to do: the checkpoint has already trained \(trainer.epoch) of \(epochs) epochs")
-                return try world?.finish() ?? ()
-            }
+            // The recorder below then only writes the curves from the checkpoint (a run killed between the two).
+            if trainer.epoch >= epochs { print("nothing to do: the checkpoint has already trained \(trainer.epoch) of \(epochs) epochs") }
         }
-        let clipping = settings.clip > 0 ? ", gradients clipped to norm \(settings.clip)" : ""
-        print("training: \(optimizer.summary), lr \(baseRate), schedule \(lrSchedule), batch \(settings.batchSize), seed \(settings.seed)\(clipping)")
+        if trainer.epoch < epochs {
+            let clipping = settings.clip > 0 ? ", gradients clipped to norm \(settings.clip)" : ""
+            print("training: \(optimizer.summary), lr \(baseRate), schedule \(lrSchedule), batch \(settings.batchSize), seed \(settings.seed)\(clipping)")
+        }
         if let world {
             trainer.overlapAllReduce = overlapAllreduce
             trainer.group = world

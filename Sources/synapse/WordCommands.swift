@@ -133,7 +133,7 @@ struct Word2VecCommand: ParsableCommand {
         if let backend {
             way = "batched, \(batch) positions a batch, on \(backend.name) (\(backend.deviceDescription))"
         } else {
-            way = "\(threads) CPU threads (Hogwild)"
+            way = "\(threads) CPU thread\(threads == 1 ? "" : "s") (Hogwild)"
         }
         print("word2vec: \(settings.summary); \(way)")
         let bar = ProgressBar(title: "word2vec", total: settings.epochs * corpus.trainWords, unit: "words/s")

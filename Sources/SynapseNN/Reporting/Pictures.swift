@@ -80,7 +80,8 @@ public enum Mosaic {
     }
 
     /// `tiles` tiles of `[channels, height, width]` values each (`values` holds them one after another), in a grid
-    /// of `columns` (about square when nil), each pixel drawn as a `scale` x `scale` block, 1-pixel gaps.
+    /// of `columns` (about square when nil), each pixel drawn as a `scale` x `scale` block, 1-pixel gaps (black between
+    /// tiles scaled on their own, white between images in [0, 1]).
     public static func render(_ values: [Float], tileShape: [Int], columns: Int? = nil, scale: Int = 1,
                               scaling: Scaling = .perTile) throws -> Picture {
         guard tileShape.count == 3, tileShape[0] == 1 || tileShape[0] == 3, tileShape[1] > 0, tileShape[2] > 0 else {
@@ -96,7 +97,9 @@ public enum Mosaic {
         let across = max(1, min(count, columns ?? Int(Double(count).squareRoot().rounded(.up))))
         let down = (count + across - 1) / across
         let (cellWidth, cellHeight) = (width * scale + 1, height * scale + 1)
-        var picture = try Picture(width: across * cellWidth + 1, height: down * cellHeight + 1, channels: channels, background: 128)
+        // Gaps the tiles rarely reach: weights scaled per tile gather around mid-grey, images (probabilities) on black.
+        var picture = try Picture(width: across * cellWidth + 1, height: down * cellHeight + 1, channels: channels,
+                                  background: scaling == .unit ? 255 : 0)
         for tile in 0..<count {
             let part = values[tile * size..<(tile + 1) * size]
             let finite = part.filter(\.isFinite)

@@ -65,7 +65,7 @@ public struct Word2VecSettings: Sendable, Equatable {
         case let .negativeSampling(k): output = "\(k) negatives"
         }
         return "\(architecture.rawValue), \(output), \(dimension) dimensions, window \(window), sample \(sample), "
-            + "min-count \(minCount), \(epochs) epochs, rate \(startingRate)"
+            + "min-count \(minCount), \(epochs) epoch\(epochs == 1 ? "" : "s"), rate \(startingRate)"
     }
 }
 
