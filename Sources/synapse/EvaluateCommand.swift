@@ -19,6 +19,9 @@ struct EvaluateCommand: ParsableCommand {
         let metadata = try Checkpoint.metadata(at: checkpoint)
         let isSynapse = metadata["format"] == Checkpoint.format
         guard let name = model ?? metadata["settings.model"] else {
+            if metadata.keys.contains(where: { $0.hasPrefix("word2vec.") }) {
+                throw NNError.checkpoint(path: checkpoint, message: "it holds word vectors; query them with similar, analogy or related, and measure them with evaluate-words")
+            }
             throw NNError.checkpoint(path: checkpoint, message: "it does not say which model it holds; give --model")
         }
         let kind = try ModelKind(parsing: name)
@@ -28,7 +31,13 @@ struct EvaluateCommand: ParsableCommand {
         if let batchSize, !RunSettings.batchSizeRange.contains(batchSize) {
             throw NNError.invalidSetting(name: "--batch-size", message: "must be in \(RunSettings.batchSizeRange), got \(batchSize)")
         }
-        let epochNote = metadata["epoch"].flatMap(Int.init).map { (0...Checkpoint.maxEpochs).contains($0) ? " (epoch \($0))" : "" } ?? ""
+        var epochNote = ""
+        if let text = metadata["epoch"] {
+            guard let epoch = Int(text), (0...Checkpoint.maxEpochs).contains(epoch) else {
+                throw NNError.checkpoint(path: checkpoint, message: "metadata field 'epoch' is '\(text)', not in 0...\(Checkpoint.maxEpochs)")
+            }
+            epochNote = " (epoch \(epoch))"
+        }
         let backend = try deviceOption.backend()
         if kind.readsText { return try evaluateText(metadata: metadata, backend: backend, epochNote: epochNote) }
         if kind == .sparseCoding { return try evaluateSparseCoding(metadata: metadata, backend: backend) }

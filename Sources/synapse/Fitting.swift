@@ -55,6 +55,13 @@ struct EpochRecorder {
     }
 }
 
+/// Says so when a resumed checkpoint's curves lack some of its `epochs` (an edited or damaged file): the plot goes on
+/// without them.
+func noteMissingCurves(_ points: [CurvePoint], epochs: Int) {
+    guard points.count < epochs else { return }
+    print("note: the checkpoint's curves hold \(points.count) of its \(epochs) epoch\(epochs == 1 ? "" : "s"); the others are left out of the plot")
+}
+
 /// The curves as `<base>.csv` and `<base>.svg`, after the checkpoint; a failure is a warning, not the run's end.
 func writeCurves(_ points: [CurvePoint], metric: CurveMetric, base: String, title: String) {
     do {

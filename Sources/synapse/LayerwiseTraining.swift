@@ -46,7 +46,7 @@ struct LayerwiseTraining {
         var below: Graph?
         for phase in firstPhase...phases {
             let resuming = saved != nil && phase == firstPhase
-            var points = resuming ? Curves.parse(saved?["curves"] ?? "") : []
+            var points: [CurvePoint] = []
             let phaseMetadata = metadata.merging([Self.phaseKey: String(phase)]) { $1 }
             if phase <= layerCount {
                 let model = try stack.pretrainingModel(layer: phase, inputShape: train.sampleShape, backend: backend, seed: settings.seed)
@@ -56,7 +56,8 @@ struct LayerwiseTraining {
                 let epochs = kind.isUnsupervised ? settings.epochs : settings.pretrainEpochs
                 let rate = kind.isUnsupervised ? settings.learningRate! : settings.pretrainLearningRate
                 let schedule = kind.isUnsupervised ? settings.schedule : "fixed"
-                let trainer = try makeTrainer(model, objective, rate: rate, schedule: schedule, epochs: epochs, resuming: resuming)
+                let trainer = try makeTrainer(model, objective, rate: rate, schedule: schedule, epochs: epochs, resuming: resuming,
+                                              points: &points)
                 let what = kind.isUnsupervised ? kind.rawValue : "layer \(phase)/\(layerCount) pretraining"
                 print("\(what): \(stack.unitDescription)")
                 print(model.summary)
@@ -83,7 +84,8 @@ struct LayerwiseTraining {
                                                 seed: settings.seed, settings: settings)
                 if let below { try LayerwiseStack.transfer(from: below, to: classifier) }
                 let trainer = try makeTrainer(classifier, Classification(train: train, test: test), rate: settings.learningRate!,
-                                              schedule: settings.schedule, epochs: settings.epochs, resuming: resuming)
+                                              schedule: settings.schedule, epochs: settings.epochs, resuming: resuming,
+                                              points: &points)
                 print("fine-tuning the stack as a classifier")
                 print(classifier.summary)
                 try EpochRecorder(metric: .accuracy, unit: "img/s", curvesBase: curvesBase,
@@ -115,9 +117,10 @@ struct LayerwiseTraining {
         return phase
     }
 
-    /// A trainer for one phase with the run's optimizer at `rate`, restored from the checkpoint when `resuming`.
+    /// A trainer for one phase with the run's optimizer at `rate`, restored from the checkpoint when `resuming`,
+    /// with the phase's curves so far in `points`.
     private func makeTrainer(_ model: Graph, _ objective: Objective, rate: Float, schedule: String, epochs: Int,
-                             resuming: Bool) throws -> Trainer {
+                             resuming: Bool, points: inout [CurvePoint]) throws -> Trainer {
         let perEpoch = try objective.batches(epoch: 1, seed: settings.seed, batchSize: settings.batchSize).count
         let optimizer = try makeOptimizer(settings)
         let trainer = try Trainer(model: model, objective: objective, optimizer: optimizer, learningRate: rate,
@@ -127,7 +130,9 @@ struct LayerwiseTraining {
         if settings.clip > 0 { trainer.gradientHooks = [try GradientClipping(maxNorm: settings.clip)] }
         if resuming {
             try Checkpoint.resume(trainer, from: checkpoint)
+            points = Curves.parse(saved?["curves"] ?? "", through: trainer.epoch)
             print("resumed from \(checkpoint) after epoch \(trainer.epoch)")
+            noteMissingCurves(points, epochs: trainer.epoch)
         }
         let clipping = settings.clip > 0 ? ", gradients clipped to norm \(settings.clip)" : ""
         print("training: \(optimizer.summary), lr \(rate), schedule \(schedule), batch \(settings.batchSize), seed \(settings.seed)\(clipping)")

@@ -68,8 +68,9 @@ struct SparseCodingTraining {
         var points: [CurvePoint] = []
         if let saved {
             epoch = try Self.restore(coder, from: checkpoint, saved: saved, settings: settings)
-            points = Curves.parse(saved["curves"] ?? "")
+            points = Curves.parse(saved["curves"] ?? "", through: epoch)
             print("resumed from \(checkpoint) after epoch \(epoch)")
+            noteMissingCurves(points, epochs: epoch)
             if epoch >= settings.epochs {
                 // The checkpoint and its curves stay as they are.
                 print("nothing to do: the checkpoint has already trained \(epoch) of \(settings.epochs) epochs")

@@ -177,6 +177,13 @@ final class DataTests: XCTestCase {
         }
     }
 
+    func testLoadIDXWithoutImages() throws {
+        let folder = try writeIDXDirectory("empty", train: 0, trainLabels: [])
+        assertNNError(contains: ["train-images-idx3-ubyte.gz", "holds no images"]) {
+            _ = try Dataset.loadIDX(directory: folder.path)
+        }
+    }
+
     func testLoadIDXLabelOutOfRange() throws {
         let folder = try writeIDXDirectory("badlabel", train: 3, trainLabels: [0, 10, 1])
         assertNNError(contains: ["train-labels-idx1-ubyte.gz", "label 10 at index 1", "0..<10"]) {

@@ -36,7 +36,17 @@ final class ReportingTests: XCTestCase {
             9223372036854775807,0.3,0.3,0.9,0.02,10,5000
             5,0.3,0.3,0.9,0.02,10
             """
-        XCTAssertEqual(Curves.parse(csv).map(\.epoch), [1])
+        XCTAssertEqual(Curves.parse(csv, through: 5).map(\.epoch), [1])
+        // A resumed run keeps one row per epoch it has done, in order.
+        let shuffled = """
+            epoch,train_loss,test_loss,test_accuracy,learning_rate,seconds,images_per_second
+            2,0.4,0.4,0.86,0.02,10,5000
+            1,0.5,0.4,0.85,0.02,10,5000
+            2,0.3,0.3,0.87,0.02,10,5000
+            3,0.3,0.3,0.88,0.02,10,5000
+            """
+        XCTAssertEqual(Curves.parse(shuffled, through: 2).map(\.epoch), [1, 2])
+        XCTAssertEqual(Curves.parse(shuffled, through: 2).last?.trainLoss, 0.4, "the first row of an epoch counts")
 
         let extremes: [[Double]] = [[1e308, -1e308], [Double.greatestFiniteMagnitude, 0], [Double.leastNonzeroMagnitude, 3 * Double.leastNonzeroMagnitude],
                                     [1, 1 + 1e-15], [-5e300, 5e300], [0, 0]]

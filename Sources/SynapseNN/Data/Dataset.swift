@@ -132,6 +132,7 @@ extension Dataset {
             throw NNError.dataFile(path: imagesPath, message: "images of \(images.shape[1])x\(images.shape[2]) pixels; "
                 + "rows and columns must be positive")
         }
+        guard images.shape[0] > 0 else { throw NNError.dataFile(path: imagesPath, message: "holds no images") }
         guard labels.shape.count == 1 else {
             throw NNError.dataFile(path: labelsPath, message: "expected 1 dimension (labels), "
                 + "found \(describe(labels.shape))")

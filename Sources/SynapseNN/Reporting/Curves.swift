@@ -122,20 +122,23 @@ public enum Curves {
         return text
     }
 
-    /// Reads back what `csv` wrote, so a resumed run keeps its earlier epochs; the header (which says which
-    /// metric the file holds) and any row that does not parse, or holds values no epoch can produce, are
-    /// skipped rather than failing the resume over a plot.
-    public static func parse(_ csv: String) -> [CurvePoint] {
+    /// Reads back what `csv` wrote, so a run resumed after epoch `last` keeps its earlier epochs: one point per
+    /// epoch in `1...last`, in order. The header (which says which metric the file holds) and any row that does
+    /// not parse, holds values no epoch can produce, or repeats or lies beyond those epochs are skipped rather than
+    /// failing the resume over a plot.
+    public static func parse(_ csv: String, through last: Int) -> [CurvePoint] {
         let rows = csv.split(whereSeparator: \.isNewline)
         let metric = CurveMetric.allCases.first { $0.header == rows.first.map(String.init) } ?? .accuracy
-        return rows.compactMap { row in
+        var byEpoch: [Int: CurvePoint] = [:]
+        for row in rows {
             let fields = row.split(separator: ",", omittingEmptySubsequences: false)
             let v = fields.dropFirst().compactMap { Double($0) }
-            guard fields.count == 7, let epoch = Int(fields[0]), v.count == 6 else { return nil }
+            guard fields.count == 7, let epoch = Int(fields[0]), (1...max(last, 1)).contains(epoch), v.count == 6 else { continue }
             let point = CurvePoint(epoch: epoch, trainLoss: v[0], testLoss: v[1], metric: v[2], learningRate: v[3],
                                    seconds: v[4], examplesPerSecond: v[5])
-            return point.isPlausible(metric) ? point : nil
+            if point.isPlausible(metric), byEpoch[epoch] == nil { byEpoch[epoch] = point }
         }
+        return byEpoch.keys.sorted().map { byEpoch[$0]! }
     }
 
     /// An 800x360 chart: loss (train and held-out) on the left, the metric on the right.
