@@ -9,10 +9,10 @@ struct DataOptions: ParsableArguments {
                                valueName: "path"))
     var data: String?
 
-    @Option(help: ArgumentHelp("Use only the first N training images (default 0: all).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Use only the first N training images (default 0: all).", valueName: "n"))
     var trainLimit: Int?
 
-    @Option(help: ArgumentHelp("Use only the first N test images (default 0: all).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Use only the first N test images (default 0: all).", valueName: "n"))
     var testLimit: Int?
 
     /// `path` made absolute and standardised, so that a checkpoint names its data wherever it is resumed from and
@@ -55,7 +55,7 @@ struct DeviceOption: ParsableArguments {
                                valueName: "device"))
     var device: String?
 
-    @Option(help: ArgumentHelp("Threads of the CPU backend (default: every core).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Threads of the CPU backend (default: every core).", valueName: "n"))
     var threads: Int?
 
     /// `localRank`: see `Devices.backend`.

@@ -16,11 +16,11 @@ struct SampleCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Text to start from; every character must be in the model's vocabulary (default: a "
                                + "newline, or the vocabulary's first character when the text had no newline)."))
     var prime: String?
-    @Option(help: "Characters to generate (default 500).") var length: Int?
-    @Option(help: "Softmax temperature, positive (default 1).") var temperature: Double?
+    @Option(parsing: .unconditional, help: "Characters to generate (default 500).") var length: Int?
+    @Option(parsing: .unconditional, help: "Softmax temperature, positive (default 1).") var temperature: Double?
     @Option(help: "Images: the PNG file the samples are drawn into.") var out: String?
-    @Option(help: "Images: how many to draw, up to 1000 (default 64).") var count: Int?
-    @Option(help: "Images: Gibbs steps in the top RBM, up to 100000 (default 1000).") var gibbsSteps: Int?
+    @Option(parsing: .unconditional, help: "Images: how many to draw, up to 1000 (default 64).") var count: Int?
+    @Option(parsing: .unconditional, help: "Images: Gibbs steps in the top RBM, up to 100000 (default 1000).") var gibbsSteps: Int?
     @Option(help: "Seed of the draws.") var seed: UInt64 = 1
     @OptionGroup var deviceOption: DeviceOption
 

@@ -18,39 +18,39 @@ struct TrainCommand: ParsableCommand {
     var model: String?
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var deviceOption: DeviceOption
-    @Option(help: "Total epochs to train (default 15; 10 for char-lstm, perceptron, autoencoder and sparse-coding, 5 for rbm; stacks: of fine-tuning; a resumed run continues up to the epochs it was planned for).")
+    @Option(parsing: .unconditional, help: "Total epochs to train (default 15; 10 for char-lstm, perceptron, autoencoder and sparse-coding, 5 for rbm; stacks: of fine-tuning; a resumed run continues up to the epochs it was planned for).")
     var epochs: Int?
-    @Option(help: "Images, text sequences or patches per mini-batch (default 64; 50 for char-lstm, 1 for perceptron, 256 for sparse-coding).") var batchSize: Int?
-    @Option(name: .customLong("lr"), help: "Base learning rate (default 0.02 with SGD, 0.001 with Adam; with the model's own optimizer 0.005 for lenet5, 0.1 for rbm and dbn, 0.002 for char-lstm, 1 for perceptron).")
+    @Option(parsing: .unconditional, help: "Images, text sequences or patches per mini-batch (default 64; 50 for char-lstm, 1 for perceptron, 256 for sparse-coding).") var batchSize: Int?
+    @Option(name: .customLong("lr"), parsing: .unconditional, help: "Base learning rate (default 0.02 with SGD, 0.001 with Adam; with the model's own optimizer 0.005 for lenet5, 0.1 for rbm and dbn, 0.002 for char-lstm, 1 for perceptron).")
     var learningRate: Float?
     @Option(help: ArgumentHelp("Learning-rate schedule: \(LearningRateSchedule.acceptedForms) (sizes in epochs; default cosine; fixed for perceptron, rbm and the stacks' pretraining).",
                                valueName: "schedule")) var schedule: String?
     @Option(help: "sgd or adam (default sgd; adam for char-lstm and the autoencoders).") var optimizer: String?
-    @Option(help: "SGD momentum (default 0.9; 0 for perceptron and rbm).") var momentum: Float?
+    @Option(parsing: .unconditional, help: "SGD momentum (default 0.9; 0 for perceptron and rbm).") var momentum: Float?
     @Flag(inversion: .prefixedNo, help: "Nesterov momentum (default on for lenet5, off for the others).") var nesterov: Bool?
-    @Option(help: "L2 weight decay (default 5e-4; 0 for char-lstm, perceptron, rbm and the autoencoders).") var weightDecay: Float?
+    @Option(parsing: .unconditional, help: "L2 weight decay (default 5e-4; 0 for char-lstm, perceptron, rbm and the autoencoders).") var weightDecay: Float?
     @Option(help: "Seed of the weights, the sample order and the dropout masks (default 1).") var seed: UInt64?
-    @Option(help: "char-lstm: LSTM units per layer (default 128).") var hidden: Int?
-    @Option(help: "char-lstm: LSTM layers (default 2).") var layers: Int?
-    @Option(help: "char-lstm: characters per training sequence, the span of backpropagation through time (default 50).")
+    @Option(parsing: .unconditional, help: "char-lstm: LSTM units per layer (default 128).") var hidden: Int?
+    @Option(parsing: .unconditional, help: "char-lstm: LSTM layers (default 2).") var layers: Int?
+    @Option(parsing: .unconditional, help: "char-lstm: characters per training sequence, the span of backpropagation through time (default 50).")
     var sequenceLength: Int?
-    @Option(help: "Clip each step's gradients to this global norm, as PyTorch's clip_grad_norm_ (default 0: off; 5 for char-lstm).")
+    @Option(parsing: .unconditional, help: "Clip each step's gradients to this global norm, as PyTorch's clip_grad_norm_ (default 0: off; 5 for char-lstm).")
     var clip: Float?
     @Option(help: ArgumentHelp("Layer-wise models: hidden widths, bottom up (default 256 for autoencoder and rbm, 500,500 for the stacks).",
                                valueName: "w1,w2,...")) var widths: String?
     @Flag(help: "Autoencoders: tie the decoder's weight to the encoder's, transposed.") var tied = false
-    @Option(help: "Autoencoders: the KL sparsity penalty's target mean activation rho (default 0.05).") var sparsity: Float?
-    @Option(help: "Autoencoders: the sparsity penalty's weight beta (default 0: no penalty; UFLDL uses 3).") var sparsityWeight: Float?
-    @Option(help: "Autoencoders: the fraction of inputs masked to 0 in training, a denoising autoencoder (default 0).")
+    @Option(parsing: .unconditional, help: "Autoencoders: the KL sparsity penalty's target mean activation rho (default 0.05).") var sparsity: Float?
+    @Option(parsing: .unconditional, help: "Autoencoders: the sparsity penalty's weight beta (default 0: no penalty; UFLDL uses 3).") var sparsityWeight: Float?
+    @Option(parsing: .unconditional, help: "Autoencoders: the fraction of inputs masked to 0 in training, a denoising autoencoder (default 0).")
     var corruption: Float?
-    @Option(help: "RBMs: Gibbs steps per update, k of CD-k (default 1).") var gibbsSteps: Int?
+    @Option(parsing: .unconditional, help: "RBMs: Gibbs steps per update, k of CD-k (default 1).") var gibbsSteps: Int?
     @Flag(help: "RBMs: persistent contrastive divergence (chains carried across updates).") var persistent = false
-    @Option(help: "Stacks: epochs of pretraining per layer (default 5).") var pretrainEpochs: Int?
-    @Option(name: .customLong("pretrain-lr"), help: "Stacks: the learning rate of pretraining (default 0.001 with Adam for autoencoders, 0.1 with SGD for RBMs; with another --optimizer 0.001 for Adam, 0.02 for SGD).")
+    @Option(parsing: .unconditional, help: "Stacks: epochs of pretraining per layer (default 5).") var pretrainEpochs: Int?
+    @Option(name: .customLong("pretrain-lr"), parsing: .unconditional, help: "Stacks: the learning rate of pretraining (default 0.001 with Adam for autoencoders, 0.1 with SGD for RBMs; with another --optimizer 0.001 for Adam, 0.02 for SGD).")
     var pretrainLearningRate: Float?
-    @Option(help: "Sparse coding: the L1 weight of the codes (default 0.15).") var lambda: Float?
-    @Option(help: "Sparse coding: the side of the square patches (default 8).") var patchSize: Int?
-    @Option(name: .customLong("patches"), help: "Sparse coding: training patches cut from the photographs (default 20000).")
+    @Option(parsing: .unconditional, help: "Sparse coding: the L1 weight of the codes (default 0.15).") var lambda: Float?
+    @Option(parsing: .unconditional, help: "Sparse coding: the side of the square patches (default 8).") var patchSize: Int?
+    @Option(name: .customLong("patches"), parsing: .unconditional, help: "Sparse coding: training patches cut from the photographs (default 20000).")
     var patchCount: Int?
     @Option(help: "Checkpoint file (default <model>.safetensors).") var checkpoint: String?
     @Flag(help: "Continue the run saved in the checkpoint.") var resume = false
