@@ -60,6 +60,7 @@ expect_error "'kingg' is not in the vocabulary" "$synapse" similar "$dir/words.b
 expect_error "exclude each other" "$synapse" word2vec "${w2v[@]}" --hs --negative 5 --out "$dir/x.bin"
 expect_error "words.bin exists; replace it with --overwrite" "$synapse" word2vec "${w2v[@]}" --out "$dir/words.bin"
 expect_error "words.txt is the corpus" "$synapse" corpus --data "$dir/words.txt" --out "$dir/words.txt" --overwrite
+expect_error "threads: must be at least 1, got -1" "$synapse" word2vec "${w2v[@]}" --threads -1 --out "$dir/x.bin"
 : > "$dir/nothing.txt"
 expect_error "nothing.txt: holds no words" "$synapse" word2vec --data "$dir/nothing.txt" --out "$dir/x.bin"
 head -c 4000 "$synapse" > "$dir/garbage.txt"
@@ -100,6 +101,7 @@ expect_error "is not a file name" "$synapse" train "${small[@]}" --checkpoint ""
 expect_error "is a directory" "$synapse" evaluate "$dir"
 expect_error "not a regular file" "$synapse" train "${small[@]}" --epochs 1 --checkpoint /dev/null --overwrite
 expect_error "is not a directory" "$synapse" train "${small[@]}" --data /dev/null --checkpoint "$dir/other.safetensors"
+expect_error "epochs: must be in 1...1000000, got -1" "$synapse" train "${small[@]}" --epochs -1 --checkpoint "$dir/other.safetensors"
 mkdir "$dir/no-icd"
 expect_error "no OpenCL platform was found" env OCL_ICD_VENDORS="$dir/no-icd" "$synapse" train "${small[@]/cpu/opencl}" --checkpoint "$dir/other.safetensors"
 
@@ -219,6 +221,7 @@ mkdir "$dir/photos"
 echo "not a picture" > "$dir/photos/broken.png"
 expect_error "broken.png: not a PNG or JPEG" "$synapse" train --model sparse-coding --data "$dir/photos" --checkpoint "$dir/x.safetensors"
 expect_error "applies to sparse-coding" "$synapse" train "${small[@]}" --lambda 0.1 --checkpoint "$dir/x.safetensors"
+expect_error "does not apply to sparse-coding" "$synapse" train --model sparse-coding --lr 0.1 --checkpoint "$dir/x.safetensors"
 expect_error "applies to stacked-autoencoder, dbn, not to lenet" "$synapse" train "${small[@]}" --pretrain-epochs 2 --checkpoint "$dir/x.safetensors"
 expect_error "applies to autoencoder, stacked-autoencoder, not to rbm" "$synapse" train "${small[@]}" --model rbm --tied --checkpoint "$dir/x.safetensors"
 expect_error "has one hidden layer" "$synapse" train "${small[@]}" --model rbm --widths 10,10 --checkpoint "$dir/x.safetensors"

@@ -165,8 +165,8 @@ public struct RunSettings: Equatable, Sendable {
         try check(Self.epochRange.contains(epochs), "--epochs", "must be in \(Self.epochRange), got \(epochs)")
         try check(Self.batchSizeRange.contains(batchSize), "--batch-size",
                   "must be in \(Self.batchSizeRange), got \(batchSize)")
-        // The schedule's form, before any data is read (with a stand-in for the iterations an epoch, which the data
-        // sets; the schedule is parsed again then).
+        // The schedule's form only, before any data is read: the iterations an epoch are a stand-in until the data
+        // sets them, when the schedule is parsed again.
         _ = try LearningRateSchedule(parsing: schedule, iterationsPerEpoch: 1000, totalIterations: 1000 * epochs)
         try check(learningRate.map { $0.isFinite && $0 > 0 } ?? true, "--lr",
                   "must be finite and positive, got \(learningRate.map { "\($0)" } ?? "")")

@@ -257,21 +257,30 @@ public final class Trainer {
         }
     }
 
-    /// Throws `NNError.diverged` when the parameters or the held-out loss after this epoch are NaN or infinite.
+    /// Throws `NNError.diverged` when the parameters or the held-out loss after this epoch are NaN or infinite; with
+    /// a group, on every rank when on any. The trainer is left as the epoch left it (`epoch` counts it), its
+    /// parameters unusable: resume from the last good checkpoint to go on.
     private func checkFinite(_ evaluation: Evaluation?, lastCheckpoint: String?) throws {
+        var what: String?
+        if let loss = evaluation?.loss, !loss.isFinite { what = "the held-out loss is \(loss)" }
+        if try !parametersAreFinite() { what = "the parameters hold NaN or infinite values" }
+        if let group {
+            var votes = [what == nil ? 0.0 : 1.0]
+            try group.sum(&votes)
+            if votes[0] > 0, what == nil { what = "another rank's parameters or held-out loss are not finite" }
+        }
+        if let what { throw NNError.diverged(epoch: epoch, what: what, checkpoint: lastCheckpoint) }
+    }
+
+    /// Whether every parameter is finite: their sum on the device, and only when that is not finite (NaN or
+    /// infinity, or finite values whose sum overflows) a look at each value on the host.
+    private func parametersAreFinite() throws -> Bool {
         let backend = model.backend
         let sum = try parameterSum.flatMap { $0.backend === backend ? $0 : nil } ?? backend.tensor(shape: [1])
         parameterSum = sum
         try backend.sum(model.arena.values, result: sum)
-        let what: String
-        if !(try backend.readScalar(sum)).isFinite {
-            what = "the parameters hold NaN or infinite values"
-        } else if let loss = evaluation?.loss, !loss.isFinite {
-            what = "the held-out loss is \(loss)"
-        } else {
-            return
-        }
-        throw NNError.diverged(epoch: epoch, what: what, checkpoint: lastCheckpoint)
+        if try backend.readScalar(sum).isFinite { return true }
+        return try backend.download(model.arena.values).allSatisfy(\.isFinite)
     }
 
     /// The objective's loss and metrics on its held-out data, in evaluation mode (dropout off). With a group, each

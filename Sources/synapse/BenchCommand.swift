@@ -19,7 +19,7 @@ struct BenchCommand: ParsableCommand {
 struct BenchOptions: ParsableArguments {
     @OptionGroup var deviceOption: DeviceOption
 
-    @Option(help: ArgumentHelp("Timed runs per measurement (the median is reported).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Timed runs per measurement (the median is reported).", valueName: "n"))
     var reps: Int = 5
 
     @Flag(help: "Print one JSON object instead of a table.")

@@ -27,34 +27,34 @@ struct BenchModelCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Layer-wise models: hidden widths (default as synapse train).", valueName: "w1,w2,..."))
     var widths: String?
 
-    @Option(help: ArgumentHelp("Layer-wise models: the layer whose pretraining is timed (default: the top one).", valueName: "k"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Layer-wise models: the layer whose pretraining is timed (default: the top one).", valueName: "k"))
     var pretrainLayer: Int?
 
-    @Option(help: ArgumentHelp("Autoencoders: the sparsity penalty's weight (default 0: none).", valueName: "beta"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Autoencoders: the sparsity penalty's weight (default 0: none).", valueName: "beta"))
     var sparsityWeight: Float = 0
 
-    @Option(help: ArgumentHelp("Autoencoders: the masking fraction (default 0).", valueName: "p"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Autoencoders: the masking fraction (default 0).", valueName: "p"))
     var corruption: Float = 0
 
     @Flag(help: "RBMs: persistent contrastive divergence.")
     var persistent = false
 
-    @Option(help: ArgumentHelp("Images, or sequences, per batch.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Images, or sequences, per batch.", valueName: "n"))
     var batch: Int = 64
 
-    @Option(help: ArgumentHelp("char-lstm: LSTM units per layer.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("char-lstm: LSTM units per layer.", valueName: "n"))
     var hidden: Int = 128
 
-    @Option(help: ArgumentHelp("char-lstm: LSTM layers.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("char-lstm: LSTM layers.", valueName: "n"))
     var layers: Int = 2
 
-    @Option(help: ArgumentHelp("char-lstm: characters per sequence.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("char-lstm: characters per sequence.", valueName: "n"))
     var sequenceLength: Int = 50
 
-    @Option(help: ArgumentHelp("Training steps per timed block (three blocks are timed).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Training steps per timed block (three blocks are timed).", valueName: "n"))
     var steps: Int = 20
 
-    @Option(help: ArgumentHelp("Untimed training steps first (kernel builds, allocations, caches).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Untimed training steps first (kernel builds, allocations, caches).", valueName: "n"))
     var warmup: Int = 3
 
     @Flag(help: "Under mpirun: all-reduce the gradients in buckets beside backward, not in one piece after it.")

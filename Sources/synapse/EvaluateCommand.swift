@@ -13,7 +13,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "The model, for files without Synapse metadata (PyTorch weights).") var model: String?
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var deviceOption: DeviceOption
-    @Option(help: "Images per batch (default 256; a character model uses the streams it was trained with).") var batchSize: Int?
+    @Option(parsing: .unconditional, help: "Images per batch (default 256; a character model uses the streams it was trained with).") var batchSize: Int?
 
     func run() throws {
         let metadata = try Checkpoint.metadata(at: checkpoint)
@@ -32,7 +32,7 @@ struct EvaluateCommand: ParsableCommand {
             throw NNError.invalidSetting(name: "--batch-size", message: "must be in \(RunSettings.batchSizeRange), got \(batchSize)")
         }
         var epochNote = ""
-        if let text = metadata["epoch"] {
+        if isSynapse, let text = metadata["epoch"] {   // another tool's metadata may mean anything by it
             guard let epoch = Int(text), (0...Checkpoint.maxEpochs).contains(epoch) else {
                 throw NNError.checkpoint(path: checkpoint, message: "metadata field 'epoch' is '\(text)', not in 0...\(Checkpoint.maxEpochs)")
             }

@@ -12,8 +12,8 @@ struct FiltersCommand: ParsableCommand {
 
     @Argument(help: "The checkpoint (.safetensors).") var checkpoint: String
     @Option(help: "The PNG file to write.") var out: String
-    @Option(help: "Draw at most this many units (default: all, up to 400).") var count: Int?
-    @Option(help: "Pixels per weight (default: tiles about 56 pixels high).") var scale: Int?
+    @Option(parsing: .unconditional, help: "Draw at most this many units (default: all, up to 400).") var count: Int?
+    @Option(parsing: .unconditional, help: "Pixels per weight (default: tiles about 56 pixels high).") var scale: Int?
 
     func run() throws {
         guard out.lowercased().hasSuffix(".png") else {

@@ -28,11 +28,7 @@ struct EpochRecorder {
                        examplesPerSecond: report.examplesPerSecond)
         }
         defer { points = recorded }
-        if trainer.epoch >= epochs, !points.isEmpty {
-            // A run killed between its last checkpoint and its curves resumes with nothing to train: the curves are
-            // written from the checkpoint, complete, and the killed write's temporary file goes.
-            writeCurves(points, metric: metric, base: curvesBase, title: title)
-        }
+        if trainer.epoch >= epochs { restoreCurves(points, epochs: trainer.epoch, metric: metric, base: curvesBase, title: title) }
         try trainer.fit(epochs: epochs, checkpoint: checkpoint,
                         metadata: { report, evaluation in
                             metadata.merging(["curves": Curves.csv(recorded + [point(report, evaluation!)], metric: metric)]) { $1 }
@@ -60,6 +56,14 @@ struct EpochRecorder {
 func noteMissingCurves(_ points: [CurvePoint], epochs: Int) {
     guard points.count < epochs else { return }
     print("note: the checkpoint's curves hold \(points.count) of its \(epochs) epoch\(epochs == 1 ? "" : "s"); the others are left out of the plot")
+}
+
+/// For a resumed run with nothing left to train: a run killed between saving its checkpoint and writing its curves
+/// left them an epoch behind (and a temporary file), so they are written again from the checkpoint's copy, when
+/// that holds all `epochs`; a copy that lacks some would replace better curves, and they are left as they are.
+func restoreCurves(_ points: [CurvePoint], epochs: Int, metric: CurveMetric, base: String, title: String) {
+    guard epochs > 0, points.count == epochs else { return }
+    writeCurves(points, metric: metric, base: base, title: title)
 }
 
 /// The curves as `<base>.csv` and `<base>.svg`, after the checkpoint; a failure is a warning, not the run's end.

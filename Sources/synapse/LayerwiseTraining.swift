@@ -135,7 +135,9 @@ struct LayerwiseTraining {
             noteMissingCurves(points, epochs: trainer.epoch)
         }
         let clipping = settings.clip > 0 ? ", gradients clipped to norm \(settings.clip)" : ""
-        print("training: \(optimizer.summary), lr \(rate), schedule \(schedule), batch \(settings.batchSize), seed \(settings.seed)\(clipping)")
+        if trainer.epoch < epochs {
+            print("training: \(optimizer.summary), lr \(rate), schedule \(schedule), batch \(settings.batchSize), seed \(settings.seed)\(clipping)")
+        }
         return trainer
     }
 }

@@ -44,10 +44,12 @@ struct SampleCommand: ParsableCommand {
                                                                               layers: settings.layers),
                                      backend: backend, seed: settings.seed)
         try Checkpoint.importWeights(into: network, from: checkpoint)
-        print(prime, terminator: "")
+        // The prime goes out with the first character drawn, once generation has accepted the settings.
+        var echoed = false
         _ = try TextGenerator.generate(model: network, vocabulary: vocabulary, prime: prime, length: length,
                                        temperature: temperature, seed: seed) { character in
-            print(character, terminator: "")
+            print(echoed ? character : prime + character, terminator: "")
+            echoed = true
             fflush(nil)
         }
         print("")

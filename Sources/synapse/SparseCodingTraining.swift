@@ -64,6 +64,7 @@ struct SparseCodingTraining {
               + "(and \(test.count / features) held out)")
         print("device: \(backend.name)  \(backend.deviceDescription)")
         let coder = try SparseCoder(atoms: atoms, features: features, lambda: settings.lambda, backend: backend, seed: settings.seed)
+        let title = "sparse coding of \(settings.data), \(backend.name)"
         var epoch = 0
         var points: [CurvePoint] = []
         if let saved {
@@ -72,8 +73,8 @@ struct SparseCodingTraining {
             print("resumed from \(checkpoint) after epoch \(epoch)")
             noteMissingCurves(points, epochs: epoch)
             if epoch >= settings.epochs {
-                // The checkpoint and its curves stay as they are.
                 print("nothing to do: the checkpoint has already trained \(epoch) of \(settings.epochs) epochs")
+                restoreCurves(points, epochs: epoch, metric: .meanSquaredError, base: curvesBase, title: title)
                 return
             }
         }
@@ -109,7 +110,7 @@ struct SparseCodingTraining {
             let values = try backend.download(coder.dictionary)
             try SafeTensors(tensors: [Self.tensorName: .init(shape: [atoms, features], values: values)], metadata: metadata)
                 .write(to: checkpoint)
-            writeCurves(points, metric: .meanSquaredError, base: curvesBase, title: "sparse coding of \(settings.data), \(backend.name)")
+            writeCurves(points, metric: .meanSquaredError, base: curvesBase, title: title)
         }
         print("checkpoint: \(checkpoint)  curves: \(curvesBase).csv, \(curvesBase).svg  (synapse filters draws the atoms)")
     }

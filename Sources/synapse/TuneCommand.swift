@@ -18,7 +18,7 @@ struct TuneCommand: ParsableCommand {
     @Option(help: ArgumentHelp("opencl or opencl:N (see `synapse devices`).", valueName: "device"))
     var device: String = "opencl"
 
-    @Option(help: ArgumentHelp("Random candidates tried per shape, besides the defaults.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Random candidates tried per shape, besides the defaults.", valueName: "n"))
     var candidates: Int = 40
 
     func validate() throws {

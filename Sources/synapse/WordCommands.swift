@@ -73,21 +73,21 @@ struct Word2VecCommand: ParsableCommand {
     @Flag(help: "Continuous bag of words: the context predicts the word.") var cbow = false
     @Flag(help: "Skip-gram: the word predicts its context (the default).") var skipgram = false
     @Flag(help: "Hierarchical softmax over a Huffman tree of the words.") var hs = false
-    @Option(help: ArgumentHelp("Negative sampling with k noise words (default 5 unless --hs).", valueName: "k"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Negative sampling with k noise words (default 5 unless --hs).", valueName: "k"))
     var negative: Int?
-    @Option(help: ArgumentHelp("The vectors' length.", valueName: "n")) var size = 100
-    @Option(help: ArgumentHelp("The largest context distance.", valueName: "w")) var window = 5
-    @Option(help: ArgumentHelp("Sub-sampling threshold for frequent words (0: keep all).", valueName: "t")) var sample = 1e-3
-    @Option(name: .customLong("min-count"), help: ArgumentHelp("Leave out words seen fewer times.", valueName: "c"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The vectors' length.", valueName: "n")) var size = 100
+    @Option(parsing: .unconditional, help: ArgumentHelp("The largest context distance.", valueName: "w")) var window = 5
+    @Option(parsing: .unconditional, help: ArgumentHelp("Sub-sampling threshold for frequent words (0: keep all).", valueName: "t")) var sample = 1e-3
+    @Option(name: .customLong("min-count"), parsing: .unconditional, help: ArgumentHelp("Leave out words seen fewer times.", valueName: "c"))
     var minCount = 5
-    @Option(help: ArgumentHelp("Passes over the corpus.", valueName: "e")) var epochs = 5
-    @Option(help: ArgumentHelp("Starting learning rate (default 0.025 for skip-gram, 0.05 for CBOW).", valueName: "r"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Passes over the corpus.", valueName: "e")) var epochs = 5
+    @Option(parsing: .unconditional, help: ArgumentHelp("Starting learning rate (default 0.025 for skip-gram, 0.05 for CBOW).", valueName: "r"))
     var lr: Float?
-    @Option(help: ArgumentHelp("CPU threads (default: every core), of the threaded path or of --device cpu.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("CPU threads (default: every core), of the threaded path or of --device cpu.", valueName: "n"))
     var threads: Int?
     @Option(help: ArgumentHelp("Run the batched path on auto, cpu, opencl or opencl:N.", valueName: "device"))
     var device: String?
-    @Option(help: ArgumentHelp("Positions per batch of the batched path.", valueName: "n")) var batch = 1024
+    @Option(parsing: .unconditional, help: ArgumentHelp("Positions per batch of the batched path.", valueName: "n")) var batch = 1024
     @Option(help: ArgumentHelp("Seed of the initial vectors and the sampling.", valueName: "n")) var seed: UInt64 = 1
     @Option(help: ArgumentHelp("Where to write the vectors: .bin (word2vec binary), .safetensors, else word2vec text.",
                                valueName: "file"))
@@ -202,7 +202,7 @@ struct VectorsOptions: ParsableArguments {
                                  valueName: "model"))
     var model: String
 
-    @Option(name: .short, help: ArgumentHelp("How many words to show.", valueName: "n")) var n = 10
+    @Option(name: .short, parsing: .unconditional, help: ArgumentHelp("How many words to show.", valueName: "n")) var n = 10
 
     func neighbours() throws -> WordNeighbours {
         guard (1...100_000).contains(n) else { throw NNError.invalidSetting(name: "-n", message: "must be in 1...100000, got \(n)") }

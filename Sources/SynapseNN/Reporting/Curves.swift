@@ -133,12 +133,12 @@ public enum Curves {
         for row in rows {
             let fields = row.split(separator: ",", omittingEmptySubsequences: false)
             let v = fields.dropFirst().compactMap { Double($0) }
-            guard fields.count == 7, let epoch = Int(fields[0]), (1...max(last, 1)).contains(epoch), v.count == 6 else { continue }
+            guard fields.count == 7, let epoch = Int(fields[0]), epoch >= 1, epoch <= last, v.count == 6 else { continue }
             let point = CurvePoint(epoch: epoch, trainLoss: v[0], testLoss: v[1], metric: v[2], learningRate: v[3],
                                    seconds: v[4], examplesPerSecond: v[5])
             if point.isPlausible(metric), byEpoch[epoch] == nil { byEpoch[epoch] = point }
         }
-        return byEpoch.keys.sorted().map { byEpoch[$0]! }
+        return byEpoch.sorted { $0.key < $1.key }.map(\.value)
     }
 
     /// An 800x360 chart: loss (train and held-out) on the left, the metric on the right.
