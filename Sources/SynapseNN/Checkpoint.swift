@@ -183,16 +183,30 @@ public enum Checkpoint {
             throw NNError.checkpoint(path: path, message:
                 "tensors the model does not have: \(unexpected.joined(separator: ", ")); the model's parameters are \(model.parameters.map(\.name).joined(separator: ", "))")
         }
-        for p in model.parameters {
-            guard let entry = file.tensors[p.name] else {
+        try checkShapes(file.tensors.mapValues(\.shape), of: model.parameters, path: path)
+        for p in model.parameters { try checkFinite(file.tensors[p.name]!, name: p.name, path: path) }
+    }
+
+    /// Checks that the tensors of `shapes` hold every one of `parameters` with its shape.
+    static func checkShapes(_ shapes: [String: [Int]], of parameters: [Parameter], path: String) throws {
+        for p in parameters {
+            guard let shape = shapes[p.name] else {
                 throw NNError.checkpoint(path: path, message: "it has no tensor '\(p.name)' (shape \(describe(p.shape)))")
             }
-            guard entry.shape == p.shape else {
+            guard shape == p.shape else {
                 throw NNError.checkpoint(path: path, message:
-                    "tensor '\(p.name)' has shape \(describe(entry.shape)), the model needs \(describe(p.shape))")
+                    "tensor '\(p.name)' has shape \(describe(shape)), the model needs \(describe(p.shape))")
             }
-            try checkFinite(entry, name: p.name, path: path)
         }
+    }
+
+    /// Builds, with `body`, a model to load the checkpoint at `path` into. Every parameter the model creates is
+    /// checked against the checkpoint's tensor shapes before the parameters' memory is allocated, so that settings
+    /// (edited, or another file's) describing a model far larger than the file's tensors fail at once rather than
+    /// after allocating it.
+    public static func building<Model>(for path: String, _ body: () throws -> Model) throws -> Model {
+        let planned = PlannedParameters(path: path, shapes: try SafeTensors.readShapes(from: path))
+        return try PlannedParameters.$expected.withValue(planned) { try body() }
     }
 
     private static func checkFinite(_ entry: SafeTensors.Entry, name: String, path: String) throws {
@@ -207,4 +221,12 @@ public enum Checkpoint {
     private static func upload(_ file: SafeTensors, into model: Graph) throws {
         for p in model.parameters { try p.value.backend.upload(file.tensors[p.name]!.values, to: p.value) }
     }
+}
+
+/// The parameter shapes a model is being built to load (`Checkpoint.building`): `BuildContext` checks the
+/// parameters it creates against them before it allocates any.
+struct PlannedParameters: Sendable {
+    @TaskLocal static var expected: PlannedParameters?
+    let path: String
+    let shapes: [String: [Int]]
 }

@@ -165,9 +165,13 @@ public final class BuildContext {
         return PhiloxAddress(seed: seed, stream: RandomStream.corruption(corruptionLayerCount))
     }
 
-    /// The arena of every parameter created so far, with their initial values.
+    /// The arena of every parameter created so far, with their initial values; when the model is built to load a
+    /// checkpoint (`Checkpoint.building`), only once the parameters are known to fit it.
     func allocateArena() throws -> ParameterArena {
-        try ParameterArena(parameters: createdParameters, backend: backend, seed: seed)
+        if let planned = PlannedParameters.expected {
+            try Checkpoint.checkShapes(planned.shapes, of: createdParameters, path: planned.path)
+        }
+        return try ParameterArena(parameters: createdParameters, backend: backend, seed: seed)
     }
 }
 

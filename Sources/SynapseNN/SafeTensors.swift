@@ -120,16 +120,21 @@ public struct SafeTensors: Equatable {
 
     /// Reads a checkpoint, validating the header and converting F64, F16 and BF16 tensors to Float.
     public static func read(from path: String) throws -> SafeTensors {
-        try read(from: path, values: true)
+        try read(from: path, values: true).file
     }
 
     /// Only the header's metadata (the header is validated all the same). The file is mapped, so the
     /// tensor data is never read: a 240 MB AlexNet checkpoint costs a few pages.
     public static func readMetadata(from path: String) throws -> [String: String] {
-        try read(from: path, values: false).metadata
+        try read(from: path, values: false).file.metadata
     }
 
-    private static func read(from path: String, values: Bool) throws -> SafeTensors {
+    /// Only the header's tensor shapes by name, as cheaply as `readMetadata`.
+    public static func readShapes(from path: String) throws -> [String: [Int]] {
+        try read(from: path, values: false).shapes
+    }
+
+    private static func read(from path: String, values: Bool) throws -> (file: SafeTensors, shapes: [String: [Int]]) {
         // Mapped, as the reference implementation does, so a checkpoint of hundreds of MB is not first
         // copied whole into memory.
         let file = try MappedFile(path: path, fail: { NNError.checkpoint(path: path, message: $0) })
@@ -144,7 +149,8 @@ public struct SafeTensors: Equatable {
         let bytes: Range<Int>
     }
 
-    private static func decode(_ file: UnsafeRawBufferPointer, path: String, values: Bool) throws -> SafeTensors {
+    private static func decode(_ file: UnsafeRawBufferPointer, path: String, values: Bool)
+        throws -> (file: SafeTensors, shapes: [String: [Int]]) {
         func fail(_ message: String) -> NNError { .checkpoint(path: path, message: message) }
         guard file.count >= 8 else {
             throw fail("the file is \(file.count) bytes, too short for the 8-byte header length")
@@ -182,7 +188,8 @@ public struct SafeTensors: Equatable {
             let bytes = UnsafeRawBufferPointer(rebasing: buffer[layout.bytes])
             tensors[layout.name] = Entry(shape: layout.shape, values: layout.dtype.floats(bytes))
         }
-        return SafeTensors(tensors: tensors, metadata: metadata)
+        return (SafeTensors(tensors: tensors, metadata: metadata),
+                Dictionary(uniqueKeysWithValues: layouts.map { ($0.name, $0.shape) }))
     }
 
     private static func parseMetadata(_ value: Any, fail: (String) -> NNError) throws -> [String: String] {

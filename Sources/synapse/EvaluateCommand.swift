@@ -60,7 +60,9 @@ struct EvaluateCommand: ParsableCommand {
                                                 testLimit: dataOptions.testLimit ?? 0, normalization: normalization,
                                                 pixels: kind.pixels)
         let seed = metadata["seed"].flatMap(UInt64.init) ?? 1
-        let network = try kind.build(inputShape: test.sampleShape, classes: test.classCount, backend: backend, seed: seed)
+        let network = try Checkpoint.building(for: checkpoint) {
+            try kind.build(inputShape: test.sampleShape, classes: test.classCount, backend: backend, seed: seed)
+        }
         if isSynapse {
             try Checkpoint.loadWeights(into: network, from: checkpoint)
         } else {
@@ -91,7 +93,9 @@ struct EvaluateCommand: ParsableCommand {
                                                           testLimit: dataOptions.testLimit ?? 0, normalization: normalization)
         let batch = batchSize ?? 256
         guard phase > stack.widths.count else {
-            let model = try stack.pretrainingModel(layer: phase, inputShape: test.sampleShape, backend: backend, seed: settings.seed)
+            let model = try Checkpoint.building(for: checkpoint) {
+                try stack.pretrainingModel(layer: phase, inputShape: test.sampleShape, backend: backend, seed: settings.seed)
+            }
             try Checkpoint.loadWeights(into: model, from: checkpoint)
             let images = try TensorDataset(name: test.name, reconstructing: test.images, shape: test.sampleShape)
             let objective = try stack.pretrainingObjective(layer: phase, model: model, train: images, test: images, batchSize: batch)
@@ -105,8 +109,10 @@ struct EvaluateCommand: ParsableCommand {
             print(line + "  (\(test.count) images)")
             return
         }
-        let network = try kind.build(inputShape: test.sampleShape, classes: test.classCount, backend: backend, seed: settings.seed,
-                                     settings: settings)
+        let network = try Checkpoint.building(for: checkpoint) {
+            try kind.build(inputShape: test.sampleShape, classes: test.classCount, backend: backend, seed: settings.seed,
+                           settings: settings)
+        }
         try Checkpoint.loadWeights(into: network, from: checkpoint)
         let result = try Classification.report(model: network, on: test, batchSize: batch)
         print("\(kind.rawValue) from \(checkpoint)\(epochNote), fine-tuned, on \(test.name), \(backend.name)")
@@ -130,10 +136,11 @@ struct EvaluateCommand: ParsableCommand {
             print("note: \(path) has changed since \(checkpoint) was trained on it; its validation tail is other text now")
         }
         let objective = try LanguageModelling(corpus: corpus, steps: settings.sequenceLength)
-        let network = try Sequential(inputShape: [settings.sequenceLength],
-                                     layers: Models.charLSTM(vocabulary: vocabulary.count, hidden: settings.hidden,
-                                                             layers: settings.layers),
-                                     backend: backend, seed: settings.seed)
+        let network = try Checkpoint.building(for: checkpoint) {
+            try Sequential(inputShape: [settings.sequenceLength],
+                           layers: Models.charLSTM(vocabulary: vocabulary.count, hidden: settings.hidden, layers: settings.layers),
+                           backend: backend, seed: settings.seed)
+        }
         try Checkpoint.loadWeights(into: network, from: checkpoint)
         let result = try objective.evaluate(model: network, batchSize: settings.batchSize)!
         print("char-lstm from \(checkpoint)\(epochNote) on the validation tail of \(corpus.name), \(backend.name)")

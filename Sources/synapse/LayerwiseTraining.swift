@@ -49,7 +49,9 @@ struct LayerwiseTraining {
             var points: [CurvePoint] = []
             let phaseMetadata = metadata.merging([Self.phaseKey: String(phase)]) { $1 }
             if phase <= layerCount {
-                let model = try stack.pretrainingModel(layer: phase, inputShape: train.sampleShape, backend: backend, seed: settings.seed)
+                let model = try TrainingSetup.build(resuming: resuming, path: checkpoint) {
+                    try stack.pretrainingModel(layer: phase, inputShape: train.sampleShape, backend: backend, seed: settings.seed)
+                }
                 if let below { try LayerwiseStack.transfer(from: below, to: model) }
                 let objective = try stack.pretrainingObjective(layer: phase, model: model, train: unlabelledTrain,
                                                                test: unlabelledTest, batchSize: settings.batchSize)
@@ -80,8 +82,10 @@ struct LayerwiseTraining {
                 }
                 below = model
             } else {
-                let classifier = try kind.build(inputShape: train.sampleShape, classes: train.classCount, backend: backend,
-                                                seed: settings.seed, settings: settings)
+                let classifier = try TrainingSetup.build(resuming: resuming, path: checkpoint) {
+                    try kind.build(inputShape: train.sampleShape, classes: train.classCount, backend: backend,
+                                   seed: settings.seed, settings: settings)
+                }
                 if let below { try LayerwiseStack.transfer(from: below, to: classifier) }
                 let trainer = try makeTrainer(classifier, Classification(train: train, test: test), rate: settings.learningRate!,
                                               schedule: settings.schedule, epochs: settings.epochs, resuming: resuming,

@@ -40,9 +40,11 @@ struct SampleCommand: ParsableCommand {
         let prime = prime ?? String(vocabulary.characters.contains("\n") ? "\n" : Character(vocabulary.characters[0]))
         let backend = try deviceOption.backend()
         // The trained network read one character at a time: the same layers and parameters, for input [1].
-        let network = try Sequential(inputShape: [1], layers: Models.charLSTM(vocabulary: vocabulary.count, hidden: settings.hidden,
-                                                                              layers: settings.layers),
-                                     backend: backend, seed: settings.seed)
+        let network = try Checkpoint.building(for: checkpoint) {
+            try Sequential(inputShape: [1], layers: Models.charLSTM(vocabulary: vocabulary.count, hidden: settings.hidden,
+                                                                    layers: settings.layers),
+                           backend: backend, seed: settings.seed)
+        }
         try Checkpoint.importWeights(into: network, from: checkpoint)
         // The prime goes out with the first character drawn, once generation has accepted the settings.
         var echoed = false
@@ -80,7 +82,9 @@ struct SampleCommand: ParsableCommand {
             throw NNError.checkpoint(path: checkpoint, message: "its metadata does not give the images' shape ('architecture')")
         }
         let backend = try deviceOption.backend()
-        let model = try stack.pretrainingModel(layer: phase, inputShape: input, backend: backend, seed: settings.seed)
+        let model = try Checkpoint.building(for: checkpoint) {
+            try stack.pretrainingModel(layer: phase, inputShape: input, backend: backend, seed: settings.seed)
+        }
         try Checkpoint.loadWeights(into: model, from: checkpoint)
         let rbms = model.layers.compactMap { $0 as? RBM }
         let samples = try RBM.sample(rbms, count: count, steps: steps,

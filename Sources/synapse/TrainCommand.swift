@@ -351,6 +351,12 @@ struct TrainingSetup {
     /// The unit of throughput.
     let unit: String
 
+    /// Builds the network with `body`; when resuming, checked against the checkpoint at `path` before its parameters
+    /// are allocated (`Checkpoint.building`).
+    static func build(resuming: Bool, path: String, _ body: () throws -> Sequential) throws -> Sequential {
+        resuming ? try Checkpoint.building(for: path, body) : try body()
+    }
+
     /// An image classifier on IDX or CIFAR-10 files, normalised with the checkpoint's statistics on resume.
     static func images(_ kind: ModelKind, _ settings: RunSettings, backend: Backend, saved: [String: String]?,
                        path: String) throws -> TrainingSetup {
@@ -358,7 +364,9 @@ struct TrainingSetup {
         let (train, test, normalization) = try DataOptions.load(directory: settings.data, trainLimit: settings.trainLimit,
                                                                 testLimit: settings.testLimit, normalization: savedNormalization,
                                                                 pixels: kind.pixels)
-        let network = try kind.build(inputShape: train.sampleShape, classes: train.classCount, backend: backend, seed: settings.seed)
+        let network = try build(resuming: saved != nil, path: path) {
+            try kind.build(inputShape: train.sampleShape, classes: train.classCount, backend: backend, seed: settings.seed)
+        }
         let objective: Objective = kind == .perceptron
             ? try PerceptronRule(train: TensorDataset(oneHot: train), test: TensorDataset(oneHot: test))
             : Classification(train: train, test: test)
@@ -388,10 +396,11 @@ struct TrainingSetup {
             }
         }
         let objective = try LanguageModelling(corpus: corpus, steps: settings.sequenceLength)
-        let network = try Sequential(inputShape: [settings.sequenceLength],
-                                     layers: Models.charLSTM(vocabulary: corpus.vocabulary.count, hidden: settings.hidden,
-                                                             layers: settings.layers),
-                                     backend: backend, seed: settings.seed)
+        let network = try build(resuming: saved != nil, path: path) {
+            try Sequential(inputShape: [settings.sequenceLength],
+                           layers: Models.charLSTM(vocabulary: corpus.vocabulary.count, hidden: settings.hidden, layers: settings.layers),
+                           backend: backend, seed: settings.seed)
+        }
         return TrainingSetup(network: network, objective: objective, metadata: ["vocabulary": corpus.vocabulary.metadata,
                                                                             TextCorpus.fingerprintKey: fingerprint],
                              metric: .bitsPerCharacter, dataName: corpus.name, unit: "char/s")

@@ -136,6 +136,23 @@ final class CheckpointTests: SynapseTestCase {
         }
     }
 
+    /// A model built to load a checkpoint is checked against the file's shapes before its parameters are allocated:
+    /// settings edited to a model of 17 GB fail by the shape, not after (or in) the allocation.
+    func testAModelBuiltForACheckpointFitsItBeforeItsParametersAreAllocated() throws {
+        let path = try TrainingTests.temporaryDirectory().appendingPathComponent("planned.safetensors").path
+        let backend = try CPUBackend()
+        let trainer = try Trainer(model: Self.smallNet(backend), objective: Classification(train: Self.data),
+                                  optimizer: SGD(), learningRate: 0.01, batchSize: 16)
+        try Checkpoint.save(trainer, to: path)
+        let same = try Checkpoint.building(for: path) { try Self.smallNet(backend) }
+        try Checkpoint.loadWeights(into: same, from: path)
+        assertNNError(contains: [path, "tensor 'conv1.weight' has shape [4, 1, 3, 3], the model needs [65536, 65536]"]) {
+            _ = try Checkpoint.building(for: path) {
+                try Sequential(inputShape: [1 << 16], layers: [Dense(1 << 16, name: "conv1")], backend: backend, seed: 3)
+            }
+        }
+    }
+
     func testImportRefusesMissingMisshapenAndUnknownTensors() throws {
         let dir = try TrainingTests.temporaryDirectory()
         let model = try Sequential(inputShape: [4], layers: Models.mlp(hidden: [8], classes: 3), backend: try CPUBackend(), seed: 1)
