@@ -290,7 +290,9 @@ public final class Trainer {
         guard let (local, examples) = try objective.evaluate(model: model, batchSize: batchSize, part: group.rank, of: group.size)
         else { return nil }
         let keys = local.metrics.keys.sorted()
-        var sums = [Double(examples), local.loss * Double(examples)] + keys.map { local.metrics[$0]! * Double(examples) }
+        let weight = Double(examples)
+        let weightedMetrics: [Double] = keys.map { local.metrics[$0]! * weight }
+        var sums: [Double] = [weight, local.loss * weight] + weightedMetrics
         try group.sum(&sums)
         let total = max(sums[0], 1)
         return Evaluation(loss: sums[1] / total,

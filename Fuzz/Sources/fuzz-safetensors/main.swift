@@ -1,7 +1,7 @@
 // The safetensors reader and writer.
 //
 // Each input is one .safetensors file (a crash file reproduces as-is with SafeTensors.read(from:)):
-// 1. SafeTensors.read and SafeTensors.readMetadata must agree: both refuse it, or both read the same metadata;
+// 1. SafeTensors.read, readMetadata and readShapes must agree: all refuse it, or all read the same metadata and shapes;
 // 2. what reads must write back, and the written file must read back equal, values compared bit for bit (F64,
 //    F16 and BF16 come back as F32, NaN payloads included); writing that again must give the same bytes.
 import Foundation
@@ -26,6 +26,8 @@ public func fuzzSafeTensors(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt 
               : "read reads the file but readMetadata refuses it (\(metadataError))")
     guard let file, let metadata else { return 0 }
     fuzzCheck(file.metadata == metadata, "read and readMetadata give different metadata")
+    fuzzCheck((try? SafeTensors.readShapes(from: inputPath)) == file.tensors.mapValues(\.shape),
+              "read and readShapes give different shapes")
     for (name, entry) in file.tensors {
         fuzzCheck(entry.shape.allSatisfy { $0 >= 0 } && entry.shape.reduce(1, *) == entry.values.count,
                   "tensor '\(name)' has shape \(entry.shape) but \(entry.values.count) values")
