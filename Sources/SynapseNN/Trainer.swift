@@ -234,8 +234,9 @@ public final class Trainer {
     /// checkpoint's path is checked before the first epoch, so a path that cannot be written fails at once, not
     /// after an epoch. When the loss turns NaN the run stops with `NNError.nonFiniteLoss`, and when an epoch ends
     /// with parameters or a held-out loss that are not finite (a loss grown huge, but not yet infinite, can get
-    /// there) with `NNError.diverged`; either way the checkpoint of the last good epoch is kept. `metadata` gives the caller's keys for the epoch's checkpoint; `epochDone`
-    /// is called once that checkpoint is saved, so nothing it records can show an epoch the checkpoint lacks.
+    /// there) with `NNError.diverged`; either way the checkpoint of the last good epoch is kept. `metadata` gives
+    /// the caller's keys for the epoch's checkpoint; `epochDone` is called once that checkpoint is saved, so nothing
+    /// it records can show an epoch the checkpoint lacks.
     public func fit(epochs: Int, checkpoint: String? = nil,
                     metadata: (EpochReport, Evaluation?) -> [String: String] = { _, _ in [:] },
                     progress: ((BatchProgress) -> Void)? = nil,

@@ -127,8 +127,8 @@ public struct TextCorpus: Sendable {
     public static let defaultPath = "/usr/share/games/fortunes"
 
     /// Reads a UTF-8 text file (plain or gzip), or every file of a directory whose name has no extension (the
-    /// fortune files; their `.dat` indexes are skipped) or ends in `.txt` or `.txt.gz`, in name order. Throws `NNError.dataFile` naming the file
-    /// for an empty text or one that is not UTF-8.
+    /// fortune files; their `.dat` indexes are skipped) or ends in `.txt` or `.txt.gz`, in name order. Throws
+    /// `NNError.dataFile` naming the file for an empty text or one that is not UTF-8.
     public static func load(path: String) throws -> TextCorpus {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
