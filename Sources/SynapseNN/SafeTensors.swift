@@ -169,6 +169,7 @@ public struct SafeTensors: Equatable {
             throw fail("the header is not valid JSON")
         }
         guard let header = parsed as? [String: Any] else { throw fail("the header is not a JSON object") }
+        if let key = firstRepeatedKey(in: json) { throw fail("the header names '\(key)' twice in one object") }
 
         let buffer = UnsafeRawBufferPointer(rebasing: file[dataStart...])
         var metadata: [String: String] = [:]
@@ -190,6 +191,43 @@ public struct SafeTensors: Equatable {
         }
         return (SafeTensors(tensors: tensors, metadata: metadata),
                 Dictionary(uniqueKeysWithValues: layouts.map { ($0.name, $0.shape) }))
+    }
+
+    /// The first key that an object of the well-formed JSON `json` (at any depth) names twice, as written; nil when
+    /// none does. JSONSerialization keeps one of the two silently, so a file could say two things about one tensor.
+    private static func firstRepeatedKey(in json: Data) -> String? {
+        let bytes = [UInt8](json)
+        var objects: [Set<ArraySlice<UInt8>>?] = []   // per open container: its keys so far, nil for an array
+        var expectingKey = false
+        var i = 0
+        while i < bytes.count {
+            switch bytes[i] {
+            case UInt8(ascii: "{"):
+                objects.append([])
+                expectingKey = true
+            case UInt8(ascii: "["):
+                objects.append(nil)
+                expectingKey = false
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                objects.removeLast()
+                expectingKey = false
+            case UInt8(ascii: ","):
+                expectingKey = objects.last.map { $0 != nil } ?? false
+            case UInt8(ascii: "\""):
+                var end = i + 1
+                while end < bytes.count, bytes[end] != UInt8(ascii: "\"") { end += bytes[end] == UInt8(ascii: "\\") ? 2 : 1 }
+                let text = bytes[(i + 1)..<min(end, bytes.count)]
+                if expectingKey {
+                    if objects[objects.count - 1]?.insert(text).inserted == false { return String(decoding: text, as: UTF8.self) }
+                    expectingKey = false
+                }
+                i = end
+            default:
+                break
+            }
+            i += 1
+        }
+        return nil
     }
 
     private static func parseMetadata(_ value: Any, fail: (String) -> NNError) throws -> [String: String] {

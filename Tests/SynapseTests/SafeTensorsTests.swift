@@ -161,6 +161,18 @@ final class SafeTensorsTests: XCTestCase {
         try assertRejected("", mentioning: "the header is not valid JSON")
         try assertRejected("[1, 2]", mentioning: "the header is not a JSON object")
         try assertRejected(#"{"w": [1]}"#, mentioning: "tensor 'w': the entry is not a JSON object")
+        // A key given twice, which a JSON parser resolves silently one way or the other.
+        let entry = #"{"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}"#
+        try assertRejected(#"{"w": \#(entry), "w": \#(entry)}"#, buffer: [0, 0, 0, 0], mentioning: "names 'w' twice")
+        try assertRejected(#"{"__metadata__": {"epoch": "1", "epoch": "2"}}"#, mentioning: "names 'epoch' twice")
+        try assertRejected(#"{"w": {"dtype": "F32", "shape": [1], "shape": [1], "data_offsets": [0, 4]}}"#, buffer: [0, 0, 0, 0],
+                           mentioning: "names 'shape' twice")
+        // Keys count per object, and strings that are values (escaped quotes included) are not keys.
+        let alike = path("alike.safetensors")
+        let written = SafeTensors(tensors: ["shape": .init(shape: [1], values: [1]), "dtype": .init(shape: [1], values: [2])],
+                                  metadata: ["shape": #"dtype", "shape": [1]"#, "data_offsets": "\\"])
+        try written.write(to: alike)
+        XCTAssertEqual(try SafeTensors.read(from: alike), written)
     }
 
     func testRejectsEntriesWithMissingOrMalformedFields() throws {
