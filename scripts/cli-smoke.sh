@@ -177,6 +177,11 @@ for model in perceptron softmax lenet5 autoencoder rbm; do
 done
 grep -q "test accuracy" "$dir/perceptron.log" || fail "perceptron: $(cat "$dir/perceptron.log")"
 grep -q "units in error per image" "$dir/perceptron-evaluate.log" || fail "perceptron evaluate: $(cat "$dir/perceptron-evaluate.log")"
+# Twenty images are linearly separable: the rule stops once an epoch makes no error, long before 100 epochs.
+"$synapse" train --model perceptron --train-limit 20 --test-limit 20 --device cpu --epochs 100 \
+    --checkpoint "$dir/separable.safetensors" > "$dir/separable.log" || fail "perceptron: $(cat "$dir/separable.log")"
+grep -q "stopped after epoch [0-9]* of 100: it classified every training image correctly" "$dir/separable.log" \
+    || fail "the perceptron did not stop at an epoch without errors: $(tail -3 "$dir/separable.log")"
 grep -q "test mean squared error" "$dir/autoencoder-evaluate.log" || fail "autoencoder evaluate: $(cat "$dir/autoencoder-evaluate.log")"
 grep -q "test pseudo-likelihood .* free energy" "$dir/rbm-evaluate.log" || fail "rbm evaluate: $(cat "$dir/rbm-evaluate.log")"
 grep -q "^epoch,train_loss,test_loss,test_pseudo_likelihood" "$dir/rbm.csv" || fail "rbm curves: $(cat "$dir/rbm.csv")"

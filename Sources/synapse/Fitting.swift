@@ -17,9 +17,13 @@ struct EpochRecorder {
     /// The checkpoint's metadata besides the curves: the settings and what the data needs (normalisation, vocabulary).
     let metadata: [String: String]
 
-    /// Trains `trainer` until `epochs` epochs are done, saving `checkpoint` after each; `points` holds the curves of
-    /// the epochs before (read back from the checkpoint on resume) and gains one per epoch.
-    func fit(_ trainer: Trainer, epochs: Int, checkpoint: String, points: inout [CurvePoint]) throws {
+    /// Trains `trainer` until `epochs` epochs are done, or sooner when `converged` says of an epoch's report that
+    /// nothing is left to learn, saving `checkpoint` after each; `points` holds the curves of the epochs before (read
+    /// back from the checkpoint on resume) and gains one per epoch. Returns whether `converged` ended the run.
+    @discardableResult
+    func fit(_ trainer: Trainer, epochs: Int, checkpoint: String, points: inout [CurvePoint],
+             converged: ((EpochReport) -> Bool)? = nil) throws -> Bool {
+        struct Converged: Error {}
         var bar: ProgressBar?
         var recorded = points
         func point(_ report: EpochReport, _ e: Evaluation) -> CurvePoint {
@@ -29,25 +33,31 @@ struct EpochRecorder {
         }
         defer { points = recorded }
         if trainer.epoch >= epochs { restoreCurves(points, epochs: trainer.epoch, metric: metric, base: curvesBase, title: title) }
-        try trainer.fit(epochs: epochs, checkpoint: checkpoint,
-                        metadata: { report, evaluation in
-                            metadata.merging(["curves": Curves.csv(recorded + [point(report, evaluation!)], metric: metric)]) { $1 }
-                        },
-                        progress: { p in
-                            if bar == nil { bar = ProgressBar(title: "\(prefix)epoch \(p.epoch)/\(epochs)", total: p.batches, unit: unit) }
-                            bar?.update(done: p.batch, loss: p.meanLoss, imagesPerSecond: p.examplesPerSecond, elapsed: p.elapsed)
-                        },
-                        epochDone: { report, evaluation in
-                            let e = evaluation!
-                            bar?.finish(String(format: "%@epoch %d/%d  train loss %.4f  %@ loss %.4f  %@  %.1f s  %.0f %@  lr %.3g",
-                                               prefix, report.epoch, epochs, report.trainLoss,
-                                               metric == .bitsPerCharacter ? "validation" : "test", e.loss,
-                                               metric.describe(e.metrics[metric.key] ?? 0), report.seconds,
-                                               report.examplesPerSecond, unit, report.learningRate))
-                            bar = nil
-                            recorded.append(point(report, e))
-                            writeCurves(recorded, metric: metric, base: curvesBase, title: title)
-                        })
+        do {
+            try trainer.fit(epochs: epochs, checkpoint: checkpoint,
+                            metadata: { report, evaluation in
+                                metadata.merging(["curves": Curves.csv(recorded + [point(report, evaluation!)], metric: metric)]) { $1 }
+                            },
+                            progress: { p in
+                                if bar == nil { bar = ProgressBar(title: "\(prefix)epoch \(p.epoch)/\(epochs)", total: p.batches, unit: unit) }
+                                bar?.update(done: p.batch, loss: p.meanLoss, imagesPerSecond: p.examplesPerSecond, elapsed: p.elapsed)
+                            },
+                            epochDone: { report, evaluation in
+                                let e = evaluation!
+                                bar?.finish(String(format: "%@epoch %d/%d  train loss %.4f  %@ loss %.4f  %@  %.1f s  %.0f %@  lr %.3g",
+                                                   prefix, report.epoch, epochs, report.trainLoss,
+                                                   metric == .bitsPerCharacter ? "validation" : "test", e.loss,
+                                                   metric.describe(e.metrics[metric.key] ?? 0), report.seconds,
+                                                   report.examplesPerSecond, unit, report.learningRate))
+                                bar = nil
+                                recorded.append(point(report, e))
+                                writeCurves(recorded, metric: metric, base: curvesBase, title: title)
+                                if converged?(report) == true { throw Converged() }
+                            })
+        } catch is Converged {
+            return true
+        }
+        return false
     }
 }
 

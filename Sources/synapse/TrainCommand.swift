@@ -219,7 +219,11 @@ struct TrainCommand: ParsableCommand {
         let recorder = EpochRecorder(metric: setup.metric, unit: setup.unit, curvesBase: curvesBase,
                                      title: "\(kind.rawValue) on \(setup.dataName), \(backend.name)", prefix: "",
                                      metadata: settings.metadata.merging(setup.metadata) { $1 })
-        try recorder.fit(trainer, epochs: epochs, checkpoint: checkpointPath, points: &points)
+        // Rosenblatt's first stopping rule: an epoch without a misclassified image leaves nothing to learn.
+        let converged: ((EpochReport) -> Bool)? = kind == .perceptron ? { $0.trainLoss == 0 } : nil
+        if try recorder.fit(trainer, epochs: epochs, checkpoint: checkpointPath, points: &points, converged: converged) {
+            print("stopped after epoch \(trainer.epoch) of \(epochs): it classified every training image correctly")
+        }
         print("checkpoint: \(checkpointPath)  curves: \(curvesBase).csv, \(curvesBase).svg")
         if let world, let seconds = trainer.allReduceSecondsPerStep {
             print(String(format: "all-reduce: %.2f ms a step (%d floats)", seconds * 1000, network.arena.gradients.count))
