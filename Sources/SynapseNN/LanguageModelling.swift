@@ -146,6 +146,8 @@ public final class LanguageModelling: Objective {
 public enum TextGenerator {
     /// The characters one call may draw.
     public static let lengthRange = 1...10_000_000
+    /// The temperatures accepted.
+    public static let temperatureRange = 1e-6...1e6
 
     /// Feeds `prime` through `model` (input `[1]` token, output `[1, vocabulary]` logits, a recurrent layer that
     /// carries its state), then draws `length` characters, each from the softmax of the last logits divided by
@@ -154,8 +156,9 @@ public enum TextGenerator {
     /// `each` receives every character as it is drawn (to show long text as it comes); the whole text is returned.
     public static func generate(model: Graph, vocabulary: CharacterVocabulary, prime: String, length: Int,
                                 temperature: Double, seed: UInt64, each: (String) -> Void = { _ in }) throws -> String {
-        guard temperature > 0, temperature.isFinite else {
-            throw NNError.invalidSetting(name: "--temperature", message: "must be finite and positive, got \(temperature)")
+        // Below the range the text is the likeliest anyway, and the logits divided by it could overflow.
+        guard temperatureRange.contains(temperature) else {
+            throw NNError.invalidSetting(name: "--temperature", message: "must be in [1e-6, 1e6], got \(temperature)")
         }
         guard lengthRange.contains(length) else {
             throw NNError.invalidSetting(name: "--length", message: "must be in \(lengthRange), got \(length)")

@@ -26,7 +26,7 @@ struct BenchOptions: ParsableArguments {
     var json = false
 
     func validate() throws {
-        guard reps > 0 else { throw ValidationError("--reps must be at least 1, got \(reps)") }
+        guard (1...10_000).contains(reps) else { throw ValidationError("--reps must be in 1...10000, got \(reps)") }
     }
 }
 

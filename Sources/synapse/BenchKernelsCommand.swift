@@ -28,9 +28,9 @@ struct BenchKernelsCommand: ParsableCommand {
     var filter: String?
 
     func validate() throws {
-        guard batch > 0 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
-        guard !gemmSizes.isEmpty, gemmSizes.allSatisfy({ $0 > 0 }) else {
-            throw ValidationError("--sizes must be positive integers separated by commas, got '\(sizes)'")
+        guard (1...1024).contains(batch) else { throw ValidationError("--batch must be in 1...1024, got \(batch)") }
+        guard !gemmSizes.isEmpty, gemmSizes.allSatisfy({ (1...16_384).contains($0) }) else {
+            throw ValidationError("--sizes must be integers in 1...16384 separated by commas, got '\(sizes)'")
         }
     }
 
@@ -42,7 +42,7 @@ struct BenchKernelsCommand: ParsableCommand {
         let benchmarks = try KernelBenchmarks(backend: backend, batch: batch, gemmSizes: gemmSizes).all
             .filter { filter == nil || $0.name.contains(filter!) }
         guard !benchmarks.isEmpty else {
-            throw ValidationError("no benchmark name contains '\(filter ?? "")'")
+            throw NNError.invalidSetting(name: "--filter", message: "no benchmark name contains '\(filter ?? "")'")
         }
         if !options.json {
             print("\(backend.name): \(backend.deviceDescription)")

@@ -67,10 +67,20 @@ struct BenchModelCommand: ParsableCommand {
         guard batch > 0, steps > 0, warmup >= 0, hidden > 0, layers > 0, sequenceLength > 0 else {
             throw ValidationError("--batch, --steps, --hidden, --layers and --sequence-length must be at least 1 and --warmup at least 0")
         }
+        for (flag, value, range) in [("--batch", batch, 1...65_536), ("--steps", steps, 1...1_000_000),
+                                     ("--warmup", warmup, 0...1_000_000), ("--hidden", hidden, RunSettings.sizeRange),
+                                     ("--layers", layers, 1...64), ("--sequence-length", sequenceLength, 1...10_000)]
+        where !range.contains(value) {
+            throw ValidationError("\(flag) must be in \(range), got \(value)")
+        }
     }
 
     func run() throws {
         let kind = try ModelKind(parsing: model)
+        guard kind != .sparseCoding else {
+            throw NNError.invalidSetting(name: "--model", message: "bench model times models trained by steps; sparse "
+                + "coding solves for its codes and dictionary (Benchmarks/compare/classic.sh times its epochs)")
+        }
         // Under mpirun every rank steps on its share of the batch and the gradients are all-reduced, as in training.
         let world = MPIWorld.launchedByMPI ? try MPIWorld.joined() : nil
         if let world {
@@ -139,12 +149,20 @@ struct BenchModelCommand: ParsableCommand {
         let examplesPerStep: Int
     }
 
+    /// The most values a benchmark batch may hold (1 GiB of floats).
+    static let maximumBatchValues = 1 << 28
+
     /// The objective's data is the one batch, which stays on the device: only the step is timed.
     /// `rows`: this process's share of the batch.
     private func imageBench(_ kind: ModelKind, _ backend: Backend, rows batch: Int) throws -> Bench {
         let (sampleShape, classes) = kind == .alexnet ? ([3, 227, 227], 1000) : ([1, 28, 28], 10)
         let network = try kind.build(inputShape: sampleShape, classes: classes, backend: backend, seed: 1)
         let inputShape = [batch] + sampleShape
+        // The batch lives in host memory too, so it is bounded before it is made.
+        guard inputShape.reduce(1, *) <= Self.maximumBatchValues else {
+            throw NNError.invalidSetting(name: "--batch", message: "\(batch) images of \(describe(sampleShape)) are more than "
+                + "\(Self.maximumBatchValues) values")
+        }
         let values = benchmarkValues(inputShape.reduce(1, *)), labelValues = (0..<batch).map { Int32($0 % classes) }
         let objective = Classification(train: try Dataset(name: "benchmark", images: values, labels: labelValues,
                                                           sampleShape: sampleShape,
@@ -189,6 +207,10 @@ struct BenchModelCommand: ParsableCommand {
         let network = try Sequential(inputShape: [sequenceLength],
                                      layers: Models.charLSTM(vocabulary: characters, hidden: hidden, layers: layers),
                                      backend: backend, seed: 1)
+        guard batch * (sequenceLength + 1) * 2 <= Self.maximumBatchValues else {
+            throw NNError.invalidSetting(name: "--batch", message: "\(batch) sequences of \(sequenceLength) characters are "
+                + "more than the \(Self.maximumBatchValues) values a benchmark text may hold")
+        }
         let tokens = benchmarkValues(batch * (sequenceLength + 1) * 2).map { Int32(($0 + 1) * 47.99) % Int32(characters) }
         let vocabulary = try CharacterVocabulary((0..<characters).map { Unicode.Scalar(UInt8(32 + $0)) })
         let objective = try LanguageModelling(corpus: TextCorpus(name: "random", vocabulary: vocabulary, tokens: tokens),

@@ -17,7 +17,7 @@ struct SampleCommand: ParsableCommand {
                                + "newline, or the vocabulary's first character when the text had no newline)."))
     var prime: String?
     @Option(parsing: .unconditional, help: "Characters to generate (default 500).") var length: Int?
-    @Option(parsing: .unconditional, help: "Softmax temperature, positive (default 1).") var temperature: Double?
+    @Option(parsing: .unconditional, help: "Softmax temperature, in [1e-6, 1e6] (default 1).") var temperature: Double?
     @Option(help: "Images: the PNG file the samples are drawn into.") var out: String?
     @Option(parsing: .unconditional, help: "Images: how many to draw, up to 1000 (default 64).") var count: Int?
     @Option(parsing: .unconditional, help: "Images: Gibbs steps in the top RBM, up to 100000 (default 1000).") var gibbsSteps: Int?

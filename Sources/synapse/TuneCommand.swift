@@ -22,12 +22,12 @@ struct TuneCommand: ParsableCommand {
     var candidates: Int = 40
 
     func validate() throws {
-        guard candidates >= 0 else { throw ValidationError("--candidates must not be negative, got \(candidates)") }
+        guard (0...100_000).contains(candidates) else { throw ValidationError("--candidates must be in 0...100000, got \(candidates)") }
     }
 
     func run() throws {
         guard let backend = try Devices.backend(DeviceChoice(parsing: device)) as? OpenCLBackend else {
-            throw ValidationError("tune searches OpenCL kernel parameters; '\(device)' is the CPU backend, which uses OpenBLAS")
+            throw NNError.invalidSetting(name: "--device", message: "tune searches OpenCL kernel parameters; '\(device)' is the CPU backend, which uses OpenBLAS")
         }
         print("tuning GEMM on \(backend.name): \(backend.deviceDescription)")
         let tuner = GemmTuner(backend: backend, candidates: candidates)

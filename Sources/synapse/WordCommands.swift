@@ -210,7 +210,9 @@ struct VectorsOptions: ParsableArguments {
     }
 }
 
-private func show(_ answers: [(word: String, similarity: Float)]) {
+/// Prints the answers, a word and its cosine similarity per line; none is an error saying `why` there can be none.
+private func show(_ answers: [(word: String, similarity: Float)], noneBecause why: String) throws {
+    guard !answers.isEmpty else { throw NNError.invalidSetting(name: "query", message: "no answer: \(why)") }
     let width = answers.map(\.word.count).max() ?? 0
     for answer in answers {
         print(answer.word.padding(toLength: max(width, 1), withPad: " ", startingAt: 0) + String(format: "  %.4f", answer.similarity))
@@ -223,7 +225,10 @@ struct SimilarCommand: ParsableCommand {
     @OptionGroup var vectors: VectorsOptions
     @Argument(help: "The word.") var word: String
 
-    func run() throws { show(try vectors.neighbours().similar(to: word, count: vectors.n)) }
+    func run() throws {
+        try show(try vectors.neighbours().similar(to: word, count: vectors.n),
+                 noneBecause: "the vocabulary holds no word besides '\(word)' with a vector that is not zero")
+    }
 }
 
 struct AnalogyCommand: ParsableCommand {
@@ -237,7 +242,8 @@ struct AnalogyCommand: ParsableCommand {
         guard words.count == 3 else {
             throw NNError.invalidSetting(name: "analogy", message: "takes three words A B C (A is to B as C is to ?), got \(words.count)")
         }
-        show(try vectors.neighbours().analogy(words[0], words[1], words[2], count: vectors.n))
+        try show(try vectors.neighbours().analogy(words[0], words[1], words[2], count: vectors.n),
+                 noneBecause: "the vocabulary holds no other word, or B - A + C is zero")
     }
 }
 
@@ -251,7 +257,8 @@ struct RelatedCommand: ParsableCommand {
     func run() throws {
         let list = words.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !list.isEmpty else { throw NNError.invalidSetting(name: "--words", message: "names no words") }
-        show(try vectors.neighbours().related(to: list, count: vectors.n))
+        try show(try vectors.neighbours().related(to: list, count: vectors.n),
+                 noneBecause: "the vocabulary holds no other word, or the given words' vectors sum to zero")
     }
 }
 
@@ -289,7 +296,9 @@ struct EvaluateWordsCommand: ParsableCommand {
         }
         for file in similarities {
             let r = try evaluation.similarities(path: file)
-            print(String(format: "similarities %@: Spearman %.4f over %d of %d pairs", file, r.spearman, r.pairs, r.total))
+            let correlation = r.spearman.map { String(format: "%.4f", $0) }
+                ?? "undefined (fewer than two pairs the model knows, or constant scores)"
+            print("similarities \(file): Spearman \(correlation) over \(r.pairs) of \(r.total) pairs")
         }
     }
 }

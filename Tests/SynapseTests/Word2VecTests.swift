@@ -432,18 +432,26 @@ final class Word2VecTests: SynapseTestCase {
         let result = try evaluation.similarities(path: pairs)
         XCTAssertEqual(result.pairs, 3)
         XCTAssertEqual(result.total, 4)
-        XCTAssertEqual(spearman([1, 2, 3, 4], [10, 20, 30, 40]), 1, accuracy: 1e-12)
-        XCTAssertEqual(spearman([1, 2, 3, 4], [4, 3, 2, 1]), -1, accuracy: 1e-12)
-        XCTAssertEqual(spearman([1, 2, 2, 3], [1, 2, 3, 4]), 0.9486832980505138, accuracy: 1e-12)
+        XCTAssertEqual(spearman([1, 2, 3, 4], [10, 20, 30, 40])!, 1, accuracy: 1e-12)
+        XCTAssertEqual(spearman([1, 2, 3, 4], [4, 3, 2, 1])!, -1, accuracy: 1e-12)
+        XCTAssertEqual(spearman([1, 2, 2, 3], [1, 2, 3, 4])!, 0.9486832980505138, accuracy: 1e-12)
+        XCTAssertNil(spearman([1], [2]), "one pair has no correlation")
+        XCTAssertNil(spearman([1, 2, 3], [5, 5, 5]), "nor a constant side")
         let crlf = try file("crlf.txt", ": family\r\nMan King Woman Queen\r\n")
         XCTAssertEqual(try evaluation.analogies(path: crlf).map(\.correct), [1])
         let simlex = try file("SimLex-999.txt", "word1\tword2\tPOS\tSimLex999\r\nking\tqueen\tN\t9\r\nking\tman\tN\t5\r\n")
         XCTAssertEqual(try evaluation.similarities(path: simlex).pairs, 2)
         let csv = try file("combined.csv", "Word 1,Word 2,Human (mean)\nking,man,9\nking,apple,1\n")
-        XCTAssertEqual(try evaluation.similarities(path: csv).spearman, 1, accuracy: 1e-12)
+        XCTAssertEqual(try evaluation.similarities(path: csv).spearman!, 1, accuracy: 1e-12)
         assertNNError(contains: ["bad.txt", "line 2", "4"]) { _ = try evaluation.analogies(path: try self.file("bad.txt", ": x\na b c\n")) }
         assertNNError(contains: ["bad.tsv", "line 1", "'word word score'"]) {
             _ = try evaluation.similarities(path: try self.file("bad.tsv", "a b\n"))
+        }
+        assertNNError(contains: ["four.tsv", "line 1", "'word word score'"]) {
+            _ = try evaluation.similarities(path: try self.file("four.tsv", "king queen 7 8\n"))
+        }
+        assertNNError(contains: ["sections.txt", "holds no analogy questions"]) {
+            _ = try evaluation.analogies(path: try self.file("sections.txt", ": only\n: another\n"))
         }
     }
 }

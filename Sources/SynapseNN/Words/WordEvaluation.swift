@@ -51,7 +51,9 @@ public struct WordEvaluation {
             let found = words.compactMap { rows[$0] }.filter { $0 < among }
             if found.count == 4 { questions.append((sections.count - 1, found)) }
         }
-        guard !sections.isEmpty else { throw NNError.dataFile(path: path, message: "holds no analogy questions") }
+        guard sections.contains(where: { $0.questions > 0 }) else {
+            throw NNError.dataFile(path: path, message: "holds no analogy questions")
+        }
         let d = neighbours.vectors.dimension
         let candidates = min(among, neighbours.vectors.vocabulary.count)
         var answers = [Int](repeating: -1, count: questions.count)
@@ -83,8 +85,9 @@ public struct WordEvaluation {
     }
 
     public struct SimilarityResult: Sendable {
-        /// Spearman's rank correlation of the cosine similarities with the human scores.
-        public var spearman: Double
+        /// Spearman's rank correlation of the cosine similarities with the human scores; nil where it is undefined
+        /// (fewer than two pairs the model knows, or either side constant).
+        public var spearman: Double?
         /// Pairs whose both words the model knows, and all pairs.
         public var pairs: Int
         public var total: Int
@@ -97,7 +100,8 @@ public struct WordEvaluation {
     public func similarities(path: String) throws -> SimilarityResult {
         let text = try TextCorpus.read(path)
         var human: [Double] = [], model: [Double] = []
-        var total = 0, scoreColumn = 2, firstLine = true
+        // Without a header a line is `word word score`; with one, its columns say where the score is.
+        var total = 0, scoreColumn = 2, firstLine = true, fieldCount: Int? = 3
         for (number, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -107,9 +111,11 @@ public struct WordEvaluation {
             defer { firstLine = false }
             if firstLine, fields.count >= 3, Double(fields[2]) == nil {
                 scoreColumn = fields.firstIndex { $0.lowercased() == "simlex999" } ?? 2
+                fieldCount = nil
                 continue
             }
-            guard fields.count > scoreColumn, let score = Double(fields[scoreColumn]), score.isFinite else {
+            guard fields.count > scoreColumn, fieldCount.map({ fields.count == $0 }) ?? true,
+                  let score = Double(fields[scoreColumn]), score.isFinite else {
                 throw NNError.dataFile(path: path, message: "line \(number + 1) is not 'word word score': '\(line.prefix(80))'")
             }
             total += 1
@@ -123,10 +129,10 @@ public struct WordEvaluation {
     }
 }
 
-/// Spearman's rank correlation: Pearson's over the ranks, tied values sharing their mean rank; 0 for fewer than
-/// two pairs or a constant side.
-public func spearman(_ x: [Double], _ y: [Double]) -> Double {
-    guard x.count == y.count, x.count >= 2 else { return 0 }
+/// Spearman's rank correlation: Pearson's over the ranks, tied values sharing their mean rank; nil, undefined, for
+/// fewer than two pairs or a constant side.
+public func spearman(_ x: [Double], _ y: [Double]) -> Double? {
+    guard x.count == y.count, x.count >= 2 else { return nil }
     func ranks(_ v: [Double]) -> [Double] {
         let order = v.indices.sorted { v[$0] < v[$1] }
         var rank = [Double](repeating: 0, count: v.count)
@@ -147,5 +153,5 @@ public func spearman(_ x: [Double], _ y: [Double]) -> Double {
         sxx += (rx[i] - mx) * (rx[i] - mx)
         syy += (ry[i] - my) * (ry[i] - my)
     }
-    return sxx > 0 && syy > 0 ? sxy / (sxx * syy).squareRoot() : 0
+    return sxx > 0 && syy > 0 ? sxy / (sxx * syy).squareRoot() : nil
 }
