@@ -73,7 +73,7 @@ struct Word2VecCommand: ParsableCommand {
     @Flag(help: "Continuous bag of words: the context predicts the word.") var cbow = false
     @Flag(help: "Skip-gram: the word predicts its context (the default).") var skipgram = false
     @Flag(help: "Hierarchical softmax over a Huffman tree of the words.") var hs = false
-    @Option(parsing: .unconditional, help: ArgumentHelp("Negative sampling with k noise words (default 5 unless --hs).", valueName: "k"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Negative sampling with k noise words (default 5 unless --hs; --hs takes 0, as word2vec.c).", valueName: "k"))
     var negative: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("The vectors' length.", valueName: "n")) var size = 100
     @Option(parsing: .unconditional, help: ArgumentHelp("The largest context distance.", valueName: "w")) var window = 5
@@ -98,7 +98,8 @@ struct Word2VecCommand: ParsableCommand {
         guard !(cbow && skipgram) else {
             throw NNError.invalidSetting(name: "--cbow", message: "and --skipgram exclude each other: choose one")
         }
-        if hs, let negative {
+        // word2vec.c's own way of asking for hierarchical softmax alone, -hs 1 -negative 0, is accepted as it is.
+        if hs, let negative, negative != 0 {
             throw NNError.invalidSetting(name: "--hs", message: "and --negative \(negative) exclude each other: choose one output layer")
         }
         var settings = Word2VecSettings()

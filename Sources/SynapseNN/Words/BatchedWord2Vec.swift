@@ -98,7 +98,7 @@ public final class BatchedWord2Vec {
             try run(sampler.finish())
             try report(epoch: epoch + 1)
         }
-        guard pairs > 0 else { throw Word2VecTables.nothingToLearn(corpus) }
+        guard pairs > 0 else { throw Word2VecTables.nothingToLearn(corpus, settings: settings) }
         if batches < 2 * settings.epochs {
             // The output vectors start at 0, so a batch moves the word vectors only from the second one on.
             print("warning: only \(batches) batches in \(settings.epochs) epochs; the word vectors learn little: lower --batch")

@@ -110,9 +110,11 @@ struct Word2VecTables {
             + "\(settings.startingRate); lower it (word2vec.c starts at 0.025 for skip-gram, 0.05 for CBOW)")
     }
 
-    static func nothingToLearn(_ corpus: EncodedCorpus) -> NNError {
-        .dataFile(path: corpus.path, message: "no word has another within its window in any sentence: there is nothing "
-            + "to learn from (a sentence per line with one word each?)")
+    static func nothingToLearn(_ corpus: EncodedCorpus, settings: Word2VecSettings) -> NNError {
+        // Sub-sampling drops most words of a small corpus, where every word is frequent.
+        let dropped = settings.sample > 0 ? " Or sub-sampling (--sample \(settings.sample)) dropped the words of a small corpus: try --sample 0" : ""
+        return .dataFile(path: corpus.path, message: "no word has another within its window in any sentence: there is nothing "
+            + "to learn from (a sentence per line with one word each?\(dropped))")
     }
 
     /// word2vec.c's starting point: input vectors uniform in `[-0.5, 0.5) / dimension`, output vectors 0.
@@ -136,6 +138,9 @@ public enum ThreadedWord2Vec {
         }
         let tables = try Word2VecTables(settings: settings, vocabulary: corpus.vocabulary)
         let d = settings.dimension
+        // The two tables, the initial vectors and the result, refused here rather than aborting in an allocation.
+        try checkMemory(floats: (3 * corpus.vocabulary.count + tables.outputRows) * d, words: corpus.vocabulary.count,
+                        dimension: d)
         let input = UnsafeMutablePointer<Float>.allocate(capacity: corpus.vocabulary.count * d)
         let output = UnsafeMutablePointer<Float>.allocate(capacity: tables.outputRows * d)
         defer { input.deallocate(); output.deallocate() }
@@ -189,9 +194,26 @@ public enum ThreadedWord2Vec {
         while group.wait(timeout: .now() + 0.5) == .timedOut { report() }
         report()
         if let error = firstError.withLock({ $0 }) { throw error }
-        guard shared.snapshot().pairs > 0 else { throw Word2VecTables.nothingToLearn(corpus) }
+        guard shared.snapshot().pairs > 0 else { throw Word2VecTables.nothingToLearn(corpus, settings: settings) }
         return try WordVectors(vocabulary: corpus.vocabulary, dimension: d,
                                values: Array(UnsafeBufferPointer(start: input, count: corpus.vocabulary.count * d)))
+    }
+}
+
+extension ThreadedWord2Vec {
+    /// Throws when `floats` floats are more than the machine's memory, or the process's address-space limit, holds.
+    static func checkMemory(floats: Int, words: Int, dimension: Int) throws {
+        var limit = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        var address = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &address) == 0, address.rlim_cur != rlim_t.max {
+            limit = min(limit, Int(clamping: address.rlim_cur))
+        }
+        let (bytes, overflow) = floats.multipliedReportingOverflow(by: MemoryLayout<Float>.size)
+        guard !overflow, bytes <= limit else {
+            throw NNError.invalidSetting(name: "--size", message: "\(words) words of \(dimension) floats need "
+                + "\(overflow ? "more than \(Int.max)" : "\(bytes)") bytes of tables, more than the \(limit) this process may use; "
+                + "lower --size or raise --min-count")
+        }
     }
 }
 
