@@ -183,7 +183,14 @@ struct TrainCommand: ParsableCommand {
         let optimizer = try makeOptimizer(settings)
         let baseRate = settings.learningRate ?? (settings.optimizer == "adam" ? 0.001 : 0.02)
         settings.learningRate = baseRate   // saved resolved, so a later change of the default cannot alter a resumed run
-        let batchesPerEpoch = try setup.objective.batches(epoch: 1, seed: settings.seed, batchSize: settings.batchSize).count
+        let batches = try setup.objective.batches(epoch: 1, seed: settings.seed, batchSize: settings.batchSize)
+        let batchesPerEpoch = batches.count
+        // Every rank takes a share of every batch, the epoch's last and smallest too: known now, not an epoch later.
+        if let world, let last = batches.last, last.samples.count < world.size {
+            throw NNError.invalidSetting(name: "--batch-size", message: "the epoch's last batch holds \(last.samples.count) "
+                + "example\(last.samples.count == 1 ? "" : "s"), fewer than the \(world.size) ranks that share it; choose a "
+                + "--batch-size or --train-limit that leaves it at least \(world.size)")
+        }
         let lrSchedule = try LearningRateSchedule(parsing: settings.schedule, iterationsPerEpoch: batchesPerEpoch,
                                                   totalIterations: batchesPerEpoch * epochs)
         let trainer = try Trainer(model: network, objective: setup.objective, optimizer: optimizer, learningRate: baseRate,
