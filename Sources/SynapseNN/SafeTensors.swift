@@ -165,6 +165,10 @@ public struct SafeTensors: Equatable {
         }
         let dataStart = 8 + Int(headerLength)
         let json = Data(UnsafeRawBufferPointer(rebasing: file[8 ..< dataStart]))
+        // The format's header is UTF-8 JSON; JSONSerialization would also take UTF-16 and UTF-32, which have NUL bytes.
+        guard !json.contains(0), String(validating: json, as: UTF8.self) != nil else {
+            throw fail("the header is not UTF-8 text")
+        }
         guard let parsed = try? JSONSerialization.jsonObject(with: json) else {
             throw fail("the header is not valid JSON")
         }
@@ -193,11 +197,12 @@ public struct SafeTensors: Equatable {
                 Dictionary(uniqueKeysWithValues: layouts.map { ($0.name, $0.shape) }))
     }
 
-    /// The first key that an object of the well-formed JSON `json` (at any depth) names twice, as written; nil when
-    /// none does. JSONSerialization keeps one of the two silently, so a file could say two things about one tensor.
+    /// The first key that an object of the well-formed UTF-8 JSON `json` (at any depth) names twice; nil when none
+    /// does. JSONSerialization keeps one of the two silently, so a file could say two things about one tensor. Keys
+    /// compare as the parsed dictionary compares them: escapes decoded, canonically equivalent strings equal.
     private static func firstRepeatedKey(in json: Data) -> String? {
         let bytes = [UInt8](json)
-        var objects: [Set<ArraySlice<UInt8>>?] = []   // per open container: its keys so far, nil for an array
+        var objects: [Set<String>?] = []   // per open container: its keys so far, nil for an array
         var expectingKey = false
         var i = 0
         while i < bytes.count {
@@ -209,17 +214,22 @@ public struct SafeTensors: Equatable {
                 objects.append(nil)
                 expectingKey = false
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                objects.removeLast()
+                guard objects.popLast() != nil else { return nil }
                 expectingKey = false
             case UInt8(ascii: ","):
                 expectingKey = objects.last.map { $0 != nil } ?? false
             case UInt8(ascii: "\""):
                 var end = i + 1
                 while end < bytes.count, bytes[end] != UInt8(ascii: "\"") { end += bytes[end] == UInt8(ascii: "\\") ? 2 : 1 }
-                let text = bytes[(i + 1)..<min(end, bytes.count)]
-                if expectingKey {
-                    if objects[objects.count - 1]?.insert(text).inserted == false { return String(decoding: text, as: UTF8.self) }
+                if expectingKey, !objects.isEmpty {
                     expectingKey = false
+                    let inner = bytes[(i + 1)..<min(end, bytes.count)]
+                    // Escapes only where there are any: a header may hold a great many keys.
+                    let key = inner.contains(UInt8(ascii: "\\"))
+                        ? (try? JSONSerialization.jsonObject(with: Data(bytes[i..<min(end + 1, bytes.count)]),
+                                                             options: .fragmentsAllowed)) as? String
+                        : String(decoding: inner, as: UTF8.self)
+                    if let key, objects[objects.count - 1]?.insert(key).inserted == false { return key }
                 }
                 i = end
             default:

@@ -64,9 +64,6 @@ struct BenchModelCommand: ParsableCommand {
     var noLayers = false
 
     func validate() throws {
-        guard batch > 0, steps > 0, warmup >= 0, hidden > 0, layers > 0, sequenceLength > 0 else {
-            throw ValidationError("--batch, --steps, --hidden, --layers and --sequence-length must be at least 1 and --warmup at least 0")
-        }
         for (flag, value, range) in [("--batch", batch, 1...65_536), ("--steps", steps, 1...1_000_000),
                                      ("--warmup", warmup, 0...1_000_000), ("--hidden", hidden, RunSettings.sizeRange),
                                      ("--layers", layers, 1...64), ("--sequence-length", sequenceLength, 1...10_000)]
@@ -156,13 +153,13 @@ struct BenchModelCommand: ParsableCommand {
     /// `rows`: this process's share of the batch.
     private func imageBench(_ kind: ModelKind, _ backend: Backend, rows batch: Int) throws -> Bench {
         let (sampleShape, classes) = kind == .alexnet ? ([3, 227, 227], 1000) : ([1, 28, 28], 10)
-        let network = try kind.build(inputShape: sampleShape, classes: classes, backend: backend, seed: 1)
         let inputShape = [batch] + sampleShape
-        // The batch lives in host memory too, so it is bounded before it is made.
+        // The batch lives in host memory too, so it is bounded before anything is made.
         guard inputShape.reduce(1, *) <= Self.maximumBatchValues else {
             throw NNError.invalidSetting(name: "--batch", message: "\(batch) images of \(describe(sampleShape)) are more than "
                 + "\(Self.maximumBatchValues) values")
         }
+        let network = try kind.build(inputShape: sampleShape, classes: classes, backend: backend, seed: 1)
         let values = benchmarkValues(inputShape.reduce(1, *)), labelValues = (0..<batch).map { Int32($0 % classes) }
         let objective = Classification(train: try Dataset(name: "benchmark", images: values, labels: labelValues,
                                                           sampleShape: sampleShape,
@@ -204,13 +201,13 @@ struct BenchModelCommand: ParsableCommand {
     /// A character model over 96 characters on random text, as Benchmarks/compare/pytorch_lstm.py times PyTorch's.
     private func textBench(_ backend: Backend) throws -> Bench {
         let characters = 96
-        let network = try Sequential(inputShape: [sequenceLength],
-                                     layers: Models.charLSTM(vocabulary: characters, hidden: hidden, layers: layers),
-                                     backend: backend, seed: 1)
         guard batch * (sequenceLength + 1) * 2 <= Self.maximumBatchValues else {
             throw NNError.invalidSetting(name: "--batch", message: "\(batch) sequences of \(sequenceLength) characters are "
                 + "more than the \(Self.maximumBatchValues) values a benchmark text may hold")
         }
+        let network = try Sequential(inputShape: [sequenceLength],
+                                     layers: Models.charLSTM(vocabulary: characters, hidden: hidden, layers: layers),
+                                     backend: backend, seed: 1)
         let tokens = benchmarkValues(batch * (sequenceLength + 1) * 2).map { Int32(($0 + 1) * 47.99) % Int32(characters) }
         let vocabulary = try CharacterVocabulary((0..<characters).map { Unicode.Scalar(UInt8(32 + $0)) })
         let objective = try LanguageModelling(corpus: TextCorpus(name: "random", vocabulary: vocabulary, tokens: tokens),

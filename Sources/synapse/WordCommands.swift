@@ -228,7 +228,7 @@ struct SimilarCommand: ParsableCommand {
 
     func run() throws {
         try show(try vectors.neighbours().similar(to: word, count: vectors.n),
-                 noneBecause: "the vocabulary holds no word besides '\(word)' with a vector that is not zero")
+                 noneBecause: "the vocabulary holds no word besides '\(word)'")
     }
 }
 

@@ -167,6 +167,11 @@ final class SafeTensorsTests: XCTestCase {
         try assertRejected(#"{"__metadata__": {"epoch": "1", "epoch": "2"}}"#, mentioning: "names 'epoch' twice")
         try assertRejected(#"{"w": {"dtype": "F32", "shape": [1], "shape": [1], "data_offsets": [0, 4]}}"#, buffer: [0, 0, 0, 0],
                            mentioning: "names 'shape' twice")
+        // Twice as the parsed header sees it: an escape, or another spelling of the same character.
+        try assertRejected(#"{"__metadata__": {"a": "1", "\u0061": "2"}}"#, mentioning: "names 'a' twice")
+        try assertRejected("{\"__metadata__\": {\"\u{E9}\": \"1\", \"e\u{301}\": \"2\"}}", mentioning: "twice")
+        // UTF-16 and UTF-32, which JSONSerialization would take, have NUL bytes; the format is UTF-8.
+        try assertRejected("{\u{0}}\u{0}", mentioning: "the header is not UTF-8 text")
         // Keys count per object, and strings that are values (escaped quotes included) are not keys.
         let alike = path("alike.safetensors")
         let written = SafeTensors(tensors: ["shape": .init(shape: [1], values: [1]), "dtype": .init(shape: [1], values: [2])],

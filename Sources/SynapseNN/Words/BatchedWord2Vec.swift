@@ -55,6 +55,8 @@ public final class BatchedWord2Vec {
         self.batchPositions = batchPositions
         tables = try Word2VecTables(settings: settings, vocabulary: corpus.vocabulary)
         let d = settings.dimension
+        // The host's share: the initial vectors uploaded here and the vectors read back at the end.
+        try Word2VecTables.checkMemory(floats: 2 * corpus.vocabulary.count * d, words: corpus.vocabulary.count, dimension: d)
         input = try backend.tensor(Word2VecTables.initialInputVectors(rows: corpus.vocabulary.count, dimension: d, seed: settings.seed),
                                    shape: [corpus.vocabulary.count, d])
         output = try backend.tensor(shape: [tables.outputRows, d])

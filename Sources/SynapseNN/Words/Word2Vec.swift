@@ -139,8 +139,8 @@ public enum ThreadedWord2Vec {
         let tables = try Word2VecTables(settings: settings, vocabulary: corpus.vocabulary)
         let d = settings.dimension
         // The two tables, the initial vectors and the result, refused here rather than aborting in an allocation.
-        try checkMemory(floats: (3 * corpus.vocabulary.count + tables.outputRows) * d, words: corpus.vocabulary.count,
-                        dimension: d)
+        try Word2VecTables.checkMemory(floats: (3 * corpus.vocabulary.count + tables.outputRows) * d,
+                                       words: corpus.vocabulary.count, dimension: d)
         let input = UnsafeMutablePointer<Float>.allocate(capacity: corpus.vocabulary.count * d)
         let output = UnsafeMutablePointer<Float>.allocate(capacity: tables.outputRows * d)
         defer { input.deallocate(); output.deallocate() }
@@ -200,7 +200,7 @@ public enum ThreadedWord2Vec {
     }
 }
 
-extension ThreadedWord2Vec {
+extension Word2VecTables {
     /// Throws when `floats` floats are more than the machine's memory, or the process's address-space limit, holds.
     static func checkMemory(floats: Int, words: Int, dimension: Int) throws {
         var limit = Int(clamping: ProcessInfo.processInfo.physicalMemory)

@@ -100,8 +100,7 @@ public struct WordEvaluation {
     public func similarities(path: String) throws -> SimilarityResult {
         let text = try TextCorpus.read(path)
         var human: [Double] = [], model: [Double] = []
-        // Without a header a line is `word word score`; with one, its columns say where the score is.
-        var total = 0, scoreColumn = 2, firstLine = true, fieldCount: Int? = 3
+        var total = 0, scoreColumn = 2, firstLine = true
         for (number, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -111,11 +110,10 @@ public struct WordEvaluation {
             defer { firstLine = false }
             if firstLine, fields.count >= 3, Double(fields[2]) == nil {
                 scoreColumn = fields.firstIndex { $0.lowercased() == "simlex999" } ?? 2
-                fieldCount = nil
                 continue
             }
-            guard fields.count > scoreColumn, fieldCount.map({ fields.count == $0 }) ?? true,
-                  let score = Double(fields[scoreColumn]), score.isFinite else {
+            // Columns after the score are allowed: the Stanford Rare Words file has ten more.
+            guard fields.count > scoreColumn, let score = Double(fields[scoreColumn]), score.isFinite else {
                 throw NNError.dataFile(path: path, message: "line \(number + 1) is not 'word word score': '\(line.prefix(80))'")
             }
             total += 1
