@@ -146,19 +146,21 @@ struct BenchModelCommand: ParsableCommand {
         let examplesPerStep: Int
     }
 
-    /// The most values a benchmark batch may hold (1 GiB of floats).
-    static let maximumBatchValues = 1 << 28
+    /// Refuses a benchmark batch of more than `count` values (1 GiB of floats): it lives in host memory too, so it is
+    /// bounded before anything is made. `what` says what the batch holds.
+    private func checkBatchValues(_ count: Int, _ what: String) throws {
+        let most = 1 << 28
+        guard count <= most else {
+            throw NNError.invalidSetting(name: "--batch", message: "\(batch) \(what) are more than the \(most) values a benchmark batch may hold")
+        }
+    }
 
     /// The objective's data is the one batch, which stays on the device: only the step is timed.
     /// `rows`: this process's share of the batch.
     private func imageBench(_ kind: ModelKind, _ backend: Backend, rows batch: Int) throws -> Bench {
         let (sampleShape, classes) = kind == .alexnet ? ([3, 227, 227], 1000) : ([1, 28, 28], 10)
         let inputShape = [batch] + sampleShape
-        // The batch lives in host memory too, so it is bounded before anything is made.
-        guard inputShape.reduce(1, *) <= Self.maximumBatchValues else {
-            throw NNError.invalidSetting(name: "--batch", message: "\(batch) images of \(describe(sampleShape)) are more than "
-                + "\(Self.maximumBatchValues) values")
-        }
+        try checkBatchValues(inputShape.reduce(1, *), "images of \(describe(sampleShape))")
         let network = try kind.build(inputShape: sampleShape, classes: classes, backend: backend, seed: 1)
         let values = benchmarkValues(inputShape.reduce(1, *)), labelValues = (0..<batch).map { Int32($0 % classes) }
         let objective = Classification(train: try Dataset(name: "benchmark", images: values, labels: labelValues,
@@ -201,10 +203,7 @@ struct BenchModelCommand: ParsableCommand {
     /// A character model over 96 characters on random text, as Benchmarks/compare/pytorch_lstm.py times PyTorch's.
     private func textBench(_ backend: Backend) throws -> Bench {
         let characters = 96
-        guard batch * (sequenceLength + 1) * 2 <= Self.maximumBatchValues else {
-            throw NNError.invalidSetting(name: "--batch", message: "\(batch) sequences of \(sequenceLength) characters are "
-                + "more than the \(Self.maximumBatchValues) values a benchmark text may hold")
-        }
+        try checkBatchValues(batch * (sequenceLength + 1) * 2, "sequences of \(sequenceLength) characters")
         let network = try Sequential(inputShape: [sequenceLength],
                                      layers: Models.charLSTM(vocabulary: characters, hidden: hidden, layers: layers),
                                      backend: backend, seed: 1)

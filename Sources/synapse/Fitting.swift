@@ -61,11 +61,15 @@ struct EpochRecorder {
     }
 }
 
-/// Says so when a resumed checkpoint's curves lack some of its `epochs` (an edited or damaged file): the plot goes on
-/// without them.
-func noteMissingCurves(_ points: [CurvePoint], epochs: Int) {
-    guard points.count < epochs else { return }
-    print("note: the checkpoint's curves hold \(points.count) of its \(epochs) epoch\(epochs == 1 ? "" : "s"); the others are left out of the plot")
+/// Says that the run resumes from `checkpoint` after `epochs` epochs and returns the curves its `metadata` keeps
+/// for them, with a note when some are missing (an edited or damaged file: the plot goes on without them).
+func resumedCurves(_ metadata: [String: String]?, checkpoint: String, epochs: Int) -> [CurvePoint] {
+    let points = Curves.parse(metadata?["curves"] ?? "", through: epochs)
+    print("resumed from \(checkpoint) after epoch \(epochs)")
+    if points.count < epochs {
+        print("note: the checkpoint's curves hold \(points.count) of its \(epochs) epoch\(epochs == 1 ? "" : "s"); the others are left out of the plot")
+    }
+    return points
 }
 
 /// For a resumed run with nothing left to train: a run killed between saving its checkpoint and writing its curves

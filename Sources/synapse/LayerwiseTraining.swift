@@ -134,9 +134,7 @@ struct LayerwiseTraining {
         if settings.clip > 0 { trainer.gradientHooks = [try GradientClipping(maxNorm: settings.clip)] }
         if resuming {
             try Checkpoint.resume(trainer, from: checkpoint)
-            points = Curves.parse(saved?["curves"] ?? "", through: trainer.epoch)
-            print("resumed from \(checkpoint) after epoch \(trainer.epoch)")
-            noteMissingCurves(points, epochs: trainer.epoch)
+            points = resumedCurves(saved, checkpoint: checkpoint, epochs: trainer.epoch)
         }
         let clipping = settings.clip > 0 ? ", gradients clipped to norm \(settings.clip)" : ""
         if trainer.epoch < epochs {

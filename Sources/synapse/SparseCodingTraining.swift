@@ -69,9 +69,7 @@ struct SparseCodingTraining {
         var points: [CurvePoint] = []
         if let saved {
             epoch = try Self.restore(coder, from: checkpoint, saved: saved, settings: settings)
-            points = Curves.parse(saved["curves"] ?? "", through: epoch)
-            print("resumed from \(checkpoint) after epoch \(epoch)")
-            noteMissingCurves(points, epochs: epoch)
+            points = resumedCurves(saved, checkpoint: checkpoint, epochs: epoch)
             if epoch >= settings.epochs {
                 print("nothing to do: the checkpoint has already trained \(epoch) of \(settings.epochs) epochs")
                 restoreCurves(points, epochs: epoch, metric: .meanSquaredError, base: curvesBase, title: title)

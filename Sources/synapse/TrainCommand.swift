@@ -199,9 +199,7 @@ struct TrainCommand: ParsableCommand {
         var points: [CurvePoint] = []
         if resume {
             try Checkpoint.resume(trainer, from: checkpointPath)
-            points = Curves.parse(saved["curves"] ?? "", through: trainer.epoch)
-            print("resumed from \(checkpointPath) after epoch \(trainer.epoch)")
-            noteMissingCurves(points, epochs: trainer.epoch)
+            points = resumedCurves(saved, checkpoint: checkpointPath, epochs: trainer.epoch)
             if let planned = saved["settings.epochs"], planned != String(epochs) {
                 print("note: the run was planned for \(planned) epoch\(planned == "1" ? "" : "s"), now \(epochs); schedules that span the run (cosine, poly) change from here on")
             }
