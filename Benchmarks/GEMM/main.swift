@@ -114,10 +114,13 @@ do {
                          a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: shape.n)
         }
         var cHost = [Float](repeating: 0, count: shape.m * shape.n)
+        // OpenBLAS with its own threads, as many as the backend has.
+        synapse_blas_set_threads(Int32(cpu.threads))
         let blas = median {
             synapse_sgemm(0, shape.transB ? 1 : 0, Int32(shape.m), Int32(shape.n), Int32(shape.k), 1, aHost, Int32(lda),
                           bHost, Int32(ldb), 0, &cHost, Int32(shape.n))
         }
+        synapse_blas_set_threads(1)
 
         var oclGflops: Double?, clblastGflops: Double?
         if let opencl {

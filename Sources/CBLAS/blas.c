@@ -3,10 +3,9 @@
 // kernels at about half the speed its SkylakeX kernels reach there (later versions choose those themselves).
 // OpenBLAS picks its kernels once, when it loads, from OPENBLAS_CORETYPE; so Synapse sets that before loading
 // it, on such a processor and unless the user set it.
-// Likewise OPENBLAS_THREAD_TIMEOUT, unless set: OpenBLAS's idle threads spin (sched_yield) for 2^28 cycles, a tenth
-// of a second, after each multi-threaded call, and so take a core from the backend's own threads while these run
-// the parts of `concurrently` (an LSTM's time steps, a convolution's images); 2^18 cycles keep them awake between
-// the GEMMs of one pass and no longer.
+// OpenBLAS runs single-threaded (OPENBLAS_NUM_THREADS=1, so it starts no threads): the CPU backend cuts a large GEMM
+// into blocks for its own threads, which also run every other op, so that no second pool of threads spins for
+// the cores between calls.
 #include "CBLAS.h"
 
 #include <dlfcn.h>
@@ -22,7 +21,6 @@ enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 typedef void (*sgemm_function)(int, int, int, int, int, int, float, const float *, int, const float *, int, float,
                                float *, int);
 static sgemm_function sgemm;
-static int (*get_threads)(void);
 static void (*set_threads)(int);
 static char *(*get_config)(void);
 static char *(*get_core)(void);
@@ -44,7 +42,7 @@ static int amd_with_avx512(void) {
 }
 
 __attribute__((constructor)) static void load_openblas(void) {
-    setenv("OPENBLAS_THREAD_TIMEOUT", "18", 0);
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
     if (getenv("OPENBLAS_CORETYPE") == NULL && amd_with_avx512()) {
         setenv("OPENBLAS_CORETYPE", "SkylakeX", 0);
         chosen = "SkylakeX";
@@ -54,10 +52,9 @@ __attribute__((constructor)) static void load_openblas(void) {
         snprintf(failure, sizeof failure, "OpenBLAS could not be loaded (%s); install libopenblas0", dlerror());
         return;
     }
-    const char *names[] = {"cblas_sgemm", "openblas_get_num_threads", "openblas_set_num_threads",
-                           "openblas_get_config", "openblas_get_corename"};
-    void *functions[5];
-    for (int i = 0; i < 5; i++) {
+    const char *names[] = {"cblas_sgemm", "openblas_set_num_threads", "openblas_get_config", "openblas_get_corename"};
+    void *functions[4];
+    for (int i = 0; i < 4; i++) {
         functions[i] = dlsym(library, names[i]);
         if (functions[i] == NULL) {
             snprintf(failure, sizeof failure, "libopenblas.so.0 has no %s", names[i]);
@@ -65,10 +62,9 @@ __attribute__((constructor)) static void load_openblas(void) {
         }
     }
     sgemm = (sgemm_function)functions[0];
-    get_threads = (int (*)(void))functions[1];
-    set_threads = (void (*)(int))functions[2];
-    get_config = (char *(*)(void))functions[3];
-    get_core = (char *(*)(void))functions[4];
+    set_threads = (void (*)(int))functions[1];
+    get_config = (char *(*)(void))functions[2];
+    get_core = (char *(*)(void))functions[3];
 }
 
 const char *synapse_blas_failure(void) { return sgemm == NULL ? failure : NULL; }
@@ -78,7 +74,6 @@ void synapse_sgemm(int transA, int transB, int m, int n, int k, float alpha, con
     sgemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-int synapse_blas_threads(void) { return get_threads(); }
 void synapse_blas_set_threads(int threads) { set_threads(threads); }
 const char *synapse_blas_config(void) { return get_config(); }
 const char *synapse_blas_core(void) { return get_core(); }

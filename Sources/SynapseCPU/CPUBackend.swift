@@ -3,11 +3,11 @@ import Foundation
 import SynapseCore
 
 /// The reference backend: host memory, OpenBLAS for GEMM, every other op a multi-threaded loop.
-/// Safe to share between threads: the ops keep no state between calls, and OpenBLAS, whose thread count
-/// is process-wide, is entered by one multi-threaded call at a time, or by any number of single-threaded ones
-/// (`blasLock`).
+/// Safe to share between threads: the ops keep no state between calls, and OpenBLAS runs single-threaded on
+/// whichever thread calls it. A large GEMM is cut into column (or row) blocks, one OpenBLAS call each, run like
+/// every other parallel loop on the backend's own threads (`WorkerPool`).
 public final class CPUBackend: Backend {
-    /// Worker threads for OpenBLAS and for this backend's own loops.
+    /// Threads for this backend's work: the caller's and `threads - 1` of its own.
     public let threads: Int
     /// OpenBLAS's build configuration: version, target CPU, thread limit.
     public let blasDescription: String
@@ -21,15 +21,13 @@ public final class CPUBackend: Backend {
             throw SynapseError.libraryUnavailable(name: "OpenBLAS", message: String(cString: failure))
         }
         self.threads = threads
+        pool = WorkerPool(workers: threads - 1)
         let config = String(cString: synapse_blas_config()).trimmingCharacters(in: .whitespaces)
         let chosen = synapse_blas_chosen_core().map { ", \(String(cString: $0)) kernels for this AVX-512 processor" } ?? ""
         blasDescription = config + chosen
     }
 
-    /// OpenBLAS's thread count is one setting for the whole process, which a call changes while another
-    /// thread's call may be running: calls that change it, or run with more than one thread, hold this lock
-    /// alone; single-threaded calls (the parts of `concurrently`) share it.
-    private static let blasLock = ReadWriteLock()
+    let pool: WorkerPool
 
     public var name: String { "cpu" }
 
@@ -92,31 +90,30 @@ public final class CPUBackend: Backend {
             return value
         }
         let a = floats(a), b = floats(b), c = floats(c)
-        // Below about 2 MFLOP, waking OpenBLAS's threads (which then spin in sched_yield until the next call)
-        // costs more than the second core saves: LeNet spent a quarter of its step in the scheduler.
-        let wanted = PartThread.isPart || m * n * k < Self.singleThreadedGemmVolume ? 1 : Int32(clamping: threads)
-        Self.withBLAS(threads: wanted) {
+        // Below about 2 MFLOP a second thread costs more than it saves.
+        let blocks = PartThread.isPart || m * n * k < Self.singleThreadedGemmVolume ? 1 : threads
+        guard blocks > 1 else {
             // OpenBLAS stores zeros rather than scaling C when beta == 0, so NaN in C cannot leak through.
             synapse_sgemm(transA ? 1 : 0, transB ? 1 : 0, sizes[0], sizes[1], sizes[2], alpha, a, sizes[3], b, sizes[4],
                           beta, c, sizes[5])
+            return
         }
-    }
-
-    /// Runs `body` with OpenBLAS set to `threads` threads.
-    private static func withBLAS(threads: Int32, _ body: () -> Void) {
-        if threads == 1 {
-            blasLock.lockShared()
-            if synapse_blas_threads() == 1 {
-                body()
-                blasLock.unlock()
-                return
+        // Every block packs the whole operand the blocks share (A when C's columns are cut, B when its rows are),
+        // so cut along C's longer side, which shares the smaller one. Edges fall on multiples of 16, whole
+        // register tiles of OpenBLAS's kernels.
+        let byColumns = n >= m, length = byColumns ? n : m
+        let edges = (0...blocks).map { min(length, ($0 * length / blocks + 15) / 16 * 16) }
+        pool.run(blocks) { i in
+            let (start, end) = (edges[i], edges[i + 1])
+            guard end > start else { return }
+            if byColumns {
+                synapse_sgemm(transA ? 1 : 0, transB ? 1 : 0, sizes[0], Int32(end - start), sizes[2], alpha, a, sizes[3],
+                              b + (transB ? start * ldb : start), sizes[4], beta, c + start, sizes[5])
+            } else {
+                synapse_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(end - start), sizes[1], sizes[2], alpha,
+                              a + (transA ? start : start * lda), sizes[3], b, sizes[4], beta, c + start * ldc, sizes[5])
             }
-            blasLock.unlock()
         }
-        blasLock.lockExclusive()
-        defer { blasLock.unlock() }
-        if synapse_blas_threads() != threads { synapse_blas_set_threads(threads) }
-        body()
     }
 
     public func synchronize() throws {}

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import SynapseCore
 
@@ -15,16 +14,9 @@ extension CPUBackend {
     }
 
     private func perform(_ iterations: Int, _ body: (Int) -> Void) {
-        if iterations == 1 {
-            body(0)
-        } else {
-            // The loops handed to these functions read shared inputs and write disjoint ranges of their outputs
-            // (that is their contract), which the compiler cannot see through raw pointers.
-            withoutActuallyEscaping(body) { body in
-                let shared = UncheckedSendable(body)
-                DispatchQueue.concurrentPerform(iterations: iterations) { shared.value($0) }
-            }
-        }
+        // The pool calls `body` from several threads at once: the loops handed to these functions read shared
+        // inputs and write disjoint ranges of their outputs (that is their contract).
+        pool.run(iterations, body)
     }
 
     /// Runs the parts on up to `threads` threads at once, each part's ops (GEMMs included) on its own thread: for
@@ -98,23 +90,4 @@ enum PartThread {
         get { pthread_getspecific(key) != nil }
         set { pthread_setspecific(key, newValue ? UnsafeRawPointer(bitPattern: 1) : nil) }
     }
-}
-
-/// A pthread read-write lock.
-final class ReadWriteLock: @unchecked Sendable {
-    private let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
-
-    init() {
-        lock.initialize(to: pthread_rwlock_t())
-        precondition(pthread_rwlock_init(lock, nil) == 0, "pthread_rwlock_init failed")
-    }
-
-    deinit {
-        pthread_rwlock_destroy(lock)
-        lock.deallocate()
-    }
-
-    func lockShared() { pthread_rwlock_rdlock(lock) }
-    func lockExclusive() { pthread_rwlock_wrlock(lock) }
-    func unlock() { pthread_rwlock_unlock(lock) }
 }

@@ -137,6 +137,21 @@ final class GemmTests: SynapseTestCase {
         }
     }
 
+    /// The CPU backend cuts a large product into blocks of C's columns (or rows, when C is taller than wide), one
+    /// per thread, with edges on multiples of 16: three threads give ragged and empty blocks, in every transpose.
+    func testCPUBlocksOfALargeProduct() throws {
+        let backend = try CPUBackend(threads: 3)
+        var random = TestRandom(seed: 5)
+        for (m, n, k) in [(40, 130, 300), (130, 40, 300), (20, 20, 2700), (17, 500, 129)] {
+            for transA in [false, true] {
+                for transB in [false, true] {
+                    check(GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.75, beta: -0.5,
+                                      padded: true, random: &random), on: [backend])
+                }
+            }
+        }
+    }
+
     /// Products with few output tiles and a deep K (a convolution's weight gradient) are split along K
     /// on OpenCL, the slices' partial products added by a second kernel.
     ///

@@ -10,7 +10,8 @@ const char *synapse_blas_failure(void);
 void synapse_sgemm(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
                    int ldb, float beta, float *c, int ldc);
 
-int synapse_blas_threads(void);
+// OpenBLAS's own thread count, 1 unless changed: for a benchmark's reference call only (gemm-bench), which must set
+// it back to 1 before the CPU backend runs, whose threads call OpenBLAS at once.
 void synapse_blas_set_threads(int threads);
 
 // OpenBLAS's build configuration, and the name of the kernels it runs.
