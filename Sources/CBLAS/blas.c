@@ -3,9 +3,13 @@
 // kernels at about half the speed its SkylakeX kernels reach there (later versions choose those themselves).
 // OpenBLAS picks its kernels once, when it loads, from OPENBLAS_CORETYPE; so Synapse sets that before loading
 // it, on such a processor and unless the user set it.
-// OpenBLAS runs single-threaded (OPENBLAS_NUM_THREADS=1, so it starts no threads): the CPU backend cuts a large GEMM
-// into blocks for its own threads, which also run every other op, so that no second pool of threads spins for
-// the cores between calls.
+// OpenBLAS runs single-threaded: the CPU backend cuts a large GEMM into blocks for its own threads, which also run
+// every other op, so that no second pool of threads spins for the cores between calls. OPENBLAS_NUM_THREADS=1
+// keeps it from starting threads when it loads (Synapse's thread count is the backend's, not this variable's),
+// and the thread count is set again once loaded, in case another library had loaded OpenBLAS first.
+// OPENBLAS_THREAD_TIMEOUT, unless set, is for gemm-bench, whose reference call runs OpenBLAS's own threads: these
+// spin (sched_yield) for 2^28 cycles, a tenth of a second, after each multi-threaded call; 2^18 cycles keep them
+// from taking a core from the measurements that follow.
 #include "CBLAS.h"
 
 #include <dlfcn.h>
@@ -43,6 +47,7 @@ static int amd_with_avx512(void) {
 
 __attribute__((constructor)) static void load_openblas(void) {
     setenv("OPENBLAS_NUM_THREADS", "1", 1);
+    setenv("OPENBLAS_THREAD_TIMEOUT", "18", 0);
     if (getenv("OPENBLAS_CORETYPE") == NULL && amd_with_avx512()) {
         setenv("OPENBLAS_CORETYPE", "SkylakeX", 0);
         chosen = "SkylakeX";
@@ -65,6 +70,7 @@ __attribute__((constructor)) static void load_openblas(void) {
     set_threads = (void (*)(int))functions[1];
     get_config = (char *(*)(void))functions[2];
     get_core = (char *(*)(void))functions[3];
+    set_threads(1);
 }
 
 const char *synapse_blas_failure(void) { return sgemm == NULL ? failure : NULL; }

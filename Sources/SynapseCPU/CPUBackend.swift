@@ -99,10 +99,10 @@ public final class CPUBackend: Backend {
             return
         }
         // Every block packs the whole operand the blocks share (A when C's columns are cut, B when its rows are),
-        // so cut along C's longer side, which shares the smaller one. Edges fall on multiples of 16, whole
-        // register tiles of OpenBLAS's kernels.
+        // so cut along C's longer side, which shares the smaller one. Inner edges fall on the nearest multiple of
+        // 16, whole register tiles of OpenBLAS's kernels.
         let byColumns = n >= m, length = byColumns ? n : m
-        let edges = (0...blocks).map { min(length, ($0 * length / blocks + 15) / 16 * 16) }
+        let edges = (0...blocks).map { $0 == blocks ? length : min(length, ($0 * length / blocks + 8) / 16 * 16) }
         pool.run(blocks) { i in
             let (start, end) = (edges[i], edges[i + 1])
             guard end > start else { return }

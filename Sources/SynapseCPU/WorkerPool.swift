@@ -11,27 +11,27 @@ import Synchronization
 /// a worker to wake: it does whatever the workers have not started.
 final class WorkerPool: Sendable {
     private let state: PoolState
+    /// Threads of the pool's own, besides the caller's.
+    private let workers: Int
 
     /// A pool that runs jobs on the caller and `workers` threads of its own.
     init(workers: Int) {
         state = PoolState()
+        self.workers = workers
         for _ in 0..<workers {
             let state = state
             let thread = Thread { state.work() }
             thread.name = "synapse-cpu"
             thread.start()
         }
-        workersStarted = workers
     }
-
-    private let workersStarted: Int
 
     deinit { state.stop() }
 
     /// Calls `body(i)` for each `i` in `0..<count`, concurrently where workers are free, in no particular order.
     /// A job started while another runs (from another thread, or from inside a job) runs on its caller alone.
     func run(_ count: Int, _ body: (Int) -> Void) {
-        guard count > 1, workersStarted > 0, state.claim() else {
+        guard count > 1, workers > 0, state.claim() else {
             for i in 0..<count { body(i) }
             return
         }
