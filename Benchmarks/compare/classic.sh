@@ -53,12 +53,12 @@ for variant in "CD-1:" "PCD:--persistent"; do
         "$(awk -v a="$sk_seconds" -v b="$seconds" 'BEGIN { print a / b }')"
 done
 
-echo "Autoencoder pretraining steps, batch 64, Adam, $threads threads (images/s, median of 3 blocks of 50 steps):"
+echo "Autoencoder pretraining steps, batch 64, Adam, $threads threads (images/s, median of 3 blocks of 200 steps):"
 for spec in "sparse:autoencoder --sparsity-weight 3" "stacked:stacked-autoencoder --corruption 0.2"; do
     name=${spec%%:*} args=${spec#*:}
-    ref=$("$py" pytorch_autoencoder.py --model "$name" --threads "$threads" --steps 50 --json \
+    ref=$("$py" pytorch_autoencoder.py --model "$name" --threads "$threads" --steps 200 --json \
         | "$py" -c 'import json, sys; print(json.load(sys.stdin)["images_per_second"])')
-    ours=$("$synapse" bench model --model $args --device cpu --threads "$threads" --steps 50 --json \
+    ours=$("$synapse" bench model --model $args --device cpu --threads "$threads" --steps 200 --json \
         | "$py" -c 'import json, sys; t = sys.stdin.read(); print(json.loads(t[t.index("{"):])["images_per_second"])')
     printf "  %-34s Synapse %8.0f  PyTorch %8.0f  %.2fx\n" "$name" "$ours" "$ref" "$(awk -v a="$ours" -v b="$ref" 'BEGIN { print a / b }')"
 done

@@ -8,6 +8,14 @@ private func inside(base: Int, stride: Int, limit: Int, count: Int) -> Range<Int
     return lower..<max(lower, upper)
 }
 
+/// Where the outputs of one kernel offset `(kh, kw)` read a plane: from `start` (relative to the plane's first
+/// element, negative in the padding), the output rows and columns that fall inside the plane.
+private struct KernelRead {
+    var start: Int
+    var rows: Range<Int>
+    var columns: Range<Int>
+}
+
 extension CPUBackend {
     // MARK: Convolution support
 
@@ -15,34 +23,46 @@ extension CPUBackend {
         let image = floats(image)
         let columns = floats(columns)
         let (outH, outW, images, imageStride) = (g.outputH, g.outputW, g.images, g.imageStride)
-        let (height, width, kernelH, kernelW) = (g.height, g.width, g.kernelH, g.kernelW)
-        let (strideH, strideW) = (g.strideH, g.strideW)
+        let (height, width, strideH, strideW, padValue) = (g.height, g.width, g.strideH, g.strideW, g.padValue)
+        let (kernelArea, outArea, planeSize) = (g.kernelH * g.kernelW, outH * outW, height * width)
+        // Where each kernel offset reads a plane: the same for every channel and image, so found once, not per run.
+        let reads = (0..<kernelArea).map { k in
+            let baseH = k / g.kernelW * g.dilationH - g.padH, baseW = k % g.kernelW * g.dilationW - g.padW
+            return KernelRead(start: baseH * width + baseW,
+                              rows: inside(base: baseH, stride: strideH, limit: height, count: outH),
+                              columns: inside(base: baseW, stride: strideW, limit: width, count: outW))
+        }
         // One item per (column row, image): a run of outH * outW consecutive column entries. Wrapping arithmetic:
         // the front-end has checked every offset, and overflow checks cost as much as the copies of short rows.
-        parallelFor(g.columnRows * images, cost: outH * outW) { items in
-            for item in items {
-                let (row, n) = (item / images, item % images)
-                let (c, kh, kw) = (row / (kernelH * kernelW), row / kernelW % kernelH, row % kernelW)
-                let baseH = kh &* g.dilationH &- g.padH, baseW = kw &* g.dilationW &- g.padW
-                let validH = inside(base: baseH, stride: strideH, limit: height, count: outH)
-                let validW = inside(base: baseW, stride: strideW, limit: width, count: outW)
-                let out = columns + (item &* outH &* outW)
-                let plane = image + (n &* imageStride &+ c &* height &* width)
-                // Rows that fall in the padding above and below the image, then those that read it.
-                out.update(repeating: g.padValue, count: validH.lowerBound &* outW)
-                (out + (validH.upperBound &* outW)).update(repeating: g.padValue, count: (outH &- validH.upperBound) &* outW)
-                for oh in validH {
-                    let dst = out + (oh &* outW)
-                    let src = plane + ((oh &* strideH &+ baseH) &* width &+ baseW)
-                    var ow = 0
-                    while ow < validW.lowerBound { dst[ow] = g.padValue; ow &+= 1 }
-                    // Plain loops: runs are a few dozen floats, too short to pay for a memmove call.
-                    if strideW == 1 {
-                        while ow < validW.upperBound { dst[ow] = src[ow]; ow &+= 1 }
-                    } else {
-                        while ow < validW.upperBound { dst[ow] = src[ow &* strideW]; ow &+= 1 }
+        parallelFor(g.columnRows * images, cost: outArea) { items in
+            reads.withUnsafeBufferPointer { reads in
+                // The first item's image, channel and kernel offset, then stepped along: no divisions per item.
+                var (n, c, k) = (items.lowerBound % images, items.lowerBound / images / kernelArea,
+                                 items.lowerBound / images % kernelArea)
+                for item in items {
+                    let read = reads[k], validH = read.rows, validW = read.columns
+                    let out = columns + item &* outArea
+                    let origin = image + (n &* imageStride &+ c &* planeSize &+ read.start)
+                    // Rows that fall in the padding above and below the image, then those that read it.
+                    out.update(repeating: padValue, count: validH.lowerBound &* outW)
+                    (out + validH.upperBound &* outW).update(repeating: padValue, count: (outH &- validH.upperBound) &* outW)
+                    for oh in validH {
+                        let dst = out + oh &* outW, src = origin + oh &* strideH &* width
+                        var ow = 0
+                        while ow < validW.lowerBound { dst[ow] = padValue; ow &+= 1 }
+                        // Plain loops: runs are a few dozen floats, too short to pay for a memmove call.
+                        if strideW == 1 {
+                            while ow < validW.upperBound { dst[ow] = src[ow]; ow &+= 1 }
+                        } else {
+                            while ow < validW.upperBound { dst[ow] = src[ow &* strideW]; ow &+= 1 }
+                        }
+                        while ow < outW { dst[ow] = padValue; ow &+= 1 }
                     }
-                    while ow < outW { dst[ow] = g.padValue; ow &+= 1 }
+                    n &+= 1
+                    if n == images {
+                        (n, k) = (0, k &+ 1)
+                        if k == kernelArea { (k, c) = (0, c &+ 1) }
+                    }
                 }
             }
         }

@@ -19,6 +19,9 @@ final class ConvolutionTests: SynapseTestCase {
                      images: 4, imageStride: 3 * 5 * 9 + 7),
         // LeNet-5's C1: padding that reads as the background, -0.1.
         ConvGeometry(channels: 1, height: 6, width: 7, kernelH: 5, kernelW: 5, padH: 2, padW: 2, padValue: -0.1, images: 2),
+        // Enough work that the CPU backend shares it between threads, its chunks starting inside a channel's
+        // run of images.
+        ConvGeometry(channels: 3, height: 20, width: 19, kernelH: 3, kernelW: 3, padH: 1, padW: 1, images: 9),
     ]
 
     /// Offsets of the image and the column matrix inside their buffers, and elements after them,
