@@ -15,7 +15,9 @@ python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); assert r["kernel
 python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); assert r["images_per_second"] > 0 and len(r["layers"]) == 8, r' \
     "$dir/model.json" || fail "bench model JSON: $(cat "$dir/model.json")"
 if "$synapse" bench model --threads 0 > "$dir/threads.log" 2>&1; then fail "--threads 0 was accepted"; fi
-grep -q "threads.*must be at least 1" "$dir/threads.log" || fail "unexpected --threads error: $(cat "$dir/threads.log")"
+grep -q "threads.*must be in 1...1024, got 0" "$dir/threads.log" || fail "unexpected --threads error: $(cat "$dir/threads.log")"
+if "$synapse" bench model --threads 100000 > "$dir/threads.log" 2>&1; then fail "--threads 100000 was accepted"; fi
+grep -q "threads.*must be in 1...1024, got 100000" "$dir/threads.log" || fail "unexpected --threads error: $(cat "$dir/threads.log")"
 if "$synapse" tune --device cpu > "$dir/tune-cpu.log" 2>&1; then fail "tune accepted the CPU backend"; fi
 grep -q "uses OpenBLAS" "$dir/tune-cpu.log" || fail "unexpected tune error: $(cat "$dir/tune-cpu.log")"
 if "$synapse" devices | grep -q "opencl:0"; then

@@ -14,8 +14,9 @@ public final class CPUBackend: Backend {
 
     public init(threads: Int? = nil) throws {
         let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        guard threads > 0 else {
-            throw SynapseError.invalidArgument(op: "CPUBackend", message: "needs at least one thread, got \(threads)")
+        guard (1...Self.maximumThreads).contains(threads) else {
+            throw SynapseError.invalidArgument(op: "CPUBackend", message:
+                "needs 1...\(Self.maximumThreads) threads, got \(threads)")
         }
         if let failure = synapse_blas_failure() {
             throw SynapseError.libraryUnavailable(name: "OpenBLAS", message: String(cString: failure))
@@ -28,6 +29,9 @@ public final class CPUBackend: Backend {
     }
 
     let pool: WorkerPool
+
+    /// The most threads a backend starts: each is an OS thread of its own.
+    public static let maximumThreads = 1024
 
     public var name: String { "cpu" }
 

@@ -60,8 +60,8 @@ struct DeviceOption: ParsableArguments {
 
     /// `localRank`: see `Devices.backend`.
     func backend(localRank: Int = 0) throws -> Backend {
-        if let threads, threads < 1 {
-            throw NNError.invalidSetting(name: "--threads", message: "must be at least 1, got \(threads)")
+        if let threads, !(1...CPUBackend.maximumThreads).contains(threads) {
+            throw NNError.invalidSetting(name: "--threads", message: "must be in 1...\(CPUBackend.maximumThreads), got \(threads)")
         }
         return try Devices.backend(device.map(DeviceChoice.init(parsing:)) ?? DeviceChoice.fromEnvironment(), threads: threads,
                                    localRank: localRank)

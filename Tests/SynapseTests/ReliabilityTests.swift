@@ -192,8 +192,10 @@ final class ReliabilityTests: SynapseTestCase {
         assertNNError(contains: ["--schedule", "minimum rate 0.5", "above the base rate 0.1"]) {
             _ = try Self.trainer(try SGD(), schedule: .cosine(maxIterations: 10, minimum: 0.5))
         }
-        XCTAssertThrowsError(try CPUBackend(threads: 0)) { error in
-            XCTAssertTrue("\(error)".contains("at least one thread"), "\(error)")
+        for threads in [0, CPUBackend.maximumThreads + 1] {
+            XCTAssertThrowsError(try CPUBackend(threads: threads)) { error in
+                XCTAssertTrue("\(error)".contains("needs 1...1024 threads, got \(threads)"), "\(error)")
+            }
         }
         var settings = RunSettings()
         settings.epochs = 0
