@@ -13,7 +13,7 @@ public final class CPUBackend: Backend {
     public let blasDescription: String
 
     public init(threads: Int? = nil) throws {
-        let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let threads = threads ?? min(ProcessInfo.processInfo.activeProcessorCount, Self.maximumThreads)
         guard (1...Self.maximumThreads).contains(threads) else {
             throw SynapseError.invalidArgument(op: "CPUBackend", message:
                 "needs 1...\(Self.maximumThreads) threads, got \(threads)")
