@@ -149,6 +149,30 @@ final class ThreadSafetyTests: SynapseTestCase {
         }
     }
 
+    /// A CPU backend starts threads of its own; a dropped one stops them, so backends made and dropped in a loop
+    /// (one per request, say) do not pile up threads.
+    func testDroppedCPUBackendsStopTheirThreads() throws {
+        let before = Self.threadCount()
+        for seed in 0..<20 {
+            weak var dropped: CPUBackend?
+            try {
+                let backend = try CPUBackend(threads: 4)
+                dropped = backend
+                _ = try Self.train(seed: UInt64(seed), on: backend)
+            }()
+            XCTAssertNil(dropped, "the CPU backend outlived every reference to it")
+        }
+        // The threads exit on their own once told to: wait for them.
+        let deadline = Date().addingTimeInterval(10)
+        while Self.threadCount() > before, Date() < deadline { usleep(10_000) }
+        XCTAssertLessThanOrEqual(Self.threadCount(), before, "20 CPU backends of 4 threads made and dropped left threads")
+    }
+
+    /// Threads of this process (Linux: /proc/self/task).
+    static func threadCount() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
+    }
+
     static func residentBytes() -> Int {
         let fields = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8))?.split(separator: " ") ?? []
         return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(getpagesize()) : 0
