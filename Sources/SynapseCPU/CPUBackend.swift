@@ -94,22 +94,16 @@ public final class CPUBackend: Backend {
             return value
         }
         let a = floats(a), b = floats(b), c = floats(c)
-        // Below about 2 MFLOP a second thread costs more than it saves.
+        // Below about 2 MFLOP a second thread costs more than it saves. Every block packs the whole operand the
+        // blocks share (A when C's columns are cut, B when its rows are), so cut along C's longer side, which shares
+        // the smaller one. Inner edges fall on the nearest multiple of 16, whole register tiles of OpenBLAS's kernels.
         let blocks = PartThread.isPart || m * n * k < Self.singleThreadedGemmVolume ? 1 : threads
-        guard blocks > 1 else {
-            // OpenBLAS stores zeros rather than scaling C when beta == 0, so NaN in C cannot leak through.
-            synapse_sgemm(transA ? 1 : 0, transB ? 1 : 0, sizes[0], sizes[1], sizes[2], alpha, a, sizes[3], b, sizes[4],
-                          beta, c, sizes[5])
-            return
-        }
-        // Every block packs the whole operand the blocks share (A when C's columns are cut, B when its rows are),
-        // so cut along C's longer side, which shares the smaller one. Inner edges fall on the nearest multiple of
-        // 16, whole register tiles of OpenBLAS's kernels.
         let byColumns = n >= m, length = byColumns ? n : m
         let edges = (0...blocks).map { $0 == blocks ? length : min(length, ($0 * length / blocks + 8) / 16 * 16) }
         pool.run(blocks) { i in
             let (start, end) = (edges[i], edges[i + 1])
             guard end > start else { return }
+            // OpenBLAS stores zeros rather than scaling C when beta == 0, so NaN in C cannot leak through.
             if byColumns {
                 synapse_sgemm(transA ? 1 : 0, transB ? 1 : 0, sizes[0], Int32(end - start), sizes[2], alpha, a, sizes[3],
                               b + (transB ? start * ldb : start), sizes[4], beta, c + start, sizes[5])

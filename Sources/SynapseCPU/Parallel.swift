@@ -13,12 +13,6 @@ extension CPUBackend {
         return (0..<n).map { i in (i * count / n)..<((i + 1) * count / n) }
     }
 
-    private func perform(_ iterations: Int, _ body: (Int) -> Void) {
-        // The pool calls `body` from several threads at once: the loops handed to these functions read shared
-        // inputs and write disjoint ranges of their outputs (that is their contract).
-        pool.run(iterations, body)
-    }
-
     /// Runs the parts on up to `threads` threads at once, each part's ops (GEMMs included) on its own thread: for
     /// work whose single ops are too small to share out, such as the convolutions of small images.
     public func concurrently(_ parts: Int, _ body: (Int) throws -> Void) throws {
@@ -30,7 +24,7 @@ extension CPUBackend {
         let workers = min(parts, threads)
         let ranges = (0..<workers).map { i in (i * parts / workers)..<((i + 1) * parts / workers) }
         failures.withUnsafeMutableBufferPointer { failures in
-            perform(workers) { i in
+            pool.run(workers) { i in
                 PartThread.isPart = true
                 defer { PartThread.isPart = false }
                 for part in ranges[i] {
@@ -41,10 +35,11 @@ extension CPUBackend {
         if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
     }
 
-    /// Runs `body` over disjoint chunks of `0..<count`, concurrently when there is enough work.
+    /// Runs `body` over disjoint chunks of `0..<count`, concurrently when there is enough work: `body` reads shared
+    /// inputs and writes only its chunk's part of the outputs (the pool calls it from several threads at once).
     func parallelFor(_ count: Int, cost: Int = 1, _ body: (Range<Int>) -> Void) {
         let ranges = chunks(count, cost: cost)
-        perform(ranges.count) { body(ranges[$0]) }
+        pool.run(ranges.count) { body(ranges[$0]) }
     }
 
     /// The sum of `body` over the chunks of `0..<count`. Chunk results are added in chunk order, so the
@@ -53,7 +48,7 @@ extension CPUBackend {
         let ranges = chunks(count, cost: cost)
         var partial = [Double](repeating: 0, count: ranges.count)
         partial.withUnsafeMutableBufferPointer { partial in
-            perform(ranges.count) { partial[$0] = body(ranges[$0]) }
+            pool.run(ranges.count) { partial[$0] = body(ranges[$0]) }
         }
         return partial.reduce(0, +)
     }
