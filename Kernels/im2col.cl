@@ -44,8 +44,9 @@ __kernel void col2im(__global const float* columns, const int columns_offset, GE
     }
 }
 
-// output[c][r][i] = input[r][c][i] for a [rows, columns, block_size] input; reads are consecutive.
-__kernel void transpose_blocks(__global const float* input, const int input_offset, __global float* output,
+// output[c][r][i] = input[r][c][i] for a [rows, columns, block_size] input; reads are consecutive. The elements
+// move as uint, so float and int32 buffers keep their bits (a float copy may flush denormals, which small ints are).
+__kernel void transpose_blocks(__global const uint* input, const int input_offset, __global uint* output,
                                const int output_offset, const int rows, const int columns, const int block_size) {
     FOR_EACH_INDEX(index, rows * columns * block_size) {
         const int i = index % block_size, c = (index / block_size) % columns, r = index / (block_size * columns);

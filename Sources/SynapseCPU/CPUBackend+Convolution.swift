@@ -109,7 +109,7 @@ extension CPUBackend {
     }
 
     public func uncheckedTransposeBlocks(input: Tensor, output: Tensor, rows: Int, columns: Int, blockSize: Int) throws {
-        let x = floats(input), y = floats(output)
+        let x = int32s(input), y = int32s(output)   // float or int32: the bits are copied
         parallelFor(rows * columns, cost: blockSize) { blocks in
             for block in blocks {
                 let (r, c) = (block / columns, block % columns)

@@ -258,12 +258,13 @@ public enum Models {
 
     /// A character-level language model over `vocabulary` characters for input `[steps]` tokens: an embedding,
     /// `layers` LSTM layers of `hidden` units (dropout between them) that carry their state from one forward pass
-    /// to the next, and a linear layer to `[steps, vocabulary]` logits.
+    /// to the next, and a linear layer to `[steps, vocabulary]` logits. The LSTM looks the tokens up in the
+    /// embedding itself (`Recurrent.embedding`), which spares most of its first layer's input GEMMs.
     public static func charLSTM(vocabulary: Int, embedding: Int = 64, hidden: Int = 128, layers: Int = 2,
                                 dropout: Float = 0) -> [Layer] {
         [
-            Embedding(vocabulary, dimension: embedding, name: "embed"),
-            LSTM(hidden: hidden, layers: layers, dropout: dropout, carriesState: true, name: "lstm"),
+            LSTM(hidden: hidden, layers: layers, dropout: dropout, carriesState: true,
+                 embedding: Embedding(vocabulary, dimension: embedding, name: "embed"), name: "lstm"),
             Dense(vocabulary, name: "fc"),
         ]
     }

@@ -135,6 +135,24 @@ final class ConvolutionTests: SynapseTestCase {
         }
     }
 
+    /// Token ids go time-major through the same op: int32 bits unchanged, small ones included (as floats they
+    /// are denormals, which a float copy may flush to zero).
+    func testTransposeBlocksMovesInt32Bits() {
+        let (rows, columns) = (3, 5)
+        let stored: [Int32] = (0..<rows * columns).map { n in [0, 1, 7, -1, Int32.max, Int32.min, 95][n % 7] &+ Int32(n) }
+        var expected = [Int32](repeating: 0, count: rows * columns)
+        for r in 0..<rows { for c in 0..<columns { expected[c * rows + r] = stored[r * columns + c] } }
+        forEachBackend { backend in
+            let output = try backend.tensor(shape: [rows * columns], dtype: .int32)
+            try backend.transposeBlocks(input: backend.tensor(int32: stored), output: output, rows: rows, columns: columns,
+                                        blockSize: 1)
+            XCTAssertEqual(try backend.downloadInt32(output), expected, "\(backend.name) transposeBlocks of int32")
+            XCTAssertThrowsError(try backend.transposeBlocks(input: backend.tensor(int32: stored), output: backend.tensor(shape: [15]),
+                                                             rows: rows, columns: columns, blockSize: 1),
+                                 "\(backend.name): int32 into float32")
+        }
+    }
+
     /// A grouped convolution as the layers do it: per group, one im2col of the group's channels of every
     /// image (an image offset and stride) and one GEMM with the group's filters into a `[outC, batch, H, W]`
     /// matrix, then one transpose to NCHW; against a direct Float64 convolution.

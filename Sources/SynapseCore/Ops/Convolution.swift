@@ -37,14 +37,15 @@ extension Backend {
     }
 
     /// `output[c][r][i] = input[r][c][i]` for a `[rows, columns, blockSize]` input: swaps the batch and
-    /// channel axes of an NCHW tensor, which the batched convolution's GEMM produces and consumes as CNHW.
+    /// channel axes of an NCHW tensor, which the batched convolution's GEMM produces and consumes as CNHW, or
+    /// makes a batch of sequences time-major. Float32 or int32 (both views the same); the bits move unchanged.
     public func transposeBlocks(input: Tensor, output: Tensor, rows: Int, columns: Int, blockSize: Int) throws {
         let op = "transposeBlocks"
         try Check.positive(op: op, ["rows": rows, "columns": columns, "blockSize": blockSize])
         try Check.sizes(op: op, [:], products: [[rows, columns, blockSize]])
         let count = rows * columns * blockSize
-        try Check.view(input, "input", op: op, on: self, count: count)
-        try Check.view(output, "output", op: op, on: self, count: count)
+        try Check.view(input, "input", op: op, on: self, count: count, dtype: input.dtype)
+        try Check.view(output, "output", op: op, on: self, count: count, dtype: input.dtype)
         try Check.disjoint(op: op, [("input", input.elements(0..<count)), ("output", output.elements(0..<count))])
         try uncheckedTransposeBlocks(input: input, output: output, rows: rows, columns: columns, blockSize: blockSize)
     }

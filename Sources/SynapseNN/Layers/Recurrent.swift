@@ -12,6 +12,13 @@ import SynapseCore
 /// `carriesState`: then it starts from where its previous pass ended (truncated backpropagation through time,
 /// as char-rnn trains: the state is carried, its gradient is not) when the batch is the same and the model has
 /// not reset it (`Graph.resetCarriedState`).
+///
+/// Given an `embedding`, the stack reads token ids `[steps]` (int32) and looks them up in that table itself; its
+/// parameters are then the table's and its own, each under its own name. A batch with more tokens than the table
+/// has rows gets the first layer's input part of the gates from a table of its own, `embedding · W_ih^T` plus the
+/// biases, one row per token id, made once per pass; and in backward the gates' gradient is summed per token id
+/// before the two GEMMs that carry it to `W_ih` and to the table. The sums are the same, but those three GEMMs run
+/// over the vocabulary rather than over every token of the batch.
 public class Recurrent: UnaryLayer, RandomizedLayer {
     /// The cell every layer of the stack runs at each step.
     public enum Cell: Sendable {
@@ -32,19 +39,23 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
     public let dropout: Float
     /// Whether each forward pass starts from the state the previous one ended in rather than from zeros.
     public let carriesState: Bool
+    /// The table the inputs, token ids, are looked up in; nil when the inputs are vectors `[steps, features]`.
+    public let embedding: Embedding?
     /// The next Philox word of the dropout between layers; checkpoints store it.
     public var randomCounter: UInt64 = 0
     public private(set) var parameters: [Parameter] = []
-    private var weights: [(inputs: Parameter, recurrent: Parameter, inputBias: Parameter, recurrentBias: Parameter)] = []
+    private typealias LayerWeights = (inputs: Parameter, recurrent: Parameter, inputBias: Parameter, recurrentBias: Parameter)
+    private var weights: [LayerWeights] = []
     private var steps = 0, inputWidth = 0
     private var stream = PhiloxAddress(seed: 0)
 
-    init(_ cell: Cell, hidden: Int, layers: Int, dropout: Float, carriesState: Bool, name: String) {
+    init(_ cell: Cell, hidden: Int, layers: Int, dropout: Float, carriesState: Bool, embedding: Embedding?, name: String) {
         self.cell = cell
         self.hidden = hidden
         self.layers = layers
         self.dropout = dropout
         self.carriesState = carriesState
+        self.embedding = embedding
         self.name = name
     }
 
@@ -52,7 +63,8 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
 
     public var summary: String {
         let kind = cell == .lstm ? "LSTM" : "RNN"
-        var parts = ["\(inputWidth > 0 ? "\(inputWidth)" : "?")->\(hidden)"]
+        let width = inputWidth > 0 ? "\(inputWidth)" : "?"
+        var parts = [(embedding.map { "\($0.count) tokens->" } ?? "") + "\(width)->\(hidden)"]
         if layers > 1 { parts.append("\(layers) layers") }
         if dropout > 0 { parts.append("dropout \(dropout)") }
         if carriesState { parts.append("carries state") }
@@ -60,6 +72,11 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
     }
 
     public func build(inputShape: [Int], context: BuildContext) throws -> [Int] {
+        var inputShape = inputShape
+        if let embedding {
+            guard inputShape.count == 1 else { throw UnexpectedInputShape(expected: "a sequence of token ids [steps]") }
+            inputShape = try embedding.build(inputShape: inputShape, context: context)
+        }
         guard inputShape.count == 2 else { throw UnexpectedInputShape(expected: "a sequence [steps, features]") }
         guard hidden > 0, layers > 0, dropout >= 0, dropout < 1 else {
             throw NNError.invalidModel("layer '\(name)': needs a positive hidden size and layer count and a dropout in "
@@ -75,10 +92,14 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
             (parameter("weight_ih", l, [gates, l == 0 ? inputWidth : hidden]), parameter("weight_hh", l, [gates, hidden]),
              parameter("bias_ih", l, [gates]), parameter("bias_hh", l, [gates]))
         }
-        parameters = weights.flatMap { [$0.inputs, $0.recurrent, $0.inputBias, $0.recurrentBias] }
+        parameters = (embedding?.parameters ?? []) + weights.flatMap { [$0.inputs, $0.recurrent, $0.inputBias, $0.recurrentBias] }
         if dropout > 0, layers > 1 { stream = context.dropoutAddress() }
         return [steps, hidden]
     }
+
+    /// Whether the first layer's input gates are looked up per token id (see the type's documentation): when the
+    /// batch has more tokens than the vocabulary has ids.
+    private func looksUpGates(batch: Int) -> Bool { embedding.map { $0.count < steps * batch } ?? false }
 
     /// Where layer `l`'s dropout draws, from the call's base address.
     private func dropoutAddress(_ base: PhiloxAddress, layer l: Int, batch: Int) -> PhiloxAddress {
@@ -92,14 +113,32 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
         let carried = carriesState && call.carriedBatch == batch
         // Time-major, so that a step is a contiguous [batch, features] block.
         var input = try call.tensor("timeMajorInput", shape: [steps, batch, inputWidth])
-        try backend.transposeBlocks(input: x, output: input, rows: batch, columns: steps, blockSize: inputWidth)
+        if let embedding {
+            let tokens = try call.tensor("timeMajorTokens", shape: [steps, batch], dtype: .int32)
+            try backend.transposeBlocks(input: x, output: tokens, rows: batch, columns: steps, blockSize: 1)
+            if !looksUpGates(batch: batch) {
+                try backend.gatherRows(table: embedding.weight.value, indices: tokens, output: input, rows: embedding.count,
+                                       width: inputWidth)
+            }
+        } else {
+            try backend.transposeBlocks(input: x, output: input, rows: batch, columns: steps, blockSize: inputWidth)
+        }
         var width = inputWidth
         for (l, w) in weights.enumerated() {
             let pre = try call.tensor("gates\(l)", shape: [steps, batch, gates])
-            try backend.gemm(transA: false, transB: true, m: rows, n: gates, k: width, alpha: 1, a: input, lda: width,
-                             b: w.inputs.value, ldb: width, beta: 0, c: pre, ldc: gates)
-            try backend.biasAdd(data: pre, bias: w.inputBias.value, outer: rows, channels: gates, inner: 1)
-            try backend.biasAdd(data: pre, bias: w.recurrentBias.value, outer: rows, channels: gates, inner: 1)
+            if l == 0, let embedding, looksUpGates(batch: batch) {
+                let table = try call.tensor("tokenGates", shape: [embedding.count, gates])
+                try backend.gemm(transA: false, transB: true, m: embedding.count, n: gates, k: width, alpha: 1,
+                                 a: embedding.weight.value, lda: width, b: w.inputs.value, ldb: width, beta: 0, c: table,
+                                 ldc: gates)
+                try addBiases(w, to: table, rows: embedding.count, backend)
+                try backend.gatherRows(table: table, indices: call.tensor("timeMajorTokens", shape: [steps, batch], dtype: .int32),
+                                       output: pre, rows: embedding.count, width: gates)
+            } else {
+                try backend.gemm(transA: false, transB: true, m: rows, n: gates, k: width, alpha: 1, a: input, lda: width,
+                                 b: w.inputs.value, ldb: width, beta: 0, c: pre, ldc: gates)
+                try addBiases(w, to: pre, rows: rows, backend)
+            }
             let hs = try call.tensor("hidden\(l)", shape: [steps + 1, batch, hidden])
             let cs = cell == .lstm ? try call.tensor("cell\(l)", shape: [steps + 1, batch, hidden]) : nil
             try startState(hs.rows(0..<1), carry: "carriedHidden\(l)", carried: carried, call)
@@ -139,6 +178,11 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
         return y
     }
 
+    private func addBiases(_ w: LayerWeights, to gates: Tensor, rows: Int, _ backend: Backend) throws {
+        try backend.biasAdd(data: gates, bias: w.inputBias.value, outer: rows, channels: self.gates, inner: 1)
+        try backend.biasAdd(data: gates, bias: w.recurrentBias.value, outer: rows, channels: self.gates, inner: 1)
+    }
+
     /// The state a layer starts from: what the call carried from its last forward pass, or zeros.
     private func startState(_ state: Tensor, carry: String, carried: Bool, _ call: LayerCall) throws {
         if carried {
@@ -149,6 +193,9 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
     }
 
     public func backward(_ dy: Tensor, _ call: LayerCall) throws -> Tensor? {
+        if embedding != nil, call.needsInputGradient {
+            throw NNError.invalidModel("layer '\(name)': its input is token ids, which have no gradient")
+        }
         let backend = call.backend, batch = dy.batch, rows = steps * batch
         var gradOutput = try call.tensor("gradTimeMajor", shape: [steps, batch, hidden])
         try backend.transposeBlocks(input: dy, output: gradOutput, rows: batch, columns: steps, blockSize: hidden)
@@ -184,16 +231,17 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
                     }
                 }
             }
-            let layerInput = try self.layerInput(l, call, batch: batch)
             try backend.gemm(transA: true, transB: false, m: gates, n: hidden, k: rows, alpha: 1, a: gradGates, lda: gates,
                              b: hs.rows(0..<steps), ldb: hidden, beta: w.recurrent.gradientBeta(), c: w.recurrent.gradient,
                              ldc: hidden)
-            try backend.gemm(transA: true, transB: false, m: gates, n: width, k: rows, alpha: 1, a: gradGates, lda: gates,
-                             b: layerInput, ldb: width, beta: w.inputs.gradientBeta(), c: w.inputs.gradient, ldc: width)
-            for bias in [w.inputBias, w.recurrentBias] {
-                try backend.biasGradient(gradOutput: gradGates, gradBias: bias.gradient, outer: rows, channels: gates,
-                                         inner: 1, accumulate: bias.gradientBeta() == 1)
+            if l == 0, let embedding {
+                try embeddingBackward(embedding, w, gradGates: gradGates, batch: batch, call)
+                continue
             }
+            try backend.gemm(transA: true, transB: false, m: gates, n: width, k: rows, alpha: 1, a: gradGates, lda: gates,
+                             b: layerInput(l, call, batch: batch), ldb: width, beta: w.inputs.gradientBeta(),
+                             c: w.inputs.gradient, ldc: width)
+            try biasGradients(w, gradGates: gradGates, rows: rows, backend)
             guard l > 0 || call.needsInputGradient else { continue }
             let gradLayerInput = try call.tensor("gradInput\(l)", shape: [steps, batch, width])
             try backend.gemm(transA: false, transB: false, m: rows, n: width, k: gates, alpha: 1, a: gradGates, lda: gates,
@@ -212,6 +260,45 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
         let dx = try call.tensor("gradInput", shape: [batch, steps, inputWidth])
         try backend.transposeBlocks(input: gradInput, output: dx, rows: steps, columns: batch, blockSize: inputWidth)
         return dx
+    }
+
+    private func biasGradients(_ w: LayerWeights, gradGates: Tensor, rows: Int, _ backend: Backend) throws {
+        for bias in [w.inputBias, w.recurrentBias] {
+            try backend.biasGradient(gradOutput: gradGates, gradBias: bias.gradient, outer: rows, channels: gates, inner: 1,
+                                     accumulate: bias.gradientBeta() == 1)
+        }
+    }
+
+    /// The first layer's input gradients when it reads token ids: to `W_ih`, its biases and the embedding table,
+    /// either through the gates' gradient summed per token id (when the forward pass looked the gates up) or
+    /// through the gradient of every token's vector, scattered into the table's rows.
+    private func embeddingBackward(_ embedding: Embedding, _ w: LayerWeights, gradGates: Tensor, batch: Int,
+                                   _ call: LayerCall) throws {
+        let backend = call.backend, rows = steps * batch, (count, width) = (embedding.count, inputWidth)
+        let tokens = try call.tensor("timeMajorTokens", shape: [steps, batch], dtype: .int32)
+        let table = embedding.weight!
+        if looksUpGates(batch: batch) {
+            let gradTable = try call.tensor("gradTokenGates", shape: [count, gates])
+            try backend.fill(gradTable, value: 0)
+            try backend.scatterAddRows(gradients: gradGates, indices: tokens, table: gradTable, rows: count, width: gates)
+            try backend.gemm(transA: true, transB: false, m: gates, n: width, k: count, alpha: 1, a: gradTable, lda: gates,
+                             b: table.value, ldb: width, beta: w.inputs.gradientBeta(), c: w.inputs.gradient, ldc: width)
+            try biasGradients(w, gradGates: gradTable, rows: count, backend)
+            try backend.gemm(transA: false, transB: false, m: count, n: width, k: gates, alpha: 1, a: gradTable, lda: gates,
+                             b: w.inputs.value, ldb: width, beta: table.gradientBeta(), c: table.gradient, ldc: width)
+        } else {
+            try backend.gemm(transA: true, transB: false, m: gates, n: width, k: rows, alpha: 1, a: gradGates, lda: gates,
+                             b: layerInput(0, call, batch: batch), ldb: width, beta: w.inputs.gradientBeta(),
+                             c: w.inputs.gradient, ldc: width)
+            try biasGradients(w, gradGates: gradGates, rows: rows, backend)
+            let gradVectors = try call.tensor("gradInput0", shape: [steps, batch, width])
+            try backend.gemm(transA: false, transB: false, m: rows, n: width, k: gates, alpha: 1, a: gradGates, lda: gates,
+                             b: w.inputs.value, ldb: width, beta: 0, c: gradVectors, ldc: width)
+            // A scatter touches only the rows its ids name: a first contribution starts from zero.
+            if table.gradientBeta() == 0 { try backend.fill(table.gradient, value: 0) }
+            try backend.scatterAddRows(gradients: gradVectors, indices: tokens, table: table.gradient, rows: count,
+                                       width: width)
+        }
     }
 
     /// The largest recurrent weight, in elements, for which the batch runs in parts (`forEachPart`): every part
@@ -243,16 +330,22 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
 
 /// Elman's recurrent layer with tanh, `h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)` (PyTorch's `nn.RNN`).
 public final class RNN: Recurrent {
-    /// A stack of `layers` tanh layers of `hidden` units; `Recurrent` describes `dropout` and `carriesState`.
-    public init(hidden: Int, layers: Int = 1, dropout: Float = 0, carriesState: Bool = false, name: String = "") {
-        super.init(.tanh, hidden: hidden, layers: layers, dropout: dropout, carriesState: carriesState, name: name)
+    /// A stack of `layers` tanh layers of `hidden` units; `Recurrent` describes `dropout`, `carriesState` and
+    /// `embedding`.
+    public init(hidden: Int, layers: Int = 1, dropout: Float = 0, carriesState: Bool = false, embedding: Embedding? = nil,
+                name: String = "") {
+        super.init(.tanh, hidden: hidden, layers: layers, dropout: dropout, carriesState: carriesState, embedding: embedding,
+                   name: name)
     }
 }
 
 /// Long short-term memory (PyTorch's `nn.LSTM`): gates `i, f, g, o`, `c_t = f c_(t-1) + i g`, `h_t = o tanh(c_t)`.
 public final class LSTM: Recurrent {
-    /// A stack of `layers` LSTM layers of `hidden` units; `Recurrent` describes `dropout` and `carriesState`.
-    public init(hidden: Int, layers: Int = 1, dropout: Float = 0, carriesState: Bool = false, name: String = "") {
-        super.init(.lstm, hidden: hidden, layers: layers, dropout: dropout, carriesState: carriesState, name: name)
+    /// A stack of `layers` LSTM layers of `hidden` units; `Recurrent` describes `dropout`, `carriesState` and
+    /// `embedding`.
+    public init(hidden: Int, layers: Int = 1, dropout: Float = 0, carriesState: Bool = false, embedding: Embedding? = nil,
+                name: String = "") {
+        super.init(.lstm, hidden: hidden, layers: layers, dropout: dropout, carriesState: carriesState, embedding: embedding,
+                   name: name)
     }
 }
