@@ -1,5 +1,5 @@
 // GEMM throughput, side by side in one process: Synapse's CPU backend against a direct OpenBLAS call,
-// and Synapse's OpenCL kernel against CLBlast on the same OpenCL device and queue.
+// and Synapse's OpenCL kernel against CLBlast on the same OpenCL device and queue, each pair timed call for call in turns.
 // Kernel compilation is excluded from the timings and reported separately.
 //
 //   swift run -c release gemm-bench [--reps N] [--device opencl:N] [--json]
@@ -52,6 +52,26 @@ func median(_ body: () throws -> Void) rethrows -> Double {
     return times.sorted()[times.count / 2]
 }
 
+/// Seconds one call of `body` takes.
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// Median seconds per call of `a` and of `b`, timed in turns (a, b, a, b, ...) after one untimed call of each, so
+/// that both meet the same moments of a noisy machine; at least `reps` turns, and more for quick calls (up to about
+/// a second of work in all, at most 200 turns).
+func pairedMedians(_ a: () throws -> Void, _ b: () throws -> Void) rethrows -> (Double, Double) {
+    try a()
+    try b()
+    var times = [(try seconds(a), try seconds(b))]
+    let turns = max(reps, min(200, Int(1 / (times[0].0 + times[0].1))))
+    for _ in 1..<turns { times.append((try seconds(a), try seconds(b))) }
+    let (first, second) = (times.map(\.0).sorted(), times.map(\.1).sorted())
+    return (first[turns / 2], second[turns / 2])
+}
+
 func random(_ count: Int, seed: UInt64) -> [Float] {
     (0..<count).map { Philox.uniform(Philox.word(PhiloxAddress(seed: seed, counter: UInt64($0)))) - 0.5 }
 }
@@ -85,7 +105,7 @@ do {
     let opencl = devices.isEmpty ? nil : try Devices.backend(chosen) as? OpenCLBackend
     let clblast = CLBlast()
 
-    say("GEMM benchmark, FP32, row-major, median of \(reps) runs; GFLOP/s (higher is better)")
+    say("GEMM benchmark, FP32, row-major, medians of at least \(reps) calls in turns with the reference (up to about a second); GFLOP/s (higher is better)")
     say("CPU: \(cpu.deviceDescription)")
     if let opencl {
         say("OpenCL: \(opencl.deviceDescription), GEMM parameters \(opencl.gemmPlan.large) (\(opencl.gemmPlanSource))")
@@ -109,18 +129,17 @@ do {
         let lda = shape.k, ldb = shape.transB ? shape.k : shape.n
 
         let a = try cpu.tensor(aHost), b = try cpu.tensor(bHost), c = try cpu.tensor(shape: [shape.m * shape.n])
-        let ours = try median {
+        var cHost = [Float](repeating: 0, count: shape.m * shape.n)
+        let (ours, blas) = try pairedMedians({
             try cpu.gemm(transA: false, transB: shape.transB, m: shape.m, n: shape.n, k: shape.k, alpha: 1,
                          a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: shape.n)
-        }
-        var cHost = [Float](repeating: 0, count: shape.m * shape.n)
-        // OpenBLAS with its own threads, as many as the backend has.
-        synapse_blas_set_threads(Int32(cpu.threads))
-        let blas = median {
+        }, {
+            // OpenBLAS with its own threads, as many as the backend has.
+            synapse_blas_set_threads(Int32(cpu.threads))
             synapse_sgemm(0, shape.transB ? 1 : 0, Int32(shape.m), Int32(shape.n), Int32(shape.k), 1, aHost, Int32(lda),
                           bHost, Int32(ldb), 0, &cHost, Int32(shape.n))
-        }
-        synapse_blas_set_threads(1)
+            synapse_blas_set_threads(1)
+        })
 
         var oclGflops: Double?, clblastGflops: Double?
         if let opencl {
@@ -135,15 +154,15 @@ do {
             if opencl.kernelBuildSeconds > before {
                 buildNotes.append(String(format: "Synapse GEMM kernel build, or load from the binary cache (%@): %.2f s", shape.name, opencl.kernelBuildSeconds - before))
             }
-            oclGflops = shape.flops / (try median { try run() }) / 1e9
             if let clblast {
                 let queue = opencl.commandQueue
                 let (am, bm, cm) = (try opencl.memory(of: a), try opencl.memory(of: b), try opencl.memory(of: c))
-                let start = DispatchTime.now().uptimeNanoseconds
-                try clblast.run(shape, a: am, b: bm, c: cm, queue: queue)
-                buildNotes.append(String(format: "CLBlast first call incl. its kernel build (%@): %.2f s", shape.name,
-                                         Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
-                clblastGflops = shape.flops / (try median { try clblast.run(shape, a: am, b: bm, c: cm, queue: queue) }) / 1e9
+                let first = try seconds { try clblast.run(shape, a: am, b: bm, c: cm, queue: queue) }
+                buildNotes.append(String(format: "CLBlast first call incl. its kernel build (%@): %.2f s", shape.name, first))
+                let (synapse, reference) = try pairedMedians(run) { try clblast.run(shape, a: am, b: bm, c: cm, queue: queue) }
+                (oclGflops, clblastGflops) = (shape.flops / synapse / 1e9, shape.flops / reference / 1e9)
+            } else {
+                oclGflops = shape.flops / (try median { try run() }) / 1e9
             }
         }
         let oursGflops = shape.flops / ours / 1e9, blasGflops = shape.flops / blas / 1e9
