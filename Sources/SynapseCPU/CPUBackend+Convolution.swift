@@ -109,11 +109,12 @@ extension CPUBackend {
     }
 
     public func uncheckedTransposeBlocks(input: Tensor, output: Tensor, rows: Int, columns: Int, blockSize: Int) throws {
-        let x = int32s(input), y = int32s(output)   // float or int32: the bits are copied
+        // Float or int32: bytes are copied, whatever the elements' type.
+        let x = UnsafeRawPointer(floats(input)), y = UnsafeMutableRawPointer(floats(output)), blockBytes = blockSize * 4
         parallelFor(rows * columns, cost: blockSize) { blocks in
             for block in blocks {
                 let (r, c) = (block / columns, block % columns)
-                (y + (c * rows + r) * blockSize).update(from: x + block * blockSize, count: blockSize)
+                (y + (c * rows + r) * blockBytes).copyMemory(from: x + block * blockBytes, byteCount: blockBytes)
             }
         }
     }

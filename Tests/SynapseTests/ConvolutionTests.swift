@@ -136,10 +136,11 @@ final class ConvolutionTests: SynapseTestCase {
     }
 
     /// Token ids go time-major through the same op: int32 bits unchanged, small ones included (as floats they
-    /// are denormals, which a float copy may flush to zero).
+    /// are denormals, which a float copy may flush to zero), and the bits of a signalling NaN (which it may quiet).
     func testTransposeBlocksMovesInt32Bits() {
         let (rows, columns) = (3, 5)
-        let stored: [Int32] = (0..<rows * columns).map { n in [0, 1, 7, -1, Int32.max, Int32.min, 95][n % 7] &+ Int32(n) }
+        let values: [Int32] = [0, 1, 7, -1, .max, .min, 95, 0x7F80_0001, Int32(bitPattern: 0xFF80_0001)]
+        let stored: [Int32] = (0..<rows * columns).map { n in values[n % values.count] &+ Int32(n / values.count) }
         var expected = [Int32](repeating: 0, count: rows * columns)
         for r in 0..<rows { for c in 0..<columns { expected[c * rows + r] = stored[r * columns + c] } }
         forEachBackend { backend in

@@ -284,52 +284,73 @@ final class GradientCheckTests: SynapseTestCase {
     }
 
     /// An LSTM that looks its token ids up itself, both ways: with a vocabulary smaller than the batch's tokens
-    /// (the gates looked up per id) and larger (every token's vector through the GEMMs). Its gradients against
-    /// central differences, and its outputs and gradients against a separate `Embedding` layer before the LSTM.
+    /// (the gates looked up per id) and larger (every token's vector through the GEMMs). Against a separate
+    /// `Embedding` layer before the LSTM: the outputs of two passes and the gradients they add up to, plain and with
+    /// dropout between layers and carried state; and, plain, the gradients against central differences.
     func testRecurrentLayerReadingTokenIds() {
         let ids: [Int32] = [1, 0, 2, 2, 1, 0, 0, 2, 1, 1]
         for vocabulary in [3, 12] {
-            forEachBackend { backend in
-                func make(_ separate: Bool) throws -> Sequential {
-                    let embedding = Embedding(vocabulary, dimension: 2, name: "embed")
-                    let layers: [Layer] = separate
-                        ? [embedding, LSTM(hidden: 3, layers: 2, name: "lstm")]
-                        : [LSTM(hidden: 3, layers: 2, embedding: embedding, name: "lstm")]
-                    return try Sequential(inputShape: [5], layers: layers, backend: backend, seed: 6)
-                }
-                let (model, reference) = (try make(false), try make(true))
-                let tokens = try backend.tensor(int32: ids, shape: [2, 5])
-                var random = TestRandom(seed: 15)
-                let r = random.floats(2 * 5 * 3)
-                let label = "\(backend.name) vocabulary \(vocabulary)"
-                XCTAssertEqual(model.parameters.map(\.name), reference.parameters.map(\.name), label)
-                for (p, q) in zip(model.parameters, reference.parameters) {
-                    XCTAssertEqual(try backend.download(p.value), try backend.download(q.value), "\(label) \(p.name)")
-                }
-                var gradients: [[[Float]]] = []
-                for m in [model, reference] {
-                    let y = try backend.download(m.forward(tokens, training: true))
-                    m.zeroGradients()
-                    try m.backwardParameters(backend.tensor(r, shape: [2, 5, 3]))
-                    gradients.append(try [y] + m.parameters.map { try backend.download($0.gradient) })
-                }
-                for (i, (a, b)) in zip(gradients[0], gradients[1]).enumerated() {
-                    assertClose(a, b.map(Double.init), OpCall(backend, "LSTM reading token ids", label),
-                                i == 0 ? "outputs" : model.parameters[i - 1].name)
-                }
-                let objective: () throws -> Double = {
-                    let y = try backend.download(model.forward(tokens, training: true))
-                    return zip(y, r).reduce(0) { $0 + Double($1.0) * Double($1.1) }
-                }
-                for (p, analytic) in zip(model.parameters, gradients[0].dropFirst()) {
-                    try checkAgainstDifferences(analytic: analytic, of: p.value, "\(label) \(p.name)", maxPoints: 30,
-                                                objective: objective, file: #filePath, line: #line)
-                }
-                assertNNError(contains: ["'lstm'", "token ids, which have no gradient"]) {
-                    try model.backward(backend.tensor(r, shape: [2, 5, 3]))
+            for (dropout, carries) in [(Float(0), false), (0.3, true)] {
+                forEachBackend { backend in
+                    func make(_ separate: Bool) throws -> Sequential {
+                        let embedding = Embedding(vocabulary, dimension: 2, name: "embed")
+                        let layers: [Layer] = separate
+                            ? [embedding, LSTM(hidden: 3, layers: 2, dropout: dropout, carriesState: carries, name: "lstm")]
+                            : [LSTM(hidden: 3, layers: 2, dropout: dropout, carriesState: carries, embedding: embedding,
+                                    name: "lstm")]
+                        return try Sequential(inputShape: [5], layers: layers, backend: backend, seed: 6)
+                    }
+                    let (model, reference) = (try make(false), try make(true))
+                    let tokens = try backend.tensor(int32: ids, shape: [2, 5])
+                    var random = TestRandom(seed: 15)
+                    let r = random.floats(2 * 5 * 3)
+                    let label = "\(backend.name) vocabulary \(vocabulary)" + (carries ? " with dropout and carried state" : "")
+                    XCTAssertEqual(model.parameters.map(\.name), reference.parameters.map(\.name), label)
+                    for (p, q) in zip(model.parameters, reference.parameters) {
+                        XCTAssertEqual(try backend.download(p.value), try backend.download(q.value), "\(label) \(p.name)")
+                    }
+                    // Two passes, their gradients added up (the second from where the first ended, when carried).
+                    var results: [[[Float]]] = []
+                    for m in [model, reference] {
+                        m.zeroGradients()
+                        var outputs: [[Float]] = []
+                        for _ in 0..<2 {
+                            outputs.append(try backend.download(m.forward(tokens, training: true)))
+                            try m.backwardParameters(backend.tensor(r, shape: [2, 5, 3]))
+                        }
+                        results.append(try outputs + m.parameters.map { try backend.download($0.gradient) })
+                    }
+                    let names = ["first outputs", "second outputs"] + model.parameters.map(\.name)
+                    for (name, (a, b)) in zip(names, zip(results[0], results[1])) {
+                        assertClose(a, b.map(Double.init), OpCall(backend, "LSTM reading token ids", label), name)
+                    }
+                    assertNNError(contains: ["'lstm'", "token ids, which have no gradient"]) {
+                        try model.backward(backend.tensor(r, shape: [2, 5, 3]))
+                    }
+                    guard !carries else { return }
+                    // The plain passes are alike: half the sum is one pass's gradient.
+                    let objective: () throws -> Double = {
+                        let y = try backend.download(model.forward(tokens, training: true))
+                        return zip(y, r).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+                    }
+                    for (p, sum) in zip(model.parameters, results[0].dropFirst(2)) {
+                        try checkAgainstDifferences(analytic: sum.map { $0 / 2 }, of: p.value, "\(label) \(p.name)",
+                                                    maxPoints: 30, objective: objective, file: #filePath, line: #line)
+                    }
                 }
             }
         }
+    }
+
+    /// An embedding given to a recurrent layer without a name is named after the layer, as PyTorch names a
+    /// submodule, so that two such layers in one model do not both make a parameter `.weight`.
+    func testUnnamedEmbeddingOfARecurrentLayerIsNamedAfterIt() throws {
+        let graph = try Graph(inputs: [("ids", [4])], nodes: [
+            Node(LSTM(hidden: 3, embedding: Embedding(5, dimension: 2)), inputs: ["ids"], outputs: ["a"]),
+            Node(RNN(hidden: 3, embedding: Embedding(5, dimension: 2)), inputs: ["ids"], outputs: ["b"]),
+        ], outputs: ["a", "b"], backend: CPUBackend(threads: 1), seed: 1)
+        XCTAssertEqual(graph.parameters.map(\.name).filter { $0.hasSuffix("embedding.weight") },
+                       ["lstm1.embedding.weight", "rnn1.embedding.weight"])
     }
 
     func testSoftmax() { checkLayer(Softmax(), inputShape: [6], batch: 3) }

@@ -75,6 +75,8 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
         var inputShape = inputShape
         if let embedding {
             guard inputShape.count == 1 else { throw UnexpectedInputShape(expected: "a sequence of token ids [steps]") }
+            // Named after this layer when unnamed, as PyTorch names a submodule: its parameter needs a name of its own.
+            if embedding.name.isEmpty { embedding.name = "\(name).embedding" }
             inputShape = try embedding.build(inputShape: inputShape, context: context)
         }
         guard inputShape.count == 2 else { throw UnexpectedInputShape(expected: "a sequence [steps, features]") }
@@ -111,16 +113,19 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
         let drops = call.training && dropout > 0 && layers > 1
         call.randomAddress = drops ? PhiloxAddress(seed: stream.seed, stream: stream.stream, counter: randomCounter) : nil
         let carried = carriesState && call.carriedBatch == batch
-        // Time-major, so that a step is a contiguous [batch, features] block.
-        var input = try call.tensor("timeMajorInput", shape: [steps, batch, inputWidth])
+        // Time-major, so that a step is a contiguous [batch, features] block. A first layer whose gates are looked up
+        // per token id reads no vectors.
+        var input = x
         if let embedding {
             let tokens = try call.tensor("timeMajorTokens", shape: [steps, batch], dtype: .int32)
             try backend.transposeBlocks(input: x, output: tokens, rows: batch, columns: steps, blockSize: 1)
             if !looksUpGates(batch: batch) {
+                input = try call.tensor("timeMajorInput", shape: [steps, batch, inputWidth])
                 try backend.gatherRows(table: embedding.weight.value, indices: tokens, output: input, rows: embedding.count,
                                        width: inputWidth)
             }
         } else {
+            input = try call.tensor("timeMajorInput", shape: [steps, batch, inputWidth])
             try backend.transposeBlocks(input: x, output: input, rows: batch, columns: steps, blockSize: inputWidth)
         }
         var width = inputWidth
