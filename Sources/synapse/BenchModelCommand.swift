@@ -203,11 +203,14 @@ struct BenchModelCommand: ParsableCommand {
     /// A character model over 96 characters on random text, as Benchmarks/compare/pytorch_lstm.py times PyTorch's.
     private func textBench(_ backend: Backend) throws -> Bench {
         let characters = 96
-        try checkBatchValues(batch * (sequenceLength + 1) * 2, "sequences of \(sequenceLength) characters")
+        // Twice the batch's text, and four sequences at least: the objective holds 40% of it out as validation text,
+        // which must be longer than a sequence.
+        let length = max(batch, 2) * (sequenceLength + 1) * 2
+        try checkBatchValues(length, "sequences of \(sequenceLength) characters")
         let network = try Sequential(inputShape: [sequenceLength],
                                      layers: Models.charLSTM(vocabulary: characters, hidden: hidden, layers: layers),
                                      backend: backend, seed: 1)
-        let tokens = benchmarkValues(batch * (sequenceLength + 1) * 2).map { Int32(($0 + 1) * 47.99) % Int32(characters) }
+        let tokens = benchmarkValues(length).map { Int32(($0 + 1) * 47.99) % Int32(characters) }
         let vocabulary = try CharacterVocabulary((0..<characters).map { Unicode.Scalar(UInt8(32 + $0)) })
         let objective = try LanguageModelling(corpus: TextCorpus(name: "random", vocabulary: vocabulary, tokens: tokens),
                                               steps: sequenceLength, validationFraction: 0.4)
@@ -282,15 +285,16 @@ struct ModelReport: Encodable {
     func printTable() {
         print("\(model), batch \(batch), on \(device): \(description)")
         if !layers.isEmpty {
-            print(column("layer", 10) + column("", 40) + column("output", 16) + column("forward ms", 12, right: true)
-                  + column("backward ms", 13, right: true))
+            let names = max(10, layers.map { $0.name.count + 2 }.max()!), summaries = max(40, layers.map { $0.summary.count + 2 }.max()!)
+            print(column("layer", names) + column("", summaries) + column("output", 16)
+                  + column("forward ms", 12, right: true) + column("backward ms", 13, right: true))
             for l in layers {
-                print(column(l.name, 10) + column(l.summary, 40) + column(describe(l.output), 16)
+                print(column(l.name, names) + column(l.summary, summaries) + column(describe(l.output), 16)
                       + column(String(format: "%.3f", l.forwardMs), 12, right: true)
                       + column(String(format: "%.3f", l.backwardMs), 13, right: true))
             }
             let forward = layers.reduce(0) { $0 + $1.forwardMs }, backward = layers.reduce(0) { $0 + $1.backwardMs }
-            print(column("total", 66) + column(String(format: "%.3f", forward), 12, right: true)
+            print(column("total", names + summaries + 16) + column(String(format: "%.3f", forward), 12, right: true)
                   + column(String(format: "%.3f", backward), 13, right: true))
         }
         let rate = imagesPerSecond.map { String(format: "%.1f images/s", $0) }

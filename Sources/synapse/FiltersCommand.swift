@@ -36,7 +36,7 @@ struct FiltersCommand: ParsableCommand {
                   [1, 3].contains(layout.input[0]) {
             tile = layout.input   // a dense layer on the pixels: each unit's weights as an image
         } else {
-            throw NNError.checkpoint(path: checkpoint, message: "the first layer '\(layer)' has weights \(describe(weight.shape)), "
+            throw NNError.checkpoint(path: checkpoint, message: "the first layer with a weight, '\(layer)', has weights \(describe(weight.shape)), "
                 + "which are not images of its input \(describe(layout.input)): filters draws layers that read pixels")
         }
         if let bad = weight.values.firstIndex(where: { !$0.isFinite }) {

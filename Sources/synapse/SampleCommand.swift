@@ -9,7 +9,8 @@ struct SampleCommand: ParsableCommand {
         discussion: "Text: the prime text is fed through the model, then each next character is drawn from the model's "
             + "softmax at the given temperature (below 1: safer, above 1: wilder). Images: Gibbs sampling in the (top) RBM "
             + "from random units, then down through the lower RBMs, drawn as a mosaic (--out FILE.png). The same seed "
-            + "gives the same text or images on every device."
+            + "draws the same random numbers on every device, so the same text or images, unless a draw falls within "
+            + "the devices' last-bit differences of a boundary (see the README: likelier at low temperatures)."
     )
 
     @Argument(help: "The checkpoint (.safetensors).") var checkpoint: String
