@@ -63,6 +63,7 @@ expect_error "exclude each other" "$synapse" word2vec "${w2v[@]}" --hs --negativ
 expect_error "words.bin exists; replace it with --overwrite" "$synapse" word2vec "${w2v[@]}" --out "$dir/words.bin"
 expect_error "words.txt is the corpus" "$synapse" corpus --data "$dir/words.txt" --out "$dir/words.txt" --overwrite
 expect_error "threads: must be at least 1, got -1" "$synapse" word2vec "${w2v[@]}" --threads -1 --out "$dir/x.bin"
+expect_error "The value '-1' is invalid for '--seed" "$synapse" word2vec "${w2v[@]}" --seed -1 --out "$dir/x.bin"
 : > "$dir/nothing.txt"
 expect_error "nothing.txt: holds no words" "$synapse" word2vec --data "$dir/nothing.txt" --out "$dir/x.bin"
 head -c 4000 "$synapse" > "$dir/garbage.txt"

@@ -122,6 +122,10 @@ struct EvaluateCommand: ParsableCommand {
 
     /// A character model on the validation tail of its text (or of --data, whose vocabulary must be the model's).
     private func evaluateText(metadata: [String: String], backend: Backend, epochNote: String) throws {
+        guard metadata["format"] == Checkpoint.format else {
+            throw NNError.checkpoint(path: checkpoint, message: "a character model is evaluated from a checkpoint of synapse "
+                + "train, whose metadata hold its vocabulary, sequence length and streams; this file is not one")
+        }
         let settings = try RunSettings(metadata: metadata, path: checkpoint)
         for (flag, value) in [("--batch-size", batchSize), ("--train-limit", dataOptions.trainLimit),
                               ("--test-limit", dataOptions.testLimit)] where value != nil {

@@ -22,7 +22,7 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Images: the PNG file the samples are drawn into.") var out: String?
     @Option(parsing: .unconditional, help: "Images: how many to draw, up to 1000 (default 64).") var count: Int?
     @Option(parsing: .unconditional, help: "Images: Gibbs steps in the top RBM, up to 100000 (default 1000).") var gibbsSteps: Int?
-    @Option(help: "Seed of the draws.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Seed of the draws.") var seed: UInt64 = 1
     @OptionGroup var deviceOption: DeviceOption
 
     func run() throws {

@@ -29,7 +29,7 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "SGD momentum (default 0.9; 0 for perceptron and rbm).") var momentum: Float?
     @Flag(inversion: .prefixedNo, help: "Nesterov momentum (default on for lenet5, off for the others).") var nesterov: Bool?
     @Option(parsing: .unconditional, help: "L2 weight decay (default 5e-4; 0 for char-lstm, perceptron, rbm and the autoencoders).") var weightDecay: Float?
-    @Option(help: "Seed of the weights, the sample order and the dropout masks (default 1).") var seed: UInt64?
+    @Option(parsing: .unconditional, help: "Seed of the weights, the sample order and the dropout masks (default 1).") var seed: UInt64?
     @Option(parsing: .unconditional, help: "char-lstm: LSTM units per layer (default 128).") var hidden: Int?
     @Option(parsing: .unconditional, help: "char-lstm: LSTM layers (default 2).") var layers: Int?
     @Option(parsing: .unconditional, help: "char-lstm: characters per training sequence, the span of backpropagation through time (default 50).")

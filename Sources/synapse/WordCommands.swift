@@ -88,7 +88,7 @@ struct Word2VecCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Run the batched path on auto, cpu, opencl or opencl:N.", valueName: "device"))
     var device: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Positions per batch of the batched path.", valueName: "n")) var batch = 1024
-    @Option(help: ArgumentHelp("Seed of the initial vectors and the sampling.", valueName: "n")) var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seed of the initial vectors and the sampling.", valueName: "n")) var seed: UInt64 = 1
     @Option(help: ArgumentHelp("Where to write the vectors: .bin (word2vec binary), .safetensors, else word2vec text.",
                                valueName: "file"))
     var out: String
