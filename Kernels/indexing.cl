@@ -14,28 +14,33 @@ __kernel void gather_rows(__global const float* table, const int table_offset, c
     }
 }
 
-// table[indices[n]] += gradients[n] for every n, deterministically and without atomics: one work-item per table
-// element sums, in increasing n, the gradients of the positions that index its row, then adds the sum once.
-// The CPU backend adds in the same order, so both give the same bits. It reads every index once per table
-// element: made for small tables (characters); indices outside the table add nothing.
+// table[indices[n]] += gradients[n] for every n, deterministically and without atomics: one work-item per table row
+// and run of SCATTER_COLUMNS columns sums, in increasing n, the gradients of the positions that index its row, then
+// adds the sums once. The CPU backend adds in the same order, so both give the same bits. Each work-item reads every
+// index (a run of columns shares those reads): made for small tables (characters); indices outside the table add
+// nothing.
+#define SCATTER_COLUMNS 8
 __kernel void scatter_add_rows(__global const float* gradients, const int gradients_offset,
                                __global const int* indices, const int indices_offset, const int count,
                                __global float* table, const int table_offset, const int rows, const int width) {
     gradients += gradients_offset;
     indices += indices_offset;
     table += table_offset;
+    const int runs = (width + SCATTER_COLUMNS - 1) / SCATTER_COLUMNS;
     const int e = get_global_id(0);
-    if (e >= rows * width) return;
-    const int row = e / width, column = e % width;
-    float sum = 0.0f;
+    if (e >= rows * runs) return;
+    const int row = e / runs, first = e % runs * SCATTER_COLUMNS, columns = min(SCATTER_COLUMNS, width - first);
+    float sums[SCATTER_COLUMNS] = {0.0f};
     bool touched = false;
     for (int n = 0; n < count; n++) {
         if (indices[n] == row) {
-            sum += gradients[n * width + column];
+            for (int c = 0; c < columns; c++) sums[c] += gradients[n * width + first + c];
             touched = true;
         }
     }
-    if (touched) table[e] += sum;
+    if (touched) {
+        for (int c = 0; c < columns; c++) table[row * width + first + c] += sums[c];
+    }
 }
 
 // The same sums with the positions grouped by row on the host (`order`, a stable sort by index): one work-item per

@@ -231,7 +231,8 @@ extension OpenCLBackend {
             try launch(program(.indexing), "scatter_add_ordered_rows", global: [indices.count * width],
                        [.view(gradients), .view(indices), .view(order), .int(indices.count), .view(table), .int(rows), .int(width)])
         } else {
-            try launch(program(.indexing), "scatter_add_rows", global: [rows * width],
+            // One work-item per row and run of eight columns (SCATTER_COLUMNS in indexing.cl).
+            try launch(program(.indexing), "scatter_add_rows", global: [rows * ((width + 7) / 8)],
                        [.view(gradients), .view(indices), .int(indices.count), .view(table), .int(rows), .int(width)])
         }
     }

@@ -22,8 +22,8 @@ extension Backend {
     /// `table[indices[n]] += gradients[n]` for every n, deterministically: each table row receives the sum of
     /// its positions' gradients added in increasing n, then added once, so the result has the same bits on every
     /// run and every device, whatever the order of the indices. Rows no index names are left alone, and so are
-    /// indices outside `0..<rows`. The OpenCL kernel reads every index once per table element, which suits small
-    /// tables (a character vocabulary).
+    /// indices outside `0..<rows`. The OpenCL kernel reads every index once per table row and run of eight
+    /// columns, which suits small tables (a character vocabulary).
     public func scatterAddRows(gradients: Tensor, indices: Tensor, table: Tensor, rows: Int, width: Int) throws {
         try Check.table(on: self, op: "scatterAddRows", table: ("table", table), rows: rows, width: width,
                        indices: indices, data: ("gradients", gradients))
@@ -32,8 +32,9 @@ extension Backend {
 
     /// The same sums, the same bits, for a table of any size: `order` (int32 `[count]`, from
     /// `scatterOrder(indices)` on the host) lists the positions grouped by row, so the OpenCL kernel reads each
-    /// gradient once instead of every index once per table element. The caller vouches for `order`: the device
-    /// cannot check it without a wait, and an order that is not `scatterOrder`'s adds wrong sums (never out of bounds).
+    /// gradient once instead of every index once per table row and run of columns. The caller vouches for `order`:
+    /// the device cannot check it without a wait, and an order that is not `scatterOrder`'s adds wrong sums (never
+    /// out of bounds).
     public func scatterAddRows(gradients: Tensor, indices: Tensor, order: Tensor, table: Tensor, rows: Int, width: Int) throws {
         let op = "scatterAddRows"
         try Check.table(on: self, op: op, table: ("table", table), rows: rows, width: width, indices: indices,
