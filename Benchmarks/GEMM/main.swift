@@ -43,13 +43,8 @@ func say(_ items: String...) {
 /// wakes threads and faults in memory).
 func median(_ body: () throws -> Void) rethrows -> Double {
     try body()
-    var times: [Double] = []
-    for _ in 0..<reps {
-        let start = DispatchTime.now().uptimeNanoseconds
-        try body()
-        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-    }
-    return times.sorted()[times.count / 2]
+    let times = try (0..<reps).map { _ in try seconds(body) }.sorted()
+    return times[reps / 2]
 }
 
 /// Seconds one call of `body` takes.

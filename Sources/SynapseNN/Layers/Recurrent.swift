@@ -115,13 +115,14 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
         let carried = carriesState && call.carriedBatch == batch
         // Time-major, so that a step is a contiguous [batch, features] block. A first layer whose gates are looked up
         // per token id reads no vectors.
-        var input = x
+        var input = x, tokens: Tensor?
         if let embedding {
-            let tokens = try call.tensor("timeMajorTokens", shape: [steps, batch], dtype: .int32)
-            try backend.transposeBlocks(input: x, output: tokens, rows: batch, columns: steps, blockSize: 1)
+            let ids = try call.tensor("timeMajorTokens", shape: [steps, batch], dtype: .int32)
+            try backend.transposeBlocks(input: x, output: ids, rows: batch, columns: steps, blockSize: 1)
+            tokens = ids
             if !looksUpGates(batch: batch) {
                 input = try call.tensor("timeMajorInput", shape: [steps, batch, inputWidth])
-                try backend.gatherRows(table: embedding.weight.value, indices: tokens, output: input, rows: embedding.count,
+                try backend.gatherRows(table: embedding.weight.value, indices: ids, output: input, rows: embedding.count,
                                        width: inputWidth)
             }
         } else {
@@ -131,14 +132,13 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
         var width = inputWidth
         for (l, w) in weights.enumerated() {
             let pre = try call.tensor("gates\(l)", shape: [steps, batch, gates])
-            if l == 0, let embedding, looksUpGates(batch: batch) {
+            if l == 0, let embedding, let tokens, looksUpGates(batch: batch) {
                 let table = try call.tensor("tokenGates", shape: [embedding.count, gates])
                 try backend.gemm(transA: false, transB: true, m: embedding.count, n: gates, k: width, alpha: 1,
                                  a: embedding.weight.value, lda: width, b: w.inputs.value, ldb: width, beta: 0, c: table,
                                  ldc: gates)
                 try addBiases(w, to: table, rows: embedding.count, backend)
-                try backend.gatherRows(table: table, indices: call.tensor("timeMajorTokens", shape: [steps, batch], dtype: .int32),
-                                       output: pre, rows: embedding.count, width: gates)
+                try backend.gatherRows(table: table, indices: tokens, output: pre, rows: embedding.count, width: gates)
             } else {
                 try backend.gemm(transA: false, transB: true, m: rows, n: gates, k: width, alpha: 1, a: input, lda: width,
                                  b: w.inputs.value, ldb: width, beta: 0, c: pre, ldc: gates)
@@ -239,18 +239,28 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
             try backend.gemm(transA: true, transB: false, m: gates, n: hidden, k: rows, alpha: 1, a: gradGates, lda: gates,
                              b: hs.rows(0..<steps), ldb: hidden, beta: w.recurrent.gradientBeta(), c: w.recurrent.gradient,
                              ldc: hidden)
-            if l == 0, let embedding {
-                try embeddingBackward(embedding, w, gradGates: gradGates, batch: batch, call)
+            if l == 0, let embedding, looksUpGates(batch: batch) {
+                try lookedUpGatesBackward(embedding, w, gradGates: gradGates, batch: batch, call)
                 continue
             }
             try backend.gemm(transA: true, transB: false, m: gates, n: width, k: rows, alpha: 1, a: gradGates, lda: gates,
                              b: layerInput(l, call, batch: batch), ldb: width, beta: w.inputs.gradientBeta(),
                              c: w.inputs.gradient, ldc: width)
             try biasGradients(w, gradGates: gradGates, rows: rows, backend)
-            guard l > 0 || call.needsInputGradient else { continue }
+            guard l > 0 || call.needsInputGradient || embedding != nil else { continue }
             let gradLayerInput = try call.tensor("gradInput\(l)", shape: [steps, batch, width])
             try backend.gemm(transA: false, transB: false, m: rows, n: width, k: gates, alpha: 1, a: gradGates, lda: gates,
                              b: w.inputs.value, ldb: width, beta: 0, c: gradLayerInput, ldc: width)
+            if l == 0, let embedding {
+                // The token vectors' gradient goes to the table's rows. A scatter touches only the rows its ids
+                // name: a first contribution starts from zero.
+                let table = embedding.weight!
+                if table.gradientBeta() == 0 { try backend.fill(table.gradient, value: 0) }
+                try backend.scatterAddRows(gradients: gradLayerInput,
+                                           indices: call.tensor("timeMajorTokens", shape: [steps, batch], dtype: .int32),
+                                           table: table.gradient, rows: embedding.count, width: width)
+                continue
+            }
             gradInput = gradLayerInput
             if l > 0, let base = call.randomAddress {
                 let undropped = try call.tensor("gradDropped\(l - 1)", shape: gradLayerInput.shape)
@@ -274,36 +284,20 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
         }
     }
 
-    /// The first layer's input gradients when it reads token ids: to `W_ih`, its biases and the embedding table,
-    /// either through the gates' gradient summed per token id (when the forward pass looked the gates up) or
-    /// through the gradient of every token's vector, scattered into the table's rows.
-    private func embeddingBackward(_ embedding: Embedding, _ w: LayerWeights, gradGates: Tensor, batch: Int,
-                                   _ call: LayerCall) throws {
-        let backend = call.backend, rows = steps * batch, (count, width) = (embedding.count, inputWidth)
-        let tokens = try call.tensor("timeMajorTokens", shape: [steps, batch], dtype: .int32)
-        let table = embedding.weight!
-        if looksUpGates(batch: batch) {
-            let gradTable = try call.tensor("gradTokenGates", shape: [count, gates])
-            try backend.fill(gradTable, value: 0)
-            try backend.scatterAddRows(gradients: gradGates, indices: tokens, table: gradTable, rows: count, width: gates)
-            try backend.gemm(transA: true, transB: false, m: gates, n: width, k: count, alpha: 1, a: gradTable, lda: gates,
-                             b: table.value, ldb: width, beta: w.inputs.gradientBeta(), c: w.inputs.gradient, ldc: width)
-            try biasGradients(w, gradGates: gradTable, rows: count, backend)
-            try backend.gemm(transA: false, transB: false, m: count, n: width, k: gates, alpha: 1, a: gradTable, lda: gates,
-                             b: w.inputs.value, ldb: width, beta: table.gradientBeta(), c: table.gradient, ldc: width)
-        } else {
-            try backend.gemm(transA: true, transB: false, m: gates, n: width, k: rows, alpha: 1, a: gradGates, lda: gates,
-                             b: layerInput(0, call, batch: batch), ldb: width, beta: w.inputs.gradientBeta(),
-                             c: w.inputs.gradient, ldc: width)
-            try biasGradients(w, gradGates: gradGates, rows: rows, backend)
-            let gradVectors = try call.tensor("gradInput0", shape: [steps, batch, width])
-            try backend.gemm(transA: false, transB: false, m: rows, n: width, k: gates, alpha: 1, a: gradGates, lda: gates,
-                             b: w.inputs.value, ldb: width, beta: 0, c: gradVectors, ldc: width)
-            // A scatter touches only the rows its ids name: a first contribution starts from zero.
-            if table.gradientBeta() == 0 { try backend.fill(table.gradient, value: 0) }
-            try backend.scatterAddRows(gradients: gradVectors, indices: tokens, table: table.gradient, rows: count,
-                                       width: width)
-        }
+    /// The first layer's input gradients when its gates were looked up per token id: the gates' gradient summed per
+    /// id, then carried to `W_ih`, its biases and the embedding table by GEMMs over the vocabulary.
+    private func lookedUpGatesBackward(_ embedding: Embedding, _ w: LayerWeights, gradGates: Tensor, batch: Int,
+                                       _ call: LayerCall) throws {
+        let backend = call.backend, (count, width) = (embedding.count, inputWidth), table = embedding.weight!
+        let gradTable = try call.tensor("gradTokenGates", shape: [count, gates])
+        try backend.fill(gradTable, value: 0)
+        try backend.scatterAddRows(gradients: gradGates, indices: call.tensor("timeMajorTokens", shape: [steps, batch], dtype: .int32),
+                                   table: gradTable, rows: count, width: gates)
+        try backend.gemm(transA: true, transB: false, m: gates, n: width, k: count, alpha: 1, a: gradTable, lda: gates,
+                         b: table.value, ldb: width, beta: w.inputs.gradientBeta(), c: w.inputs.gradient, ldc: width)
+        try biasGradients(w, gradGates: gradTable, rows: count, backend)
+        try backend.gemm(transA: false, transB: false, m: count, n: width, k: gates, alpha: 1, a: gradTable, lda: gates,
+                         b: w.inputs.value, ldb: width, beta: table.gradientBeta(), c: table.gradient, ldc: width)
     }
 
     /// The largest recurrent weight, in elements, for which the batch runs in parts (`forEachPart`): every part
