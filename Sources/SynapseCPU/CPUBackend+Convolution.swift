@@ -50,9 +50,9 @@ extension CPUBackend {
                         let dst = out + oh &* outW, src = origin + oh &* strideH &* width
                         var ow = 0
                         while ow < validW.lowerBound { dst[ow] = padValue; ow &+= 1 }
+                        // Plain loops: runs are a few dozen floats, too short to pay for a memmove call.
                         if strideW == 1 {
-                            copyRun(src, dst, ow..<validW.upperBound)
-                            ow = validW.upperBound
+                            while ow < validW.upperBound { dst[ow] = src[ow]; ow &+= 1 }
                         } else {
                             while ow < validW.upperBound { dst[ow] = src[ow &* strideW]; ow &+= 1 }
                         }
@@ -66,37 +66,6 @@ extension CPUBackend {
                 }
             }
         }
-    }
-
-    /// `dst[i] = src[i]` for `i` in `range`, eight at a time, the last eight overlapping those before when the run is
-    /// not a multiple of eight: im2col's runs are a few dozen floats, too short for a memmove call, and a plain loop
-    /// spends as long on its alias checks and scalar tail as on the copy.
-    @inline(__always)
-    private func copyRun(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
-        guard range.count >= 8 else {
-            for i in range { dst[i] = src[i] }
-            return
-        }
-        func copy8(_ i: Int) {
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self),
-                                                        as: SIMD8<Float>.self)
-        }
-        var i = range.lowerBound
-        while i &+ 8 <= range.upperBound { copy8(i); i &+= 8 }
-        if i < range.upperBound { copy8(range.upperBound &- 8) }
-    }
-
-    /// `dst[i] += src[i]` for `i` in `range`, eight at a time: each element gets the same single addition.
-    @inline(__always)
-    private func addRun(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
-        var i = range.lowerBound
-        while i &+ 8 <= range.upperBound {
-            let sum = UnsafeRawPointer(dst + i).loadUnaligned(as: SIMD8<Float>.self)
-                + UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: sum, as: SIMD8<Float>.self)
-            i &+= 8
-        }
-        while i < range.upperBound { dst[i] += src[i]; i &+= 1 }
     }
 
     public func uncheckedCol2im(columns: Tensor, geometry g: ConvGeometry, image: Tensor) throws {
@@ -127,7 +96,9 @@ extension CPUBackend {
                         let src = columns + (columnRow &* columnWidth &+ (n &* outH &+ oh) &* outW)
                         let valid = validW[kw]
                         if strideW == 1 {
-                            addRun(src, dst + baseW, valid)
+                            let to = dst + baseW
+                            var ow = valid.lowerBound
+                            while ow < valid.upperBound { to[ow] += src[ow]; ow &+= 1 }
                         } else {
                             for ow in valid { dst[ow &* strideW &+ baseW] += src[ow] }
                         }
