@@ -1,5 +1,6 @@
 // GEMM throughput, side by side in one process: Synapse's CPU backend against a direct OpenBLAS call,
 // and Synapse's OpenCL kernel against CLBlast on the same OpenCL device and queue, each pair timed call for call in turns.
+// Rows named "1T" run on one thread on the CPU (both sides), as a part of the batch does in a model.
 // Kernel compilation is excluded from the timings and reported separately.
 //
 //   swift run -c release gemm-bench [--reps N] [--device opencl:N] [--json]
@@ -15,6 +16,8 @@ struct Shape {
     let name: String
     let m, n, k: Int
     let transB: Bool
+    /// Timed on one thread (both sides), as the CPU backend runs a part of the batch's products.
+    var oneThread = false
     var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
 }
 
@@ -24,6 +27,15 @@ let shapes = [
     Shape(name: "2048^3", m: 2048, n: 2048, k: 2048, transB: false),
     // AlexNet fc6 forward: Y[128, 4096] = X[128, 9216] * W[4096, 9216]^T
     Shape(name: "fc6 128x4096x9216 NT", m: 128, n: 4096, k: 9216, transB: true),
+    // Products of a part of the batch, on one thread, with few rows, which the CPU backend cuts into blocks for
+    // OpenBLAS's unpacked kernels where it has them: LeNet's conv1 forward for 11 images and conv2's weight
+    // gradient for 16, a 128-unit LSTM's time step for 25 sequences forward and backward, and one it leaves whole
+    // (B untransposed, K > 512): a 512-unit LSTM's step backward.
+    Shape(name: "1T conv 6x8624x25", m: 6, n: 8624, k: 25, transB: false, oneThread: true),
+    Shape(name: "1T wgrad 16x150x1600 NT", m: 16, n: 150, k: 1600, transB: true, oneThread: true),
+    Shape(name: "1T lstm 25x512x128 NT", m: 25, n: 512, k: 128, transB: true, oneThread: true),
+    Shape(name: "1T lstm 25x128x512", m: 25, n: 128, k: 512, transB: false, oneThread: true),
+    Shape(name: "1T lstm 25x512x2048", m: 25, n: 512, k: 2048, transB: false, oneThread: true),
 ]
 
 func option(_ name: String) -> String? {
@@ -94,7 +106,7 @@ struct CLBlast {
 }
 
 do {
-    let cpu = try CPUBackend()
+    let cpu = try CPUBackend(), oneThread = try CPUBackend(threads: 1)
     let devices = OpenCLDevice.all()
     let chosen = try option("--device").map { try DeviceChoice(parsing: $0) } ?? .opencl(index: nil)
     let opencl = devices.isEmpty ? nil : try Devices.backend(chosen) as? OpenCLBackend
@@ -115,7 +127,7 @@ do {
         guard let a, let b else { return "     -" }
         return String(format: "%5.2fx", a / b)
     }
-    say("shape                  Synapse-CPU  OpenBLAS  ratio | Synapse-OCL  CLBlast  ratio")
+    say("shape                      Synapse-CPU  OpenBLAS  ratio | Synapse-OCL  CLBlast  ratio")
 
     var buildNotes: [String] = []
     var rows: [[String: Any]] = []
@@ -123,6 +135,7 @@ do {
         let aHost = random(shape.m * shape.k, seed: 1), bHost = random(shape.k * shape.n, seed: 2)
         let lda = shape.k, ldb = shape.transB ? shape.k : shape.n
 
+        let cpu = shape.oneThread ? oneThread : cpu
         let a = try cpu.tensor(aHost), b = try cpu.tensor(bHost), c = try cpu.tensor(shape: [shape.m * shape.n])
         var cHost = [Float](repeating: 0, count: shape.m * shape.n)
         let (ours, blas) = try pairedMedians({
@@ -161,7 +174,7 @@ do {
             }
         }
         let oursGflops = shape.flops / ours / 1e9, blasGflops = shape.flops / blas / 1e9
-        say(shape.name.padding(toLength: 22, withPad: " ", startingAt: 0), cell(oursGflops), "  ", cell(blasGflops),
+        say(shape.name.padding(toLength: 26, withPad: " ", startingAt: 0), cell(oursGflops), "  ", cell(blasGflops),
             ratio(oursGflops, blasGflops), "|  ", cell(oclGflops), cell(clblastGflops), ratio(oclGflops, clblastGflops))
         rows.append(["shape": shape.name, "m": shape.m, "n": shape.n, "k": shape.k, "synapse_cpu": oursGflops,
                      "openblas": blasGflops, "synapse_opencl": oclGflops ?? NSNull(), "clblast": clblastGflops ?? NSNull()])

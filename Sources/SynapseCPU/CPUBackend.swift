@@ -23,12 +23,18 @@ public final class CPUBackend: Backend {
         }
         self.threads = threads
         pool = WorkerPool(workers: threads - 1)
+        let core = String(cString: synapse_blas_core()).lowercased()
+        hasSmallMatrixKernels = ["skylakex", "cooperlake", "sapphirerapids"].contains(core)
         let config = String(cString: synapse_blas_config()).trimmingCharacters(in: .whitespaces)
         let chosen = synapse_blas_chosen_core().map { ", \(String(cString: $0)) kernels for this AVX-512 processor" } ?? ""
         blasDescription = config + chosen
     }
 
     let pool: WorkerPool
+
+    /// Whether OpenBLAS's kernels include those that multiply small matrices without packing them first (its
+    /// SkylakeX-class kernels); see `unpackedColumns`.
+    let hasSmallMatrixKernels: Bool
 
     /// The most threads a backend starts: each is an OS thread of its own.
     public static let maximumThreads = 1024
@@ -100,18 +106,41 @@ public final class CPUBackend: Backend {
         let blocks = PartThread.isPart || m * n * k < Self.singleThreadedGemmVolume ? 1 : threads
         let byColumns = n >= m, length = byColumns ? n : m
         let edges = (0...blocks).map { $0 == blocks ? length : min(length, ($0 * length / blocks + 8) / 16 * 16) }
+        let columnsPerCall = blocks == 1 && byColumns ? unpackedColumns(transA: transA, transB: transB, m: m, k: k) : nil
         pool.run(blocks) { i in
             let (start, end) = (edges[i], edges[i + 1])
             guard end > start else { return }
             // OpenBLAS stores zeros rather than scaling C when beta == 0, so NaN in C cannot leak through.
             if byColumns {
-                synapse_sgemm(transA ? 1 : 0, transB ? 1 : 0, sizes[0], Int32(end - start), sizes[2], alpha, a, sizes[3],
-                              b + (transB ? start * ldb : start), sizes[4], beta, c + start, sizes[5])
+                for first in stride(from: start, to: end, by: columnsPerCall ?? (end - start)) {
+                    let width = Int32(min(end - first, columnsPerCall ?? end))
+                    synapse_sgemm(transA ? 1 : 0, transB ? 1 : 0, sizes[0], width, sizes[2], alpha, a, sizes[3],
+                                  b + (transB ? first * ldb : first), sizes[4], beta, c + first, sizes[5])
+                }
             } else {
                 synapse_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(end - start), sizes[1], sizes[2], alpha,
                               a + (transA ? start : start * lda), sizes[3], b, sizes[4], beta, c + start * ldc, sizes[5])
             }
         }
+    }
+
+    /// How many of C's columns one OpenBLAS call should take so that it multiplies without packing (nil: all of
+    /// them), for a product that runs on one thread. OpenBLAS packs both operands for every call, and for a C of
+    /// a few rows packing B costs about as much as the products; its SkylakeX-class kernels skip the packing for
+    /// products it deems small: at most 10^6 multiply-adds, and, with B transposed, at most 1,200 elements of C
+    /// and K >= 32. A C of at most 32 rows (a convolution with few filters, an LSTM's time step for a part of the
+    /// batch) is cut into blocks that small, a multiple of 16 columns (a vector register) where they are that
+    /// wide. Not with A transposed (not measured), nor with B untransposed and K above 512,
+    /// where a narrow block strides through all of B's rows and the unpacked kernel is the slower
+    /// (`Benchmarks/GEMM`). A product shared out over threads keeps whole calls, so that the models whose GEMMs
+    /// take the whole batch (a last batch of 32 included) compute what they did.
+    func unpackedColumns(transA: Bool, transB: Bool, m: Int, k: Int) -> Int? {
+        guard hasSmallMatrixKernels, !transA, (1...32).contains(m), transB ? k >= 32 : (1...512).contains(k) else {
+            return nil
+        }
+        let width = min(1_000_000 / (m * k), transB ? 1_200 / m : Int.max)
+        guard width >= 1 else { return nil }
+        return width >= 16 ? width / 16 * 16 : width
     }
 
     public func synchronize() throws {}
