@@ -106,16 +106,18 @@ public final class CPUBackend: Backend {
         let blocks = PartThread.isPart || m * n * k < Self.singleThreadedGemmVolume ? 1 : threads
         let byColumns = n >= m, length = byColumns ? n : m
         let edges = (0...blocks).map { $0 == blocks ? length : min(length, ($0 * length / blocks + 8) / 16 * 16) }
-        let columnsPerCall = blocks == 1 && byColumns ? unpackedColumns(transA: transA, transB: transB, m: m, k: k) : nil
+        let columnsPerCall = blocks == 1 && byColumns
+            ? unpackedColumns(transA: transA, transB: transB, m: m, n: n, k: k) : nil
         pool.run(blocks) { i in
             let (start, end) = (edges[i], edges[i + 1])
             guard end > start else { return }
             // OpenBLAS stores zeros rather than scaling C when beta == 0, so NaN in C cannot leak through.
             if byColumns {
-                for first in stride(from: start, to: end, by: columnsPerCall ?? (end - start)) {
-                    let width = Int32(min(end - first, columnsPerCall ?? end))
-                    synapse_sgemm(transA ? 1 : 0, transB ? 1 : 0, sizes[0], width, sizes[2], alpha, a, sizes[3],
-                                  b + (transB ? first * ldb : first), sizes[4], beta, c + first, sizes[5])
+                let step = columnsPerCall ?? (end - start)
+                for first in stride(from: start, to: end, by: step) {
+                    synapse_sgemm(transA ? 1 : 0, transB ? 1 : 0, sizes[0], Int32(min(end - first, step)), sizes[2],
+                                  alpha, a, sizes[3], b + (transB ? first * ldb : first), sizes[4], beta, c + first,
+                                  sizes[5])
                 }
             } else {
                 synapse_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(end - start), sizes[1], sizes[2], alpha,
@@ -126,20 +128,22 @@ public final class CPUBackend: Backend {
 
     /// How many of C's columns one OpenBLAS call should take so that it multiplies without packing (nil: all of
     /// them), for a product that runs on one thread. OpenBLAS packs both operands for every call, and for a C of
-    /// a few rows packing B costs about as much as the products; its SkylakeX-class kernels skip the packing for
-    /// products it deems small: at most 10^6 multiply-adds, and, with B transposed, at most 1,200 elements of C
-    /// and K >= 32. A C of at most 32 rows (a convolution with few filters, an LSTM's time step for a part of the
-    /// batch) is cut into blocks that small, a multiple of 16 columns (a vector register) where they are that
-    /// wide. Not with A transposed (not measured), nor with B untransposed and K above 512,
-    /// where a narrow block strides through all of B's rows and the unpacked kernel is the slower
-    /// (`Benchmarks/GEMM`). A product shared out over threads keeps whole calls, so that the models whose GEMMs
-    /// take the whole batch (a last batch of 32 included) compute what they did.
-    func unpackedColumns(transA: Bool, transB: Bool, m: Int, k: Int) -> Int? {
+    /// a few rows packing B costs about as much as the products. Its SkylakeX-class kernels skip the packing for
+    /// products it deems small (`sgemm_small_kernel_permit_skylakex.c` in OpenBLAS 0.3.21, column-major): at most
+    /// 10^6 multiply-adds, and with our B transposed (its A) at most 1,200 elements of C and K >= 32. A C of at
+    /// most 32 rows (a convolution with few filters, an LSTM's time step for a part of the batch) is cut into
+    /// blocks that small, a multiple of 16 columns (a vector register) where they are that wide, at least 8.
+    /// Measured on one thread, the unpacked blocks took LeNet's and the LSTM's products from 25-80 to 85-110
+    /// GFLOP/s; they lost with B untransposed and K above 512, where a narrow block strides through all of B's
+    /// rows (25x512x2048: 72 -> 48 GFLOP/s), so those stay whole, as do products with A transposed (not measured).
+    /// A product shared out over threads keeps whole calls, so that the models whose GEMMs take the whole batch
+    /// (a last batch of 32 included) compute what they did.
+    func unpackedColumns(transA: Bool, transB: Bool, m: Int, n: Int, k: Int) -> Int? {
         guard hasSmallMatrixKernels, !transA, (1...32).contains(m), transB ? k >= 32 : (1...512).contains(k) else {
             return nil
         }
         let width = min(1_000_000 / (m * k), transB ? 1_200 / m : Int.max)
-        guard width >= 1 else { return nil }
+        guard width >= 8, width < n else { return nil }
         return width >= 16 ? width / 16 * 16 : width
     }
 
