@@ -379,12 +379,13 @@ extension CPUBackend {
     }
 
     /// Eight hidden units at a time (`FastMath`), the same operations in the same order as Kernels/lstm.cl.
-    public func uncheckedLSTMCellForward(gates: Tensor, previousCell: Tensor, cell: Tensor, hidden: Tensor, batch: Int,
-                                         width: Int) throws {
-        let a = floats(gates), cPrev = floats(previousCell), c = floats(cell), h = floats(hidden)
+    public func uncheckedLSTMCellForward(gates: Tensor, previousCell: Tensor, cell: Tensor, cellTanh: Tensor,
+                                         hidden: Tensor, batch: Int, width: Int) throws {
+        let a = floats(gates), cPrev = floats(previousCell), c = floats(cell), ct = floats(cellTanh), h = floats(hidden)
         parallelFor(batch, cost: 10 * width) { rows in
             for b in rows {
                 let gate = a + b * 4 * width, (cp, cc, hh) = (cPrev + b * width, c + b * width, h + b * width)
+                let tt = ct + b * width
                 for j in stride(from: 0, to: width, by: 8) {
                     let i = FastMath.sigmoid(FastMath.load(gate, j, end: width))
                     let f = FastMath.sigmoid(FastMath.load(gate + width, j, end: width))
@@ -395,25 +396,27 @@ extension CPUBackend {
                     FastMath.store(g, gate + 2 * width, j, end: width)
                     FastMath.store(o, gate + 3 * width, j, end: width)
                     let cellValue = f * FastMath.load(cp, j, end: width) + i * g
+                    let t = FastMath.tanh(cellValue)
                     FastMath.store(cellValue, cc, j, end: width)
-                    FastMath.store(o * FastMath.tanh(cellValue), hh, j, end: width)
+                    FastMath.store(t, tt, j, end: width)
+                    FastMath.store(o * t, hh, j, end: width)
                 }
             }
         }
     }
 
-    public func uncheckedLSTMCellBackward(gates: Tensor, previousCell: Tensor, cell: Tensor, gradHidden: Tensor,
+    public func uncheckedLSTMCellBackward(gates: Tensor, previousCell: Tensor, cellTanh: Tensor, gradHidden: Tensor,
                                           gradCell: Tensor, gradGates: Tensor, batch: Int, width: Int) throws {
-        let a = floats(gates), cPrev = floats(previousCell), c = floats(cell), dh = floats(gradHidden)
+        let a = floats(gates), cPrev = floats(previousCell), ct = floats(cellTanh), dh = floats(gradHidden)
         let dc = floats(gradCell), da = floats(gradGates)
         parallelFor(batch, cost: 10 * width) { rows in
             for b in rows {
                 let gate = a + b * 4 * width, gradGate = da + b * 4 * width
-                let (cp, cc, dhh, dcc) = (cPrev + b * width, c + b * width, dh + b * width, dc + b * width)
+                let (cp, tt, dhh, dcc) = (cPrev + b * width, ct + b * width, dh + b * width, dc + b * width)
                 for j in stride(from: 0, to: width, by: 8) {
                     let i = FastMath.load(gate, j, end: width), f = FastMath.load(gate + width, j, end: width)
                     let g = FastMath.load(gate + 2 * width, j, end: width), o = FastMath.load(gate + 3 * width, j, end: width)
-                    let t = FastMath.tanh(FastMath.load(cc, j, end: width)), dHidden = FastMath.load(dhh, j, end: width)
+                    let t = FastMath.load(tt, j, end: width), dHidden = FastMath.load(dhh, j, end: width)
                     let dCell = FastMath.load(dcc, j, end: width) + dHidden * o * (1 - t * t)
                     FastMath.store(dCell * g * i * (1 - i), gradGate, j, end: width)
                     FastMath.store(dCell * FastMath.load(cp, j, end: width) * f * (1 - f), gradGate + width, j, end: width)

@@ -248,16 +248,17 @@ extension OpenCLBackend {
 
     // MARK: Recurrent cells
 
-    public func uncheckedLSTMCellForward(gates: Tensor, previousCell: Tensor, cell: Tensor, hidden: Tensor, batch: Int,
-                                         width: Int) throws {
+    public func uncheckedLSTMCellForward(gates: Tensor, previousCell: Tensor, cell: Tensor, cellTanh: Tensor,
+                                         hidden: Tensor, batch: Int, width: Int) throws {
         try launch(program(.lstm), "lstm_cell_forward", elements: batch * width,
-                   [.view(gates), .view(previousCell), .view(cell), .view(hidden), .int(batch), .int(width)])
+                   [.view(gates), .view(previousCell), .view(cell), .view(cellTanh), .view(hidden), .int(batch),
+                    .int(width)])
     }
 
-    public func uncheckedLSTMCellBackward(gates: Tensor, previousCell: Tensor, cell: Tensor, gradHidden: Tensor,
+    public func uncheckedLSTMCellBackward(gates: Tensor, previousCell: Tensor, cellTanh: Tensor, gradHidden: Tensor,
                                           gradCell: Tensor, gradGates: Tensor, batch: Int, width: Int) throws {
         try launch(program(.lstm), "lstm_cell_backward", elements: batch * width,
-                   [.view(gates), .view(previousCell), .view(cell), .view(gradHidden), .view(gradCell),
+                   [.view(gates), .view(previousCell), .view(cellTanh), .view(gradHidden), .view(gradCell),
                     .view(gradGates), .int(batch), .int(width)])
     }
 

@@ -222,20 +222,23 @@ final class LSTMCellTests: SynapseTestCase {
         forEachBackend { backend in
             let gateTensor = try backend.tensor(a), previous = try backend.tensor(cPrev)
             let cell = try backend.nanTensor(batch * width), hidden = try backend.nanTensor(batch * width)
-            try backend.lstmCellForward(gates: gateTensor, previousCell: previous, cell: cell, hidden: hidden, batch: batch,
-                                        width: width)
+            let cellTanh = try backend.nanTensor(batch * width)
+            try backend.lstmCellForward(gates: gateTensor, previousCell: previous, cell: cell, cellTanh: cellTanh,
+                                        hidden: hidden, batch: batch, width: width)
             let call = OpCall(backend, "lstmCell", "batch=\(batch) width=\(width)")
             assertClose(try backend.download(gateTensor), gates, call, "activated gates")
             assertClose(try backend.download(cell), c, call, "cell")
+            assertClose(try backend.download(cellTanh), c.map { tanh($0) }, call, "tanh of the cell")
             assertClose(try backend.download(hidden), h, call, "hidden")
             let gradCell = try backend.tensor(dcNext), gradGates = try backend.nanTensor(batch * 4 * width)
-            try backend.lstmCellBackward(gates: gateTensor, previousCell: previous, cell: cell, gradHidden: try backend.tensor(dh),
-                                         gradCell: gradCell, gradGates: gradGates, batch: batch, width: width)
+            try backend.lstmCellBackward(gates: gateTensor, previousCell: previous, cellTanh: cellTanh,
+                                         gradHidden: try backend.tensor(dh), gradCell: gradCell, gradGates: gradGates,
+                                         batch: batch, width: width)
             assertClose(try backend.download(gradGates), dGates, call, "gate gradients")
             assertClose(try backend.download(gradCell), dcPrev, call, "previous cell gradient")
             assertThrows(.invalidArgument, mentioning: ["lstmCellForward", "cell and hidden overlap"], "\(backend.name) aliased") {
-                try backend.lstmCellForward(gates: gateTensor, previousCell: previous, cell: cell, hidden: cell,
-                                            batch: batch, width: width)
+                try backend.lstmCellForward(gates: gateTensor, previousCell: previous, cell: cell, cellTanh: cellTanh,
+                                            hidden: cell, batch: batch, width: width)
             }
         }
     }

@@ -121,9 +121,10 @@ final class ViewTests: SynapseTestCase {
                 try b.sigmoidCrossEntropy(logits: t[0], labels: t[1], losses: t[2], gradients: t[3])
             },
             Case(name: "lstm cell", operands: [floats(2 * 12), floats(2 * 3), floats(2 * 3), floats(2 * 3), floats(2 * 3),
-                                               floats(2 * 3), floats(2 * 12)]) { b, t in
-                try b.lstmCellForward(gates: t[0], previousCell: t[1], cell: t[2], hidden: t[3], batch: 2, width: 3)
-                try b.lstmCellBackward(gates: t[0], previousCell: t[1], cell: t[2], gradHidden: t[4], gradCell: t[5],
+                                               floats(2 * 3), floats(2 * 12), floats(2 * 3)]) { b, t in
+                try b.lstmCellForward(gates: t[0], previousCell: t[1], cell: t[2], cellTanh: t[7], hidden: t[3], batch: 2,
+                                      width: 3)
+                try b.lstmCellBackward(gates: t[0], previousCell: t[1], cellTanh: t[7], gradHidden: t[4], gradCell: t[5],
                                        gradGates: t[6], batch: 2, width: 3)
             },
             Case(name: "sgd", operands: [floats(n), floats(n), floats(n)]) { b, t in

@@ -21,9 +21,9 @@ public protocol ElementwiseKernels {
     func uncheckedSigmoidCrossEntropy(logits: Tensor, labels: Tensor, losses: Tensor, gradients: Tensor) throws
     /// The total of `x` (of its squares when `squares`) into element 0 of `result`.
     func uncheckedSum(_ x: Tensor, squares: Bool, result: Tensor) throws
-    func uncheckedLSTMCellForward(gates: Tensor, previousCell: Tensor, cell: Tensor, hidden: Tensor, batch: Int,
-                                  width: Int) throws
-    func uncheckedLSTMCellBackward(gates: Tensor, previousCell: Tensor, cell: Tensor, gradHidden: Tensor,
+    func uncheckedLSTMCellForward(gates: Tensor, previousCell: Tensor, cell: Tensor, cellTanh: Tensor, hidden: Tensor,
+                                  batch: Int, width: Int) throws
+    func uncheckedLSTMCellBackward(gates: Tensor, previousCell: Tensor, cellTanh: Tensor, gradHidden: Tensor,
                                    gradCell: Tensor, gradGates: Tensor, batch: Int, width: Int) throws
 }
 
@@ -178,26 +178,29 @@ extension Backend {
     /// One time step of an LSTM cell (PyTorch's gate order i, f, g, o) on a `[batch, width]` state. `gates`
     /// `[batch, 4 * width]` holds the pre-activations `x W_ih^T + b_ih + h W_hh^T + b_hh` and receives the
     /// activations `i = sigmoid, f = sigmoid, g = tanh, o = sigmoid` of its four blocks, which the backward pass
-    /// reads; then `cell = f * previousCell + i * g` and `hidden = o * tanh(cell)`.
-    public func lstmCellForward(gates: Tensor, previousCell: Tensor, cell: Tensor, hidden: Tensor, batch: Int,
-                                width: Int) throws {
+    /// reads; then `cell = f * previousCell + i * g`, `cellTanh = tanh(cell)` (kept for the backward pass, which
+    /// would otherwise compute it again) and `hidden = o * cellTanh`.
+    public func lstmCellForward(gates: Tensor, previousCell: Tensor, cell: Tensor, cellTanh: Tensor, hidden: Tensor,
+                                batch: Int, width: Int) throws {
         try Check.lstm(on: self, op: "lstmCellForward", batch: batch, width: width, gates: [("gates", gates)],
-                       states: ["previousCell": previousCell, "cell": cell, "hidden": hidden])
-        try uncheckedLSTMCellForward(gates: gates, previousCell: previousCell, cell: cell, hidden: hidden, batch: batch,
-                                     width: width)
+                       states: ["previousCell": previousCell, "cell": cell, "cellTanh": cellTanh, "hidden": hidden])
+        try uncheckedLSTMCellForward(gates: gates, previousCell: previousCell, cell: cell, cellTanh: cellTanh,
+                                     hidden: hidden, batch: batch, width: width)
     }
 
-    /// The backward pass of `lstmCellForward` for one time step: from the activated `gates`, the cells and the
-    /// gradients of this step's hidden state (`gradHidden`) and cell (`gradCell`, from the next step), the
-    /// gradients of the four pre-activations into `gradGates`, and the gradient of the previous cell into
-    /// `gradCell` (in place).
-    public func lstmCellBackward(gates: Tensor, previousCell: Tensor, cell: Tensor, gradHidden: Tensor,
+    /// The backward pass of `lstmCellForward` for one time step: from the activated `gates`, the previous cell,
+    /// this step's `cellTanh` and the gradients of this step's hidden state (`gradHidden`) and cell (`gradCell`,
+    /// from the next step), the gradients of the four pre-activations into `gradGates`, and the gradient of the
+    /// previous cell into `gradCell` (in place).
+    public func lstmCellBackward(gates: Tensor, previousCell: Tensor, cellTanh: Tensor, gradHidden: Tensor,
                                  gradCell: Tensor, gradGates: Tensor, batch: Int, width: Int) throws {
         try Check.lstm(on: self, op: "lstmCellBackward", batch: batch, width: width,
                        gates: [("gates", gates), ("gradGates", gradGates)],
-                       states: ["previousCell": previousCell, "cell": cell, "gradHidden": gradHidden, "gradCell": gradCell])
-        try uncheckedLSTMCellBackward(gates: gates, previousCell: previousCell, cell: cell, gradHidden: gradHidden,
-                                      gradCell: gradCell, gradGates: gradGates, batch: batch, width: width)
+                       states: ["previousCell": previousCell, "cellTanh": cellTanh, "gradHidden": gradHidden,
+                                "gradCell": gradCell])
+        try uncheckedLSTMCellBackward(gates: gates, previousCell: previousCell, cellTanh: cellTanh,
+                                      gradHidden: gradHidden, gradCell: gradCell, gradGates: gradGates, batch: batch,
+                                      width: width)
     }
 }
 

@@ -146,6 +146,7 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
             }
             let hs = try call.tensor("hidden\(l)", shape: [steps + 1, batch, hidden])
             let cs = cell == .lstm ? try call.tensor("cell\(l)", shape: [steps + 1, batch, hidden]) : nil
+            let cellTanhs = cell == .lstm ? try call.tensor("cellTanh\(l)", shape: [steps, batch, hidden]) : nil
             try startState(hs.rows(0..<1), carry: "carriedHidden\(l)", carried: carried, call)
             if let cs { try startState(cs.rows(0..<1), carry: "carriedCell\(l)", carried: carried, call) }
             try forEachPart(batch: batch, backend) { r in
@@ -153,9 +154,10 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
                     let gatesNow = step(pre, t, r)
                     try backend.gemm(transA: false, transB: true, m: r.count, n: gates, k: hidden, alpha: 1, a: step(hs, t, r),
                                      lda: hidden, b: w.recurrent.value, ldb: hidden, beta: 1, c: gatesNow, ldc: gates)
-                    if let cs {
+                    if let cs, let cellTanhs {
                         try backend.lstmCellForward(gates: gatesNow, previousCell: step(cs, t, r), cell: step(cs, t + 1, r),
-                                                    hidden: step(hs, t + 1, r), batch: r.count, width: hidden)
+                                                    cellTanh: step(cellTanhs, t, r), hidden: step(hs, t + 1, r),
+                                                    batch: r.count, width: hidden)
                     } else {
                         try backend.activationForward(.tanh, input: gatesNow, output: step(hs, t + 1, r))
                     }
@@ -212,14 +214,15 @@ public class Recurrent: UnaryLayer, RandomizedLayer {
             let gradGates = try call.tensor("gradGates\(l)", shape: [steps, batch, gates])
             let gradCell = cell == .lstm ? try call.tensor("gradCell\(l)", shape: [1, batch, hidden]) : nil
             let cs = cell == .lstm ? try call.tensor("cell\(l)", shape: [steps + 1, batch, hidden]) : nil
+            let cellTanhs = cell == .lstm ? try call.tensor("cellTanh\(l)", shape: [steps, batch, hidden]) : nil
             if let gradCell { try backend.fill(gradCell, value: 0) }
             let gradHiddens = gradOutput
             try forEachPart(batch: batch, backend) { r in
                 for t in (0..<steps).reversed() {
                     let gradHidden = step(gradHiddens, t, r), gradGatesNow = step(gradGates, t, r)
-                    if let gradCell, let cs {
+                    if let gradCell, let cs, let cellTanhs {
                         try backend.lstmCellBackward(gates: step(pre, t, r), previousCell: step(cs, t, r),
-                                                     cell: step(cs, t + 1, r), gradHidden: gradHidden,
+                                                     cellTanh: step(cellTanhs, t, r), gradHidden: gradHidden,
                                                      gradCell: step(gradCell, 0, r), gradGates: gradGatesNow,
                                                      batch: r.count, width: hidden)
                     } else {
