@@ -21,7 +21,7 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Total epochs to train (default 15; 10 for char-lstm, perceptron, autoencoder and sparse-coding, 5 for rbm; stacks: of fine-tuning; a resumed run continues up to the epochs it was planned for).")
     var epochs: Int?
     @Option(parsing: .unconditional, help: "Images, text sequences or patches per mini-batch (default 64; 50 for char-lstm, 1 for perceptron, 256 for sparse-coding).") var batchSize: Int?
-    @Option(name: .customLong("lr"), parsing: .unconditional, help: "Base learning rate (default 0.02 with SGD, 0.001 with Adam; with the model's own optimizer 0.005 for lenet5, 0.1 for rbm and dbn, 0.002 for char-lstm, 1 for perceptron).")
+    @Option(name: .customLong("lr"), parsing: .unconditional, help: "Base learning rate (default 0.02 with SGD, 0.001 with Adam; with the model's own optimizer 0.004 for lenet5, 0.1 for rbm and dbn, 0.002 for char-lstm, 1 for perceptron).")
     var learningRate: Float?
     @Option(help: ArgumentHelp("Learning-rate schedule: \(LearningRateSchedule.acceptedForms) (sizes in epochs; default cosine; fixed for perceptron, rbm and the stacks' pretraining).",
                                valueName: "schedule")) var schedule: String?
