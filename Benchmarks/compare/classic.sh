@@ -6,20 +6,26 @@
 #   sparse coding against scikit-learn's MiniBatchDictionaryLearning: seconds and held-out error at its sparsity;
 #   with --accuracy, the Fashion-MNIST test accuracy of softmax regression, stacked denoising autoencoders, a deep
 #   belief net and the same sigmoid nets trained from scratch, beside PyTorch's under the same recipes (minutes).
-# Usage: Benchmarks/compare/classic.sh [--threads T] [--accuracy]
+# Each speed comparison runs the reference and Synapse one after the other, --repeats times (default 3), and
+# compares each side's best run: shared machines have phases of seconds to minutes in which vector code runs much
+# slower, and the best of alternating runs sees both sides at the machine's full speed. Every run is printed.
+# Usage: Benchmarks/compare/classic.sh [--threads T] [--repeats N] [--accuracy]
 set -euo pipefail
 die() { echo "classic.sh: error: $*" >&2; exit 1; }
 threads=$(nproc)
+repeats=3
 accuracy=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --threads) [ $# -ge 2 ] || die "--threads needs a value"; threads=$2; shift 2 ;;
+        --repeats) [ $# -ge 2 ] || die "--repeats needs a value"; repeats=$2; shift 2 ;;
         --accuracy) accuracy=1; shift ;;
-        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
 [[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "--threads must be a positive integer, got '$threads'"
+[[ "$repeats" =~ ^[1-9][0-9]*$ ]] || die "--repeats must be a positive integer, got '$repeats'"
 cd "$(dirname "$0")/../.."
 synapse=${SYNAPSE:-.build/release/synapse}
 py=.build-py/bin/python
@@ -39,36 +45,64 @@ cd Benchmarks/compare
 
 # seconds and metric of a synapse run's curves: the epochs' training seconds summed, the last epoch's metric.
 curves() { awk -F, 'NR > 1 { s += $6; m = $4 } END { printf "%.1f %.2f\n", s, m }' "$1"; }
+# json KEY: that field of the JSON object on stdin (anything printed before the object skipped).
+json() { "$py" -c 'import json, sys; t = sys.stdin.read(); print(json.loads(t[t.index("{"):])[sys.argv[1]])' "$1"; }
+# best min|max VALUES...: the smallest or largest of the values.
+best() { local how=$1; shift; printf "%s\n" "$@" | sort -g | { [ "$how" = min ] && head -n 1 || tail -n 1; }; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
-echo "RBM, 256 hidden units, batch 64, 5 epochs, binarised Fashion-MNIST, $threads threads:"
-OPENBLAS_NUM_THREADS=$threads "$py" sklearn_rbm.py --threads "$threads" --json > "$tmp/sklearn.json"
-read -r sk_seconds sk_pl < <("$py" -c 'import json, sys; r = json.load(open(sys.argv[1])); print(r["seconds"], r["pseudo_likelihood"])' "$tmp/sklearn.json")
-printf "  %-34s %8.1f s  test pseudo-likelihood %8.2f\n" "scikit-learn BernoulliRBM (PCD)" "$sk_seconds" "$sk_pl"
-for variant in "CD-1:" "PCD:--persistent"; do
-    name=${variant%%:*} flag=${variant#*:}
-    "$synapse" train --model rbm --widths 256 --batch-size 64 --epochs 5 $flag --device cpu --threads "$threads" \
-        --checkpoint "$tmp/rbm.safetensors" --overwrite > "$tmp/rbm.log" 2>&1 || die "synapse rbm: $(tail -3 "$tmp/rbm.log")"
-    read -r seconds pl < <(curves "$tmp/rbm.csv")
-    printf "  %-34s %8.1f s  test pseudo-likelihood %8.2f   %.2fx faster\n" "Synapse rbm ($name)" "$seconds" "$pl" \
-        "$(awk -v a="$sk_seconds" -v b="$seconds" 'BEGIN { print a / b }')"
+echo "RBM, 256 hidden units, batch 64, 5 epochs, binarised Fashion-MNIST, $threads threads, $repeats runs each (seconds):"
+sk_runs=()
+declare -A runs=() pl=()   # by variant: the seconds of every run, the last run's test pseudo-likelihood
+for repeat in $(seq 1 "$repeats"); do
+    OPENBLAS_NUM_THREADS=$threads "$py" sklearn_rbm.py --threads "$threads" --json > "$tmp/sklearn.json"
+    sk_runs+=("$(json seconds < "$tmp/sklearn.json")")
+    sk_pl=$(json pseudo_likelihood < "$tmp/sklearn.json")
+    for variant in "cd:" "pcd:--persistent"; do
+        name=${variant%%:*} flag=${variant#*:}
+        "$synapse" train --model rbm --widths 256 --batch-size 64 --epochs 5 $flag --device cpu --threads "$threads" \
+            --checkpoint "$tmp/rbm.safetensors" --overwrite > "$tmp/rbm.log" 2>&1 || die "synapse rbm: $(tail -3 "$tmp/rbm.log")"
+        read -r seconds likelihood < <(curves "$tmp/rbm.csv")
+        runs[$name]+=" $seconds" pl[$name]=$likelihood
+    done
+done
+sk=$(best min "${sk_runs[@]}")
+printf "  %-34s %8.1f s (runs %s)  test pseudo-likelihood %8.2f\n" "scikit-learn BernoulliRBM (PCD)" "$sk" \
+    "$(printf "%.1f " "${sk_runs[@]}")" "$sk_pl"
+for variant in "CD-1:cd" "PCD:pcd"; do
+    name=${variant%%:*} key=${variant#*:}
+    ours=$(best min ${runs[$key]})
+    printf "  %-34s %8.1f s (runs%s)  test pseudo-likelihood %8.2f   %sx faster\n" "Synapse rbm ($name)" "$ours" \
+        "${runs[$key]} " "${pl[$key]}" "$(ratio "$sk" "$ours")"
 done
 
-echo "Autoencoder pretraining steps, batch 64, Adam, $threads threads (images/s, median of 3 blocks of 200 steps):"
+echo "Autoencoder pretraining steps, batch 64, Adam, $threads threads (images/s; each run the median of 3 blocks of 200 steps):"
 for spec in "sparse:autoencoder --sparsity-weight 3" "stacked:stacked-autoencoder --corruption 0.2"; do
     name=${spec%%:*} args=${spec#*:}
-    ref=$("$py" pytorch_autoencoder.py --model "$name" --threads "$threads" --steps 200 --json \
-        | "$py" -c 'import json, sys; print(json.load(sys.stdin)["images_per_second"])')
-    ours=$("$synapse" bench model --model $args --device cpu --threads "$threads" --steps 200 --json \
-        | "$py" -c 'import json, sys; t = sys.stdin.read(); print(json.loads(t[t.index("{"):])["images_per_second"])')
-    printf "  %-34s Synapse %8.0f  PyTorch %8.0f  %.2fx\n" "$name" "$ours" "$ref" "$(awk -v a="$ours" -v b="$ref" 'BEGIN { print a / b }')"
+    refs=() ours=()
+    for repeat in $(seq 1 "$repeats"); do
+        refs+=("$("$py" pytorch_autoencoder.py --model "$name" --threads "$threads" --steps 200 --json | json images_per_second)")
+        ours+=("$("$synapse" bench model --model $args --device cpu --threads "$threads" --steps 200 --json | json images_per_second)")
+    done
+    ref=$(best max "${refs[@]}") our=$(best max "${ours[@]}")
+    printf "  %-10s Synapse %8.0f (runs %s)  PyTorch %8.0f (runs %s)  %sx\n" "$name" "$our" "$(printf "%.0f " "${ours[@]}")" \
+        "$ref" "$(printf "%.0f " "${refs[@]}")" "$(ratio "$our" "$ref")"
 done
 
-echo "Sparse coding, 128 atoms, 20,000 8x8 patches of the default photographs, lambda 0.15, batch 256, 10 epochs:"
-OPENBLAS_NUM_THREADS=$threads "$py" sklearn_dictionary.py --threads "$threads" --json > "$tmp/dictionary.json"
-"$py" -c 'import json, sys; r = json.load(open(sys.argv[1])); print("  %-40s %8.1f s  held-out mse %.4f at %.1f codes" % ("scikit-learn MiniBatchDictionaryLearning", r["seconds"], r["mean_squared_error"], r["nonzeros"]))' "$tmp/dictionary.json"
-"$synapse" train --model sparse-coding --device cpu --threads "$threads" --checkpoint "$tmp/sc.safetensors" --overwrite \
-    > "$tmp/sc.log" 2>&1 || die "synapse sparse coding: $(tail -3 "$tmp/sc.log")"
-awk '/^epoch [0-9]+\/[0-9]+  train/ { s += $(NF - 1); line = $0 } END { printf "  %-40s %8.1f s  %s\n", "Synapse sparse-coding", s, line }' "$tmp/sc.log"
+echo "Sparse coding, 128 atoms, 20,000 8x8 patches of the default photographs, lambda 0.15, batch 256, 10 epochs (seconds):"
+sk_runs=() sc_runs=()
+for repeat in $(seq 1 "$repeats"); do
+    OPENBLAS_NUM_THREADS=$threads "$py" sklearn_dictionary.py --threads "$threads" --json > "$tmp/dictionary.json"
+    sk_runs+=("$(json seconds < "$tmp/dictionary.json")")
+    "$synapse" train --model sparse-coding --device cpu --threads "$threads" --checkpoint "$tmp/sc.safetensors" --overwrite \
+        > "$tmp/sc.log" 2>&1 || die "synapse sparse coding: $(tail -3 "$tmp/sc.log")"
+    sc_runs+=("$(awk '/^epoch [0-9]+\/[0-9]+  train/ { s += $(NF - 1) } END { print s }' "$tmp/sc.log")")
+done
+sk=$(best min "${sk_runs[@]}") ours=$(best min "${sc_runs[@]}")
+"$py" -c 'import json, sys; r = json.load(open(sys.argv[1])); print("  %-40s %8.1f s (runs %s)  held-out mse %.4f at %.1f codes" % ("scikit-learn MiniBatchDictionaryLearning", float(sys.argv[2]), sys.argv[3], r["mean_squared_error"], r["nonzeros"]))' \
+    "$tmp/dictionary.json" "$sk" "$(printf "%.1f " "${sk_runs[@]}")"
+printf "  %-40s %8.1f s (runs %s)  %s   %sx faster\n" "Synapse sparse-coding" "$ours" "$(printf "%.1f " "${sc_runs[@]}")" \
+    "$(grep -E '^epoch [0-9]+/[0-9]+  train' "$tmp/sc.log" | tail -n 1)" "$(ratio "$sk" "$ours")"
 
 [ "$accuracy" = 1 ] || exit 0
 echo "Fashion-MNIST test accuracy (20 epochs in all; stacks: 5 pretraining epochs per layer of 500,500, then 10):"

@@ -1,36 +1,43 @@
 #!/usr/bin/env bash
 # End-to-end speed comparison: Synapse against PyTorch (CPU), tinygrad (OpenCL) and CLBlast (OpenCL GEMM).
 #
-# Usage: Benchmarks/compare/run.sh [--threads T] [--runs N] [--quick] [--json FILE]
+# Usage: Benchmarks/compare/run.sh [--threads T] [--runs N] [--repeats R] [--quick] [--json FILE]
 #   --threads T   CPU threads for Synapse's CPU backend and PyTorch (default: every core)
 #   --runs N      measure every row N times, one round of all rows after another (default 1); the table
 #                 gives each run's ratio and how many met the target
+#   --repeats R   within a run, time each model row's pair R times alternately and keep each side's best (default 3)
 #   --quick       fewer steps (a smoke test; figures are noisier)
 #   --json FILE   also write every row of every run, with versions, to FILE
 #
 # Each row runs Synapse and its reference back to back so both see the same machine
-# load. Run it on an otherwise idle machine: with --threads equal to the core count,
-# PyTorch's OpenMP threads slow down many times over when another process holds a core.
+# load, and the model rows alternate them --repeats times, keeping each side's best: shared
+# machines have phases of seconds to minutes in which vector code runs much slower, and the
+# best of alternating runs sees both sides at the machine's full speed. Run it on an otherwise
+# idle machine: with --threads equal to the core count, PyTorch's OpenMP threads slow down
+# many times over when another process holds a core.
 set -euo pipefail
 
 die() { echo "run.sh: error: $*" >&2; exit 1; }
 
 threads=$(nproc)
 runs=1
+repeats=3
 quick=0
 json_file=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --threads) [ $# -ge 2 ] || die "--threads needs a value"; threads=$2; shift 2 ;;
         --runs) [ $# -ge 2 ] || die "--runs needs a value"; runs=$2; shift 2 ;;
+        --repeats) [ $# -ge 2 ] || die "--repeats needs a value"; repeats=$2; shift 2 ;;
         --quick) quick=1; shift ;;
         --json) [ $# -ge 2 ] || die "--json needs a file name"; json_file=$2; shift 2 ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
 [[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "--threads must be a positive integer, got '$threads'"
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer, got '$runs'"
+[[ "$repeats" =~ ^[1-9][0-9]*$ ]] || die "--repeats must be a positive integer, got '$repeats'"
 [ -z "$json_file" ] || json_file=$(realpath -m "$json_file")
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -127,6 +134,13 @@ except (ValueError, KeyError, TypeError, StopIteration):
 EOF
 }
 
+# best PREFIX KEY: the largest KEY (a rate) over the repeats PREFIX-1.json ... PREFIX-R.json, then every repeat's.
+best() {
+    local r v values=()
+    for r in $(seq 1 "$repeats"); do v=$(field "$1-$r.json" "$2") || exit 1; values+=("$v"); done
+    echo "$(printf "%s\n" "${values[@]}" | sort -g | tail -n 1) ${values[*]}"
+}
+
 # row KEY=VALUE...: appends one result row of the current run.
 row() { "$py" -c 'import json, sys; print(json.dumps(dict(a.split("=", 1) for a in sys.argv[1:])))' run="$round" "$@" >>"$rows"; }
 
@@ -137,15 +151,17 @@ for spec in mlp:64:1.3 lenet:64:1.5 alexnet:16:1.3; do
     IFS=: read -r model batch target <<<"$spec"
     read -r s w <<<"${steps[$model]}"
     echo "$model (batch $batch, $s steps, $threads threads):" >&2
-    run "synapse-$model" "$synapse" bench model --model "$model" --batch "$batch" --steps "$s" --warmup "$w" \
-        --device cpu --threads "$threads" --no-layers --json
-    run "pytorch-$model" "$py" Benchmarks/compare/pytorch_train.py --model "$model" --batch "$batch" \
-        --steps "$s" --warmup "$w" --threads "$threads" --json
+    for repeat in $(seq 1 "$repeats"); do
+        run "synapse-$model-$repeat" "$synapse" bench model --model "$model" --batch "$batch" --steps "$s" \
+            --warmup "$w" --device cpu --threads "$threads" --no-layers --json
+        run "pytorch-$model-$repeat" "$py" Benchmarks/compare/pytorch_train.py --model "$model" --batch "$batch" \
+            --steps "$s" --warmup "$w" --threads "$threads" --json
+    done
     # (assignments first: set -e does not see a failure inside a command's arguments)
-    syn=$(field "$tmp/synapse-$model.json" images_per_second)
-    ref=$(field "$tmp/pytorch-$model.json" images_per_second)
+    read -r syn syn_runs < <(best "$tmp/synapse-$model" images_per_second) || exit 1
+    read -r ref ref_runs < <(best "$tmp/pytorch-$model" images_per_second) || exit 1
     row kind=cpu model="$model" batch="$batch" threads="$threads" target="$target" reference=pytorch \
-        synapse="$syn" ref="$ref" unit=img/s
+        synapse="$syn" ref="$ref" synapse_runs="$syn_runs" ref_runs="$ref_runs" unit=img/s
 done
 
 # The character model (embedding 64, LSTM, linear to 96 characters), sequences of 50 in batches of 50, as
@@ -154,23 +170,29 @@ for spec in lstm-small:1:128:1.2 lstm-large:2:512:1.0; do
     IFS=: read -r name layers hidden target <<<"$spec"
     read -r s w <<<"${steps[$name]}"
     echo "char-lstm ${layers}x$hidden (batch 50, sequence 50, $s steps, $threads threads):" >&2
-    run "synapse-$name" "$synapse" bench model --model char-lstm --layers "$layers" --hidden "$hidden" --batch 50 \
-        --sequence-length 50 --steps "$s" --warmup "$w" --device cpu --threads "$threads" --no-layers --json
-    run "pytorch-$name" "$py" Benchmarks/compare/pytorch_lstm.py --layers "$layers" --hidden "$hidden" --batch 50 \
-        --sequence 50 --steps "$s" --warmup "$w" --threads "$threads" --json
-    syn=$(field "$tmp/synapse-$name.json" tokens_per_second)
-    ref=$(field "$tmp/pytorch-$name.json" tokens_per_second)
+    for repeat in $(seq 1 "$repeats"); do
+        run "synapse-$name-$repeat" "$synapse" bench model --model char-lstm --layers "$layers" --hidden "$hidden" \
+            --batch 50 --sequence-length 50 --steps "$s" --warmup "$w" --device cpu --threads "$threads" --no-layers --json
+        run "pytorch-$name-$repeat" "$py" Benchmarks/compare/pytorch_lstm.py --layers "$layers" --hidden "$hidden" \
+            --batch 50 --sequence 50 --steps "$s" --warmup "$w" --threads "$threads" --json
+    done
+    read -r syn syn_runs < <(best "$tmp/synapse-$name" tokens_per_second) || exit 1
+    read -r ref ref_runs < <(best "$tmp/pytorch-$name" tokens_per_second) || exit 1
     row kind=cpu model="lstm-${layers}x$hidden" batch=50 threads="$threads" target="$target" reference=pytorch \
-        synapse="$syn" ref="$ref" unit=char/s
+        synapse="$syn" ref="$ref" synapse_runs="$syn_runs" ref_runs="$ref_runs" unit=char/s
 done
 
 read -r s w <<<"${steps[mlp]}"
 echo "mlp on OpenCL (batch 64, $s steps):" >&2
-run synapse-cl-mlp "$synapse" bench model --model mlp --batch 64 --steps "$s" --warmup "$w" --device opencl --no-layers --json
-run tinygrad-mlp "$py" Benchmarks/compare/tinygrad_bench.py mlp --batch 64 --steps "$s" --warmup "$w" --json
-syn=$(field "$tmp/synapse-cl-mlp.json" images_per_second)
-ref=$(field "$tmp/tinygrad-mlp.json" images_per_second)
-row kind=opencl model=mlp batch=64 threads=- target=1.0 reference=tinygrad synapse="$syn" ref="$ref" unit=img/s
+for repeat in $(seq 1 "$repeats"); do
+    run "synapse-cl-mlp-$repeat" "$synapse" bench model --model mlp --batch 64 --steps "$s" --warmup "$w" --device opencl \
+        --no-layers --json
+    run "tinygrad-mlp-$repeat" "$py" Benchmarks/compare/tinygrad_bench.py mlp --batch 64 --steps "$s" --warmup "$w" --json
+done
+read -r syn syn_runs < <(best "$tmp/synapse-cl-mlp" images_per_second) || exit 1
+read -r ref ref_runs < <(best "$tmp/tinygrad-mlp" images_per_second) || exit 1
+row kind=opencl model=mlp batch=64 threads=- target=1.0 reference=tinygrad synapse="$syn" ref="$ref" \
+    synapse_runs="$syn_runs" ref_runs="$ref_runs" unit=img/s
 
 echo "gemm 1024 on OpenCL:" >&2
 run synapse-cl-gemm "$synapse" bench kernels --device opencl --sizes 1024 --filter gemm-1024 --json
@@ -202,6 +224,9 @@ for r in rows:
         r[k] = None if r[k] == "-" else int(r[k])
     for k in ("target", "synapse", "ref"):
         r[k] = None if r[k] == "-" else float(r[k])
+    for k in ("synapse_runs", "ref_runs"):
+        if k in r:
+            r[k] = [float(v) for v in r[k].split()]
     r["ratio"] = round(r["synapse"] / r["ref"], 3)
 # One line per comparison: the medians of its runs, and every run's ratio.
 keys = list(dict.fromkeys((r["kind"], r["model"], r["reference"]) for r in rows))
@@ -219,13 +244,13 @@ for key in keys:
         verdict = " ok" if met == len(runs) else f" BELOW in {len(runs) - met} of {len(runs)}"
     print(f"{first['kind']:8}{first['model']:11}{first['batch'] or '-':>6}{first['threads'] or '-':>8}  {syn:10.1f}  "
           f"{first['reference'] + ' ' + format(ref, '.1f'):>19}  {ratios:<20}{target:>8}{verdict}")
-print("(img/s for image models, characters/s for LSTMs, GFLOP/s for gemm, medians over the runs; "
-      "ratio = Synapse / reference)")
+print("(img/s for image models, characters/s for LSTMs, GFLOP/s for gemm, medians over the runs of each run's best "
+      "repeat; ratio = Synapse / reference)")
 if json_file:
     def version(name):
         return json.loads(open(f"{tmp}/{name}.json").read())["version"]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    report = {"synapse_commit": commit, "pytorch": version("pytorch-mlp"), "tinygrad": version("tinygrad-mlp"),
+    report = {"synapse_commit": commit, "pytorch": version("pytorch-mlp-1"), "tinygrad": version("tinygrad-mlp-1"),
               "busy_cores_at_start": float(load), "rows": rows}
     with open(json_file, "w") as f:
         json.dump(report, f, indent=2)
