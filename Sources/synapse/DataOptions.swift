@@ -63,7 +63,17 @@ struct DeviceOption: ParsableArguments {
         if let threads, !(1...CPUBackend.maximumThreads).contains(threads) {
             throw NNError.invalidSetting(name: "--threads", message: "must be in 1...\(CPUBackend.maximumThreads), got \(threads)")
         }
+        warnIfMoreThanCores(threads: threads)
         return try Devices.backend(device.map(DeviceChoice.init(parsing:)) ?? DeviceChoice.fromEnvironment(), threads: threads,
                                    localRank: localRank)
     }
+}
+
+/// Says so when `threads` is more than the machine's cores: the threads beyond them take turns on the cores, and every
+/// op shared out waits for its slowest part, so a step runs slower than on one thread per core.
+func warnIfMoreThanCores(threads: Int?) {
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    guard let threads, threads > cores else { return }
+    print("warning: --threads \(threads) is more than this machine's \(cores) cores; threads beyond the cores take turns on "
+          + "them and slow every step (leave --threads out for one per core)")
 }

@@ -124,6 +124,7 @@ struct Word2VecCommand: ParsableCommand {
             throw NNError.invalidSetting(name: "--batch", message: "must be in 1...1000000, got \(batch)")
         }
         guard threads <= 1024 else { throw NNError.invalidSetting(name: "--threads", message: "must be in 1...1024, got \(threads)") }
+        warnIfMoreThanCores(threads: threads)
         let format = WordVectors.FileFormat.guess(path: out)
         try corpus.checkOutput(out, option: "--out", overwrite: overwrite)
         try WordVectors.checkWritable(out)
