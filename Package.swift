@@ -66,6 +66,7 @@ let package = Package(
             dependencies: ["Synapse", "CBLAS", "COpenCL"],
             path: "Benchmarks/GEMM"
         ),
+        .executableTarget(name: "core-latency", path: "Benchmarks/CoreLatency"),
         .executableTarget(
             name: "bandwidth-bench",
             dependencies: ["Synapse"],

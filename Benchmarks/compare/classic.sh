@@ -6,10 +6,10 @@
 #   sparse coding against scikit-learn's MiniBatchDictionaryLearning: seconds and held-out error at its sparsity;
 #   with --accuracy, the Fashion-MNIST test accuracy of softmax regression, stacked denoising autoencoders, a deep
 #   belief net and the same sigmoid nets trained from scratch, beside PyTorch's under the same recipes (minutes).
-# Each speed comparison runs the reference and Synapse one after the other, --repeats times (default 3), and
-# compares each side's best run: shared machines have phases of seconds to minutes in which vector code runs much
-# slower, and the best of alternating runs sees both sides at the machine's full speed. Every run is printed.
-# Usage: Benchmarks/compare/classic.sh [--threads T] [--repeats N] [--accuracy]
+# Each speed comparison runs the reference and Synapse one after the other, --repeats times (default 3), each time
+# in a quick phase of the machine (quiet.sh; --max-wait S, default 300, bounds the wait), and compares each side's
+# best run. Every run is printed, with the cores' handover time before it.
+# Usage: Benchmarks/compare/classic.sh [--threads T] [--repeats N] [--max-wait S] [--accuracy]
 set -euo pipefail
 die() { echo "classic.sh: error: $*" >&2; exit 1; }
 threads=$(nproc)
@@ -19,13 +19,15 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --threads) [ $# -ge 2 ] || die "--threads needs a value"; threads=$2; shift 2 ;;
         --repeats) [ $# -ge 2 ] || die "--repeats needs a value"; repeats=$2; shift 2 ;;
+        --max-wait) [ $# -ge 2 ] || die "--max-wait needs a value"; quick_phase_wait=$2; shift 2 ;;
         --accuracy) accuracy=1; shift ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
 [[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "--threads must be a positive integer, got '$threads'"
 [[ "$repeats" =~ ^[1-9][0-9]*$ ]] || die "--repeats must be a positive integer, got '$repeats'"
+[[ "${quick_phase_wait:-0}" =~ ^[0-9]+$ ]] || die "--max-wait must be a whole number of seconds, got '$quick_phase_wait'"
 cd "$(dirname "$0")/../.."
 synapse=${SYNAPSE:-.build/release/synapse}
 py=.build-py/bin/python
@@ -35,13 +37,21 @@ if ! "$py" -c 'import torch, sklearn, numpy, PIL' 2>/dev/null; then
     [ -x "$py" ] || python3 -m venv .build-py || die "could not create .build-py (is python3-venv installed?)"
     "$py" -m pip install -q torch scikit-learn numpy pillow || die "pip install failed"
 fi
-[ -n "${SYNAPSE:-}" ] || swift build -c release --product synapse >&2 || die "swift build failed"
+if [ -z "${SYNAPSE:-}" ]; then
+    for product in synapse core-latency; do swift build -c release --product $product >&2 || die "swift build failed"; done
+fi
+core_latency=$(dirname "$synapse")/core-latency
+[ -x "$core_latency" ] || die "no $core_latency beside SYNAPSE=$synapse (swift build -c release --product core-latency)"
+core_latency=$(realpath "$core_latency")
+# shellcheck source=quiet.sh
+. Benchmarks/compare/quiet.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # Absolute paths, the venv's python not resolved (its symlink leads to the bare interpreter).
 synapse=$(realpath "$synapse")
 py=$PWD/$py
 cd Benchmarks/compare
+find_quickest_core_ns
 
 # seconds and metric of a synapse run's curves: the epochs' training seconds summed, the last epoch's metric.
 curves() { awk -F, 'NR > 1 { s += $6; m = $4 } END { printf "%.1f %.2f\n", s, m }' "$1"; }
@@ -52,9 +62,10 @@ best() { local how=$1; shift; printf "%s\n" "$@" | sort -g | { [ "$how" = min ] 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo "RBM, 256 hidden units, batch 64, 5 epochs, binarised Fashion-MNIST, $threads threads, $repeats runs each (seconds):"
-sk_runs=()
+sk_runs=() core_runs=""
 declare -A runs=() pl=()   # by variant: the seconds of every run, the last run's test pseudo-likelihood
 for repeat in $(seq 1 "$repeats"); do
+    wait_for_quick_phase; core_runs+=" $core_ns"
     OPENBLAS_NUM_THREADS=$threads "$py" sklearn_rbm.py --threads "$threads" --json > "$tmp/sklearn.json"
     sk_runs+=("$(json seconds < "$tmp/sklearn.json")")
     sk_pl=$(json pseudo_likelihood < "$tmp/sklearn.json")
@@ -69,6 +80,7 @@ done
 sk=$(best min "${sk_runs[@]}")
 printf "  %-34s %8.1f s (runs %s)  test pseudo-likelihood %8.2f\n" "scikit-learn BernoulliRBM (PCD)" "$sk" \
     "$(printf "%.1f " "${sk_runs[@]}")" "$sk_pl"
+echo "  (the cores' handover before each run, ns:$core_runs)"
 for variant in "CD-1:cd" "PCD:pcd"; do
     name=${variant%%:*} key=${variant#*:}
     ours=$(best min ${runs[$key]})
@@ -79,19 +91,21 @@ done
 echo "Autoencoder pretraining steps, batch 64, Adam, $threads threads (images/s; each run the median of 3 blocks of 200 steps):"
 for spec in "sparse:autoencoder --sparsity-weight 3" "stacked:stacked-autoencoder --corruption 0.2"; do
     name=${spec%%:*} args=${spec#*:}
-    refs=() ours=()
+    refs=() ours=() core_runs=""
     for repeat in $(seq 1 "$repeats"); do
+        wait_for_quick_phase; core_runs+=" $core_ns"
         refs+=("$("$py" pytorch_autoencoder.py --model "$name" --threads "$threads" --steps 200 --json | json images_per_second)")
         ours+=("$("$synapse" bench model --model $args --device cpu --threads "$threads" --steps 200 --json | json images_per_second)")
     done
     ref=$(best max "${refs[@]}") our=$(best max "${ours[@]}")
-    printf "  %-10s Synapse %8.0f (runs %s)  PyTorch %8.0f (runs %s)  %sx\n" "$name" "$our" "$(printf "%.0f " "${ours[@]}")" \
-        "$ref" "$(printf "%.0f " "${refs[@]}")" "$(ratio "$our" "$ref")"
+    printf "  %-10s Synapse %8.0f (runs %s)  PyTorch %8.0f (runs %s)  %sx  (cores:%s ns)\n" "$name" "$our" \
+        "$(printf "%.0f " "${ours[@]}")" "$ref" "$(printf "%.0f " "${refs[@]}")" "$(ratio "$our" "$ref")" "$core_runs"
 done
 
 echo "Sparse coding, 128 atoms, 20,000 8x8 patches of the default photographs, lambda 0.15, batch 256, 10 epochs (seconds):"
-sk_runs=() sc_runs=()
+sk_runs=() sc_runs=() core_runs=""
 for repeat in $(seq 1 "$repeats"); do
+    wait_for_quick_phase; core_runs+=" $core_ns"
     OPENBLAS_NUM_THREADS=$threads "$py" sklearn_dictionary.py --threads "$threads" --json > "$tmp/dictionary.json"
     sk_runs+=("$(json seconds < "$tmp/dictionary.json")")
     "$synapse" train --model sparse-coding --device cpu --threads "$threads" --checkpoint "$tmp/sc.safetensors" --overwrite \
@@ -101,8 +115,9 @@ done
 sk=$(best min "${sk_runs[@]}") ours=$(best min "${sc_runs[@]}")
 "$py" -c 'import json, sys; r = json.load(open(sys.argv[1])); print("  %-40s %8.1f s (runs %s)  held-out mse %.4f at %.1f codes" % ("scikit-learn MiniBatchDictionaryLearning", float(sys.argv[2]), sys.argv[3], r["mean_squared_error"], r["nonzeros"]))' \
     "$tmp/dictionary.json" "$sk" "$(printf "%.1f " "${sk_runs[@]}")"
-printf "  %-40s %8.1f s (runs %s)  %s   %sx faster\n" "Synapse sparse-coding" "$ours" "$(printf "%.1f " "${sc_runs[@]}")" \
-    "$(grep -E '^epoch [0-9]+/[0-9]+  train' "$tmp/sc.log" | tail -n 1)" "$(ratio "$sk" "$ours")"
+printf "  %-40s %8.1f s (runs %s)  %s   %sx faster  (cores:%s ns)\n" "Synapse sparse-coding" "$ours" \
+    "$(printf "%.1f " "${sc_runs[@]}")" "$(grep -E '^epoch [0-9]+/[0-9]+  train' "$tmp/sc.log" | tail -n 1)" \
+    "$(ratio "$sk" "$ours")" "$core_runs"
 
 [ "$accuracy" = 1 ] || exit 0
 echo "Fashion-MNIST test accuracy (20 epochs in all; stacks: 5 pretraining epochs per layer of 500,500, then 10):"

@@ -6,15 +6,16 @@
 #   --runs N      measure every row N times, one round of all rows after another (default 1); the table
 #                 gives each run's ratio and how many met the target
 #   --repeats R   within a run, time each model row's pair R times alternately and keep each side's best (default 3)
+#   --max-wait S  before each pair, wait up to S seconds for a quick phase of the machine (default 300; quiet.sh)
 #   --quick       fewer steps (a smoke test; figures are noisier)
 #   --json FILE   also write every row of every run, with versions, to FILE
 #
 # Each row runs Synapse and its reference back to back so both see the same machine
-# load, and the model rows alternate them --repeats times, keeping each side's best: shared
-# machines have phases of seconds to minutes in which vector code runs much slower, and the
-# best of alternating runs sees both sides at the machine's full speed. Run it on an otherwise
-# idle machine: with --threads equal to the core count, PyTorch's OpenMP threads slow down
-# many times over when another process holds a core.
+# load, and the model rows alternate them --repeats times, keeping each side's best; each pair
+# starts in a quick phase of the machine (quiet.sh), and the JSON file keeps every repeat with
+# the cores' handover time before it. Run it on an otherwise idle machine: with --threads equal
+# to the core count, PyTorch's OpenMP threads slow down many times over when another process
+# holds a core.
 set -euo pipefail
 
 die() { echo "run.sh: error: $*" >&2; exit 1; }
@@ -29,15 +30,17 @@ while [ $# -gt 0 ]; do
         --threads) [ $# -ge 2 ] || die "--threads needs a value"; threads=$2; shift 2 ;;
         --runs) [ $# -ge 2 ] || die "--runs needs a value"; runs=$2; shift 2 ;;
         --repeats) [ $# -ge 2 ] || die "--repeats needs a value"; repeats=$2; shift 2 ;;
+        --max-wait) [ $# -ge 2 ] || die "--max-wait needs a value"; quick_phase_wait=$2; shift 2 ;;
         --quick) quick=1; shift ;;
         --json) [ $# -ge 2 ] || die "--json needs a file name"; json_file=$2; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
 [[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "--threads must be a positive integer, got '$threads'"
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer, got '$runs'"
 [[ "$repeats" =~ ^[1-9][0-9]*$ ]] || die "--repeats must be a positive integer, got '$repeats'"
+[[ "${quick_phase_wait:-0}" =~ ^[0-9]+$ ]] || die "--max-wait must be a whole number of seconds, got '$quick_phase_wait'"
 [ -z "$json_file" ] || json_file=$(realpath -m "$json_file")
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -58,7 +61,8 @@ fi
 
 # --- Synapse: release builds when missing or older than any source --------------------------
 gemm_bench=$(dirname "$synapse")/gemm-bench
-for product in synapse gemm-bench; do
+core_latency=$(dirname "$synapse")/core-latency
+for product in synapse gemm-bench core-latency; do
     binary=$(dirname "$synapse")/$product
     if [ -z "${SYNAPSE:-}" ] && { [ ! -x "$binary" ] || [ -n "$(find Sources Kernels Benchmarks/GEMM Package.swift -newer "$binary" -print -quit)" ]; }; then
         echo "Building $binary (swift build -c release --product $product)..." >&2
@@ -66,6 +70,9 @@ for product in synapse gemm-bench; do
     fi
 done
 [ -x "$synapse" ] || die "$synapse is not an executable"
+[ -x "$core_latency" ] || die "no $core_latency beside SYNAPSE=$synapse (swift build -c release --product core-latency)"
+# shellcheck source=quiet.sh
+. Benchmarks/compare/quiet.sh
 # The CLBlast rows need gemm-bench beside synapse and CLBlast itself; without either they are left out, said up front.
 clblast_rows=1
 if [ ! -x "$gemm_bench" ]; then
@@ -98,6 +105,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 rows=$tmp/rows.jsonl
+find_quickest_core_ns
 
 # run NAME CMD...: runs CMD, keeping its stdout in $tmp/NAME.json; stops with its stderr on failure.
 run() {
@@ -151,7 +159,9 @@ for spec in mlp:64:1.3 lenet:64:1.5 alexnet:16:1.3; do
     IFS=: read -r model batch target <<<"$spec"
     read -r s w <<<"${steps[$model]}"
     echo "$model (batch $batch, $s steps, $threads threads):" >&2
+    core_runs=""
     for repeat in $(seq 1 "$repeats"); do
+        wait_for_quick_phase; core_runs+=" $core_ns"
         run "synapse-$model-$repeat" "$synapse" bench model --model "$model" --batch "$batch" --steps "$s" \
             --warmup "$w" --device cpu --threads "$threads" --no-layers --json
         run "pytorch-$model-$repeat" "$py" Benchmarks/compare/pytorch_train.py --model "$model" --batch "$batch" \
@@ -161,7 +171,7 @@ for spec in mlp:64:1.3 lenet:64:1.5 alexnet:16:1.3; do
     read -r syn syn_runs < <(best "$tmp/synapse-$model" images_per_second) || exit 1
     read -r ref ref_runs < <(best "$tmp/pytorch-$model" images_per_second) || exit 1
     row kind=cpu model="$model" batch="$batch" threads="$threads" target="$target" reference=pytorch \
-        synapse="$syn" ref="$ref" synapse_runs="$syn_runs" ref_runs="$ref_runs" unit=img/s
+        synapse="$syn" ref="$ref" synapse_runs="$syn_runs" ref_runs="$ref_runs" core_ns_runs="$core_runs" unit=img/s
 done
 
 # The character model (embedding 64, LSTM, linear to 96 characters), sequences of 50 in batches of 50, as
@@ -170,7 +180,9 @@ for spec in lstm-small:1:128:1.2 lstm-large:2:512:1.0; do
     IFS=: read -r name layers hidden target <<<"$spec"
     read -r s w <<<"${steps[$name]}"
     echo "char-lstm ${layers}x$hidden (batch 50, sequence 50, $s steps, $threads threads):" >&2
+    core_runs=""
     for repeat in $(seq 1 "$repeats"); do
+        wait_for_quick_phase; core_runs+=" $core_ns"
         run "synapse-$name-$repeat" "$synapse" bench model --model char-lstm --layers "$layers" --hidden "$hidden" \
             --batch 50 --sequence-length 50 --steps "$s" --warmup "$w" --device cpu --threads "$threads" --no-layers --json
         run "pytorch-$name-$repeat" "$py" Benchmarks/compare/pytorch_lstm.py --layers "$layers" --hidden "$hidden" \
@@ -179,12 +191,14 @@ for spec in lstm-small:1:128:1.2 lstm-large:2:512:1.0; do
     read -r syn syn_runs < <(best "$tmp/synapse-$name" tokens_per_second) || exit 1
     read -r ref ref_runs < <(best "$tmp/pytorch-$name" tokens_per_second) || exit 1
     row kind=cpu model="lstm-${layers}x$hidden" batch=50 threads="$threads" target="$target" reference=pytorch \
-        synapse="$syn" ref="$ref" synapse_runs="$syn_runs" ref_runs="$ref_runs" unit=char/s
+        synapse="$syn" ref="$ref" synapse_runs="$syn_runs" ref_runs="$ref_runs" core_ns_runs="$core_runs" unit=char/s
 done
 
 read -r s w <<<"${steps[mlp]}"
 echo "mlp on OpenCL (batch 64, $s steps):" >&2
+core_runs=""
 for repeat in $(seq 1 "$repeats"); do
+    wait_for_quick_phase; core_runs+=" $core_ns"
     run "synapse-cl-mlp-$repeat" "$synapse" bench model --model mlp --batch 64 --steps "$s" --warmup "$w" --device opencl \
         --no-layers --json
     run "tinygrad-mlp-$repeat" "$py" Benchmarks/compare/tinygrad_bench.py mlp --batch 64 --steps "$s" --warmup "$w" --json
@@ -192,9 +206,10 @@ done
 read -r syn syn_runs < <(best "$tmp/synapse-cl-mlp" images_per_second) || exit 1
 read -r ref ref_runs < <(best "$tmp/tinygrad-mlp" images_per_second) || exit 1
 row kind=opencl model=mlp batch=64 threads=- target=1.0 reference=tinygrad synapse="$syn" ref="$ref" \
-    synapse_runs="$syn_runs" ref_runs="$ref_runs" unit=img/s
+    synapse_runs="$syn_runs" ref_runs="$ref_runs" core_ns_runs="$core_runs" unit=img/s
 
 echo "gemm 1024 on OpenCL:" >&2
+wait_for_quick_phase
 run synapse-cl-gemm "$synapse" bench kernels --device opencl --sizes 1024 --filter gemm-1024 --json
 run tinygrad-gemm "$py" Benchmarks/compare/tinygrad_bench.py gemm --size 1024 --repeats "$gemm_repeats" --json
 syn=$(field "$tmp/synapse-cl-gemm.json" kernel:gemm-1024)
@@ -203,6 +218,7 @@ row kind=opencl model=gemm-1024 batch=- threads=- target=- reference=tinygrad sy
 
 if [ "$clblast_rows" = 1 ]; then
     echo "gemm on OpenCL against CLBlast on the same device and queue:" >&2
+    wait_for_quick_phase
     run gemm-bench "$gemm_bench" --json --reps "$gemm_repeats"
     for spec in "512^3:gemm-512" "1024^3:gemm-1024" "2048^3:gemm-2048" "fc6 128x4096x9216 NT:gemm-fc6"; do
         IFS=: read -r shape name <<<"$spec"
@@ -224,7 +240,7 @@ for r in rows:
         r[k] = None if r[k] == "-" else int(r[k])
     for k in ("target", "synapse", "ref"):
         r[k] = None if r[k] == "-" else float(r[k])
-    for k in ("synapse_runs", "ref_runs"):
+    for k in ("synapse_runs", "ref_runs", "core_ns_runs"):
         if k in r:
             r[k] = [float(v) for v in r[k].split()]
     r["ratio"] = round(r["synapse"] / r["ref"], 3)
