@@ -6,9 +6,10 @@
 #   sparse coding against scikit-learn's MiniBatchDictionaryLearning: seconds and held-out error at its sparsity;
 #   with --accuracy, the Fashion-MNIST test accuracy of softmax regression, stacked denoising autoencoders, a deep
 #   belief net and the same sigmoid nets trained from scratch, beside PyTorch's under the same recipes (minutes).
-# Each speed comparison runs the reference and Synapse one after the other, --repeats times (default 3), each time
-# in a quick phase of the machine (quiet.sh; --max-wait S, default 300, bounds the wait), and compares each side's
-# best run. Every run is printed, with the cores' handover time before it.
+# Each speed comparison runs the reference and Synapse one after the other, --repeats times (default 3; the
+# reference first in odd turns, Synapse in even ones), each time after waiting for a quick phase of the machine
+# (quiet.sh; --max-wait S, default 300, bounds the wait), and compares each side's best run. Every run is printed,
+# with the cores' handover time before it.
 # Usage: Benchmarks/compare/classic.sh [--threads T] [--repeats N] [--max-wait S] [--accuracy]
 set -euo pipefail
 die() { echo "classic.sh: error: $*" >&2; exit 1; }
@@ -21,13 +22,13 @@ while [ $# -gt 0 ]; do
         --repeats) [ $# -ge 2 ] || die "--repeats needs a value"; repeats=$2; shift 2 ;;
         --max-wait) [ $# -ge 2 ] || die "--max-wait needs a value"; quick_phase_wait=$2; shift 2 ;;
         --accuracy) accuracy=1; shift ;;
-        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
 [[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "--threads must be a positive integer, got '$threads'"
 [[ "$repeats" =~ ^[1-9][0-9]*$ ]] || die "--repeats must be a positive integer, got '$repeats'"
-[[ "${quick_phase_wait:-0}" =~ ^[0-9]+$ ]] || die "--max-wait must be a whole number of seconds, got '$quick_phase_wait'"
+[[ "${quick_phase_wait-0}" =~ ^[0-9]+$ ]] || die "--max-wait must be a whole number of seconds, got '$quick_phase_wait'"
 cd "$(dirname "$0")/../.."
 synapse=${SYNAPSE:-.build/release/synapse}
 py=.build-py/bin/python
@@ -41,8 +42,7 @@ if [ -z "${SYNAPSE:-}" ]; then
     for product in synapse core-latency; do swift build -c release --product $product >&2 || die "swift build failed"; done
 fi
 core_latency=$(dirname "$synapse")/core-latency
-[ -x "$core_latency" ] || die "no $core_latency beside SYNAPSE=$synapse (swift build -c release --product core-latency)"
-core_latency=$(realpath "$core_latency")
+if [ -x "$core_latency" ]; then core_latency=$(realpath "$core_latency"); else core_latency=""; fi   # then no waiting
 # shellcheck source=quiet.sh
 . Benchmarks/compare/quiet.sh
 tmp=$(mktemp -d)
@@ -58,17 +58,22 @@ curves() { awk -F, 'NR > 1 { s += $6; m = $4 } END { printf "%.1f %.2f\n", s, m 
 # json KEY: that field of the JSON object on stdin (anything printed before the object skipped).
 json() { "$py" -c 'import json, sys; t = sys.stdin.read(); print(json.loads(t[t.index("{"):])[sys.argv[1]])' "$1"; }
 # best min|max VALUES...: the smallest or largest of the values.
-best() { local how=$1; shift; printf "%s\n" "$@" | sort -g | { [ "$how" = min ] && head -n 1 || tail -n 1; }; }
+best() { local how=$1; shift; printf "%s\n" "$@" | LC_ALL=C sort -g | { [ "$how" = min ] && head -n 1 || tail -n 1; }; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# in_turn REPEAT FIRST SECOND: runs FIRST then SECOND in odd repeats, the other way round in even ones, so that
+# neither side always comes straight after the wait for a quick phase.
+in_turn() { if [ $(($1 % 2)) = 1 ]; then "$2"; "$3"; else "$3"; "$2"; fi; }
 
 echo "RBM, 256 hidden units, batch 64, 5 epochs, binarised Fashion-MNIST, $threads threads, $repeats runs each (seconds):"
 sk_runs=() core_runs=""
 declare -A runs=() pl=()   # by variant: the seconds of every run, the last run's test pseudo-likelihood
-for repeat in $(seq 1 "$repeats"); do
-    wait_for_quick_phase; core_runs+=" $core_ns"
+theirs() {
     OPENBLAS_NUM_THREADS=$threads "$py" sklearn_rbm.py --threads "$threads" --json > "$tmp/sklearn.json"
     sk_runs+=("$(json seconds < "$tmp/sklearn.json")")
     sk_pl=$(json pseudo_likelihood < "$tmp/sklearn.json")
+}
+ours() {
+    local variant name flag seconds likelihood
     for variant in "cd:" "pcd:--persistent"; do
         name=${variant%%:*} flag=${variant#*:}
         "$synapse" train --model rbm --widths 256 --batch-size 64 --epochs 5 $flag --device cpu --threads "$threads" \
@@ -76,6 +81,10 @@ for repeat in $(seq 1 "$repeats"); do
         read -r seconds likelihood < <(curves "$tmp/rbm.csv")
         runs[$name]+=" $seconds" pl[$name]=$likelihood
     done
+}
+for repeat in $(seq 1 "$repeats"); do
+    wait_for_quick_phase; core_runs+=" $core_ns"
+    in_turn "$repeat" theirs ours
 done
 sk=$(best min "${sk_runs[@]}")
 printf "  %-34s %8.1f s (runs %s)  test pseudo-likelihood %8.2f\n" "scikit-learn BernoulliRBM (PCD)" "$sk" \
@@ -91,26 +100,32 @@ done
 echo "Autoencoder pretraining steps, batch 64, Adam, $threads threads (images/s; each run the median of 3 blocks of 200 steps):"
 for spec in "sparse:autoencoder --sparsity-weight 3" "stacked:stacked-autoencoder --corruption 0.2"; do
     name=${spec%%:*} args=${spec#*:}
-    refs=() ours=() core_runs=""
+    ref_runs=() our_runs=() core_runs=""
     for repeat in $(seq 1 "$repeats"); do
         wait_for_quick_phase; core_runs+=" $core_ns"
-        refs+=("$("$py" pytorch_autoencoder.py --model "$name" --threads "$threads" --steps 200 --json | json images_per_second)")
-        ours+=("$("$synapse" bench model --model $args --device cpu --threads "$threads" --steps 200 --json | json images_per_second)")
+        theirs() { ref_runs+=("$("$py" pytorch_autoencoder.py --model "$name" --threads "$threads" --steps 200 --json | json images_per_second)"); }
+        ours() { our_runs+=("$("$synapse" bench model --model $args --device cpu --threads "$threads" --steps 200 --json | json images_per_second)"); }
+        in_turn "$repeat" theirs ours
     done
-    ref=$(best max "${refs[@]}") our=$(best max "${ours[@]}")
+    ref=$(best max "${ref_runs[@]}") our=$(best max "${our_runs[@]}")
     printf "  %-10s Synapse %8.0f (runs %s)  PyTorch %8.0f (runs %s)  %sx  (cores:%s ns)\n" "$name" "$our" \
-        "$(printf "%.0f " "${ours[@]}")" "$ref" "$(printf "%.0f " "${refs[@]}")" "$(ratio "$our" "$ref")" "$core_runs"
+        "$(printf "%.0f " "${our_runs[@]}")" "$ref" "$(printf "%.0f " "${ref_runs[@]}")" "$(ratio "$our" "$ref")" "$core_runs"
 done
 
 echo "Sparse coding, 128 atoms, 20,000 8x8 patches of the default photographs, lambda 0.15, batch 256, 10 epochs (seconds):"
 sk_runs=() sc_runs=() core_runs=""
-for repeat in $(seq 1 "$repeats"); do
-    wait_for_quick_phase; core_runs+=" $core_ns"
+theirs() {
     OPENBLAS_NUM_THREADS=$threads "$py" sklearn_dictionary.py --threads "$threads" --json > "$tmp/dictionary.json"
     sk_runs+=("$(json seconds < "$tmp/dictionary.json")")
+}
+ours() {
     "$synapse" train --model sparse-coding --device cpu --threads "$threads" --checkpoint "$tmp/sc.safetensors" --overwrite \
         > "$tmp/sc.log" 2>&1 || die "synapse sparse coding: $(tail -3 "$tmp/sc.log")"
     sc_runs+=("$(awk '/^epoch [0-9]+\/[0-9]+  train/ { s += $(NF - 1) } END { print s }' "$tmp/sc.log")")
+}
+for repeat in $(seq 1 "$repeats"); do
+    wait_for_quick_phase; core_runs+=" $core_ns"
+    in_turn "$repeat" theirs ours
 done
 sk=$(best min "${sk_runs[@]}") ours=$(best min "${sc_runs[@]}")
 "$py" -c 'import json, sys; r = json.load(open(sys.argv[1])); print("  %-40s %8.1f s (runs %s)  held-out mse %.4f at %.1f codes" % ("scikit-learn MiniBatchDictionaryLearning", float(sys.argv[2]), sys.argv[3], r["mean_squared_error"], r["nonzeros"]))' \

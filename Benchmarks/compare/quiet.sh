@@ -4,34 +4,49 @@
 # each core computes as fast as ever, but a cache line takes several times as long to pass between them, and work
 # shared between threads (Synapse's most of all, whose threads hand data over at every op) runs up to twice as
 # slowly. `core-latency` measures that handover; `wait_for_quick_phase` sleeps while it is more than twice the
-# quickest seen in this run, for at most $quick_phase_wait seconds, and leaves the last figure in $core_ns.
-# Needs $core_latency (the binary) and die().
+# quickest seen in this run, for at most $quick_phase_wait seconds, and leaves the last figure in $core_ns ("-" when
+# it cannot be measured: one CPU, or no core-latency binary, in which case nothing waits).
+# Needs $core_latency (the binary's path, or empty).
 
 quick_phase_wait=${quick_phase_wait:-300}
 quickest_core_ns=""
-core_ns=""
+core_ns="-"
 
 measure_core_ns() {
-    core_ns=$("$core_latency") || die "$core_latency failed"
+    core_ns="-"
+    [ -n "$core_latency" ] || return 0
+    if ! core_ns=$("$core_latency" 2>&1) || ! [[ "$core_ns" =~ ^[0-9]+$ ]]; then
+        echo "warning: $core_latency gave '$core_ns'; timing without waiting for quick phases" >&2
+        core_latency="" core_ns="-"
+        return 0
+    fi
     if [ -z "$quickest_core_ns" ] || [ "$core_ns" -lt "$quickest_core_ns" ]; then quickest_core_ns=$core_ns; fi
 }
 
+slow_phase() { [ "$core_ns" != "-" ] && [ "$core_ns" -gt $((2 * quickest_core_ns)) ]; }
+
 # At the start: three samples five seconds apart, so that a run that starts in a slow phase still finds the quick one.
 find_quickest_core_ns() {
-    measure_core_ns; sleep 5; measure_core_ns; sleep 5; measure_core_ns
-    echo "cores hand a cache line over in $core_ns ns (quickest of three samples $quickest_core_ns ns)" >&2
+    if [ -z "$core_latency" ]; then
+        echo "warning: no core-latency binary; timing without waiting for quick phases" >&2
+        return 0
+    fi
+    measure_core_ns; [ -z "$core_latency" ] || { sleep 5; measure_core_ns; }; [ -z "$core_latency" ] || { sleep 5; measure_core_ns; }
+    [ -z "$core_latency" ] || echo "cores hand a cache line over in $core_ns ns (quickest of three samples $quickest_core_ns ns)" >&2
 }
 
 wait_for_quick_phase() {
     local waited=0
     measure_core_ns
-    while [ "$core_ns" -gt $((2 * quickest_core_ns)) ] && [ "$waited" -lt "$quick_phase_wait" ]; do
+    while slow_phase && [ "$waited" -lt "$quick_phase_wait" ]; do
         [ "$waited" -gt 0 ] || echo "  waiting for a quick phase (cores at $core_ns ns, quickest $quickest_core_ns ns)..." >&2
         sleep 5
         waited=$((waited + 5))
         measure_core_ns
     done
-    if [ "$core_ns" -gt $((2 * quickest_core_ns)) ]; then
+    if slow_phase; then
+        # Perhaps the machine has moved for good: this becomes the quickest, so the next pairs do not wait as long.
         echo "  warning: still a slow phase after ${waited} s (cores at $core_ns ns); timing anyway" >&2
+        quickest_core_ns=$core_ns
     fi
 }

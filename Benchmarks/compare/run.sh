@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # End-to-end speed comparison: Synapse against PyTorch (CPU), tinygrad (OpenCL) and CLBlast (OpenCL GEMM).
 #
-# Usage: Benchmarks/compare/run.sh [--threads T] [--runs N] [--repeats R] [--quick] [--json FILE]
+# Usage: Benchmarks/compare/run.sh [--threads T] [--runs N] [--repeats R] [--max-wait S] [--quick] [--json FILE]
 #   --threads T   CPU threads for Synapse's CPU backend and PyTorch (default: every core)
 #   --runs N      measure every row N times, one round of all rows after another (default 1); the table
 #                 gives each run's ratio and how many met the target
-#   --repeats R   within a run, time each model row's pair R times alternately and keep each side's best (default 3)
+#   --repeats R   within a run, time each model row's pair R times in turns (Synapse first in odd turns, the
+#                 reference first in even ones) and keep each side's best (default 3)
 #   --max-wait S  before each pair, wait up to S seconds for a quick phase of the machine (default 300; quiet.sh)
 #   --quick       fewer steps (a smoke test; figures are noisier)
 #   --json FILE   also write every row of every run, with versions, to FILE
@@ -33,14 +34,14 @@ while [ $# -gt 0 ]; do
         --max-wait) [ $# -ge 2 ] || die "--max-wait needs a value"; quick_phase_wait=$2; shift 2 ;;
         --quick) quick=1; shift ;;
         --json) [ $# -ge 2 ] || die "--json needs a file name"; json_file=$2; shift 2 ;;
-        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
 [[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "--threads must be a positive integer, got '$threads'"
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer, got '$runs'"
 [[ "$repeats" =~ ^[1-9][0-9]*$ ]] || die "--repeats must be a positive integer, got '$repeats'"
-[[ "${quick_phase_wait:-0}" =~ ^[0-9]+$ ]] || die "--max-wait must be a whole number of seconds, got '$quick_phase_wait'"
+[[ "${quick_phase_wait-0}" =~ ^[0-9]+$ ]] || die "--max-wait must be a whole number of seconds, got '$quick_phase_wait'"
 [ -z "$json_file" ] || json_file=$(realpath -m "$json_file")
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -64,13 +65,13 @@ gemm_bench=$(dirname "$synapse")/gemm-bench
 core_latency=$(dirname "$synapse")/core-latency
 for product in synapse gemm-bench core-latency; do
     binary=$(dirname "$synapse")/$product
-    if [ -z "${SYNAPSE:-}" ] && { [ ! -x "$binary" ] || [ -n "$(find Sources Kernels Benchmarks/GEMM Package.swift -newer "$binary" -print -quit)" ]; }; then
+    if [ -z "${SYNAPSE:-}" ] && { [ ! -x "$binary" ] || [ -n "$(find Sources Kernels Benchmarks/GEMM Benchmarks/CoreLatency Package.swift -newer "$binary" -print -quit)" ]; }; then
         echo "Building $binary (swift build -c release --product $product)..." >&2
         swift build -c release --product "$product" || die "swift build failed"
     fi
 done
 [ -x "$synapse" ] || die "$synapse is not an executable"
-[ -x "$core_latency" ] || die "no $core_latency beside SYNAPSE=$synapse (swift build -c release --product core-latency)"
+[ -x "$core_latency" ] || core_latency=""   # then nothing waits for quick phases (quiet.sh says so)
 # shellcheck source=quiet.sh
 . Benchmarks/compare/quiet.sh
 # The CLBlast rows need gemm-bench beside synapse and CLBlast itself; without either they are left out, said up front.
@@ -146,8 +147,12 @@ EOF
 best() {
     local r v values=()
     for r in $(seq 1 "$repeats"); do v=$(field "$1-$r.json" "$2") || exit 1; values+=("$v"); done
-    echo "$(printf "%s\n" "${values[@]}" | sort -g | tail -n 1) ${values[*]}"
+    echo "$(printf "%s\n" "${values[@]}" | LC_ALL=C sort -g | tail -n 1) ${values[*]}"
 }
+
+# in_turn REPEAT FIRST SECOND: runs FIRST then SECOND in odd repeats, the other way round in even ones, so that
+# neither side always comes straight after the wait for a quick phase.
+in_turn() { if [ $(($1 % 2)) = 1 ]; then "$2"; "$3"; else "$3"; "$2"; fi; }
 
 # row KEY=VALUE...: appends one result row of the current run.
 row() { "$py" -c 'import json, sys; print(json.dumps(dict(a.split("=", 1) for a in sys.argv[1:])))' run="$round" "$@" >>"$rows"; }
@@ -162,10 +167,15 @@ for spec in mlp:64:1.3 lenet:64:1.5 alexnet:16:1.3; do
     core_runs=""
     for repeat in $(seq 1 "$repeats"); do
         wait_for_quick_phase; core_runs+=" $core_ns"
-        run "synapse-$model-$repeat" "$synapse" bench model --model "$model" --batch "$batch" --steps "$s" \
-            --warmup "$w" --device cpu --threads "$threads" --no-layers --json
-        run "pytorch-$model-$repeat" "$py" Benchmarks/compare/pytorch_train.py --model "$model" --batch "$batch" \
-            --steps "$s" --warmup "$w" --threads "$threads" --json
+        ours() {
+            run "synapse-$model-$repeat" "$synapse" bench model --model "$model" --batch "$batch" --steps "$s" \
+                --warmup "$w" --device cpu --threads "$threads" --no-layers --json
+        }
+        theirs() {
+            run "pytorch-$model-$repeat" "$py" Benchmarks/compare/pytorch_train.py --model "$model" --batch "$batch" \
+                --steps "$s" --warmup "$w" --threads "$threads" --json
+        }
+        in_turn "$repeat" ours theirs
     done
     # (assignments first: set -e does not see a failure inside a command's arguments)
     read -r syn syn_runs < <(best "$tmp/synapse-$model" images_per_second) || exit 1
@@ -183,10 +193,15 @@ for spec in lstm-small:1:128:1.2 lstm-large:2:512:1.0; do
     core_runs=""
     for repeat in $(seq 1 "$repeats"); do
         wait_for_quick_phase; core_runs+=" $core_ns"
-        run "synapse-$name-$repeat" "$synapse" bench model --model char-lstm --layers "$layers" --hidden "$hidden" \
-            --batch 50 --sequence-length 50 --steps "$s" --warmup "$w" --device cpu --threads "$threads" --no-layers --json
-        run "pytorch-$name-$repeat" "$py" Benchmarks/compare/pytorch_lstm.py --layers "$layers" --hidden "$hidden" \
-            --batch 50 --sequence 50 --steps "$s" --warmup "$w" --threads "$threads" --json
+        ours() {
+            run "synapse-$name-$repeat" "$synapse" bench model --model char-lstm --layers "$layers" --hidden "$hidden" \
+                --batch 50 --sequence-length 50 --steps "$s" --warmup "$w" --device cpu --threads "$threads" --no-layers --json
+        }
+        theirs() {
+            run "pytorch-$name-$repeat" "$py" Benchmarks/compare/pytorch_lstm.py --layers "$layers" --hidden "$hidden" \
+                --batch 50 --sequence 50 --steps "$s" --warmup "$w" --threads "$threads" --json
+        }
+        in_turn "$repeat" ours theirs
     done
     read -r syn syn_runs < <(best "$tmp/synapse-$name" tokens_per_second) || exit 1
     read -r ref ref_runs < <(best "$tmp/pytorch-$name" tokens_per_second) || exit 1
@@ -199,9 +214,14 @@ echo "mlp on OpenCL (batch 64, $s steps):" >&2
 core_runs=""
 for repeat in $(seq 1 "$repeats"); do
     wait_for_quick_phase; core_runs+=" $core_ns"
-    run "synapse-cl-mlp-$repeat" "$synapse" bench model --model mlp --batch 64 --steps "$s" --warmup "$w" --device opencl \
-        --no-layers --json
-    run "tinygrad-mlp-$repeat" "$py" Benchmarks/compare/tinygrad_bench.py mlp --batch 64 --steps "$s" --warmup "$w" --json
+    ours() {
+        run "synapse-cl-mlp-$repeat" "$synapse" bench model --model mlp --batch 64 --steps "$s" --warmup "$w" \
+            --device opencl --no-layers --json
+    }
+    theirs() {
+        run "tinygrad-mlp-$repeat" "$py" Benchmarks/compare/tinygrad_bench.py mlp --batch 64 --steps "$s" --warmup "$w" --json
+    }
+    in_turn "$repeat" ours theirs
 done
 read -r syn syn_runs < <(best "$tmp/synapse-cl-mlp" images_per_second) || exit 1
 read -r ref ref_runs < <(best "$tmp/tinygrad-mlp" images_per_second) || exit 1

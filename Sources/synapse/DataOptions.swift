@@ -69,11 +69,12 @@ struct DeviceOption: ParsableArguments {
     }
 }
 
-/// Says so when `threads` is more than the machine's cores: the threads beyond them take turns on the cores, and every
+/// Says so on standard error (where it cannot spoil `--json` output) when `threads` is more than the machine's cores: the threads beyond them take turns on the cores, and every
 /// op shared out waits for its slowest part, so a step runs slower than on one thread per core.
 func warnIfMoreThanCores(threads: Int?) {
     let cores = ProcessInfo.processInfo.activeProcessorCount
     guard let threads, threads > cores else { return }
-    print("warning: --threads \(threads) is more than this machine's \(cores) cores; threads beyond the cores take turns on "
-          + "them and slow every step (leave --threads out for one per core)")
+    let warning = "warning: --threads \(threads) is more than this machine's \(cores) cores; threads beyond the cores take "
+        + "turns on them and slow every step (leave --threads out for one per core)\n"
+    FileHandle.standardError.write(Data(warning.utf8))
 }
