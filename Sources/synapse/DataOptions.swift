@@ -69,8 +69,9 @@ struct DeviceOption: ParsableArguments {
     }
 }
 
-/// Says so on standard error (where it cannot spoil `--json` output) when `threads` is more than the machine's cores: the threads beyond them take turns on the cores, and every
-/// op shared out waits for its slowest part, so a step runs slower than on one thread per core.
+/// Says so on standard error (where it cannot spoil `--json` output) when `threads` is more than the machine's
+/// cores: the threads beyond them take turns on the cores, and every op shared out waits for its slowest part, so a
+/// step runs slower than on one thread per core.
 func warnIfMoreThanCores(threads: Int?) {
     let cores = ProcessInfo.processInfo.activeProcessorCount
     guard let threads, threads > cores else { return }
