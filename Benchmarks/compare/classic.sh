@@ -60,12 +60,9 @@ json() { "$py" -c 'import json, sys; t = sys.stdin.read(); print(json.loads(t[t.
 # best min|max VALUES...: the smallest or largest of the values.
 best() { local how=$1; shift; printf "%s\n" "$@" | LC_ALL=C sort -g | { [ "$how" = min ] && head -n 1 || tail -n 1; }; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-# in_turn REPEAT FIRST SECOND: runs FIRST then SECOND in odd repeats, the other way round in even ones, so that
-# neither side always comes straight after the wait for a quick phase.
-in_turn() { if [ $(($1 % 2)) = 1 ]; then "$2"; "$3"; else "$3"; "$2"; fi; }
 
 echo "RBM, 256 hidden units, batch 64, 5 epochs, binarised Fashion-MNIST, $threads threads, $repeats runs each (seconds):"
-sk_runs=() core_runs=""
+sk_runs=()
 declare -A runs=() pl=()   # by variant: the seconds of every run, the last run's test pseudo-likelihood
 theirs() {
     OPENBLAS_NUM_THREADS=$threads "$py" sklearn_rbm.py --threads "$threads" --json > "$tmp/sklearn.json"
@@ -82,38 +79,32 @@ ours() {
         runs[$name]+=" $seconds" pl[$name]=$likelihood
     done
 }
-for repeat in $(seq 1 "$repeats"); do
-    wait_for_quick_phase; core_runs+=" $core_ns"
-    in_turn "$repeat" theirs ours
-done
+in_turns theirs ours
 sk=$(best min "${sk_runs[@]}")
 printf "  %-34s %8.1f s (runs %s)  test pseudo-likelihood %8.2f\n" "scikit-learn BernoulliRBM (PCD)" "$sk" \
     "$(printf "%.1f " "${sk_runs[@]}")" "$sk_pl"
 echo "  (the cores' handover before each run, ns:$core_runs)"
 for variant in "CD-1:cd" "PCD:pcd"; do
     name=${variant%%:*} key=${variant#*:}
-    ours=$(best min ${runs[$key]})
-    printf "  %-34s %8.1f s (runs%s)  test pseudo-likelihood %8.2f   %sx faster\n" "Synapse rbm ($name)" "$ours" \
-        "${runs[$key]} " "${pl[$key]}" "$(ratio "$sk" "$ours")"
+    our=$(best min ${runs[$key]})
+    printf "  %-34s %8.1f s (runs%s)  test pseudo-likelihood %8.2f   %sx faster\n" "Synapse rbm ($name)" "$our" \
+        "${runs[$key]} " "${pl[$key]}" "$(ratio "$sk" "$our")"
 done
 
 echo "Autoencoder pretraining steps, batch 64, Adam, $threads threads (images/s; each run the median of 3 blocks of 200 steps):"
 for spec in "sparse:autoencoder --sparsity-weight 3" "stacked:stacked-autoencoder --corruption 0.2"; do
     name=${spec%%:*} args=${spec#*:}
-    ref_runs=() our_runs=() core_runs=""
-    for repeat in $(seq 1 "$repeats"); do
-        wait_for_quick_phase; core_runs+=" $core_ns"
-        theirs() { ref_runs+=("$("$py" pytorch_autoencoder.py --model "$name" --threads "$threads" --steps 200 --json | json images_per_second)"); }
-        ours() { our_runs+=("$("$synapse" bench model --model $args --device cpu --threads "$threads" --steps 200 --json | json images_per_second)"); }
-        in_turn "$repeat" theirs ours
-    done
+    ref_runs=() our_runs=()
+    theirs() { ref_runs+=("$("$py" pytorch_autoencoder.py --model "$name" --threads "$threads" --steps 200 --json | json images_per_second)"); }
+    ours() { our_runs+=("$("$synapse" bench model --model $args --device cpu --threads "$threads" --steps 200 --json | json images_per_second)"); }
+    in_turns theirs ours
     ref=$(best max "${ref_runs[@]}") our=$(best max "${our_runs[@]}")
     printf "  %-10s Synapse %8.0f (runs %s)  PyTorch %8.0f (runs %s)  %sx  (cores:%s ns)\n" "$name" "$our" \
         "$(printf "%.0f " "${our_runs[@]}")" "$ref" "$(printf "%.0f " "${ref_runs[@]}")" "$(ratio "$our" "$ref")" "$core_runs"
 done
 
 echo "Sparse coding, 128 atoms, 20,000 8x8 patches of the default photographs, lambda 0.15, batch 256, 10 epochs (seconds):"
-sk_runs=() sc_runs=() core_runs=""
+sk_runs=() sc_runs=()
 theirs() {
     OPENBLAS_NUM_THREADS=$threads "$py" sklearn_dictionary.py --threads "$threads" --json > "$tmp/dictionary.json"
     sk_runs+=("$(json seconds < "$tmp/dictionary.json")")
@@ -123,16 +114,13 @@ ours() {
         > "$tmp/sc.log" 2>&1 || die "synapse sparse coding: $(tail -3 "$tmp/sc.log")"
     sc_runs+=("$(awk '/^epoch [0-9]+\/[0-9]+  train/ { s += $(NF - 1) } END { print s }' "$tmp/sc.log")")
 }
-for repeat in $(seq 1 "$repeats"); do
-    wait_for_quick_phase; core_runs+=" $core_ns"
-    in_turn "$repeat" theirs ours
-done
-sk=$(best min "${sk_runs[@]}") ours=$(best min "${sc_runs[@]}")
+in_turns theirs ours
+sk=$(best min "${sk_runs[@]}") our=$(best min "${sc_runs[@]}")
 "$py" -c 'import json, sys; r = json.load(open(sys.argv[1])); print("  %-40s %8.1f s (runs %s)  held-out mse %.4f at %.1f codes" % ("scikit-learn MiniBatchDictionaryLearning", float(sys.argv[2]), sys.argv[3], r["mean_squared_error"], r["nonzeros"]))' \
     "$tmp/dictionary.json" "$sk" "$(printf "%.1f " "${sk_runs[@]}")"
-printf "  %-40s %8.1f s (runs %s)  %s   %sx faster  (cores:%s ns)\n" "Synapse sparse-coding" "$ours" \
+printf "  %-40s %8.1f s (runs %s)  %s   %sx faster  (cores:%s ns)\n" "Synapse sparse-coding" "$our" \
     "$(printf "%.1f " "${sc_runs[@]}")" "$(grep -E '^epoch [0-9]+/[0-9]+  train' "$tmp/sc.log" | tail -n 1)" \
-    "$(ratio "$sk" "$ours")" "$core_runs"
+    "$(ratio "$sk" "$our")" "$core_runs"
 
 [ "$accuracy" = 1 ] || exit 0
 echo "Fashion-MNIST test accuracy (20 epochs in all; stacks: 5 pretraining epochs per layer of 500,500, then 10):"

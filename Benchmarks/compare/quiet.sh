@@ -5,8 +5,8 @@
 # shared between threads (Synapse's most of all, whose threads hand data over at every op) runs up to twice as
 # slowly. `core-latency` measures that handover; `wait_for_quick_phase` sleeps while it is more than twice the
 # quickest seen in this run, for at most $quick_phase_wait seconds, and leaves the last figure in $core_ns ("-" when
-# it cannot be measured: one CPU, or no core-latency binary, in which case nothing waits).
-# Needs $core_latency (the binary's path, or empty).
+# it cannot be measured: one CPU, or no core-latency binary, in which case nothing waits). `in_turns` times a pair.
+# Needs $core_latency (the binary's path, or empty) and $repeats.
 
 quick_phase_wait=${quick_phase_wait:-300}
 quickest_core_ns=""
@@ -31,8 +31,13 @@ find_quickest_core_ns() {
         echo "warning: no core-latency binary; timing without waiting for quick phases" >&2
         return 0
     fi
-    measure_core_ns; [ -z "$core_latency" ] || { sleep 5; measure_core_ns; }; [ -z "$core_latency" ] || { sleep 5; measure_core_ns; }
-    [ -z "$core_latency" ] || echo "cores hand a cache line over in $core_ns ns (quickest of three samples $quickest_core_ns ns)" >&2
+    local sample
+    for sample in 1 2 3; do
+        [ "$sample" = 1 ] || sleep 5
+        measure_core_ns
+        [ -n "$core_latency" ] || return 0
+    done
+    echo "cores hand a cache line over in $core_ns ns (quickest of three samples $quickest_core_ns ns)" >&2
 }
 
 wait_for_quick_phase() {
@@ -49,4 +54,17 @@ wait_for_quick_phase() {
         echo "  warning: still a slow phase after ${waited} s (cores at $core_ns ns); timing anyway" >&2
         quickest_core_ns=$core_ns
     fi
+}
+
+# in_turns FIRST SECOND: $repeats turns of a pair, each after a wait for a quick phase, FIRST going first in odd turns
+# and SECOND in even ones, so that neither side always comes straight after the wait. Both read the turn's number in
+# $repeat; $core_runs gathers the cores' handover before each turn.
+in_turns() {
+    local repeat
+    core_runs=""
+    for repeat in $(seq 1 "$repeats"); do
+        wait_for_quick_phase
+        core_runs+=" $core_ns"
+        if [ $((repeat % 2)) = 1 ]; then "$1"; "$2"; else "$2"; "$1"; fi
+    done
 }

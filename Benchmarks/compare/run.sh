@@ -150,10 +150,6 @@ best() {
     echo "$(printf "%s\n" "${values[@]}" | LC_ALL=C sort -g | tail -n 1) ${values[*]}"
 }
 
-# in_turn REPEAT FIRST SECOND: runs FIRST then SECOND in odd repeats, the other way round in even ones, so that
-# neither side always comes straight after the wait for a quick phase.
-in_turn() { if [ $(($1 % 2)) = 1 ]; then "$2"; "$3"; else "$3"; "$2"; fi; }
-
 # row KEY=VALUE...: appends one result row of the current run.
 row() { "$py" -c 'import json, sys; print(json.dumps(dict(a.split("=", 1) for a in sys.argv[1:])))' run="$round" "$@" >>"$rows"; }
 
@@ -164,19 +160,15 @@ for spec in mlp:64:1.3 lenet:64:1.5 alexnet:16:1.3; do
     IFS=: read -r model batch target <<<"$spec"
     read -r s w <<<"${steps[$model]}"
     echo "$model (batch $batch, $s steps, $threads threads):" >&2
-    core_runs=""
-    for repeat in $(seq 1 "$repeats"); do
-        wait_for_quick_phase; core_runs+=" $core_ns"
-        ours() {
-            run "synapse-$model-$repeat" "$synapse" bench model --model "$model" --batch "$batch" --steps "$s" \
-                --warmup "$w" --device cpu --threads "$threads" --no-layers --json
-        }
-        theirs() {
-            run "pytorch-$model-$repeat" "$py" Benchmarks/compare/pytorch_train.py --model "$model" --batch "$batch" \
-                --steps "$s" --warmup "$w" --threads "$threads" --json
-        }
-        in_turn "$repeat" ours theirs
-    done
+    ours() {
+        run "synapse-$model-$repeat" "$synapse" bench model --model "$model" --batch "$batch" --steps "$s" \
+            --warmup "$w" --device cpu --threads "$threads" --no-layers --json
+    }
+    theirs() {
+        run "pytorch-$model-$repeat" "$py" Benchmarks/compare/pytorch_train.py --model "$model" --batch "$batch" \
+            --steps "$s" --warmup "$w" --threads "$threads" --json
+    }
+    in_turns ours theirs
     # (assignments first: set -e does not see a failure inside a command's arguments)
     read -r syn syn_runs < <(best "$tmp/synapse-$model" images_per_second) || exit 1
     read -r ref ref_runs < <(best "$tmp/pytorch-$model" images_per_second) || exit 1
@@ -190,19 +182,15 @@ for spec in lstm-small:1:128:1.2 lstm-large:2:512:1.0; do
     IFS=: read -r name layers hidden target <<<"$spec"
     read -r s w <<<"${steps[$name]}"
     echo "char-lstm ${layers}x$hidden (batch 50, sequence 50, $s steps, $threads threads):" >&2
-    core_runs=""
-    for repeat in $(seq 1 "$repeats"); do
-        wait_for_quick_phase; core_runs+=" $core_ns"
-        ours() {
-            run "synapse-$name-$repeat" "$synapse" bench model --model char-lstm --layers "$layers" --hidden "$hidden" \
-                --batch 50 --sequence-length 50 --steps "$s" --warmup "$w" --device cpu --threads "$threads" --no-layers --json
-        }
-        theirs() {
-            run "pytorch-$name-$repeat" "$py" Benchmarks/compare/pytorch_lstm.py --layers "$layers" --hidden "$hidden" \
-                --batch 50 --sequence 50 --steps "$s" --warmup "$w" --threads "$threads" --json
-        }
-        in_turn "$repeat" ours theirs
-    done
+    ours() {
+        run "synapse-$name-$repeat" "$synapse" bench model --model char-lstm --layers "$layers" --hidden "$hidden" \
+            --batch 50 --sequence-length 50 --steps "$s" --warmup "$w" --device cpu --threads "$threads" --no-layers --json
+    }
+    theirs() {
+        run "pytorch-$name-$repeat" "$py" Benchmarks/compare/pytorch_lstm.py --layers "$layers" --hidden "$hidden" \
+            --batch 50 --sequence 50 --steps "$s" --warmup "$w" --threads "$threads" --json
+    }
+    in_turns ours theirs
     read -r syn syn_runs < <(best "$tmp/synapse-$name" tokens_per_second) || exit 1
     read -r ref ref_runs < <(best "$tmp/pytorch-$name" tokens_per_second) || exit 1
     row kind=cpu model="lstm-${layers}x$hidden" batch=50 threads="$threads" target="$target" reference=pytorch \
@@ -211,18 +199,14 @@ done
 
 read -r s w <<<"${steps[mlp]}"
 echo "mlp on OpenCL (batch 64, $s steps):" >&2
-core_runs=""
-for repeat in $(seq 1 "$repeats"); do
-    wait_for_quick_phase; core_runs+=" $core_ns"
-    ours() {
-        run "synapse-cl-mlp-$repeat" "$synapse" bench model --model mlp --batch 64 --steps "$s" --warmup "$w" \
-            --device opencl --no-layers --json
-    }
-    theirs() {
-        run "tinygrad-mlp-$repeat" "$py" Benchmarks/compare/tinygrad_bench.py mlp --batch 64 --steps "$s" --warmup "$w" --json
-    }
-    in_turn "$repeat" ours theirs
-done
+ours() {
+    run "synapse-cl-mlp-$repeat" "$synapse" bench model --model mlp --batch 64 --steps "$s" --warmup "$w" \
+        --device opencl --no-layers --json
+}
+theirs() {
+    run "tinygrad-mlp-$repeat" "$py" Benchmarks/compare/tinygrad_bench.py mlp --batch 64 --steps "$s" --warmup "$w" --json
+}
+in_turns ours theirs
 read -r syn syn_runs < <(best "$tmp/synapse-cl-mlp" images_per_second) || exit 1
 read -r ref ref_runs < <(best "$tmp/tinygrad-mlp" images_per_second) || exit 1
 row kind=opencl model=mlp batch=64 threads=- target=1.0 reference=tinygrad synapse="$syn" ref="$ref" \
