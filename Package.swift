@@ -37,7 +37,9 @@ let package = Package(
             resources: kernelFiles.map { .embedInCode($0) }
         ),
         .target(name: "SynapseCore"),
-        .target(name: "SynapseCPU", dependencies: ["SynapseCore", "CBLAS"]),
+        // Philox and the exp-based activations for AVX-512, AVX2 and the baseline, chosen at start-up (vector.c).
+        .target(name: "CVector"),
+        .target(name: "SynapseCPU", dependencies: ["SynapseCore", "CBLAS", "CVector"]),
         .target(
             name: "SynapseOpenCL",
             dependencies: [

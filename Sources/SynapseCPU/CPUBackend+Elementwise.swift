@@ -1,3 +1,4 @@
+import CVector
 import Foundation
 import SynapseCore
 
@@ -14,16 +15,16 @@ extension CPUBackend {
         case .leakyReLU(let slope):
             parallelFor(count) { r in for i in r { y[i] = x[i] > 0 ? x[i] : slope * x[i] } }
         case .sigmoid:
-            parallelFor(count, cost: 4) { r in FastMath.map(r, x, y, FastMath.sigmoid) }
+            parallelFor(count, cost: 4) { r in synapse_sigmoid(x + r.lowerBound, y + r.lowerBound, r.count) }
         case .tanh:
-            parallelFor(count, cost: 4) { r in FastMath.map(r, x, y, FastMath.tanh) }
+            parallelFor(count, cost: 4) { r in synapse_tanh(x + r.lowerBound, y + r.lowerBound, r.count, 1, 1) }
         case .step:
             parallelFor(count) { r in for i in r { y[i] = x[i] >= 0 ? 1 : 0 } }
         case .softplus:
             parallelFor(count, cost: 8) { r in for i in r { y[i] = max(x[i], 0) + log1p(exp(-abs(x[i]))) } }
         case .scaledTanh:
             let (a, s) = (Activation.scaledTanhAmplitude, Activation.scaledTanhSlope)
-            parallelFor(count, cost: 4) { r in FastMath.map(r, x, y) { a * FastMath.tanh(s * $0) } }
+            parallelFor(count, cost: 4) { r in synapse_tanh(x + r.lowerBound, y + r.lowerBound, r.count, a, s) }
         }
     }
 
@@ -164,7 +165,7 @@ extension CPUBackend {
         let x = floats(x), y = floats(output)
         parallelFor(count) { r in
             // Vector selects: the signs of sparse codes are coin flips to a branch. NaN stays NaN (as on OpenCL).
-            FastMath.map(r, x, y) { v in
+            EightLanes.map(r, x, y) { v in
                 let shrunk = unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self) - threshold
                 let kept = shrunk.replacing(with: 0, where: shrunk .<= 0)
                 return kept.replacing(with: kept * -1, where: v .< 0)   // not -kept: SIMD negation is 0 - x, which loses -0
@@ -241,14 +242,14 @@ extension CPUBackend {
             // a time (a square root and a division each, which scalar code pays for one by one), the same roundings.
             parallelFor(run.count, cost: 4) { r in
                 for i in stride(from: r.lowerBound, to: r.upperBound, by: 8) {
-                    let end = r.upperBound, weight = FastMath.load(w, i, end: end)
-                    let grad = FastMath.load(g, i, end: end) + wd * weight
-                    let mean = b1 * FastMath.load(m, i, end: end) + (1 - b1) * grad
-                    let variance = b2 * FastMath.load(v, i, end: end) + (1 - b2) * grad * grad
+                    let end = r.upperBound, weight = EightLanes.load(w, i, end: end)
+                    let grad = EightLanes.load(g, i, end: end) + wd * weight
+                    let mean = b1 * EightLanes.load(m, i, end: end) + (1 - b1) * grad
+                    let variance = b2 * EightLanes.load(v, i, end: end) + (1 - b2) * grad * grad
                     let updated = weight - (lr / bc1) * mean / (variance.squareRoot() / sqrtBC2 + eps)
-                    FastMath.store(mean, m, i, end: end)
-                    FastMath.store(variance, v, i, end: end)
-                    FastMath.store(updated, w, i, end: end)
+                    EightLanes.store(mean, m, i, end: end)
+                    EightLanes.store(variance, v, i, end: end)
+                    EightLanes.store(updated, w, i, end: end)
                 }
             }
         }
@@ -259,34 +260,19 @@ extension CPUBackend {
 
 extension CPUBackend {
     /// Calls `body(start, words)` over `0..<count` in runs of consecutive elements, `words[k]` being Philox word
-    /// `address.counter + start + k` (`Philox.word`). Each block is computed once for its four words, eight blocks at
-    /// a time in vectors, and a run is contiguous so that the body's loop vectorises too.
+    /// `address.counter + start + k` (`Philox.word`). Each block is computed once for its four words, many blocks
+    /// at a time in vectors (`synapse_philox_blocks`), and a run is contiguous so that the body's loop vectorises too.
     private func forEachWordRun(_ count: Int, address: PhiloxAddress, _ body: (Int, UnsafeBufferPointer<UInt32>) -> Void) {
-        func halves(_ v: UInt64) -> (UInt32, UInt32) {
-            (UInt32(truncatingIfNeeded: v), UInt32(truncatingIfNeeded: v >> 32))
-        }
-        let key = halves(address.seed), stream = halves(address.stream)
+        let blocksPerRun = 64
         parallelFor(count, cost: 4) { r in
-            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 32) { run in
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 4 * blocksPerRun) { run in
                 var i = r.lowerBound
                 while i < r.upperBound {
-                    let word = address.counter &+ UInt64(i)
-                    if word % 4 == 0, r.upperBound - i >= 32 {
-                        // Word w of block j is lane j of vector w.
-                        let (w0, w1, w2, w3) = Philox.eightBlocks(first: word / 4, stream: stream, key: key)
-                        for j in 0..<8 {
-                            run[4 &* j] = w0[j]; run[4 &* j &+ 1] = w1[j]; run[4 &* j &+ 2] = w2[j]; run[4 &* j &+ 3] = w3[j]
-                        }
-                        body(i, UnsafeBufferPointer(run))
-                        i += 32
-                        continue
-                    }
-                    let block = halves(word / 4)
-                    let out = Philox.block(counter: (block.0, block.1, stream.0, stream.1), key: key)
-                    let words = SIMD4(out.0, out.1, out.2, out.3), first = Int(word % 4)
-                    let length = min(4 - first, r.upperBound - i)
-                    for k in 0..<length { run[k] = words[first + k] }
-                    body(i, UnsafeBufferPointer(rebasing: run[0..<length]))
+                    // The run starts at its first element's block, so its first word may sit mid-block.
+                    let word = address.counter &+ UInt64(i), skipped = Int(word % 4)
+                    let length = min(4 * blocksPerRun - skipped, r.upperBound - i)
+                    synapse_philox_blocks(word / 4, (skipped + length + 3) / 4, address.stream, address.seed, run.baseAddress!)
+                    body(i, UnsafeBufferPointer(rebasing: run[skipped..<skipped + length]))
                     i += length
                 }
             }
@@ -378,30 +364,13 @@ extension CPUBackend {
         }
     }
 
-    /// Eight hidden units at a time (`FastMath`), the same operations in the same order as Kernels/lstm.cl.
+    /// The same operations in the same order as Kernels/lstm.cl, in vectors (`synapse_lstm_cell_forward`).
     public func uncheckedLSTMCellForward(gates: Tensor, previousCell: Tensor, cell: Tensor, cellTanh: Tensor,
                                          hidden: Tensor, batch: Int, width: Int) throws {
         let a = floats(gates), cPrev = floats(previousCell), c = floats(cell), ct = floats(cellTanh), h = floats(hidden)
         parallelFor(batch, cost: 10 * width) { rows in
-            for b in rows {
-                let gate = a + b * 4 * width, (cp, cc, hh) = (cPrev + b * width, c + b * width, h + b * width)
-                let tt = ct + b * width
-                for j in stride(from: 0, to: width, by: 8) {
-                    let i = FastMath.sigmoid(FastMath.load(gate, j, end: width))
-                    let f = FastMath.sigmoid(FastMath.load(gate + width, j, end: width))
-                    let g = FastMath.tanh(FastMath.load(gate + 2 * width, j, end: width))
-                    let o = FastMath.sigmoid(FastMath.load(gate + 3 * width, j, end: width))
-                    FastMath.store(i, gate, j, end: width)
-                    FastMath.store(f, gate + width, j, end: width)
-                    FastMath.store(g, gate + 2 * width, j, end: width)
-                    FastMath.store(o, gate + 3 * width, j, end: width)
-                    let cellValue = f * FastMath.load(cp, j, end: width) + i * g
-                    let t = FastMath.tanh(cellValue)
-                    FastMath.store(cellValue, cc, j, end: width)
-                    FastMath.store(t, tt, j, end: width)
-                    FastMath.store(o * t, hh, j, end: width)
-                }
-            }
+            let first = rows.lowerBound * width
+            synapse_lstm_cell_forward(a + 4 * first, cPrev + first, c + first, ct + first, h + first, rows.count, width)
         }
     }
 
@@ -414,15 +383,15 @@ extension CPUBackend {
                 let gate = a + b * 4 * width, gradGate = da + b * 4 * width
                 let (cp, tt, dhh, dcc) = (cPrev + b * width, ct + b * width, dh + b * width, dc + b * width)
                 for j in stride(from: 0, to: width, by: 8) {
-                    let i = FastMath.load(gate, j, end: width), f = FastMath.load(gate + width, j, end: width)
-                    let g = FastMath.load(gate + 2 * width, j, end: width), o = FastMath.load(gate + 3 * width, j, end: width)
-                    let t = FastMath.load(tt, j, end: width), dHidden = FastMath.load(dhh, j, end: width)
-                    let dCell = FastMath.load(dcc, j, end: width) + dHidden * o * (1 - t * t)
-                    FastMath.store(dCell * g * i * (1 - i), gradGate, j, end: width)
-                    FastMath.store(dCell * FastMath.load(cp, j, end: width) * f * (1 - f), gradGate + width, j, end: width)
-                    FastMath.store(dCell * i * (1 - g * g), gradGate + 2 * width, j, end: width)
-                    FastMath.store(dHidden * t * o * (1 - o), gradGate + 3 * width, j, end: width)
-                    FastMath.store(dCell * f, dcc, j, end: width)
+                    let i = EightLanes.load(gate, j, end: width), f = EightLanes.load(gate + width, j, end: width)
+                    let g = EightLanes.load(gate + 2 * width, j, end: width), o = EightLanes.load(gate + 3 * width, j, end: width)
+                    let t = EightLanes.load(tt, j, end: width), dHidden = EightLanes.load(dhh, j, end: width)
+                    let dCell = EightLanes.load(dcc, j, end: width) + dHidden * o * (1 - t * t)
+                    EightLanes.store(dCell * g * i * (1 - i), gradGate, j, end: width)
+                    EightLanes.store(dCell * EightLanes.load(cp, j, end: width) * f * (1 - f), gradGate + width, j, end: width)
+                    EightLanes.store(dCell * i * (1 - g * g), gradGate + 2 * width, j, end: width)
+                    EightLanes.store(dHidden * t * o * (1 - o), gradGate + 3 * width, j, end: width)
+                    EightLanes.store(dCell * f, dcc, j, end: width)
                 }
             }
         }

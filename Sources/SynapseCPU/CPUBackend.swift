@@ -1,4 +1,5 @@
 import CBLAS
+import CVector
 import Foundation
 import SynapseCore
 
@@ -50,8 +51,17 @@ public final class CPUBackend: Backend {
     }
 
     public var deviceDescription: String {
-        "CPU, \(blasDescription), \(threads) thread\(threads == 1 ? "" : "s")"
+        "CPU, \(blasDescription), \(Self.vectorInstructions) loops, \(threads) thread\(threads == 1 ? "" : "s")"
     }
+
+    /// The instructions of the backend's loops in C (Philox, the exp-based activations, the LSTM cell): "AVX-512",
+    /// "AVX2" or "baseline", the best the processor has unless `useVectorInstructions` chose others.
+    public static var vectorInstructions: String { String(cString: synapse_vector_instructions()) }
+
+    /// Makes the loops in C use `name`'s instructions (one of `vectorInstructions`' values), so that tests can
+    /// compare them; false, changing nothing, when the processor lacks them. Every CPU backend is affected, so
+    /// nothing may run on one meanwhile.
+    public static func useVectorInstructions(_ name: String) -> Bool { synapse_vector_select(name) == 1 }
 
     /// The memory of `view`, whose buffer the front-end's checks (through `owns`) have matched to this backend.
     func floats(_ view: Tensor) -> UnsafeMutablePointer<Float> { cpuBuffer(view.buffer).floats + view.offset }

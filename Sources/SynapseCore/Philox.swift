@@ -1,5 +1,6 @@
 /// Philox4x32-10 (Salmon et al., SC'11), the counter-based generator behind every random number in
-/// Synapse. `Kernels/philox.cl` implements the same function, so streams are bit-identical on all devices.
+/// Synapse. `Kernels/philox.cl` implements the same function, and so does Sources/CVector/vector.c, in vectors,
+/// for the CPU backend: streams are bit-identical on all devices.
 public enum Philox {
     /// One Philox4x32-10 block: ten rounds that turn the four-word `counter` into four random words under the
     /// two-word `key`.
@@ -13,25 +14,6 @@ public enum Philox {
             let p1 = UInt64(0xCD9E_8D57) &* UInt64(c2)
             (c0, c1, c2, c3) = (UInt32(truncatingIfNeeded: p1 >> 32) ^ c1 ^ k0, UInt32(truncatingIfNeeded: p1),
                                 UInt32(truncatingIfNeeded: p0 >> 32) ^ c3 ^ k1, UInt32(truncatingIfNeeded: p0))
-        }
-        return (c0, c1, c2, c3)
-    }
-
-    /// Blocks `first ..< first + 8` of a stream, as `block` computes them one at a time, in vectors: word `w` of
-    /// block `first + j` is lane `j` of the `w`-th vector. Block numbers wrap at 2^62, as word numbers do at 2^64.
-    @inline(__always)
-    public static func eightBlocks(first: UInt64, stream: (UInt32, UInt32), key: (UInt32, UInt32))
-        -> (SIMD8<UInt32>, SIMD8<UInt32>, SIMD8<UInt32>, SIMD8<UInt32>) {
-        let indices = (SIMD8<UInt64>(repeating: first) &+ SIMD8(0, 1, 2, 3, 4, 5, 6, 7)) & (UInt64.max >> 2)
-        var c0 = SIMD8<UInt32>(truncatingIfNeeded: indices), c1 = SIMD8<UInt32>(truncatingIfNeeded: indices &>> 32)
-        var c2 = SIMD8<UInt32>(repeating: stream.0), c3 = SIMD8<UInt32>(repeating: stream.1)
-        var (k0, k1) = key
-        for round in 0..<10 {
-            if round > 0 { k0 &+= 0x9E37_79B9; k1 &+= 0xBB67_AE85 }
-            let p0 = SIMD8<UInt64>(truncatingIfNeeded: c0) &* 0xD251_1F53
-            let p1 = SIMD8<UInt64>(truncatingIfNeeded: c2) &* 0xCD9E_8D57
-            (c0, c1, c2, c3) = (SIMD8<UInt32>(truncatingIfNeeded: p1 &>> 32) ^ c1 ^ k0, SIMD8<UInt32>(truncatingIfNeeded: p1),
-                                SIMD8<UInt32>(truncatingIfNeeded: p0 &>> 32) ^ c3 ^ k1, SIMD8<UInt32>(truncatingIfNeeded: p0))
         }
         return (c0, c1, c2, c3)
     }

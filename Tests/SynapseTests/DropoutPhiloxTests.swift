@@ -26,22 +26,6 @@ final class PhiloxTests: SynapseTestCase {
         }
     }
 
-    /// Eight blocks in vectors are the eight blocks one at a time, across a carry into the high word and across
-    /// the wrap of block numbers at 2^62.
-    func testEightBlocksMatchSingleBlocks() {
-        let stream: (UInt32, UInt32) = (0x1234_5678, 0x9abc_def0), key: (UInt32, UInt32) = (0x0f1e_2d3c, 0x4b5a_6978)
-        for first: UInt64 in [0, 13, 0xffff_fffc, (1 << 62) - 3] {
-            let vectors = Philox.eightBlocks(first: first, stream: stream, key: key)
-            for j in 0..<8 {
-                let index = (first + UInt64(j)) & (UInt64.max >> 2)
-                let r = Philox.block(counter: (UInt32(truncatingIfNeeded: index), UInt32(truncatingIfNeeded: index >> 32),
-                                               stream.0, stream.1), key: key)
-                XCTAssertEqual([vectors.0[j], vectors.1[j], vectors.2[j], vectors.3[j]], [r.0, r.1, r.2, r.3],
-                               "block \(first) + \(j)")
-            }
-        }
-    }
-
     /// Word w is lane w % 4 of block (w / 4 low, w / 4 high, stream low, stream high) under key
     /// (seed low, seed high). Addresses with high words set catch a dropped or swapped half.
     func testWordIsTheDocumentedLaneOfABlock() {

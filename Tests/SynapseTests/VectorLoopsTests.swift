@@ -1,0 +1,86 @@
+import Foundation
+import Synapse
+import XCTest
+
+/// The CPU backend's loops in C (Sources/CVector) under each set of vector instructions this processor has: Philox
+/// words as `Philox.word` gives them one at a time, and activations and the LSTM cell with the same bits whichever
+/// instructions compute them.
+final class VectorLoopsTests: SynapseTestCase {
+    static let instructionSets = ["AVX-512", "AVX2", "baseline"]
+
+    /// Runs `body` under every instruction set the processor has, then restores the best.
+    func forEachInstructionSet(_ body: (String) throws -> Void) throws {
+        let best = CPUBackend.vectorInstructions
+        defer { XCTAssertTrue(CPUBackend.useVectorInstructions(best)) }
+        var ran = 0
+        for name in Self.instructionSets where CPUBackend.useVectorInstructions(name) {
+            try body(name)
+            ran += 1
+        }
+        XCTAssertGreaterThan(ran, 0, "no instruction set could be chosen")
+        XCTAssertFalse(CPUBackend.useVectorInstructions("SSE9"), "an unknown instruction set was accepted")
+    }
+
+    /// Runs that start mid-block, cross a carry into a block number's high word, and wrap at the end of the counter
+    /// (where block numbers wrap at 2^62), longer than one run of the backend's Philox buffer.
+    func testPhiloxWordsMatchSingleWords() throws {
+        let backend = try CPUBackend(threads: 2), count = 777
+        let starts: [UInt64] = [0, 6, 4 * 0xffff_fff0 + 1, 4 * ((1 << 62) - 20) + 3, UInt64.max - 300]
+        try forEachInstructionSet { name in
+            for counter in starts {
+                let address = PhiloxAddress(seed: 0x0123_4567_89ab_cdef, stream: 0xfedc_ba98_7654_3210, counter: counter)
+                let output = try backend.tensor(shape: [count])
+                try backend.uniform(output: output, low: 0, high: 1, address: address)
+                let expected = (0..<count).map { Philox.uniform(Philox.word(address.advanced(by: $0))) }
+                assertBitwiseEqual(try backend.download(output), expected,
+                                   OpCall(backend, "uniform (\(name))", "count=\(count), counter \(counter)"))
+            }
+        }
+    }
+
+    /// Values across each function's branches and clamps, zeros of both signs, and a ragged tail.
+    static let inputs: [Float] = {
+        var random = TestRandom(seed: 77)
+        return [0, -0, 0.625, -0.625, 1e-30, -1e-30, 88, 89, -87, -88, 100, -100, .infinity, -.infinity]
+            + random.floats(1000, in: -12...12)
+    }()
+
+    func testActivationsGiveTheSameBitsUnderEveryInstructionSet() throws {
+        let backend = try CPUBackend(threads: 2)
+        for activation in [Activation.sigmoid, .tanh, .scaledTanh] {
+            var first: [Float]?
+            try forEachInstructionSet { name in
+                let output = try backend.tensor(shape: [Self.inputs.count])
+                try backend.activationForward(activation, input: try backend.tensor(Self.inputs), output: output)
+                let got = try backend.download(output)
+                if let first {
+                    assertBitwiseEqual(got, first, OpCall(backend, "activationForward(\(activation)) (\(name))",
+                                                          "count=\(Self.inputs.count)"))
+                } else {
+                    first = got
+                }
+            }
+        }
+    }
+
+    func testLSTMCellGivesTheSameBitsUnderEveryInstructionSet() throws {
+        let backend = try CPUBackend(threads: 2), batch = 3, width = 21
+        var random = TestRandom(seed: 78)
+        let gates = random.floats(batch * 4 * width, in: -6...6), previous = random.floats(batch * width, in: -2...2)
+        var first: [[Float]]?
+        try forEachInstructionSet { name in
+            let a = try backend.tensor(gates), c = try backend.tensor(shape: [batch, width])
+            let t = try backend.tensor(shape: [batch, width]), h = try backend.tensor(shape: [batch, width])
+            try backend.lstmCellForward(gates: a, previousCell: try backend.tensor(previous), cell: c, cellTanh: t, hidden: h,
+                                        batch: batch, width: width)
+            let got = try [a, c, t, h].map { try backend.download($0) }
+            if let first {
+                for (what, (g, e)) in zip(["gates", "cell", "cell tanh", "hidden"], zip(got, first)) {
+                    assertBitwiseEqual(g, e, OpCall(backend, "lstmCellForward (\(name))", "batch=\(batch) width=\(width)"), what)
+                }
+            } else {
+                first = got
+            }
+        }
+    }
+}
