@@ -137,6 +137,36 @@ INLINE void philox_body(uint64_t first, size_t count, uint64_t stream, uint64_t 
     }
 }
 
+enum random_kind { UNIFORM, BERNOULLI, DROPOUT };
+enum { RUN_BLOCKS = 64 };
+
+// Element i of `count` from Philox word counter + i, in runs of RUN_BLOCKS blocks (a run's first word may sit
+// mid-block): UNIFORM out = a + b u, BERNOULLI out = (u < in) ? 1 : 0, DROPOUT out = (u >= a) ? in b : 0, where u is
+// the word's top 24 bits over 2^24 (Philox.uniform), exact in a float.
+INLINE void random_body(enum random_kind kind, const float *in, float *out, size_t count, float a, float b,
+                        uint64_t counter, uint64_t stream, uint64_t key) {
+    // Room for a run's words, the three a first block may skip, and the lanes a padded last vector reads.
+    uint32_t run[4 * RUN_BLOCKS + 4 + LANES] = {0};
+    for (size_t start = 0; start < count;) {
+        const uint64_t word = counter + start;
+        const size_t skipped = word % 4, length = count - start < 4 * RUN_BLOCKS ? count - start : 4 * RUN_BLOCKS;
+        philox_body(word / 4, (skipped + length + 3) / 4, stream, key, run);
+        for (size_t k = 0; k < length; k += LANES) {
+            words w;
+            memcpy(&w, run + skipped + k, sizeof w);   // past `length` only when the last vector is padded
+            const floats u = __builtin_convertvector((ints)(w >> 8), floats) * (1.0f / 16777216.0f);
+            floats value;
+            switch (kind) {
+            case UNIFORM: value = a + b * u; break;
+            case BERNOULLI: value = choose(u < load(in, start + k, count), splat(1), splat(0)); break;
+            case DROPOUT: value = choose(u >= a, load(in, start + k, count) * b, splat(0)); break;
+            }
+            store(value, out, start + k, count);
+        }
+        start += length;
+    }
+}
+
 INLINE void sigmoid_body(const float *x, float *y, size_t count) {
     for (size_t i = 0; i < count; i += LANES) store(vector_sigmoid(load(x, i, count)), y, i, count);
 }
@@ -168,15 +198,20 @@ INLINE void lstm_body(float *gates, const float *previous_cell, float *cell, flo
 
 struct kernels {
     const char *name;
-    void (*philox)(uint64_t, size_t, uint64_t, uint64_t, uint32_t *);
+    void (*random)(enum random_kind, const float *, float *, size_t, float, float, uint64_t, uint64_t, uint64_t);
     void (*sigmoid)(const float *, float *, size_t);
     void (*tanh)(const float *, float *, size_t, float, float);
     void (*lstm)(float *, const float *, float *, float *, float *, size_t, size_t);
 };
 
 #define KERNELS(suffix, name, target)                                                                                  \
-    target static void philox_##suffix(uint64_t first, size_t count, uint64_t stream, uint64_t key, uint32_t *out) {   \
-        philox_body(first, count, stream, key, out);                                                                   \
+    target static void random_##suffix(enum random_kind kind, const float *in, float *out, size_t count, float a,      \
+                                       float b, uint64_t counter, uint64_t stream, uint64_t key) {                     \
+        switch (kind) {                                                                                                \
+        case UNIFORM: return random_body(UNIFORM, in, out, count, a, b, counter, stream, key);                        \
+        case BERNOULLI: return random_body(BERNOULLI, in, out, count, a, b, counter, stream, key);                    \
+        case DROPOUT: return random_body(DROPOUT, in, out, count, a, b, counter, stream, key);                        \
+        }                                                                                                              \
     }                                                                                                                  \
     target static void sigmoid_##suffix(const float *x, float *y, size_t count) { sigmoid_body(x, y, count); }         \
     target static void tanh_##suffix(const float *x, float *y, size_t count, float amplitude, float slope) {           \
@@ -186,7 +221,7 @@ struct kernels {
                                      float *hidden, size_t rows, size_t width) {                                       \
         lstm_body(gates, previous_cell, cell, cell_tanh, hidden, rows, width);                                         \
     }                                                                                                                  \
-    static const struct kernels suffix = {name, philox_##suffix, sigmoid_##suffix, tanh_##suffix, lstm_##suffix};
+    static const struct kernels suffix = {name, random_##suffix, sigmoid_##suffix, tanh_##suffix, lstm_##suffix};
 
 KERNELS(baseline, "baseline", )
 #if defined(__x86_64__)
@@ -231,8 +266,17 @@ int synapse_vector_select(const char *name) {
 
 const char *synapse_vector_instructions(void) { return active->name; }
 
-void synapse_philox_blocks(uint64_t first, size_t count, uint64_t stream, uint64_t key, uint32_t *words) {
-    active->philox(first, count, stream, key, words);
+void synapse_uniform(float *y, size_t count, float low, float high, uint64_t counter, uint64_t stream, uint64_t key) {
+    active->random(UNIFORM, NULL, y, count, low, high - low, counter, stream, key);
+}
+
+void synapse_bernoulli(const float *p, float *y, size_t count, uint64_t counter, uint64_t stream, uint64_t key) {
+    active->random(BERNOULLI, p, y, count, 0, 0, counter, stream, key);
+}
+
+void synapse_dropout(const float *x, float *y, size_t count, float probability, uint64_t counter, uint64_t stream,
+                     uint64_t key) {
+    active->random(DROPOUT, x, y, count, probability, 1 / (1 - probability), counter, stream, key);
 }
 
 void synapse_sigmoid(const float *x, float *y, size_t count) { active->sigmoid(x, y, count); }

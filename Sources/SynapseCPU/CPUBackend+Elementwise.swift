@@ -113,13 +113,10 @@ extension CPUBackend {
     // MARK: Dropout
 
     public func uncheckedDropout(input: Tensor, output: Tensor, probability: Float, address: PhiloxAddress) throws {
-        let x = floats(input), y = floats(output), scale = 1 / (1 - probability)
-        forEachWordRun(input.count, address: address) { start, words in
-            for k in words.indices {
-                // Loaded unconditionally so that the coin flip is a select, not a mispredicted branch.
-                let kept = x[start + k] * scale
-                y[start + k] = Philox.uniform(words[k]) >= probability ? kept : 0
-            }
+        let x = floats(input), y = floats(output)
+        parallelFor(input.count, cost: 4) { r in
+            synapse_dropout(x + r.lowerBound, y + r.lowerBound, r.count, probability, address.counter &+ UInt64(r.lowerBound),
+                            address.stream, address.seed)
         }
     }
 
@@ -259,37 +256,19 @@ extension CPUBackend {
 // MARK: - Random numbers, indexing, recurrent cells
 
 extension CPUBackend {
-    /// Calls `body(start, words)` over `0..<count` in runs of consecutive elements, `words[k]` being Philox word
-    /// `address.counter + start + k` (`Philox.word`). Each block is computed once for its four words, many blocks
-    /// at a time in vectors (`synapse_philox_blocks`), and a run is contiguous so that the body's loop vectorises too.
-    private func forEachWordRun(_ count: Int, address: PhiloxAddress, _ body: (Int, UnsafeBufferPointer<UInt32>) -> Void) {
-        let blocksPerRun = 64
-        parallelFor(count, cost: 4) { r in
-            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 4 * blocksPerRun) { run in
-                var i = r.lowerBound
-                while i < r.upperBound {
-                    // The run starts at its first element's block, so its first word may sit mid-block.
-                    let word = address.counter &+ UInt64(i), skipped = Int(word % 4)
-                    let length = min(4 * blocksPerRun - skipped, r.upperBound - i)
-                    synapse_philox_blocks(word / 4, (skipped + length + 3) / 4, address.stream, address.seed, run.baseAddress!)
-                    body(i, UnsafeBufferPointer(rebasing: run[skipped..<skipped + length]))
-                    i += length
-                }
-            }
-        }
-    }
-
     public func uncheckedUniform(output: Tensor, low: Float, high: Float, address: PhiloxAddress) throws {
-        let y = floats(output), width = high - low
-        forEachWordRun(output.count, address: address) { start, words in
-            for k in words.indices { y[start + k] = low + width * Philox.uniform(words[k]) }
+        let y = floats(output)
+        parallelFor(output.count, cost: 4) { r in
+            synapse_uniform(y + r.lowerBound, r.count, low, high, address.counter &+ UInt64(r.lowerBound), address.stream,
+                            address.seed)
         }
     }
 
     public func uncheckedBernoulli(probabilities: Tensor, output: Tensor, address: PhiloxAddress) throws {
         let p = floats(probabilities), y = floats(output)
-        forEachWordRun(output.count, address: address) { start, words in
-            for k in words.indices { y[start + k] = Philox.uniform(words[k]) < p[start + k] ? 1 : 0 }
+        parallelFor(output.count, cost: 4) { r in
+            synapse_bernoulli(p + r.lowerBound, y + r.lowerBound, r.count, address.counter &+ UInt64(r.lowerBound),
+                              address.stream, address.seed)
         }
     }
 

@@ -21,19 +21,27 @@ final class VectorLoopsTests: SynapseTestCase {
         XCTAssertFalse(CPUBackend.useVectorInstructions("SSE9"), "an unknown instruction set was accepted")
     }
 
-    /// Runs that start mid-block, cross a carry into a block number's high word, and wrap at the end of the counter
-    /// (where block numbers wrap at 2^62), longer than one run of the backend's Philox buffer.
-    func testPhiloxWordsMatchSingleWords() throws {
-        let backend = try CPUBackend(threads: 2), count = 777
+    /// The random ops by their definitions, from `Philox.word` one word at a time: runs that start mid-block, cross a
+    /// carry into a block number's high word, and wrap at the end of the counter (where block numbers wrap at 2^62),
+    /// longer than one run of the C loops' word buffer.
+    func testRandomOpsMatchSingleWords() throws {
+        let backend = try CPUBackend(threads: 2), count = 777, probability: Float = 0.3
+        var random = TestRandom(seed: 76)
+        let p = random.floats(count, in: 0...1), x = random.floats(count)
         let starts: [UInt64] = [0, 6, 4 * 0xffff_fff0 + 1, 4 * ((1 << 62) - 20) + 3, UInt64.max - 300]
         try forEachInstructionSet { name in
             for counter in starts {
                 let address = PhiloxAddress(seed: 0x0123_4567_89ab_cdef, stream: 0xfedc_ba98_7654_3210, counter: counter)
-                let output = try backend.tensor(shape: [count])
-                try backend.uniform(output: output, low: 0, high: 1, address: address)
-                let expected = (0..<count).map { Philox.uniform(Philox.word(address.advanced(by: $0))) }
-                assertBitwiseEqual(try backend.download(output), expected,
-                                   OpCall(backend, "uniform (\(name))", "count=\(count), counter \(counter)"))
+                let u = (0..<count).map { Philox.uniform(Philox.word(address.advanced(by: $0))) }
+                let output = try backend.tensor(shape: [count]), shape = "count=\(count), counter \(counter)"
+                try backend.uniform(output: output, low: -2, high: 3, address: address)
+                assertBitwiseEqual(try backend.download(output), u.map { -2 + 5 * $0 }, OpCall(backend, "uniform (\(name))", shape))
+                try backend.bernoulli(probabilities: try backend.tensor(p), output: output, address: address)
+                assertBitwiseEqual(try backend.download(output), zip(u, p).map { $0 < $1 ? 1 : 0 },
+                                   OpCall(backend, "bernoulli (\(name))", shape))
+                try backend.dropoutForward(input: try backend.tensor(x), output: output, probability: probability, address: address)
+                assertBitwiseEqual(try backend.download(output), zip(u, x).map { $0 >= probability ? $1 * (1 / (1 - probability)) : 0 },
+                                   OpCall(backend, "dropoutForward (\(name))", shape))
             }
         }
     }

@@ -1,17 +1,23 @@
 #ifndef SYNAPSE_CVECTOR_H
 #define SYNAPSE_CVECTOR_H
 
-// The CPU backend's loops that Swift cannot vectorise past the x86-64 baseline: Philox, and the exp-based
-// activations. Each is compiled for AVX-512, AVX2 and the baseline, one chosen at start-up for the processor; all
-// give the same bits (see vector.c).
+// The CPU backend's loops that Swift cannot vectorise past the x86-64 baseline: the random ops (Philox), the
+// exp-based activations and the LSTM cell. Each is compiled for AVX-512, AVX2 and the baseline, one chosen at
+// start-up for the processor; all give the same bits (see vector.c).
 
 #include <stddef.h>
 #include <stdint.h>
 
-// Philox4x32-10 blocks first ..< first + count of `stream` under `key` (Synapse's word layout: block b's counter is
-// (b low, b high, stream low, stream high), block numbers taken modulo 2^62), word w of block first + j written to
-// words[4 j + w].
-void synapse_philox_blocks(uint64_t first, size_t count, uint64_t stream, uint64_t key, uint32_t *words);
+// Element i from Philox4x32-10 word counter + i of `stream` under `key`, as Philox.word numbers them (block
+// b = word / 4 is counter (b low, b high, stream low, stream high), key (key low, key high)), through
+// u = (word >> 8) / 2^24, uniform in [0, 1):
+// y[i] = low + (high - low) u;
+void synapse_uniform(float *y, size_t count, float low, float high, uint64_t counter, uint64_t stream, uint64_t key);
+// y[i] = 1 when u < p[i], else 0;
+void synapse_bernoulli(const float *p, float *y, size_t count, uint64_t counter, uint64_t stream, uint64_t key);
+// y[i] = x[i] / (1 - probability) when u >= probability, else 0.
+void synapse_dropout(const float *x, float *y, size_t count, float probability, uint64_t counter, uint64_t stream,
+                     uint64_t key);
 
 // y[i] = 1 / (1 + exp(-x[i])).
 void synapse_sigmoid(const float *x, float *y, size_t count);
