@@ -19,6 +19,7 @@ typedef int32_t ints __attribute__((vector_size(4 * LANES)));
 typedef uint32_t words __attribute__((vector_size(4 * LANES)));
 typedef uint64_t doublewords __attribute__((vector_size(4 * LANES)));
 typedef uint32_t word_pairs __attribute__((vector_size(8 * LANES)));
+typedef double doubles __attribute__((vector_size(8 * LANES)));
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -175,6 +176,25 @@ INLINE void tanh_body(const float *x, float *y, size_t count, float amplitude, f
     for (size_t i = 0; i < count; i += LANES) store(amplitude * vector_tanh(slope * load(x, i, count)), y, i, count);
 }
 
+// Columns first ..< first + count of x [rows, columns] summed down the rows in Double, in row order, two vectors of
+// columns at a time so that their additions overlap.
+INLINE void bias_gradient_body(const float *x, size_t rows, size_t columns, size_t first, size_t count, float *sums,
+                               int accumulate) {
+    const size_t end = first + count;
+    for (size_t c = first; c < end; c += 2 * LANES) {
+        doubles total0 = {}, total1 = {};
+        for (size_t row = 0; row < rows; row++) {
+            const float *line = x + row * columns;
+            total0 += __builtin_convertvector(load(line, c, end), doubles);
+            if (c + LANES < end) total1 += __builtin_convertvector(load(line, c + LANES, end), doubles);
+        }
+        for (size_t k = 0; k < 2 * LANES && c + k < end; k++) {
+            const float total = (float)(k < LANES ? total0[k] : total1[k - LANES]);
+            sums[c + k] = accumulate ? sums[c + k] + total : total;
+        }
+    }
+}
+
 INLINE void lstm_body(float *gates, const float *previous_cell, float *cell, float *cell_tanh, float *hidden,
                       size_t rows, size_t width) {
     for (size_t row = 0; row < rows; row++) {
@@ -201,6 +221,7 @@ struct kernels {
     void (*random)(enum random_kind, const float *, float *, size_t, float, float, uint64_t, uint64_t, uint64_t);
     void (*sigmoid)(const float *, float *, size_t);
     void (*tanh)(const float *, float *, size_t, float, float);
+    void (*bias_gradient)(const float *, size_t, size_t, size_t, size_t, float *, int);
     void (*lstm)(float *, const float *, float *, float *, float *, size_t, size_t);
 };
 
@@ -217,11 +238,16 @@ struct kernels {
     target static void tanh_##suffix(const float *x, float *y, size_t count, float amplitude, float slope) {           \
         tanh_body(x, y, count, amplitude, slope);                                                                      \
     }                                                                                                                  \
+    target static void bias_gradient_##suffix(const float *x, size_t rows, size_t columns, size_t first, size_t count, \
+                                              float *sums, int accumulate) {                                           \
+        bias_gradient_body(x, rows, columns, first, count, sums, accumulate);                                          \
+    }                                                                                                                  \
     target static void lstm_##suffix(float *gates, const float *previous_cell, float *cell, float *cell_tanh,         \
                                      float *hidden, size_t rows, size_t width) {                                       \
         lstm_body(gates, previous_cell, cell, cell_tanh, hidden, rows, width);                                         \
     }                                                                                                                  \
-    static const struct kernels suffix = {name, random_##suffix, sigmoid_##suffix, tanh_##suffix, lstm_##suffix};
+    static const struct kernels suffix = {name, random_##suffix, sigmoid_##suffix, tanh_##suffix,                      \
+                                           bias_gradient_##suffix, lstm_##suffix};
 
 KERNELS(baseline, "baseline", )
 #if defined(__x86_64__)
@@ -283,6 +309,11 @@ void synapse_sigmoid(const float *x, float *y, size_t count) { active->sigmoid(x
 
 void synapse_tanh(const float *x, float *y, size_t count, float amplitude, float slope) {
     active->tanh(x, y, count, amplitude, slope);
+}
+
+void synapse_bias_gradient(const float *x, size_t rows, size_t columns, size_t first, size_t count, float *sums,
+                           int accumulate) {
+    active->bias_gradient(x, rows, columns, first, count, sums, accumulate);
 }
 
 void synapse_lstm_cell_forward(float *gates, const float *previous_cell, float *cell, float *cell_tanh, float *hidden,

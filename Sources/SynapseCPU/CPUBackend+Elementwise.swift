@@ -91,14 +91,7 @@ extension CPUBackend {
             // A dense layer's output: each thread sums its block of columns row by row, reading rows in order
             // rather than a column at a stride. Each column still sums in row order, in Double.
             return parallelFor(channels, cost: outer) { cs in
-                var totals = [Double](repeating: 0, count: cs.count)
-                totals.withUnsafeMutableBufferPointer { totals in
-                    for o in 0..<outer {
-                        let row = dy + o * channels + cs.lowerBound
-                        for k in 0..<cs.count { totals[k] += Double(row[k]) }
-                    }
-                    for (k, c) in cs.enumerated() { db[c] = accumulate ? db[c] + Float(totals[k]) : Float(totals[k]) }
-                }
+                synapse_bias_gradient(dy, outer, channels, cs.lowerBound, cs.count, db, accumulate ? 1 : 0)
             }
         }
         parallelFor(channels, cost: outer * inner) { cs in
@@ -209,7 +202,10 @@ extension CPUBackend {
         let (mu, nesterov) = (parameters.momentum, parameters.nesterov)
         forEachRun(segments, learningRate: parameters.learningRate, weightDecay: parameters.weightDecay) { run, lr, wd in
             let (w, g, v) = (w + run.lowerBound, g + run.lowerBound, v + run.lowerBound)
-            if nesterov {
+            if mu == 0 {
+                // Plain SGD: the velocity would be the gradient itself, so it is not stored (memory-bound loop).
+                parallelFor(run.count) { r in for i in r { w[i] -= lr * (g[i] + wd * w[i]) } }
+            } else if nesterov {
                 parallelFor(run.count) { r in
                     for i in r {
                         let g2 = g[i] + wd * w[i]

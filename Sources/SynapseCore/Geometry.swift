@@ -203,7 +203,8 @@ extension Activation {
 }
 
 /// SGD with momentum in PyTorch's form: `v = mu*v + (g + wd*w); w -= lr*v`;
-/// with Nesterov, `w -= lr*(g + wd*w + mu*v)` after the velocity update.
+/// with Nesterov, `w -= lr*(g + wd*w + mu*v)` after the velocity update. With momentum 0 it is plain SGD,
+/// `w -= lr*(g + wd*w)`, and the velocity is neither read nor written (PyTorch keeps none).
 public struct SGDParameters: Equatable, Sendable {
     /// The step size `lr` of this update (the schedule's rate); each parameter's multiplier scales it further.
     public var learningRate: Float

@@ -33,8 +33,8 @@ public final class SGD: Optimizer {
     /// Whether the update takes Nesterov's look-ahead step.
     public let nesterov: Bool
 
-    /// The velocity of every parameter, laid out as the arena. With momentum 0 it is still needed, as scratch
-    /// space the update kernel writes, but it carries nothing from one step to the next.
+    /// The velocity of every parameter, laid out as the arena. With momentum 0 the update neither reads nor
+    /// writes it (the op takes one all the same).
     private var velocity = StateArenas(slots: 1)
 
     /// Throws `NNError.invalidSetting` for a momentum outside [0, 1), a weight decay that is negative or not

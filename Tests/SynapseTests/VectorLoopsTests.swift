@@ -71,6 +71,29 @@ final class VectorLoopsTests: SynapseTestCase {
         }
     }
 
+    /// A dense layer's bias gradient: each column summed in Double in row order, then rounded (and added when
+    /// accumulating), exactly.
+    func testBiasGradientSumsColumnsInRowOrder() throws {
+        let backend = try CPUBackend(threads: 2)
+        var random = TestRandom(seed: 79)
+        for (rows, columns) in [(64, 784), (3, 37), (5, 1)] {
+            let x = random.floats(rows * columns), start = random.floats(columns)
+            for accumulate in [false, true] {
+                let expected = (0..<columns).map { c -> Float in
+                    let total = Float((0..<rows).reduce(0.0) { $0 + Double(x[$1 * columns + c]) })
+                    return accumulate ? start[c] + total : total
+                }
+                try forEachInstructionSet { name in
+                    let sums = try backend.tensor(start)
+                    try backend.biasGradient(gradOutput: try backend.tensor(x), gradBias: sums, outer: rows, channels: columns,
+                                             inner: 1, accumulate: accumulate)
+                    assertBitwiseEqual(try backend.download(sums), expected, OpCall(backend, "biasGradient (\(name))",
+                                                                                   "\(rows)x\(columns) accumulate \(accumulate)"))
+                }
+            }
+        }
+    }
+
     func testLSTMCellGivesTheSameBitsUnderEveryInstructionSet() throws {
         let backend = try CPUBackend(threads: 2), batch = 3, width = 21
         var random = TestRandom(seed: 78)

@@ -25,6 +25,11 @@ void synapse_sigmoid(const float *x, float *y, size_t count);
 // y[i] = amplitude * tanh(slope * x[i]).
 void synapse_tanh(const float *x, float *y, size_t count, float amplitude, float slope);
 
+// For columns c in first ..< first + count of x [rows, columns]: the column's sum in Double, in row order, as a
+// float, stored to sums[c] or, when `accumulate`, added to it (a dense layer's bias gradient).
+void synapse_bias_gradient(const float *x, size_t rows, size_t columns, size_t first, size_t count, float *sums,
+                           int accumulate);
+
 // The LSTM cell of `rows` rows of `width` units, as Kernels/lstm.cl computes it: gates [rows, 4 width] (input,
 // forget, candidate, output pre-activations, overwritten by their activations), previous_cell, cell, cell_tanh and
 // hidden [rows, width].

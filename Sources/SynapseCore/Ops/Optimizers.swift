@@ -60,8 +60,9 @@ extension Backend {
                               count: end, runs: runs)
     }
 
-    /// One SGD step in PyTorch's form (see `SGDParameters`) over `weights`, updating them and `velocity` in
-    /// place, with each run of `segments` at its own multiples of the learning rate and weight decay.
+    /// One SGD step in PyTorch's form (see `SGDParameters`) over `weights`, updating them and `velocity` (unless
+    /// the momentum is 0) in place, with each run of `segments` at its own multiples of the learning rate and
+    /// weight decay.
     public func sgdMomentumUpdate(weights: Tensor, gradients: Tensor, velocity: Tensor, parameters: SGDParameters,
                                   segments: UpdateSegments) throws {
         let op = "sgdMomentumUpdate"
