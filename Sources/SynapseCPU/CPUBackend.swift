@@ -51,7 +51,7 @@ public final class CPUBackend: Backend {
     }
 
     public var deviceDescription: String {
-        "CPU, \(blasDescription), \(Self.vectorInstructions) loops, \(threads) thread\(threads == 1 ? "" : "s")"
+        "CPU, \(blasDescription), loops in \(Self.vectorInstructions), \(threads) thread\(threads == 1 ? "" : "s")"
     }
 
     /// The instructions of the backend's loops in C (Philox, the exp-based activations, the LSTM cell): "AVX-512",

@@ -49,7 +49,7 @@ struct DevicesCommand: ParsableCommand {
             print("      \(device.openCLCVersion), driver \(device.driverVersion), vendor \(device.vendor)")
         }
         let cpu = try CPUBackend()
-        print("CPU backend: cpu  \(cpu.threads) threads, \(cpu.blasDescription)")
+        print("CPU backend: cpu  \(cpu.threads) threads, \(cpu.blasDescription), loops in \(CPUBackend.vectorInstructions)")
         let choice = try DeviceChoice.fromEnvironment()
         let chosen = try Devices.backend(choice)
         let source = choice == .auto ? "auto" : "\(DeviceChoice.environmentVariable)=\(choice)"
