@@ -37,7 +37,8 @@ let package = Package(
             resources: kernelFiles.map { .embedInCode($0) }
         ),
         .target(name: "SynapseCore"),
-        // Philox and the exp-based activations for AVX-512, AVX2 and the baseline, chosen at start-up (vector.c).
+        // The CPU backend's random draws, exp-based activations, LSTM cell and bias gradient, compiled for AVX-512,
+        // AVX2 and the baseline, one chosen at start-up (vector.c).
         .target(name: "CVector"),
         .target(name: "SynapseCPU", dependencies: ["SynapseCore", "CBLAS", "CVector"]),
         .target(

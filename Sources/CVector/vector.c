@@ -1,16 +1,22 @@
-// The CPU backend's Philox and exp-based activations, in vectors of sixteen lanes written once (clang's vector
-// extensions) and compiled three times: for AVX-512, for AVX2 and for the x86-64 baseline, the best the processor
-// has chosen when the program starts. Swift compiles for the baseline only, where these loops run at a half to a
-// quarter of the speed. Contraction into FMA is off, so that every target, and the Swift reference code
-// (Philox.block, the tests' expectations), computes the same IEEE operations in the same order: the same bits
-// everywhere.
+// The CPU backend's random draws (Philox), exp-based activations, LSTM cell and bias gradient, in vectors of
+// sixteen lanes written once (clang's vector extensions) and compiled three times: for AVX-512, for AVX2 and for
+// the x86-64 baseline, the best the processor has chosen when the program starts. Swift compiles for the baseline
+// only, where these loops run at a third to a half of the speed. Contraction into FMA is off, so that every
+// target, and the Swift reference code (Philox.block, the tests' expectations), computes the same IEEE operations
+// in the same order: the same bits everywhere.
 #include "CVector.h"
 
 #include <string.h>
 
+#ifdef __FAST_MATH__
+#error "vector.c must not be built with fast math: reassociation would change its results from target to target"
+#endif
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the word and lane bit casts assume little-endian lanes");
+
 #pragma clang fp contract(off)
 // Every function taking or returning a vector is inlined into its target's entry point, so no vector crosses a call
 // between code compiled for different instructions.
+#pragma clang diagnostic ignored "-Wunknown-warning-option"
 #pragma clang diagnostic ignored "-Wpsabi"
 
 enum { LANES = 16 };
@@ -23,14 +29,14 @@ typedef double doubles __attribute__((vector_size(8 * LANES)));
 
 #define INLINE static inline __attribute__((always_inline))
 
-INLINE floats splat(float value) { return (floats){} + value; }
+INLINE floats splat(float value) { return (floats){0} + value; }
 
 // Lanes of `a` where `mask` is set, else of `b`.
 INLINE floats choose(ints mask, floats a, floats b) { return (floats)(((ints)a & mask) | ((ints)b & ~mask)); }
 
 // p[i ..< i + LANES], zeros past `end`; the test is one compare, taken the same way but at the end.
 INLINE floats load(const float *p, size_t i, size_t end) {
-    floats v = {};
+    floats v = {0};
     if (end - i >= LANES) {
         memcpy(&v, p + i, sizeof v);
     } else {
@@ -100,7 +106,7 @@ INLINE void philox_lanes(uint64_t first, uint32_t stream_low, uint32_t stream_hi
     words c0 = (uint32_t)first + lane;
     // A lane whose low word wrapped carries one into the high word (true lanes compare as -1).
     words c1 = ((uint32_t)(first >> 32) - (words)(c0 < (uint32_t)first)) & 0x3FFFFFFFu;
-    words c2 = (words){} + stream_low, c3 = (words){} + stream_high;
+    words c2 = (words){0} + stream_low, c3 = (words){0} + stream_high;
     uint32_t k0 = key_low, k1 = key_high;
     for (int round = 0; round < 10; round++) {
         if (round > 0) { k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; }
@@ -141,17 +147,21 @@ INLINE void philox_body(uint64_t first, size_t count, uint64_t stream, uint64_t 
 enum random_kind { UNIFORM, BERNOULLI, DROPOUT };
 enum { RUN_BLOCKS = 64 };
 
-// Element i of `count` from Philox word counter + i, in runs of RUN_BLOCKS blocks (a run's first word may sit
-// mid-block): UNIFORM out = a + b u, BERNOULLI out = (u < in) ? 1 : 0, DROPOUT out = (u >= a) ? in b : 0, where u is
+// Element i of `count` from Philox word counter + i, in runs of RUN_BLOCKS blocks (the first run's first word may
+// sit mid-block; the rest start on a block): UNIFORM out = a + b u, BERNOULLI out = (u < in) ? 1 : 0, DROPOUT out = (u >= a) ? in b : 0, where u is
 // the word's top 24 bits over 2^24 (Philox.uniform), exact in a float.
 INLINE void random_body(enum random_kind kind, const float *in, float *out, size_t count, float a, float b,
                         uint64_t counter, uint64_t stream, uint64_t key) {
-    // Room for a run's words, the three a first block may skip, and the lanes a padded last vector reads.
-    uint32_t run[4 * RUN_BLOCKS + 4 + LANES] = {0};
+    // Room for a run's words and the lanes a padded last vector reads past them, which read zeros or an earlier
+    // run's words (so defined) and are not stored.
+    uint32_t run[4 * RUN_BLOCKS + LANES] = {0};
     for (size_t start = 0; start < count;) {
         const uint64_t word = counter + start;
-        const size_t skipped = word % 4, length = count - start < 4 * RUN_BLOCKS ? count - start : 4 * RUN_BLOCKS;
+        const size_t skipped = word % 4, room = 4 * RUN_BLOCKS - skipped;
+        const size_t length = count - start < room ? count - start : room, end = start + length;
         philox_body(word / 4, (skipped + length + 3) / 4, stream, key, run);
+        // The run's last vector loads and stores only the run's elements: one past them may be the next run's
+        // input, when the op runs in place.
         for (size_t k = 0; k < length; k += LANES) {
             words w;
             memcpy(&w, run + skipped + k, sizeof w);   // past `length` only when the last vector is padded
@@ -159,10 +169,10 @@ INLINE void random_body(enum random_kind kind, const float *in, float *out, size
             floats value;
             switch (kind) {
             case UNIFORM: value = a + b * u; break;
-            case BERNOULLI: value = choose(u < load(in, start + k, count), splat(1), splat(0)); break;
-            case DROPOUT: value = choose(u >= a, load(in, start + k, count) * b, splat(0)); break;
+            case BERNOULLI: value = choose(u < load(in, start + k, end), splat(1), splat(0)); break;
+            case DROPOUT: value = choose(u >= a, load(in, start + k, end) * b, splat(0)); break;
             }
-            store(value, out, start + k, count);
+            store(value, out, start + k, end);
         }
         start += length;
     }
@@ -182,7 +192,7 @@ INLINE void bias_gradient_body(const float *x, size_t rows, size_t columns, size
                                int accumulate) {
     const size_t end = first + count;
     for (size_t c = first; c < end; c += 2 * LANES) {
-        doubles total0 = {}, total1 = {};
+        doubles total0 = {0}, total1 = {0};
         for (size_t row = 0; row < rows; row++) {
             const float *line = x + row * columns;
             total0 += __builtin_convertvector(load(line, c, end), doubles);
@@ -203,7 +213,8 @@ INLINE void lstm_body(float *gates, const float *previous_cell, float *cell, flo
         float *c = cell + row * width, *t = cell_tanh + row * width, *h = hidden + row * width;
         for (size_t j = 0; j < width; j += LANES) {
             floats i = vector_sigmoid(load(gate, j, width)), f = vector_sigmoid(load(gate + width, j, width));
-            floats g = vector_tanh(load(gate + 2 * width, j, width)), o = vector_sigmoid(load(gate + 3 * width, j, width));
+            floats g = vector_tanh(load(gate + 2 * width, j, width));
+            floats o = vector_sigmoid(load(gate + 3 * width, j, width));
             store(i, gate, j, width);
             store(f, gate + width, j, width);
             store(g, gate + 2 * width, j, width);
@@ -229,9 +240,9 @@ struct kernels {
     target static void random_##suffix(enum random_kind kind, const float *in, float *out, size_t count, float a,      \
                                        float b, uint64_t counter, uint64_t stream, uint64_t key) {                     \
         switch (kind) {                                                                                                \
-        case UNIFORM: return random_body(UNIFORM, in, out, count, a, b, counter, stream, key);                        \
-        case BERNOULLI: return random_body(BERNOULLI, in, out, count, a, b, counter, stream, key);                    \
-        case DROPOUT: return random_body(DROPOUT, in, out, count, a, b, counter, stream, key);                        \
+        case UNIFORM: random_body(UNIFORM, in, out, count, a, b, counter, stream, key); break;                        \
+        case BERNOULLI: random_body(BERNOULLI, in, out, count, a, b, counter, stream, key); break;                    \
+        case DROPOUT: random_body(DROPOUT, in, out, count, a, b, counter, stream, key); break;                        \
         }                                                                                                              \
     }                                                                                                                  \
     target static void sigmoid_##suffix(const float *x, float *y, size_t count) { sigmoid_body(x, y, count); }         \
@@ -255,7 +266,11 @@ KERNELS(avx2, "AVX2", __attribute__((target("avx2"))))
 KERNELS(avx512, "AVX-512", __attribute__((target("avx512f"))))
 #endif
 
-static const struct kernels *active = &baseline;
+// Written at start-up and by synapse_vector_select, read by every op on any thread: atomic, relaxed (each set
+// computes the same bits, so no op depends on which it reads).
+static const struct kernels *active_set = &baseline;
+
+static const struct kernels *active(void) { return __atomic_load_n(&active_set, __ATOMIC_RELAXED); }
 
 static int supported(const struct kernels *set) {
 #if defined(__x86_64__)
@@ -276,47 +291,50 @@ static const struct kernels *const every_set[] = {
 // The best the processor has, chosen before any thread starts.
 __attribute__((constructor)) static void choose_kernels(void) {
     for (size_t i = 0; i < sizeof every_set / sizeof *every_set; i++) {
-        if (supported(every_set[i])) { active = every_set[i]; return; }
+        if (supported(every_set[i])) {
+            __atomic_store_n(&active_set, every_set[i], __ATOMIC_RELAXED);
+            return;
+        }
     }
 }
 
 int synapse_vector_select(const char *name) {
     for (size_t i = 0; i < sizeof every_set / sizeof *every_set; i++) {
         if (strcmp(every_set[i]->name, name) == 0 && supported(every_set[i])) {
-            active = every_set[i];
+            __atomic_store_n(&active_set, every_set[i], __ATOMIC_RELAXED);
             return 1;
         }
     }
     return 0;
 }
 
-const char *synapse_vector_instructions(void) { return active->name; }
+const char *synapse_vector_instructions(void) { return active()->name; }
 
 void synapse_uniform(float *y, size_t count, float low, float high, uint64_t counter, uint64_t stream, uint64_t key) {
-    active->random(UNIFORM, NULL, y, count, low, high - low, counter, stream, key);
+    active()->random(UNIFORM, NULL, y, count, low, high - low, counter, stream, key);
 }
 
 void synapse_bernoulli(const float *p, float *y, size_t count, uint64_t counter, uint64_t stream, uint64_t key) {
-    active->random(BERNOULLI, p, y, count, 0, 0, counter, stream, key);
+    active()->random(BERNOULLI, p, y, count, 0, 0, counter, stream, key);
 }
 
 void synapse_dropout(const float *x, float *y, size_t count, float probability, uint64_t counter, uint64_t stream,
                      uint64_t key) {
-    active->random(DROPOUT, x, y, count, probability, 1 / (1 - probability), counter, stream, key);
+    active()->random(DROPOUT, x, y, count, probability, 1 / (1 - probability), counter, stream, key);
 }
 
-void synapse_sigmoid(const float *x, float *y, size_t count) { active->sigmoid(x, y, count); }
+void synapse_sigmoid(const float *x, float *y, size_t count) { active()->sigmoid(x, y, count); }
 
 void synapse_tanh(const float *x, float *y, size_t count, float amplitude, float slope) {
-    active->tanh(x, y, count, amplitude, slope);
+    active()->tanh(x, y, count, amplitude, slope);
 }
 
 void synapse_bias_gradient(const float *x, size_t rows, size_t columns, size_t first, size_t count, float *sums,
                            int accumulate) {
-    active->bias_gradient(x, rows, columns, first, count, sums, accumulate);
+    active()->bias_gradient(x, rows, columns, first, count, sums, accumulate);
 }
 
 void synapse_lstm_cell_forward(float *gates, const float *previous_cell, float *cell, float *cell_tanh, float *hidden,
                                size_t rows, size_t width) {
-    active->lstm(gates, previous_cell, cell, cell_tanh, hidden, rows, width);
+    active()->lstm(gates, previous_cell, cell, cell_tanh, hidden, rows, width);
 }

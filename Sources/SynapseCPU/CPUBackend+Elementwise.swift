@@ -88,8 +88,8 @@ extension CPUBackend {
                                       accumulate: Bool) throws {
         let dy = floats(gradOutput), db = floats(gradBias)
         guard inner > 1 else {
-            // A dense layer's output: each thread sums its block of columns row by row, reading rows in order
-            // rather than a column at a stride. Each column still sums in row order, in Double.
+            // A dense layer's output: each thread sums its block of columns, 32 columns at a time down the rows
+            // (two vectors of Double sums in flight). Each column sums in row order, in Double.
             return parallelFor(channels, cost: outer) { cs in
                 synapse_bias_gradient(dy, outer, channels, cs.lowerBound, cs.count, db, accumulate ? 1 : 0)
             }
@@ -108,8 +108,8 @@ extension CPUBackend {
     public func uncheckedDropout(input: Tensor, output: Tensor, probability: Float, address: PhiloxAddress) throws {
         let x = floats(input), y = floats(output)
         parallelFor(input.count, cost: 4) { r in
-            synapse_dropout(x + r.lowerBound, y + r.lowerBound, r.count, probability, address.counter &+ UInt64(r.lowerBound),
-                            address.stream, address.seed)
+            synapse_dropout(x + r.lowerBound, y + r.lowerBound, r.count, probability,
+                            address.counter &+ UInt64(r.lowerBound), address.stream, address.seed)
         }
     }
 
@@ -255,8 +255,8 @@ extension CPUBackend {
     public func uncheckedUniform(output: Tensor, low: Float, high: Float, address: PhiloxAddress) throws {
         let y = floats(output)
         parallelFor(output.count, cost: 4) { r in
-            synapse_uniform(y + r.lowerBound, r.count, low, high, address.counter &+ UInt64(r.lowerBound), address.stream,
-                            address.seed)
+            synapse_uniform(y + r.lowerBound, r.count, low, high, address.counter &+ UInt64(r.lowerBound),
+                            address.stream, address.seed)
         }
     }
 

@@ -54,8 +54,9 @@ public final class CPUBackend: Backend {
         "CPU, \(blasDescription), loops in \(Self.vectorInstructions), \(threads) thread\(threads == 1 ? "" : "s")"
     }
 
-    /// The instructions of the backend's loops in C (Philox, the exp-based activations, the LSTM cell): "AVX-512",
-    /// "AVX2" or "baseline", the best the processor has unless `useVectorInstructions` chose others.
+    /// The instructions of the backend's loops in C (the random draws, the exp-based activations, the LSTM cell, a
+    /// dense layer's bias gradient): "AVX-512", "AVX2" or "baseline", the best the processor has unless
+    /// `useVectorInstructions` chose others.
     public static var vectorInstructions: String { String(cString: synapse_vector_instructions()) }
 
     /// Makes the loops in C use `name`'s instructions (one of `vectorInstructions`' values), so that tests can

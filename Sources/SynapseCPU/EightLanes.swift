@@ -1,6 +1,7 @@
 /// Loops over Floats eight lanes at a time in Swift, for the CPU backend's elementwise ops whose arithmetic must
-/// not depend on where an element falls: the last few go through a padded vector. (The exp-based activations and
-/// Philox run in C, Sources/CVector, where they use the processor's widest vectors.)
+/// not depend on where an element falls: the last few go through a padded vector. (The random draws, the exp-based
+/// activations, the LSTM cell and a dense layer's bias gradient run in C, Sources/CVector, where they use the
+/// processor's widest vectors.)
 enum EightLanes {
     typealias Vector = SIMD8<Float>
 

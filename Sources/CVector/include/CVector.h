@@ -2,8 +2,8 @@
 #define SYNAPSE_CVECTOR_H
 
 // The CPU backend's loops that Swift cannot vectorise past the x86-64 baseline: the random ops (Philox), the
-// exp-based activations and the LSTM cell. Each is compiled for AVX-512, AVX2 and the baseline, one chosen at
-// start-up for the processor; all give the same bits (see vector.c).
+// exp-based activations, the LSTM cell and a dense layer's bias gradient. Each is compiled for AVX-512, AVX2 and
+// the baseline, one chosen at start-up for the processor; all give the same bits (see vector.c).
 
 #include <stddef.h>
 #include <stdint.h>
