@@ -148,8 +148,8 @@ enum random_kind { UNIFORM, BERNOULLI, DROPOUT };
 enum { RUN_BLOCKS = 64 };
 
 // Element i of `count` from Philox word counter + i, in runs of RUN_BLOCKS blocks (the first run's first word may
-// sit mid-block; the rest start on a block): UNIFORM out = a + b u, BERNOULLI out = (u < in) ? 1 : 0, DROPOUT out = (u >= a) ? in b : 0, where u is
-// the word's top 24 bits over 2^24 (Philox.uniform), exact in a float.
+// sit mid-block; the rest start on a block): UNIFORM out = a + b u, BERNOULLI out = (u < in) ? 1 : 0, DROPOUT
+// out = (u >= a) ? in b : 0, where u is the word's top 24 bits over 2^24 (Philox.uniform), exact in a float.
 INLINE void random_body(enum random_kind kind, const float *in, float *out, size_t count, float a, float b,
                         uint64_t counter, uint64_t stream, uint64_t key) {
     // Room for a run's words and the lanes a padded last vector reads past them, which read zeros or an earlier
@@ -236,6 +236,8 @@ struct kernels {
     void (*lstm)(float *, const float *, float *, float *, float *, size_t, size_t);
 };
 
+// A set's entry points. The random one calls random_body with each kind as a constant, so that each kind's loop is
+// compiled without the switch in it.
 #define KERNELS(suffix, name, target)                                                                                  \
     target static void random_##suffix(enum random_kind kind, const float *in, float *out, size_t count, float a,      \
                                        float b, uint64_t counter, uint64_t stream, uint64_t key) {                     \
@@ -288,16 +290,6 @@ static const struct kernels *const every_set[] = {
     &baseline,
 };
 
-// The best the processor has, chosen before any thread starts.
-__attribute__((constructor)) static void choose_kernels(void) {
-    for (size_t i = 0; i < sizeof every_set / sizeof *every_set; i++) {
-        if (supported(every_set[i])) {
-            __atomic_store_n(&active_set, every_set[i], __ATOMIC_RELAXED);
-            return;
-        }
-    }
-}
-
 int synapse_vector_select(const char *name) {
     for (size_t i = 0; i < sizeof every_set / sizeof *every_set; i++) {
         if (strcmp(every_set[i]->name, name) == 0 && supported(every_set[i])) {
@@ -306,6 +298,11 @@ int synapse_vector_select(const char *name) {
         }
     }
     return 0;
+}
+
+// The best the processor has (every_set runs from the widest), chosen before any thread starts.
+__attribute__((constructor)) static void choose_kernels(void) {
+    for (size_t i = 0; i < sizeof every_set / sizeof *every_set && !synapse_vector_select(every_set[i]->name); i++) {}
 }
 
 const char *synapse_vector_instructions(void) { return active()->name; }
