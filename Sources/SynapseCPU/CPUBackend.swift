@@ -119,11 +119,15 @@ public final class CPUBackend: Backend {
         let edges = (0...blocks).map { $0 == blocks ? length : min(length, ($0 * length / blocks + 8) / 16 * 16) }
         let columnsPerCall = blocks == 1 && byColumns
             ? unpackedColumns(transA: transA, transB: transB, m: m, n: n, k: k) : nil
+        let inPlace = readsBInPlace(transA: transA, transB: transB, m: m, n: n, k: k, ldb: ldb)
         pool.run(blocks) { i in
             let (start, end) = (edges[i], edges[i + 1])
             guard end > start else { return }
             // OpenBLAS stores zeros rather than scaling C when beta == 0, so NaN in C cannot leak through.
-            if byColumns {
+            if inPlace && byColumns {
+                synapse_gemm_in_place(transB ? 1 : 0, m, end - start, k, alpha, a, lda, b + (transB ? start * ldb : start),
+                                      ldb, beta, c + start, ldc)
+            } else if byColumns {
                 let step = columnsPerCall ?? (end - start)
                 for first in stride(from: start, to: end, by: step) {
                     synapse_sgemm(transA ? 1 : 0, transB ? 1 : 0, sizes[0], Int32(min(end - first, step)), sizes[2],
@@ -156,6 +160,21 @@ public final class CPUBackend: Backend {
         let width = min(1_000_000 / (m * k), transB ? 1_200 / m : Int.max)
         guard width >= 8, width < n else { return nil }
         return width >= 16 ? width / 16 * 16 : width
+    }
+
+    /// Whether a product goes to `synapse_gemm_in_place` (Sources/CVector/gemm.c), which reads B where it lies,
+    /// rather than to OpenBLAS, which packs B at every call: for C of at most 64 rows and a B of at least 2^20
+    /// elements (4 MB, more than a core's L2 cache), whose packing costs a pass through memory that few rows do not
+    /// repay. Those are an LSTM's recurrent products at each time step (its weight is 4 hidden x hidden) and a wide
+    /// dense layer's at small batches. Measured on one thread against OpenBLAS's SkylakeX kernels, the bounds below
+    /// keep the shapes where it was faster: with B transposed (dot products of rows), K of at least 512 (the sums'
+    /// final folding costs too much for shorter rows) and A of at most 2^18 elements (it stays in L2 while B
+    /// streams): 1.06x at the LSTM's 50x1024x512 and 2x at AlexNet's fc6 at batch 16; without (panels of B's
+    /// columns), K at most 2,048 and B's rows at most 1,024 wide (a panel of 64 columns then stays in L2): 1.1x at
+    /// the LSTM's 50x256x2048. Only while the loops in C run AVX-512 (`vectorInstructions`).
+    func readsBInPlace(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, ldb: Int) -> Bool {
+        guard !transA, m <= 64, n * k >= 1 << 20, synapse_gemm_in_place_available() == 1 else { return false }
+        return transB ? k >= 512 && m * k <= 1 << 18 : k <= 2048 && ldb <= 1024
     }
 
     public func synchronize() throws {}

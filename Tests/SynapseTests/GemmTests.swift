@@ -170,6 +170,60 @@ final class GemmTests: SynapseTestCase {
         }
     }
 
+    /// Products of few rows with a B of at least 2^20 elements go to the C loops that read B in place
+    /// (`CPUBackend.readsBInPlace`) while those run AVX-512: with B transposed (dot products of 16 lanes folded in a
+    /// tree) and without (one chain of multiply-adds per element in K's order). Ragged tiles of rows and columns, a
+    /// K tail, padded leading dimensions, alpha and beta, C of NaN under beta 0. Where the loops run AVX-512 each
+    /// element's bits are those of that order, computed here one element at a time, on one thread and on three
+    /// (whose blocks cut the tiles); elsewhere the products go to OpenBLAS and are checked against the Float64
+    /// reference only, as they are everywhere.
+    func testCPUProductsReadingBInPlace() throws {
+        let backends = try [CPUBackend(threads: 1), CPUBackend(threads: 3)]
+        let inPlace = CPUBackend.vectorInstructions == "AVX-512"
+        if !inPlace { print("\(name): the loops in C run \(CPUBackend.vectorInstructions): products checked against Float64 only") }
+        var random = TestRandom(seed: 7)
+        let products = [(true, 50, 2053, 517), (true, 1, 2048, 512), (true, 64, 1030, 1024),
+                        (false, 13, 600, 1800), (false, 64, 1000, 1100), (false, 1, 520, 2048)]
+        for (transB, m, n, k) in products {
+            for (alpha, beta) in [(Float(1), Float(0)), (-1.5, 0.75)] {
+                let problem = GemmProblem(transA: false, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+                                          padded: true, random: &random)
+                check(problem, on: backends)
+                guard inPlace else { continue }
+                let expected = inPlaceOrder(problem)
+                for backend in backends {
+                    let c = try problem.run(on: backend)
+                    let window = (0..<m).flatMap { i in (0..<n).map { j in c[problem.cIndex(i, j)] } }
+                    assertBitwiseEqual(window, expected, OpCall(backend, "gemm", problem.shape),
+                                       "C in the in-place loops' order")
+                }
+            }
+        }
+    }
+
+    /// The m x n result as `synapse_gemm_in_place` orders its operations (Sources/CVector/gemm.c).
+    func inPlaceOrder(_ p: GemmProblem) -> [Float] {
+        func a(_ i: Int, _ q: Int) -> Float { p.a[p.aOffset + i * p.lda + q] }
+        func b(_ q: Int, _ j: Int) -> Float { p.transB ? p.b[p.bOffset + j * p.ldb + q] : p.b[p.bOffset + q * p.ldb + j] }
+        var result = [Float]()
+        for i in 0..<p.m {
+            for j in 0..<p.n {
+                var sum: Float = 0
+                if p.transB {
+                    // Lane l takes the products at q = l mod 16; the lanes fold 8, 4, 2 and 1 apart.
+                    var lanes = [Float](repeating: 0, count: 16)
+                    for q in 0..<p.k { lanes[q % 16] = lanes[q % 16].addingProduct(a(i, q), b(q, j)) }
+                    for width in [8, 4, 2, 1] { for l in 0..<width { lanes[l] = lanes[l] + lanes[l + width] } }
+                    sum = lanes[0]
+                } else {
+                    for q in 0..<p.k { sum = sum.addingProduct(a(i, q), b(q, j)) }
+                }
+                result.append(p.beta == 0 ? p.alpha * sum : p.alpha * sum + p.beta * p.c[p.cIndex(i, j)])
+            }
+        }
+        return result
+    }
+
     /// Products with few output tiles and a deep K (a convolution's weight gradient) are split along K
     /// on OpenCL, the slices' partial products added by a second kernel.
     ///

@@ -3,7 +3,8 @@
 
 // The CPU backend's loops that Swift cannot vectorise past the x86-64 baseline: the random ops (Philox), the
 // exp-based activations, the LSTM cell and a dense layer's bias gradient. Each is compiled for AVX-512, AVX2 and
-// the baseline, one chosen at start-up for the processor; all give the same bits (see vector.c).
+// the baseline, one chosen at start-up for the processor; all give the same bits (see vector.c). And products of
+// few rows with a large B, for AVX-512 (gemm.c).
 
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +36,14 @@ void synapse_bias_gradient(const float *x, size_t rows, size_t columns, size_t f
 // hidden [rows, width].
 void synapse_lstm_cell_forward(float *gates, const float *previous_cell, float *cell, float *cell_tanh, float *hidden,
                                size_t rows, size_t width);
+
+// C [m, n] = alpha A B + beta C (A B^T when trans_b), A [m, k], B [k, n] (or [n, k]), rows lda, ldb, ldc floats
+// apart, with B read where it lies (gemm.c says when that beats OpenBLAS); beta 0 does not read C. Each element's
+// bits depend on K only, not on where its block of C lies. Runs only while synapse_gemm_in_place_available()
+// returns 1: while the loops above run AVX-512; otherwise it does nothing.
+int synapse_gemm_in_place_available(void);
+void synapse_gemm_in_place(int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                           const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
 // The instructions in use: "AVX-512", "AVX2" or "baseline".
 const char *synapse_vector_instructions(void);
