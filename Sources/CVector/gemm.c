@@ -79,8 +79,8 @@ INLINE void store_scaled(float *c, float sum, float alpha, float beta) {
 }
 
 // A B^T as dot products: a tile of 4 rows of A by 4 rows of B keeps 16 sums of 16 lanes each (lane l takes the
-// products at k = l mod 16), folded into one vector at the end. B's 4 rows stay in L1 while every block of A's rows
-// (from L2) passes.
+// products at k = l mod 16), folded into one vector at the end. Every block of A's rows reads the same 4 rows of B,
+// from cache.
 enum { DOT_ROWS = 4, DOT_COLUMNS = 4 };
 _Static_assert(DOT_ROWS * DOT_COLUMNS == LANES, "a tile's sums fold into one vector");
 
@@ -140,7 +140,7 @@ INLINE void panel_products(size_t m, size_t n, size_t k, float alpha, const floa
                     }
                 }
                 for (size_t r = 0; r < PANEL_ROWS; r++) {
-                    const floats av = (floats){0} + as[r][p];
+                    const floats av = (floats)_mm512_set1_ps(as[r][p]);
                     for (size_t v = 0; v < PANEL_VECTORS; v++) sums[r][v] = fma16(av, bv[v], sums[r][v]);
                 }
             }
@@ -169,7 +169,14 @@ int synapse_gemm_in_place_available(void) { return strcmp(synapse_vector_instruc
 
 void synapse_gemm_in_place(int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                            const float *b, size_t ldb, float beta, float *c, size_t ldc) {
-    if (m > 0 && n > 0) in_place_avx512(trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (alpha == 0) {
+        // As BLAS: C = beta C, whatever A and B hold.
+        for (size_t i = 0; i < m; i++) {
+            for (size_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+        }
+    } else if (m > 0 && n > 0) {
+        in_place_avx512(trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
 }
 #else
 int synapse_gemm_in_place_available(void) { return 0; }

@@ -61,7 +61,8 @@ public final class CPUBackend: Backend {
 
     /// Makes the loops in C use `name`'s instructions (one of `vectorInstructions`' values), so that tests can
     /// compare them; false, changing nothing, when the processor lacks them. Every CPU backend is affected, so
-    /// nothing may run on one meanwhile.
+    /// nothing may run on one meanwhile. Away from AVX-512 the products of `readsBInPlace` go to OpenBLAS, with
+    /// other bits.
     public static func useVectorInstructions(_ name: String) -> Bool { synapse_vector_select(name) == 1 }
 
     /// The memory of `view`, whose buffer the front-end's checks (through `owns`) have matched to this backend.
@@ -150,7 +151,8 @@ public final class CPUBackend: Backend {
     /// blocks that small, a multiple of 16 columns (a vector register) where they are that wide, at least 8.
     /// Measured on one thread, the unpacked blocks took LeNet's and the LSTM's products from 25-80 to 85-110
     /// GFLOP/s; they lost with B untransposed and K above 512, where a narrow block strides through all of B's
-    /// rows (25x512x2048: 72 -> 48 GFLOP/s), so those stay whole, as do products with A transposed (not measured).
+    /// rows (25x512x2048: 72 -> 48 GFLOP/s), so those stay whole (or go to `readsBInPlace`'s loops), as do products
+    /// with A transposed (not measured).
     /// A product shared out over threads keeps whole calls, so that the models whose GEMMs take the whole batch
     /// (a last batch of 32 included) compute what they did.
     func unpackedColumns(transA: Bool, transB: Bool, m: Int, n: Int, k: Int) -> Int? {
@@ -165,13 +167,15 @@ public final class CPUBackend: Backend {
     /// Whether a product goes to `synapse_gemm_in_place` (Sources/CVector/gemm.c), which reads B where it lies,
     /// rather than to OpenBLAS, which packs B at every call: for C of at most 64 rows and a B of at least 2^20
     /// elements (4 MB, more than a core's L2 cache), whose packing costs a pass through memory that few rows do not
-    /// repay. Those are an LSTM's recurrent products at each time step (its weight is 4 hidden x hidden) and a wide
-    /// dense layer's at small batches. Measured on one thread against OpenBLAS's SkylakeX kernels, the bounds below
-    /// keep the shapes where it was faster: with B transposed (dot products of rows), K of at least 512 (the sums'
-    /// final folding costs too much for shorter rows) and A of at most 2^18 elements (it stays in L2 while B
-    /// streams): 1.06x at the LSTM's 50x1024x512 and 2x at AlexNet's fc6 at batch 16; without (panels of B's
-    /// columns), K at most 2,048 and B's rows at most 1,024 wide (a panel of 64 columns then stays in L2): 1.1x at
-    /// the LSTM's 50x256x2048. Only while the loops in C run AVX-512 (`vectorInstructions`).
+    /// repay. Those are an LSTM's recurrent products at each time step from 512 units up (its weight is 4 hidden x
+    /// hidden) and a wide dense layer's at small batches. The bounds below keep the shapes where it was faster
+    /// than OpenBLAS's SkylakeX kernels on one thread (`gemm-bench` times some in the backend). With B transposed
+    /// (dot products of rows): K at least 512, below which the final folding of each tile's sums costs more than
+    /// packing saved (0.8x at K = 256), and A at most 2^18 elements, as every four rows of B read all of A again
+    /// and it must stay in cache. Without (panels of B's columns): K at most 2,048, so that a panel of 64 columns
+    /// (64 K floats) stays in L2 while every block of A's rows reads it, and B's rows at most 1,024 floats apart
+    /// (4,096 apart, AlexNet's fc8 backward at batch 16, ran at 0.9x: each row of a panel on a page of its own).
+    /// Only while the loops in C run AVX-512 (`vectorInstructions`).
     func readsBInPlace(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, ldb: Int) -> Bool {
         guard !transA, m <= 64, n * k >= 1 << 20, synapse_gemm_in_place_available() == 1 else { return false }
         return transB ? k >= 512 && m * k <= 1 << 18 : k <= 2048 && ldb <= 1024

@@ -199,6 +199,17 @@ final class GemmTests: SynapseTestCase {
                 }
             }
         }
+        // Alpha 0 scales C by beta without reading A or B, as BLAS does: an infinity in A changes nothing.
+        for beta: Float in [0, 0.5] {
+            var problem = GemmProblem(transA: false, transB: true, m: 3, n: 2048, k: 512, alpha: 0, beta: beta,
+                                      padded: false, random: &random)
+            problem.a[7] = .infinity
+            let expected = (0..<3).flatMap { i in (0..<2048).map { j in beta == 0 ? 0 : beta * problem.c[problem.cIndex(i, j)] } }
+            for backend in backends {
+                let c = try problem.run(on: backend)
+                assertBitwiseEqual(c, expected, OpCall(backend, "gemm", problem.shape), "C scaled by beta alone")
+            }
+        }
     }
 
     /// The m x n result as `synapse_gemm_in_place` orders its operations (Sources/CVector/gemm.c).
@@ -213,6 +224,8 @@ final class GemmTests: SynapseTestCase {
                     // Lane l takes the products at q = l mod 16; the lanes fold 8, 4, 2 and 1 apart.
                     var lanes = [Float](repeating: 0, count: 16)
                     for q in 0..<p.k { lanes[q % 16] = lanes[q % 16].addingProduct(a(i, q), b(q, j)) }
+                    // The last vector's lanes past K take 0 x 0 (which turns a -0 into +0).
+                    for q in p.k..<(p.k + 15) / 16 * 16 { lanes[q % 16] = lanes[q % 16].addingProduct(0, 0) }
                     for width in [8, 4, 2, 1] { for l in 0..<width { lanes[l] = lanes[l] + lanes[l + width] } }
                     sum = lanes[0]
                 } else {

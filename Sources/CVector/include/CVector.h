@@ -38,9 +38,9 @@ void synapse_lstm_cell_forward(float *gates, const float *previous_cell, float *
                                size_t rows, size_t width);
 
 // C [m, n] = alpha A B + beta C (A B^T when trans_b), A [m, k], B [k, n] (or [n, k]), rows lda, ldb, ldc floats
-// apart, with B read where it lies (gemm.c says when that beats OpenBLAS); beta 0 does not read C. Each element's
-// bits depend on K only, not on where its block of C lies. Runs only while synapse_gemm_in_place_available()
-// returns 1: while the loops above run AVX-512; otherwise it does nothing.
+// apart, with B read where it lies (CPUBackend.readsBInPlace says where that beats OpenBLAS); beta 0 does not read
+// C, alpha 0 does not read A or B. Each element's bits depend on K only, not on where its block of C lies. Call it
+// only while synapse_gemm_in_place_available() returns 1, which it does while the loops above run AVX-512.
 int synapse_gemm_in_place_available(void);
 void synapse_gemm_in_place(int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                            const float *b, size_t ldb, float beta, float *c, size_t ldc);
