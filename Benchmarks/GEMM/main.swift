@@ -27,10 +27,16 @@ let shapes = [
     Shape(name: "2048^3", m: 2048, n: 2048, k: 2048, transB: false),
     // AlexNet fc6 forward: Y[128, 4096] = X[128, 9216] * W[4096, 9216]^T
     Shape(name: "fc6 128x4096x9216 NT", m: 128, n: 4096, k: 9216, transB: true),
+    // Products of few rows with a large B, which the CPU backend's own loops multiply reading B in place
+    // (`CPUBackend.readsBInPlace`): a 512-unit LSTM's time step for a batch of 50, forward and backward, and
+    // AlexNet's fc6 forward at batch 16.
+    Shape(name: "lstm 50x2048x512 NT", m: 50, n: 2048, k: 512, transB: true),
+    Shape(name: "lstm 50x512x2048", m: 50, n: 512, k: 2048, transB: false),
+    Shape(name: "fc6 16x4096x9216 NT", m: 16, n: 4096, k: 9216, transB: true),
     // Products of a part of the batch, on one thread, with few rows, which the CPU backend cuts into blocks for
     // OpenBLAS's unpacked kernels where it has them: LeNet's conv1 forward for 11 images and conv2's weight
-    // gradient for 16, a 128-unit LSTM's time step for 25 sequences forward and backward, and one it leaves whole
-    // (B untransposed, K > 512): a 512-unit LSTM's step backward.
+    // gradient for 16, a 128-unit LSTM's time step for 25 sequences forward and backward; and, in place, a
+    // 512-unit LSTM's step backward for 25.
     Shape(name: "1T conv 6x8624x25", m: 6, n: 8624, k: 25, transB: false, oneThread: true),
     Shape(name: "1T wgrad 16x150x1600 NT", m: 16, n: 150, k: 1600, transB: true, oneThread: true),
     Shape(name: "1T lstm 25x512x128 NT", m: 25, n: 512, k: 128, transB: true, oneThread: true),
