@@ -212,6 +212,18 @@ final class GemmTests: SynapseTestCase {
         }
     }
 
+    /// The in-place products with every matrix ending where its buffer ends (no padding, nothing after the last row),
+    /// so that a read past a row's end runs off the buffer: ragged tiles and panels and K tails, small enough for
+    /// AddressSanitizer (`scripts/sanitizers.sh`), which catches such a read.
+    func testCPUProductsReadingBInPlaceAtBufferEnds() throws {
+        let backends = try [CPUBackend(threads: 1), CPUBackend(threads: 2)]
+        var random = TestRandom(seed: 8)
+        for (transB, m, n, k) in [(true, 1, 2048, 517), (true, 5, 2051, 513), (false, 1, 520, 2048), (false, 7, 1000, 1100)] {
+            check(GemmProblem(transA: false, transB: transB, m: m, n: n, k: k, alpha: 1, beta: 0, padded: false,
+                              random: &random), on: backends)
+        }
+    }
+
     /// The m x n result as `synapse_gemm_in_place` orders its operations (Sources/CVector/gemm.c).
     func inPlaceOrder(_ p: GemmProblem) -> [Float] {
         func a(_ i: Int, _ q: Int) -> Float { p.a[p.aOffset + i * p.lda + q] }
