@@ -175,8 +175,8 @@ final class GemmTests: SynapseTestCase {
     /// tree) and without (one chain of multiply-adds per element in K's order). Ragged tiles of rows and columns, a
     /// K tail, padded leading dimensions, alpha and beta, C of NaN under beta 0. Where the loops run AVX-512 each
     /// element's bits are those of that order, computed here one element at a time, on one thread and on three
-    /// (whose blocks cut the tiles); elsewhere the products go to OpenBLAS and are checked against the Float64
-    /// reference only, as they are everywhere.
+    /// (whose blocks cut the 64-column panels); elsewhere the products go to OpenBLAS and are checked against the
+    /// Float64 reference only, as they are everywhere.
     func testCPUProductsReadingBInPlace() throws {
         let backends = try [CPUBackend(threads: 1), CPUBackend(threads: 3)]
         let inPlace = CPUBackend.vectorInstructions == "AVX-512"
