@@ -98,8 +98,12 @@ INLINE void dot_products(size_t m, size_t n, size_t k, float alpha, const float 
             for (size_t p = 0; p < k; p += LANES) {
                 const size_t count = k - p < LANES ? k - p : LANES;
                 floats av[DOT_ROWS], bv[DOT_COLUMNS];
-                for (size_t r = 0; r < DOT_ROWS; r++) av[r] = count == LANES ? load(as[r] + p) : load_first(as[r] + p, count);
-                for (size_t s = 0; s < DOT_COLUMNS; s++) bv[s] = count == LANES ? load(bs[s] + p) : load_first(bs[s] + p, count);
+                for (size_t r = 0; r < DOT_ROWS; r++) {
+                    av[r] = count == LANES ? load(as[r] + p) : load_first(as[r] + p, count);
+                }
+                for (size_t s = 0; s < DOT_COLUMNS; s++) {
+                    bv[s] = count == LANES ? load(bs[s] + p) : load_first(bs[s] + p, count);
+                }
                 for (size_t r = 0; r < DOT_ROWS; r++) {
                     for (size_t s = 0; s < DOT_COLUMNS; s++) {
                         sums[r * DOT_COLUMNS + s] = fma16(av[r], bv[s], sums[r * DOT_COLUMNS + s]);

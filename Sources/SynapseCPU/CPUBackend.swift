@@ -126,8 +126,8 @@ public final class CPUBackend: Backend {
             guard end > start else { return }
             // OpenBLAS stores zeros rather than scaling C when beta == 0, so NaN in C cannot leak through.
             if inPlace && byColumns {
-                synapse_gemm_in_place(transB ? 1 : 0, m, end - start, k, alpha, a, lda, b + (transB ? start * ldb : start),
-                                      ldb, beta, c + start, ldc)
+                synapse_gemm_in_place(transB ? 1 : 0, m, end - start, k, alpha, a, lda,
+                                      b + (transB ? start * ldb : start), ldb, beta, c + start, ldc)
             } else if byColumns {
                 let step = columnsPerCall ?? (end - start)
                 for first in stride(from: start, to: end, by: step) {
@@ -167,15 +167,15 @@ public final class CPUBackend: Backend {
     /// Whether a product goes to `synapse_gemm_in_place` (Sources/CVector/gemm.c), which reads B where it lies,
     /// rather than to OpenBLAS, which packs B at every call: for C of at most 64 rows and a B of at least 2^20
     /// elements (4 MB, more than a core's L2 cache), whose packing costs a pass through memory that few rows do not
-    /// repay. Those are an LSTM's recurrent products at each time step from 512 units up (its weight is 4 hidden x
-    /// hidden) and a wide dense layer's at small batches. The bounds below keep the shapes where it was faster
-    /// than OpenBLAS's SkylakeX kernels on one thread (`gemm-bench` times some in the backend). With B transposed
-    /// (dot products of rows): K at least 512, below which the final folding of each tile's sums costs more than
-    /// packing saved (0.8x at K = 256), and A at most 2^18 elements, as every four rows of B read all of A again
-    /// and it must stay in cache. Without (panels of B's columns): K at most 2,048, so that a panel of 64 columns
-    /// (64 K floats) stays in L2 while every block of A's rows reads it, and B's rows at most 1,024 floats apart
-    /// (4,096 apart, AlexNet's fc8 backward at batch 16, ran at 0.9x: each row of a panel on a page of its own).
-    /// Only while the loops in C run AVX-512 (`vectorInstructions`).
+    /// repay. Those are an LSTM's recurrent products at each time step (its weight is 4 hidden x hidden: forward
+    /// from 512 units, backward at 512, within the bounds below) and a wide dense layer's at small batches. The
+    /// bounds keep the shapes where it was faster than OpenBLAS's SkylakeX kernels on one thread (`gemm-bench`
+    /// times some in the backend). With B transposed (dot products of rows): K at least 512, below which the final
+    /// folding of each tile's sums costs more than packing saved (0.8x at K = 256), and A at most 2^18 elements, as
+    /// every four rows of B read all of A again and it must stay in cache. Without (panels of B's columns): K at
+    /// most 2,048, so that a panel of 64 columns (64 K floats) stays in L2 while every block of A's rows reads it,
+    /// and B's rows at most 1,024 floats apart (4,096 apart, AlexNet's fc8 backward at batch 16, ran at 0.9x: each
+    /// row of a panel on a page of its own). Only while the loops in C run AVX-512 (`vectorInstructions`).
     func readsBInPlace(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, ldb: Int) -> Bool {
         guard !transA, m <= 64, n * k >= 1 << 20, synapse_gemm_in_place_available() == 1 else { return false }
         return transB ? k >= 512 && m * k <= 1 << 18 : k <= 2048 && ldb <= 1024
