@@ -38,7 +38,8 @@ let package = Package(
         ),
         .target(name: "SynapseCore"),
         // The CPU backend's random draws, exp-based activations, LSTM cell and bias gradient, compiled for AVX-512,
-        // AVX2 and the baseline, one chosen at start-up (vector.c).
+        // AVX2 and the baseline, one chosen at start-up (vector.c); its products of few rows with a large B, for
+        // AVX-512 (gemm.c).
         .target(name: "CVector"),
         .target(name: "SynapseCPU", dependencies: ["SynapseCore", "CBLAS", "CVector"]),
         .target(

@@ -8,24 +8,16 @@
 // product gives the same bits however the backend cuts C's columns between threads. AVX-512 only (FMA on 16 lanes);
 // elsewhere the backend keeps OpenBLAS.
 #include "CVector.h"
+#include "lanes.h"
 
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
-#pragma clang fp contract(off)
-#pragma clang diagnostic ignored "-Wunknown-warning-option"
-#pragma clang diagnostic ignored "-Wpsabi"
-
 #if defined(__x86_64__)
 // Everything up to the entry points is compiled for AVX-512 (their callers check that the processor has it).
 #pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
-
-enum { LANES = 16 };
-typedef float floats __attribute__((vector_size(4 * LANES)));
-
-#define INLINE static inline __attribute__((always_inline))
 
 INLINE floats fma16(floats a, floats b, floats c) { return __builtin_elementwise_fma(a, b, c); }
 

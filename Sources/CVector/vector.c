@@ -5,29 +5,17 @@
 // target, and the Swift reference code (Philox.block, the tests' expectations), computes the same IEEE operations
 // in the same order: the same bits everywhere.
 #include "CVector.h"
+#include "lanes.h"
 
 #include <string.h>
 
-#ifdef __FAST_MATH__
-#error "vector.c must not be built with fast math: reassociation would change its results from target to target"
-#endif
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the word and lane bit casts assume little-endian lanes");
 
-#pragma clang fp contract(off)
-// Every function taking or returning a vector is inlined into its target's entry point, so no vector crosses a call
-// between code compiled for different instructions.
-#pragma clang diagnostic ignored "-Wunknown-warning-option"
-#pragma clang diagnostic ignored "-Wpsabi"
-
-enum { LANES = 16 };
-typedef float floats __attribute__((vector_size(4 * LANES)));
 typedef int32_t ints __attribute__((vector_size(4 * LANES)));
 typedef uint32_t words __attribute__((vector_size(4 * LANES)));
 typedef uint64_t doublewords __attribute__((vector_size(4 * LANES)));
 typedef uint32_t word_pairs __attribute__((vector_size(8 * LANES)));
 typedef double doubles __attribute__((vector_size(8 * LANES)));
-
-#define INLINE static inline __attribute__((always_inline))
 
 INLINE floats splat(float value) { return (floats){0} + value; }
 
